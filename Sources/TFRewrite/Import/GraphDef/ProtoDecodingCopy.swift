@@ -1,0 +1,174 @@
+// Copies protobuf-c's unpacked C structs (generated from Sources/TFProto/proto/
+// tfproto.proto) into the Swift types of ProtoDecodingTypes.swift. Nothing here keeps a
+// C pointer: callers free the C message right after the copy.
+
+import TFProto
+
+enum ProtoCopy {
+    // MARK: Scalars and arrays
+
+    /// protobuf-c strings are NUL-terminated copies; invalid UTF-8 becomes U+FFFD
+    /// (String(cString:) repairs it), so a bad name never traps.
+    static func string(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "" }
+        return String(cString: pointer)
+    }
+
+    static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
+        guard data.len > 0, let base = data.data else { return [] }
+        return Array(UnsafeBufferPointer(start: base, count: data.len))
+    }
+
+    static func array<T>(_ pointer: UnsafeMutablePointer<T>?, _ count: Int) -> [T] {
+        guard count > 0, let pointer else { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    /// Element-wise conversion of a C array (for pointers to sub-messages, booleans,
+    /// enums and strings).
+    static func map<T, R>(_ pointer: UnsafeMutablePointer<T>?, _ count: Int, _ transform: (T) -> R) -> [R] {
+        guard count > 0, let pointer else { return [] }
+        return UnsafeBufferPointer(start: pointer, count: count).map(transform)
+    }
+
+    /// C enums import as structs whose raw type depends on the platform; proto enums
+    /// are int32 on the wire.
+    static func dtype(_ value: Tfproto__DataType) -> Int32 {
+        Int32(truncatingIfNeeded: value.rawValue)
+    }
+
+    // MARK: Messages
+
+    static func shape(_ shape: UnsafeMutablePointer<Tfproto__TensorShapeProto>) -> TFTensorShape {
+        let s = shape.pointee
+        if s.unknown_rank != 0 { return .unknownRank }
+        return TFTensorShape(dims: map(s.dim, s.n_dim) { $0.map { $0.pointee.size } ?? -1 })
+    }
+
+    static func tensor(_ tensor: UnsafeMutablePointer<Tfproto__TensorProto>) -> TFTensor {
+        let t = tensor.pointee
+        return TFTensor(
+            dtype: dtype(t.dtype),
+            // An absent tensor_shape is the default message: rank 0 (a scalar).
+            shape: t.tensor_shape.map { shape($0) } ?? .scalar,
+            content: bytes(t.tensor_content),
+            floatVal: array(t.float_val, t.n_float_val),
+            doubleVal: array(t.double_val, t.n_double_val),
+            intVal: array(t.int_val, t.n_int_val),
+            int64Val: array(t.int64_val, t.n_int64_val),
+            boolVal: map(t.bool_val, t.n_bool_val) { $0 != 0 },
+            halfVal: array(t.half_val, t.n_half_val),
+            stringVal: map(t.string_val, t.n_string_val) { bytes($0) },
+            uint32Val: array(t.uint32_val, t.n_uint32_val),
+            uint64Val: array(t.uint64_val, t.n_uint64_val)
+        )
+    }
+
+    static func attrList(_ list: UnsafeMutablePointer<Tfproto__AttrValue__ListValue>) -> TFAttrList {
+        let l = list.pointee
+        return TFAttrList(
+            s: map(l.s, l.n_s) { bytes($0) },
+            i: array(l.i, l.n_i),
+            f: array(l.f, l.n_f),
+            b: map(l.b, l.n_b) { $0 != 0 },
+            type: map(l.type, l.n_type) { dtype($0) },
+            shape: map(l.shape, l.n_shape) { $0.map { shape($0) } ?? .scalar },
+            tensor: map(l.tensor, l.n_tensor) { $0.map { tensor($0) } ?? TFTensor(dtype: 0, shape: .scalar) }
+        )
+    }
+
+    /// nil when the oneof is not set.
+    static func attrValue(_ value: UnsafeMutablePointer<Tfproto__AttrValue>) -> TFAttrValue? {
+        let v = value.pointee
+        switch v.value_case {
+        case TFPROTO__ATTR_VALUE__VALUE_LIST:
+            return .list(v.list.map { attrList($0) } ?? TFAttrList())
+        case TFPROTO__ATTR_VALUE__VALUE_S:
+            return .s(bytes(v.s))
+        case TFPROTO__ATTR_VALUE__VALUE_I:
+            return .i(v.i)
+        case TFPROTO__ATTR_VALUE__VALUE_F:
+            return .f(v.f)
+        case TFPROTO__ATTR_VALUE__VALUE_B:
+            return .b(v.b != 0)
+        case TFPROTO__ATTR_VALUE__VALUE_TYPE:
+            return .type(dtype(v.type))
+        case TFPROTO__ATTR_VALUE__VALUE_SHAPE:
+            return .shape(v.shape.map { shape($0) } ?? .scalar)
+        case TFPROTO__ATTR_VALUE__VALUE_TENSOR:
+            return .tensor(v.tensor.map { tensor($0) } ?? TFTensor(dtype: 0, shape: .scalar))
+        case TFPROTO__ATTR_VALUE__VALUE_PLACEHOLDER:
+            return .placeholder(string(v.placeholder))
+        case TFPROTO__ATTR_VALUE__VALUE_FUNC:
+            return .func(v.func.map { string($0.pointee.name) } ?? "")
+        default:
+            return nil
+        }
+    }
+
+    static func node(_ node: UnsafeMutablePointer<Tfproto__NodeDef>) -> TFNodeDef {
+        let n = node.pointee
+        var attrs: [String: TFAttrValue] = [:]
+        attrs.reserveCapacity(n.n_attr)
+        // Map entries: a repeated key keeps the last value (protobuf map semantics).
+        for entry in map(n.attr, n.n_attr, { $0 }) {
+            guard let entry, let value = entry.pointee.value, let decoded = attrValue(value) else { continue }
+            attrs[string(entry.pointee.key)] = decoded
+        }
+        return TFNodeDef(
+            name: string(n.name),
+            op: string(n.op),
+            inputs: map(n.input, n.n_input) { string($0) },
+            device: string(n.device),
+            attrs: attrs
+        )
+    }
+
+    static func argDef(_ arg: UnsafeMutablePointer<Tfproto__OpDef__ArgDef>) -> TFArgDef {
+        let a = arg.pointee
+        return TFArgDef(
+            name: string(a.name),
+            type: dtype(a.type),
+            typeAttr: string(a.type_attr),
+            numberAttr: string(a.number_attr),
+            typeListAttr: string(a.type_list_attr)
+        )
+    }
+
+    static func function(_ function: UnsafeMutablePointer<Tfproto__FunctionDef>) -> TFFunctionDef {
+        let f = function.pointee
+        var result = TFFunctionDef(name: "")
+        if let signature = f.signature?.pointee {
+            result.name = string(signature.name)
+            result.inputArgs = map(signature.input_arg, signature.n_input_arg) { $0.map { argDef($0) } }
+                .compactMap { $0 }
+            result.outputArgs = map(signature.output_arg, signature.n_output_arg) { $0.map { argDef($0) } }
+                .compactMap { $0 }
+        }
+        result.nodes = map(f.node_def, f.n_node_def) { $0.map { node($0) } }.compactMap { $0 }
+        for entry in map(f.ret, f.n_ret, { $0 }) {
+            guard let entry else { continue }
+            result.ret[string(entry.pointee.key)] = string(entry.pointee.value)
+        }
+        return result
+    }
+
+    static func tensorInfo(_ info: UnsafeMutablePointer<Tfproto__TensorInfo>) -> TFTensorInfo {
+        let i = info.pointee
+        return TFTensorInfo(name: string(i.name), dtype: dtype(i.dtype), shape: i.tensor_shape.map { shape($0) })
+    }
+
+    static func signature(_ signature: UnsafeMutablePointer<Tfproto__SignatureDef>) -> TFSignatureDef {
+        let s = signature.pointee
+        var result = TFSignatureDef(methodName: string(s.method_name))
+        for entry in map(s.inputs, s.n_inputs, { $0 }) {
+            guard let entry, let value = entry.pointee.value else { continue }
+            result.inputs[string(entry.pointee.key)] = tensorInfo(value)
+        }
+        for entry in map(s.outputs, s.n_outputs, { $0 }) {
+            guard let entry, let value = entry.pointee.value else { continue }
+            result.outputs[string(entry.pointee.key)] = tensorInfo(value)
+        }
+        return result
+    }
+}

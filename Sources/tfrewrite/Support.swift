@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+import TFRewrite
+
+/// Ends the process with a code without printing anything more.
+struct ToolExit: Error {
+    var code: Int32
+}
+
+func oneLine(_ error: Error) -> String {
+    String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("tfrewrite: \(message)\n".utf8))
+}
+
+func writeStdout(_ s: String) {
+    FileHandle.standardOutput.write(Data(s.utf8))
+}

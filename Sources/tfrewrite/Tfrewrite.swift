@@ -1,0 +1,71 @@
+import ArgumentParser
+import TFRewrite
+
+struct Tfrewrite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tfrewrite",
+        abstract: "Convert and repair TensorFlow models for TensorFlow Lite Micro.",
+        discussion: """
+            Without a subcommand, converts: tfrewrite IN -o OUT [--rules R ...].
+            With no rules, a .tflite input is re-serialized faithfully.
+
+            Exit codes: 0 ok; 1 a check found problems (check, diff); 2 bad input or usage.
+            """,
+        version: "0.1.0",
+        subcommands: [Convert.self, Inspect.self, Diff.self],
+        defaultSubcommand: Convert.self
+    )
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert or repair a model and write a .tflite (or a C array with -o model.cc).")
+
+    @Argument(help: "Input model: .tflite, frozen GraphDef .pb, or a SavedModel directory.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output path (.tflite, or .cc for a C array plus header).")
+    var output: String
+
+    func run() throws {
+        let model = try TFLiteImporter.load(path: input)
+        try TFLiteExporter.write(model, to: output)
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's ops, tensors, quantization, op histogram and I/O.")
+
+    @Argument(help: "A .tflite model.")
+    var model: String
+
+    @Flag(help: "Print JSON (stable key order, no file offsets).")
+    var json = false
+
+    func run() throws {
+        let m = try TFLiteImporter.load(path: model)
+        let report = ModelReport(model: m, path: model)
+        writeStdout(json ? report.json().rendered() + "\n" : report.text())
+    }
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show structural differences between two models (exit 1 when they differ).")
+
+    @Argument(help: "The first model.")
+    var a: String
+    @Argument(help: "The second model.")
+    var b: String
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let ma = try TFLiteImporter.load(path: a)
+        let mb = try TFLiteImporter.load(path: b)
+        let d = ModelDiff(ma, mb)
+        writeStdout(json ? d.json().rendered() + "\n" : d.text(nameA: a, nameB: b))
+        if !d.isIdentical { throw ToolExit(code: 1) }
+    }
+}
