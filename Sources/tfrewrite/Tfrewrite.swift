@@ -43,8 +43,25 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print JSON (stable key order, no file offsets).")
     var json = false
 
+    @Flag(help: "Print the IR text form instead of tables.")
+    var ir = false
+
+    @Flag(help: "Run the IR verifier and list what it finds (exit 1 when it finds problems).")
+    var verify = false
+
     func run() throws {
         let m = try TFLiteImporter.load(path: model)
+        if verify {
+            let problems = Verifier.verify(m)
+            for p in problems { writeStdout("\(model): \(p)\n") }
+            if problems.isEmpty { writeStdout("\(model): IR verifier found no problems\n") }
+            if !problems.isEmpty { throw ToolExit(code: 1) }
+            return
+        }
+        if ir {
+            writeStdout(IRPrinter.print(m))
+            return
+        }
         let report = ModelReport(model: m, path: model)
         writeStdout(json ? report.json().rendered() + "\n" : report.text())
     }

@@ -63,9 +63,9 @@ public enum ProtoDecoding {
                     model.schemaVersion = Int64(bitPattern: try varint(field, name: "saved_model_schema_version", context: ""))
                 case 2:
                     let context = "meta_graphs[\(model.metaGraphs.count)]"
-                    let (body, offset) = try message(field, name: "meta_graphs", context: "")
+                    let (body, bodyOffset, _) = try message(field, name: "meta_graphs", context: "")
                     var metaGraph = TFMetaGraph()
-                    try readMetaGraph(body, base: offset, into: &metaGraph, context: context)
+                    try readMetaGraph(body, base: bodyOffset, into: &metaGraph, context: context)
                     model.metaGraphs.append(metaGraph)
                 default:
                     continue  // fields we do not read
@@ -91,7 +91,7 @@ public enum ProtoDecoding {
             switch field.number {
             case 1:
                 let index = graph.nodes.count
-                let (body, offset) = try message(field, name: "node", context: context)
+                let (body, _, offset) = try message(field, name: "node", context: context)
                 let node = unpack(
                     body, { tfproto__node_def__unpack(nil, $0, $1) }, { tfproto__node_def__free_unpacked($0, nil) },
                     copy: ProtoCopy.node)
@@ -102,7 +102,7 @@ public enum ProtoDecoding {
                 }
                 graph.nodes.append(node)
             case 2:
-                let (body, offset) = try message(field, name: "library", context: context)
+                let (body, _, offset) = try message(field, name: "library", context: context)
                 let functions = unpack(
                     body, { tfproto__function_def_library__unpack(nil, $0, $1) },
                     { tfproto__function_def_library__free_unpacked($0, nil) }
@@ -117,7 +117,7 @@ public enum ProtoDecoding {
                 }
                 graph.functions += functions
             case 4:
-                let (body, offset) = try message(field, name: "versions", context: context)
+                let (body, _, offset) = try message(field, name: "versions", context: context)
                 let producer = unpack(
                     body, { tfproto__version_def__unpack(nil, $0, $1) }, { tfproto__version_def__free_unpacked($0, nil) }
                 ) { $0.pointee.producer }
@@ -141,7 +141,7 @@ public enum ProtoDecoding {
         while let field = try next(&reader, context: context) {
             switch field.number {
             case 1:
-                let (body, offset) = try message(field, name: "meta_info_def", context: context)
+                let (body, _, offset) = try message(field, name: "meta_info_def", context: context)
                 let info = unpack(body, tfproto_meta_info_def_unpack, tfproto_meta_info_def_free) { info in
                     (
                         tags: ProtoCopy.map(info.pointee.tags, info.pointee.n_tags) { ProtoCopy.string($0) },
@@ -154,10 +154,10 @@ public enum ProtoDecoding {
                 metaGraph.tags += info.tags
                 if !info.version.isEmpty { metaGraph.tensorflowVersion = info.version }
             case 2:
-                let (body, offset) = try message(field, name: "graph_def", context: context)
-                try readGraphDef(body, base: offset, into: &metaGraph.graph, context: context + ".graph_def")
+                let (body, bodyOffset, _) = try message(field, name: "graph_def", context: context)
+                try readGraphDef(body, base: bodyOffset, into: &metaGraph.graph, context: context + ".graph_def")
             case 5:
-                let (body, offset) = try message(field, name: "signature_def", context: context)
+                let (body, _, offset) = try message(field, name: "signature_def", context: context)
                 let entry = unpack(body, tfproto_signature_def_entry_unpack, tfproto_signature_def_entry_free) { entry in
                     (
                         key: ProtoCopy.string(entry.pointee.key),
@@ -199,14 +199,15 @@ public enum ProtoDecoding {
         }
     }
 
-    /// The payload of a length-delimited field and its absolute offset.
+    /// The payload of a length-delimited field, the absolute offset of the payload (the
+    /// base for reading inside it) and of the field's key (what error messages report).
     private static func message(
         _ field: WireField, name: String, context: String
-    ) throws(DecodeProblem) -> (UnsafeRawBufferPointer, Int) {
-        guard case let .bytes(body, offset) = field.payload else {
+    ) throws(DecodeProblem) -> (body: UnsafeRawBufferPointer, bodyOffset: Int, fieldOffset: Int) {
+        guard case let .bytes(body, bodyOffset) = field.payload else {
             throw wrongWireType(field, name: name, expected: "length-delimited", context: context)
         }
-        return (body, offset)
+        return (body, bodyOffset, field.offset)
     }
 
     private static func varint(_ field: WireField, name: String, context: String) throws(DecodeProblem) -> UInt64 {

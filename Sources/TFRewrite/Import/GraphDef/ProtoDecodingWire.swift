@@ -66,12 +66,11 @@ struct WireReader {
             let value = try readFixed(8, keyOffset: keyOffset)
             return WireField(number: number, offset: keyOffset, payload: .fixed64(value))
         case 2:
-            let lengthOffset = base + position
             let length = try readVarint()
             let remaining = buffer.count - position
             guard length <= UInt64(remaining) else {
                 throw WireFormatError(
-                    offset: lengthOffset,
+                    offset: keyOffset,
                     reason: "field \(number) claims \(length) bytes but only \(remaining) remain (truncated file?)")
             }
             let start = position

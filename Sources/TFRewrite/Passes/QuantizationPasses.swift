@@ -1,0 +1,6 @@
+extension PassRegistry {
+    /// Passes of the int8 quantizer.
+    static var quantizationPasses: [Entry] {
+        []
+    }
+}
