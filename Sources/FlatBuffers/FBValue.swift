@@ -67,7 +67,8 @@ public struct FBRawTable: Sendable, Hashable {
     /// The inline bytes after the 4-byte soffset.
     public var inline: [UInt8]
     /// Where the table was in its source buffer. The writer places the copy so that
-    /// `newPosition % 8 == originalPosition % 8`, which keeps 8-byte scalars as aligned as before.
+    /// `newPosition % 8 == originalPosition % 8` (for 4-aligned sources, i.e. every valid one),
+    /// which keeps 8-byte scalars as aligned as before.
     public var originalPosition: Int
 
     public init(vtable: [UInt16], inline: [UInt8], originalPosition: Int) {

@@ -117,7 +117,7 @@ private struct ForwardBuilder {
         // Largest-first order puts 8-byte fields right after the soffset, so starting the table
         // at 4 (mod 8) aligns them; smaller fields follow on their own boundaries.
         let has8ByteField = bySize.first?.value.inlineSize == 8
-        let position = try placeTable(
+        let position = placeTable(
             entries: entries, inline: [UInt8](repeating: 0, count: offset - 4),
             modulus: has8ByteField ? 8 : 4, remainder: has8ByteField ? 4 : 0)
         for field in fields {
@@ -133,7 +133,9 @@ private struct ForwardBuilder {
     ) throws {
         var entries = raw.vtable
         var inline = raw.inline
-        let remainder = ((raw.originalPosition % 8) + 8) % 8
+        // Same position mod 8 as the source keeps its 8-byte scalars aligned; rounded down to a
+        // multiple of 4 so the soffset stays aligned even if the source table was not.
+        let remainder = (((raw.originalPosition % 8) + 8) % 8) & ~3
         var placements: [(value: FBValue, offset: Int)] = []
         var appended: [(id: Int, value: FBValue)] = []
         for field in overrides {
@@ -168,7 +170,7 @@ private struct ForwardBuilder {
                 kind: .tooLarge, offset: head.count,
                 detail: "raw table with \(inline.count) inline bytes and \(entries.count) fields is too large")
         }
-        let position = try placeTable(entries: entries, inline: inline, modulus: 8, remainder: remainder)
+        let position = placeTable(entries: entries, inline: inline, modulus: 8, remainder: remainder)
         for (value, offset) in placements {
             writeField(value, at: position + offset)
         }
@@ -177,10 +179,12 @@ private struct ForwardBuilder {
 
     /// Writes (or reuses) the vtable, then the soffset and inline bytes at the first position
     /// ≥ the cursor that is ≡ `remainder` (mod `modulus`). Returns the table position.
-    private mutating func placeTable(entries: [UInt16], inline: [UInt8], modulus: Int, remainder: Int) throws -> Int {
+    private mutating func placeTable(entries: [UInt16], inline: [UInt8], modulus: Int, remainder: Int) -> Int {
         let vtable = [UInt16(4 + 2 * entries.count), UInt16(4 + inline.count)] + entries
-        var vtablePosition: Int
-        if let earlier = vtablePositions[vtable] {
+        let vtablePosition: Int
+        // Reuse an earlier identical vtable unless it is too far back for an int32 soffset
+        // (the table starts at most 7 bytes past the cursor).
+        if let earlier = vtablePositions[vtable], head.count + 8 - earlier <= Int(Int32.max) {
             vtablePosition = earlier
         } else {
             pad(to: Self.alignUp(head.count, 2))
@@ -190,15 +194,6 @@ private struct ForwardBuilder {
         }
         var position = head.count
         while position % modulus != remainder { position += 1 }
-        if position - vtablePosition > Int(Int32.max) {
-            // Too far back to reach with an int32 soffset: write a fresh copy right here.
-            pad(to: Self.alignUp(head.count, 2))
-            vtablePosition = head.count
-            for value in vtable { appendLittleEndian(value) }
-            vtablePositions[vtable] = vtablePosition
-            position = head.count
-            while position % modulus != remainder { position += 1 }
-        }
         pad(to: position)
         appendLittleEndian(Int32(position - vtablePosition))
         head += inline

@@ -10,7 +10,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-import oracle  # noqa: E402
 
 
 def pytest_report_header(config):
@@ -104,7 +103,3 @@ class Rewrites:
 def rewrites(tfrewrite, work_dir) -> Rewrites:
     return Rewrites(tfrewrite, work_dir)
 
-
-@pytest.fixture(scope="session")
-def oracle_module():
-    return oracle

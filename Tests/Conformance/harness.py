@@ -159,3 +159,105 @@ def structural_summary(doc: dict) -> dict:
         "metadata": [{"name": m.get("name"), "size": m.get("size"), "sha256": m.get("sha256")}
                      for m in doc.get("metadata", [])],
     }
+
+
+# ----------------------------------------------------------------------------
+# Independent decoding with the official schema (not our reader)
+# ----------------------------------------------------------------------------
+
+# Fields of the official object tree that may differ between a model and its
+# rewrite. Operator.largeCustomOptionsOffset/Size locate custom options stored
+# outside the flatbuffer (file offsets, models > 2 GB). Buffer.offset/size are
+# already gone: buffers are compared by content, where tensors use them.
+REFERENCE_IGNORED_FIELDS = (
+    "subgraphs[].operators[].largeCustomOptionsOffset",
+    "subgraphs[].operators[].largeCustomOptionsSize",
+)
+
+
+def reference_decode(path) -> dict:
+    """The model as decoded by the flatc-generated Python schema shipped with
+    ai-edge-litert (object API): an independent check on our own reader (a
+    field that our writer puts in the wrong place and our reader reads from
+    the same wrong place shows up here, not in `inspect --json`).
+
+    Normalized so that only encoding choices a rewriter may make vanish:
+      - operator codes are resolved per operator into {builtin, custom_code,
+        version} (the operator-code table may be reordered or deduplicated;
+        builtin = max(builtin_code, deprecated_builtin_code));
+      - buffers are resolved into content digests where tensors and metadata
+        use them (the buffer table may be reordered or deduplicated);
+      - an absent builtin options table equals one with all defaults;
+      - an absent vector equals an empty one (except shape_signature, where
+        absent means "same as shape");
+      - byte vectors (custom options, data) become {"len", "sha256"}."""
+    import hashlib
+
+    import numpy as np
+
+    from oracle import _schema
+
+    schema = _schema()
+    buf = Path(path).read_bytes()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(buf, 0))
+    option_names = {v: k for k, v in vars(schema.BuiltinOptions).items()
+                    if not k.startswith("_") and isinstance(v, int)}
+    option2_names = {v: k for k, v in vars(getattr(schema, "BuiltinOptions2", object)).items()
+                     if not k.startswith("_") and isinstance(v, int)}
+
+    def digest(b):
+        if b is None:
+            return None
+        b = bytes(bytearray(np.asarray(b, dtype=np.uint8)))
+        return {"len": len(b), "sha256": hashlib.sha256(b).hexdigest()} if b else None
+
+    buffers = [digest(b.data) for b in (model.buffers or [])]
+
+    def buffer_ref(i):
+        return buffers[i] if 0 <= i < len(buffers) else {"missing_buffer": i}
+
+    codes = []
+    for oc in model.operatorCodes or []:
+        codes.append({"builtin": max(oc.builtinCode, oc.deprecatedBuiltinCode),
+                      "custom_code": oc.customCode, "version": oc.version})
+
+    def default_options(type_, names):
+        cls = getattr(schema, names.get(type_, "") + "T", None)
+        return cls() if (type_ and cls) else None
+
+    for sg in model.subgraphs or []:
+        for t in sg.tensors or []:
+            t.buffer = buffer_ref(t.buffer)
+        for op in sg.operators or []:
+            idx = op.opcodeIndex
+            op.opcodeIndex = codes[idx] if 0 <= idx < len(codes) else {"missing_opcode": idx}
+            op.customOptions = digest(op.customOptions)
+            if op.builtinOptions is None:
+                op.builtinOptions = default_options(op.builtinOptionsType, option_names)
+            if getattr(op, "builtinOptions2", None) is None and getattr(op, "builtinOptions2Type", 0):
+                op.builtinOptions2 = default_options(op.builtinOptions2Type, option2_names)
+    for md in model.metadata or []:
+        md.buffer = buffer_ref(md.buffer)
+    if getattr(model, "metadataBuffer", None) is not None:
+        model.metadataBuffer = [buffer_ref(int(i)) for i in model.metadataBuffer]
+    model.operatorCodes = None
+    model.buffers = None
+
+    def conv(o, key=""):
+        if isinstance(o, np.generic):
+            return o.item()
+        if o is None or isinstance(o, (bool, int, float, str)):
+            return o
+        if isinstance(o, (bytes, bytearray)):
+            return o.decode("utf-8", "replace")
+        if isinstance(o, np.ndarray):
+            o = o.tolist()
+        if isinstance(o, (list, tuple)):
+            if not o and key != "shapeSignature":
+                return None
+            return [conv(x) for x in o]
+        if isinstance(o, dict):
+            return {k: conv(v, k) for k, v in sorted(o.items())}
+        return {k: conv(v, k) for k, v in sorted(vars(o).items())}
+
+    return conv(model)

@@ -60,4 +60,13 @@ final class RawTableTests: XCTestCase {
             XCTAssertEqual(table.fieldCount, 5)
         }
     }
+
+    func testRawCopyFromUnalignedSourceStillAlignsTheTable() throws {
+        let raw = FBRawTable(vtable: [4], inline: [1, 2, 3, 4], originalPosition: 13)
+        try withReader(FlatBufferWriter.serialize(root: FBTableSpec(raw: raw), fileIdentifier: nil).bytes()) { reader in
+            let table = try reader.root(fileIdentifier: nil)
+            XCTAssertEqual(table.position % 8, 4)
+            XCTAssertEqual(try table.scalar(0, default: UInt32(0)), 0x0403_0201)
+        }
+    }
 }

@@ -11,6 +11,13 @@ private struct PB {
     init() {}
     init(_ build: (inout PB) -> Void) { build(&self) }
 
+    /// This message followed by more fields.
+    func appending(_ build: (inout PB) -> Void) -> PB {
+        var copy = self
+        build(&copy)
+        return copy
+    }
+
     mutating func varint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
@@ -66,12 +73,16 @@ private func tensorProto(dtype: Int64, dims: [Int64], _ fill: (inout PB) -> Void
     }
 }
 
-private func attr(_ key: String, _ value: PB) -> PB {
+/// A map<string, Message> entry: key 1, value 2 (protobuf map encoding).
+private func mapEntry(_ key: String, _ value: PB) -> PB {
     PB { e in
         e.string(1, key)
         e.message(2, value)
     }
 }
+
+/// A NodeDef.attr entry.
+private func attr(_ key: String, _ value: PB) -> PB { mapEntry(key, value) }
 
 private func nodeProto(
     _ name: String, _ op: String, inputs: [String] = [], device: String = "", attrs: [PB] = []
@@ -106,7 +117,7 @@ private func decodeSavedModel(_ pb: PB, path: String = "saved_model.pb") throws 
 
 /// The one tensor in a decoded Const node's `value` attr.
 private func constTensor(_ graph: TFGraphDef, _ index: Int = 0) throws -> TFTensor {
-    guard case let .tensor(t)? = graph.nodes[index].attrs["value"] else {
+    guard case .tensor(let t)? = graph.nodes[index].attrs["value"] else {
         XCTFail("node \(index) has no tensor value")
         throw ProtoDecodeError.malformed(what: "test", path: "", detail: "")
     }
@@ -272,14 +283,16 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testTensorContentIsLittleEndianRowMajor() throws {
         let floats: [Float] = [1, -2.5, 3.25, 0, 1e-3, 7]
-        let content = floats.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) } }
+        let content = floats.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) }
+        }
         let tensor = tensorProto(dtype: 1, dims: [2, 3]) { $0.data(4, content) }
         let values = try constTensor(decodeGraph(graphProto([constNode("w", tensor)]))).decodedValues(nodeName: "w")
         XCTAssertEqual(values, TFTensorValues(shape: [2, 3], elements: .float(floats)))
 
         let ints = TFTensor(dtype: 3, shape: TFTensorShape(dims: [2]), content: [1, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff])
         XCTAssertEqual(try ints.decodedValues(nodeName: "i").elements, .int32([1, -2]))
-        let i64 = TFTensor(dtype: 9, shape: TFTensorShape(dims: [1]), content: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])
+        let i64 = TFTensor(
+            dtype: 9, shape: TFTensorShape(dims: [1]), content: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])
         XCTAssertEqual(try i64.decodedValues(nodeName: "l").elements, .int64([Int64.max]))
         let i8 = TFTensor(dtype: 6, shape: TFTensorShape(dims: [3]), content: [0x80, 0x7f, 0xff])
         XCTAssertEqual(try i8.decodedValues(nodeName: "b").elements, .int8([-128, 127, -1]))
@@ -298,15 +311,17 @@ final class ProtoDecodingTests: XCTestCase {
     func testShortValueListRepeatsLastValueAndEmptyListIsZeros() throws {
         // float_val [1,2] with shape [5] → [1,2,2,2,2] (FACTS §5.2, tf.io.parse_tensor).
         let short = TFTensor(dtype: 1, shape: TFTensorShape(dims: [5]), floatVal: [1, 2])
-        XCTAssertEqual(try short.decodedValues(nodeName: "s"), TFTensorValues(shape: [5], elements: .float([1, 2, 2, 2, 2])))
+        XCTAssertEqual(
+            try short.decodedValues(nodeName: "s"), TFTensorValues(shape: [5], elements: .float([1, 2, 2, 2, 2])))
         // Scalars: `float_val: 7` with an empty shape.
         let scalar = TFTensor(dtype: 1, shape: .scalar, floatVal: [7])
         XCTAssertEqual(try scalar.decodedValues(nodeName: "k"), TFTensorValues(shape: [], elements: .float([7])))
         // An empty list means zeros.
         let zeros = TFTensor(dtype: 3, shape: TFTensorShape(dims: [2, 2]))
         XCTAssertEqual(try zeros.decodedValues(nodeName: "z").elements, .int32([0, 0, 0, 0]))
-        XCTAssertEqual(try TFTensor(dtype: 10, shape: TFTensorShape(dims: [2])).decodedValues(nodeName: "b").elements,
-                       .bool([false, false]))
+        XCTAssertEqual(
+            try TFTensor(dtype: 10, shape: TFTensorShape(dims: [2])).decodedValues(nodeName: "b").elements,
+            .bool([false, false]))
         // A longer list is cut to the shape, like TensorFlow's FromProtoField.
         let long = TFTensor(dtype: 9, shape: TFTensorShape(dims: [2]), int64Val: [1, 2, 3])
         XCTAssertEqual(try long.decodedValues(nodeName: "l").elements, .int64([1, 2]))
@@ -318,7 +333,8 @@ final class ProtoDecodingTests: XCTestCase {
         let i16 = TFTensor(dtype: 5, shape: TFTensorShape(dims: [1]), intVal: [-7])
         XCTAssertEqual(try i16.decodedValues(nodeName: "h").elements, .int16([-7]))
         let strings = TFTensor(dtype: 7, shape: TFTensorShape(dims: [3]), stringVal: [Array("yes".utf8)])
-        XCTAssertEqual(try strings.decodedValues(nodeName: "s").elements, .string(Array(repeating: Array("yes".utf8), count: 3)))
+        XCTAssertEqual(
+            try strings.decodedValues(nodeName: "s").elements, .string(Array(repeating: Array("yes".utf8), count: 3)))
         let empty = TFTensor(dtype: 1, shape: TFTensorShape(dims: [0, 3]), floatVal: [1])
         XCTAssertEqual(try empty.decodedValues(nodeName: "e"), TFTensorValues(shape: [0, 3], elements: .float([])))
         // A reference dtype decodes as its value type.
@@ -348,7 +364,8 @@ final class ProtoDecodingTests: XCTestCase {
             "Const node 'b': tensor shape <unknown rank> is not fully known")
         XCTAssertEqual(
             errorDescription {
-                _ = try TFTensor(dtype: 19, shape: TFTensorShape(dims: [1]), halfVal: [0x3c00]).decodedValues(nodeName: "c")
+                _ = try TFTensor(dtype: 19, shape: TFTensorShape(dims: [1]), halfVal: [0x3c00]).decodedValues(
+                    nodeName: "c")
             },
             "Const node 'c': tensor has unsupported dtype HALF")
         XCTAssertEqual(
@@ -426,7 +443,7 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testEveryTruncationAndByteFlipEitherDecodesOrThrows() throws {
         // Malformed input must never trap: walk all prefixes and single-byte corruptions
-        // of a graph that uses every message type we read.
+        // of a graph and a SavedModel that use every message type we read.
         let tensor = tensorProto(dtype: 1, dims: [2, 2]) { $0.packedFloats(5, [1, 2]) }
         let graph = graphProto(
             [
@@ -435,69 +452,86 @@ final class ProtoDecodingTests: XCTestCase {
                     "c", "Conv2D", inputs: ["x", "w"],
                     attrs: [attr("strides", PB { $0.message(1, PB { $0.packedVarints(3, [1, 1, 1, 1]) }) })]),
             ], producer: 3)
-        let bytes = graph.bytes
-        var failures = 0
-        for length in 0..<bytes.count {
-            let prefix = Array(bytes.prefix(length))
-            do { _ = try prefix.withUnsafeBytes { try ProtoDecoding.graphDef($0, path: "p") } } catch { failures += 1 }
-        }
-        XCTAssertGreaterThan(failures, 0)
-        for index in bytes.indices {
-            for flip: UInt8 in [0x01, 0x80, 0xff] {
-                var corrupted = bytes
-                corrupted[index] ^= flip
-                let graph = try? corrupted.withUnsafeBytes { try ProtoDecoding.graphDef($0, path: "c") }
-                for node in graph?.nodes ?? [] {
-                    if case let .tensor(t)? = node.attrs["value"] { _ = try? t.decodedValues(nodeName: node.name) }
-                }
-                _ = try? corrupted.withUnsafeBytes { try ProtoDecoding.savedModel($0, path: "s") }
+        let savedModel = sampleSavedModel(graphNodes: [constNode("w", tensor)])
+        for (bytes, isSavedModel) in [(graph.bytes, false), (savedModel.bytes, true)] {
+            var failures = 0
+            for length in 0..<bytes.count where (try? Self.decodeAny(Array(bytes.prefix(length)), isSavedModel)) == nil
+            {
+                failures += 1
             }
+            XCTAssertGreaterThan(failures, 0)
+            for index in bytes.indices {
+                for flip: UInt8 in [0x01, 0x80, 0xff] {
+                    var corrupted = bytes
+                    corrupted[index] ^= flip
+                    _ = try? Self.decodeAny(corrupted, isSavedModel)
+                }
+            }
+        }
+    }
+
+    /// Decodes as a GraphDef or SavedModel and also decodes every Const value.
+    private static func decodeAny(_ bytes: [UInt8], _ isSavedModel: Bool) throws {
+        let graphs =
+            isSavedModel
+            ? try bytes.withUnsafeBytes { try ProtoDecoding.savedModel($0, path: "s") }.metaGraphs.map(\.graph)
+            : [try bytes.withUnsafeBytes { try ProtoDecoding.graphDef($0, path: "g") }]
+        for node in graphs.flatMap(\.nodes) {
+            if case .tensor(let t)? = node.attrs["value"] { _ = try t.decodedValues(nodeName: node.name) }
         }
     }
 
     // MARK: SavedModel
 
     private func sampleSavedModel(graphNodes: [PB]) -> PB {
-        let tensorInfo = { (name: String, dims: [Int64]?) in
+        func tensorInfo(_ name: String, _ dims: [Int64]?) -> PB {
             PB { i in
                 i.string(1, name)
                 i.int(2, 1)
                 if let dims { i.message(3, shapeProto(dims)) }
             }
         }
+        func argDef(_ name: String, type: Int64? = nil, typeAttr: String? = nil) -> PB {
+            PB { a in
+                a.string(1, name)
+                if let type { a.int(3, type) }
+                if let typeAttr { a.string(4, typeAttr) }
+            }
+        }
         let signature = PB { s in
-            s.message(1, PB { e in e.string(1, "x"); e.message(2, tensorInfo("serving_default_x:0", [-1, 49, 10])) })
-            s.message(2, PB { e in e.string(1, "probs"); e.message(2, tensorInfo("StatefulPartitionedCall:0", nil)) })
+            s.message(1, mapEntry("x", tensorInfo("serving_default_x:0", [-1, 49, 10])))
+            s.message(2, mapEntry("probs", tensorInfo("StatefulPartitionedCall:0", nil)))
             s.string(3, "tensorflow/serving/predict")
         }
+        let initSignature = PB { $0.message(2, mapEntry("__saved_model_init_op", tensorInfo("NoOp", nil))) }
+        let opDef = PB { o in
+            o.string(1, "__inference_signature_wrapper_42")
+            o.message(2, argDef("x", type: 1))
+            o.message(2, argDef("unknown", type: 20))
+            o.message(3, argDef("identity", typeAttr: "T"))
+            o.message(4, PB { $0.string(1, "some_attr_def") })  // OpDef.attr, not read
+        }
         let function = PB { f in
-            f.message(1, PB { sig in
-                sig.string(1, "__inference_signature_wrapper_42")
-                sig.message(2, PB { a in a.string(1, "x"); a.int(3, 1) })
-                sig.message(2, PB { a in a.string(1, "unknown"); a.int(3, 20) })
-                sig.message(3, PB { a in a.string(1, "identity"); a.string(4, "T") })
-                sig.message(4, PB { $0.string(1, "some_attr_def") })  // OpDef.attr, not read
-            })
+            f.message(1, opDef)
             f.message(3, nodeProto("Relu", "Relu", inputs: ["x"]))
-            f.message(4, PB { e in e.string(1, "identity"); e.string(2, "Relu:activations:0") })
+            f.message(4, PB { $0.string(1, "identity") }.appending { $0.string(2, "Relu:activations:0") })
         }
         let graph = PB { g in
             for n in graphNodes { g.message(1, n) }
             g.message(2, PB { $0.message(1, function) })
-            g.message(4, PB { $0.int(1, 2474); $0.int(2, 12) })
+            g.message(4, PB { $0.int(1, 2474) }.appending { $0.int(2, 12) })
+        }
+        let metaInfo = PB { info in
+            info.string(1, "meta_graph_version")
+            info.string(4, "serve")
+            info.string(5, "2.21.0")
         }
         let metaGraph = PB { m in
-            m.message(1, PB { info in
-                info.string(1, "meta_graph_version")
-                info.string(4, "serve")
-                info.string(5, "2.21.0")
-            })
+            m.message(1, metaInfo)
             m.message(2, graph)
             m.message(3, PB { $0.string(1, "saver_filename:0") })  // saver_def, skipped
-            m.message(5, PB { e in e.string(1, "serving_default"); e.message(2, signature) })
-            m.message(5, PB { e in e.string(1, "__saved_model_init_op"); e.message(2, PB { s in
-                s.message(2, PB { e in e.string(1, "__saved_model_init_op"); e.message(2, tensorInfo("NoOp", nil)) })
-            }) })
+            m.message(5, mapEntry("serving_default", signature))
+            m.message(5, mapEntry("__saved_model_init_op", initSignature))
             m.message(7, PB { $0.message(1, PB()) })  // object_graph_def, skipped
         }
         return PB { s in
@@ -507,10 +541,11 @@ final class ProtoDecodingTests: XCTestCase {
     }
 
     func testDecodesSavedModel() throws {
-        let model = try decodeSavedModel(sampleSavedModel(graphNodes: [
-            nodeProto("serving_default_x", "Placeholder", attrs: [attr("dtype", PB { $0.int(6, 1) })]),
-            nodeProto("StatefulPartitionedCall", "StatefulPartitionedCall", inputs: ["serving_default_x"]),
-        ]))
+        let model = try decodeSavedModel(
+            sampleSavedModel(graphNodes: [
+                nodeProto("serving_default_x", "Placeholder", attrs: [attr("dtype", PB { $0.int(6, 1) })]),
+                nodeProto("StatefulPartitionedCall", "StatefulPartitionedCall", inputs: ["serving_default_x"]),
+            ]))
         XCTAssertEqual(model.schemaVersion, 1)
         XCTAssertEqual(model.metaGraphs.count, 1)
         let meta = model.metaGraphs[0]
@@ -518,18 +553,22 @@ final class ProtoDecodingTests: XCTestCase {
         XCTAssertEqual(meta.tensorflowVersion, "2.21.0")
         XCTAssertEqual(meta.graph.producer, 2474)
         XCTAssertEqual(meta.graph.nodes.map(\.op), ["Placeholder", "StatefulPartitionedCall"])
-        XCTAssertEqual(meta.graph.functions, [
-            TFFunctionDef(
-                name: "__inference_signature_wrapper_42",
-                inputArgs: [TFArgDef(name: "x", type: 1), TFArgDef(name: "unknown", type: 20)],
-                outputArgs: [TFArgDef(name: "identity", typeAttr: "T")],
-                nodes: [TFNodeDef(name: "Relu", op: "Relu", inputs: ["x"])],
-                ret: ["identity": "Relu:activations:0"])
-        ])
+        XCTAssertEqual(
+            meta.graph.functions,
+            [
+                TFFunctionDef(
+                    name: "__inference_signature_wrapper_42",
+                    inputArgs: [TFArgDef(name: "x", type: 1), TFArgDef(name: "unknown", type: 20)],
+                    outputArgs: [TFArgDef(name: "identity", typeAttr: "T")],
+                    nodes: [TFNodeDef(name: "Relu", op: "Relu", inputs: ["x"])],
+                    ret: ["identity": "Relu:activations:0"])
+            ])
         XCTAssertEqual(Set(meta.signatures.keys), ["serving_default", "__saved_model_init_op"])
         let serving = try XCTUnwrap(meta.signatures["serving_default"])
         XCTAssertEqual(serving.methodName, "tensorflow/serving/predict")
-        XCTAssertEqual(serving.inputs["x"], TFTensorInfo(name: "serving_default_x:0", dtype: 1, shape: TFTensorShape(dims: [-1, 49, 10])))
+        XCTAssertEqual(
+            serving.inputs["x"],
+            TFTensorInfo(name: "serving_default_x:0", dtype: 1, shape: TFTensorShape(dims: [-1, 49, 10])))
         XCTAssertEqual(serving.outputs["probs"], TFTensorInfo(name: "StatefulPartitionedCall:0", dtype: 1, shape: nil))
     }
 
@@ -558,7 +597,8 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testDecodesCorpusGraphDefs() throws {
         let directory = Self.packageRoot.appendingPathComponent("../shared/models/graphdef").standardized
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?
+        let files =
+            (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?
             .filter { $0.hasSuffix(".pb") }.sorted() ?? []
         guard !files.isEmpty else {
             throw XCTSkip("corpus GraphDefs not found at \(directory.path); skipping the corpus decode test")
@@ -572,7 +612,7 @@ final class ProtoDecodingTests: XCTestCase {
             XCTAssertTrue(graph.nodes.contains { $0.name == "labels_softmax" }, "\(file) has no labels_softmax node")
             var constElements = 0
             for node in graph.nodes where node.op == "Const" {
-                guard case let .tensor(tensor)? = node.attrs["value"] else {
+                guard case .tensor(let tensor)? = node.attrs["value"] else {
                     XCTFail("\(file): Const '\(node.name)' has no tensor value")
                     continue
                 }
@@ -592,8 +632,9 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testRegenScriptReproducesCommittedGeneratedFiles() throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard let protoc = path.split(separator: ":").map({ "\($0)/protoc-c" })
-            .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard
+            let protoc = path.split(separator: ":").map({ "\($0)/protoc-c" })
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
         else {
             throw XCTSkip("protoc-c is not on PATH; cannot check scripts/regen-proto.sh against the committed files")
         }
@@ -605,7 +646,9 @@ final class ProtoDecodingTests: XCTestCase {
         // produces different text.
         let version = try run(protoc, ["--version"]).split(separator: "\n").first.map(String.init) ?? ""
         let header = try String(contentsOf: committedHeader, encoding: .utf8)
-        if let number = Self.protocCVersionNumber(version), !header.contains("#elif \(number) < PROTOBUF_C_MIN_COMPILER_VERSION") {
+        if let number = Self.protocCVersionNumber(version),
+            !header.contains("#elif \(number) < PROTOBUF_C_MIN_COMPILER_VERSION")
+        {
             throw XCTSkip("installed \(version) differs from the protoc-c that generated the committed files")
         }
 
@@ -613,7 +656,8 @@ final class ProtoDecodingTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: out) }
         _ = try run("/bin/sh", [root.appendingPathComponent("scripts/regen-proto.sh").path, out.path])
         XCTAssertEqual(
-            try Data(contentsOf: out.appendingPathComponent("include/tfproto.pb-c.h")), try Data(contentsOf: committedHeader),
+            try Data(contentsOf: out.appendingPathComponent("include/tfproto.pb-c.h")),
+            try Data(contentsOf: committedHeader),
             "tfproto.pb-c.h is stale: run scripts/regen-proto.sh")
         XCTAssertEqual(
             try Data(contentsOf: out.appendingPathComponent("tfproto.pb-c.c")), try Data(contentsOf: committedSource),
@@ -659,7 +703,8 @@ final class ProtoDecodingTests: XCTestCase {
         for k in 0..<3 {
             var content = [UInt8](repeating: 0, count: elements * 4)
             content[0] = UInt8(k + 1)
-            graph.message(1, constNode("big\(k)", tensorProto(dtype: 1, dims: [Int64(elements)]) { $0.data(4, content) }))
+            graph.message(
+                1, constNode("big\(k)", tensorProto(dtype: 1, dims: [Int64(elements)]) { $0.data(4, content) }))
         }
         for k in 0..<200_000 { graph.message(1, nodeProto("n\(k)", "Identity", inputs: ["big0"])) }
         XCTAssertGreaterThan(graph.bytes.count, 300_000_000)
@@ -669,7 +714,7 @@ final class ProtoDecodingTests: XCTestCase {
         XCTAssertEqual(decoded.nodes.count, 200_003)
         let values = try constTensor(decoded, 2).decodedValues(nodeName: "big2")
         XCTAssertEqual(values.count, elements)
-        guard case let .float(floats) = values.elements else { return XCTFail("expected floats") }
+        guard case .float(let floats) = values.elements else { return XCTFail("expected floats") }
         XCTAssertEqual(floats[0], Float(bitPattern: 3))
     }
 }

@@ -30,9 +30,9 @@ public enum ProtoDecodeError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .malformed(what, path, detail):
+        case .malformed(let what, let path, let detail):
             "\(path) is not a valid \(what) protobuf: \(detail)"
-        case let .invalidTensor(op, node, detail):
+        case .invalidTensor(let op, let node, let detail):
             "\(op) node '\(node)': \(detail)"
         }
     }
@@ -60,7 +60,8 @@ public enum ProtoDecoding {
             while let field = try next(&reader, context: "") {
                 switch field.number {
                 case 1:
-                    model.schemaVersion = Int64(bitPattern: try varint(field, name: "saved_model_schema_version", context: ""))
+                    model.schemaVersion = Int64(
+                        bitPattern: try varint(field, name: "saved_model_schema_version", context: ""))
                 case 2:
                     let context = "meta_graphs[\(model.metaGraphs.count)]"
                     let (body, bodyOffset, _) = try message(field, name: "meta_graphs", context: "")
@@ -119,7 +120,8 @@ public enum ProtoDecoding {
             case 4:
                 let (body, _, offset) = try message(field, name: "versions", context: context)
                 let producer = unpack(
-                    body, { tfproto__version_def__unpack(nil, $0, $1) }, { tfproto__version_def__free_unpacked($0, nil) }
+                    body, { tfproto__version_def__unpack(nil, $0, $1) },
+                    { tfproto__version_def__free_unpacked($0, nil) }
                 ) { $0.pointee.producer }
                 guard let producer else {
                     throw DecodeProblem("\(prefix)versions at byte offset \(offset) is not a valid VersionDef")
@@ -158,7 +160,8 @@ public enum ProtoDecoding {
                 try readGraphDef(body, base: bodyOffset, into: &metaGraph.graph, context: context + ".graph_def")
             case 5:
                 let (body, _, offset) = try message(field, name: "signature_def", context: context)
-                let entry = unpack(body, tfproto_signature_def_entry_unpack, tfproto_signature_def_entry_free) { entry in
+                let entry = unpack(body, tfproto_signature_def_entry_unpack, tfproto_signature_def_entry_free) {
+                    entry in
                     (
                         key: ProtoCopy.string(entry.pointee.key),
                         value: Optional(entry.pointee.value).map { ProtoCopy.signature($0) } ?? TFSignatureDef()
@@ -204,14 +207,14 @@ public enum ProtoDecoding {
     private static func message(
         _ field: WireField, name: String, context: String
     ) throws(DecodeProblem) -> (body: UnsafeRawBufferPointer, bodyOffset: Int, fieldOffset: Int) {
-        guard case let .bytes(body, bodyOffset) = field.payload else {
+        guard case .bytes(let body, let bodyOffset) = field.payload else {
             throw wrongWireType(field, name: name, expected: "length-delimited", context: context)
         }
         return (body, bodyOffset, field.offset)
     }
 
     private static func varint(_ field: WireField, name: String, context: String) throws(DecodeProblem) -> UInt64 {
-        guard case let .varint(value) = field.payload else {
+        guard case .varint(let value) = field.payload else {
             throw wrongWireType(field, name: name, expected: "varint", context: context)
         }
         return value
@@ -230,7 +233,7 @@ public enum ProtoDecoding {
     private static func nodeNameHint(_ body: UnsafeRawBufferPointer) -> String {
         var reader = WireReader(body, base: 0)
         while let field = try? reader.next() {
-            if field.number == 1, case let .bytes(name, _) = field.payload {
+            if field.number == 1, case .bytes(let name, _) = field.payload {
                 return " ('\(String(decoding: name.prefix(200), as: UTF8.self))')"
             }
         }

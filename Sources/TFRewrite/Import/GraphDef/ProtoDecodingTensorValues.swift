@@ -31,15 +31,15 @@ public struct TFTensorValues: Equatable, Sendable {
 
     public var count: Int {
         switch elements {
-        case let .float(v): v.count
-        case let .double(v): v.count
-        case let .int32(v): v.count
-        case let .int64(v): v.count
-        case let .uint8(v): v.count
-        case let .int8(v): v.count
-        case let .int16(v): v.count
-        case let .bool(v): v.count
-        case let .string(v): v.count
+        case .float(let v): v.count
+        case .double(let v): v.count
+        case .int32(let v): v.count
+        case .int64(let v): v.count
+        case .uint8(let v): v.count
+        case .int8(let v): v.count
+        case .int16(let v): v.count
+        case .bool(let v): v.count
+        case .string(let v): v.count
         }
     }
 }
@@ -83,46 +83,33 @@ extension TFTensor {
             return count
         }
 
+        /// Elements from tensor_content (little-endian `Word`s) or from the typed list.
+        func values<Word: FixedWidthInteger, T>(_ list: [T], zero: T, _ convert: (Word) -> T) throws -> [T] {
+            let n = try elementsOfSize(MemoryLayout<Word>.size)
+            return content.isEmpty ? Self.broadcast(list, to: n, zero: zero) : Self.littleEndian(content, n, convert)
+        }
+
         let elements: TFTensorValues.Elements
         switch dataType {
         case .float:
-            let n = try elementsOfSize(4)
-            elements = .float(content.isEmpty ? Self.broadcast(floatVal, to: n, zero: 0) : Self.littleEndian(content, n) {
-                Float(bitPattern: UInt32(littleEndian: $0))
-            })
+            elements = .float(try values(floatVal, zero: 0) { (w: UInt32) in Float(bitPattern: w) })
         case .double:
-            let n = try elementsOfSize(8)
-            elements = .double(content.isEmpty ? Self.broadcast(doubleVal, to: n, zero: 0) : Self.littleEndian(content, n) {
-                Double(bitPattern: UInt64(littleEndian: $0))
-            })
+            elements = .double(try values(doubleVal, zero: 0) { (w: UInt64) in Double(bitPattern: w) })
         case .int32:
-            let n = try elementsOfSize(4)
-            elements = .int32(content.isEmpty ? Self.broadcast(intVal, to: n, zero: 0) : Self.littleEndian(content, n) {
-                Int32(bitPattern: UInt32(littleEndian: $0))
-            })
+            elements = .int32(try values(intVal, zero: 0) { (w: UInt32) in Int32(bitPattern: w) })
         case .int64:
-            let n = try elementsOfSize(8)
-            elements = .int64(content.isEmpty ? Self.broadcast(int64Val, to: n, zero: 0) : Self.littleEndian(content, n) {
-                Int64(bitPattern: UInt64(littleEndian: $0))
-            })
+            elements = .int64(try values(int64Val, zero: 0) { (w: UInt64) in Int64(bitPattern: w) })
         case .int16:
-            let n = try elementsOfSize(2)
-            elements = .int16(
-                content.isEmpty
-                    ? Self.broadcast(intVal.map { Int16(truncatingIfNeeded: $0) }, to: n, zero: 0)
-                    : Self.littleEndian(content, n) { Int16(bitPattern: UInt16(littleEndian: $0)) })
+            let list = intVal.map { Int16(truncatingIfNeeded: $0) }
+            elements = .int16(try values(list, zero: 0) { (w: UInt16) in Int16(bitPattern: w) })
         case .int8:
-            let n = try elementsOfSize(1)
-            elements = .int8(
-                content.isEmpty
-                    ? Self.broadcast(intVal.map { Int8(truncatingIfNeeded: $0) }, to: n, zero: 0)
-                    : content.map { Int8(bitPattern: $0) })
+            let list = intVal.map { Int8(truncatingIfNeeded: $0) }
+            elements = .int8(try values(list, zero: 0) { (w: UInt8) in Int8(bitPattern: w) })
         case .uint8:
-            let n = try elementsOfSize(1)
-            elements = .uint8(content.isEmpty ? Self.broadcast(intVal.map { UInt8(truncatingIfNeeded: $0) }, to: n, zero: 0) : content)
+            let list = intVal.map { UInt8(truncatingIfNeeded: $0) }
+            elements = .uint8(try values(list, zero: 0) { (w: UInt8) in w })
         case .bool:
-            let n = try elementsOfSize(1)
-            elements = .bool(content.isEmpty ? Self.broadcast(boolVal, to: n, zero: false) : content.map { $0 != 0 })
+            elements = .bool(try values(boolVal, zero: false) { (w: UInt8) in w != 0 })
         case .string:
             // TensorFlow writes string tensors with string_val; its tensor_content form
             // (an encoded string list) is not produced by tf.make_tensor_proto.
@@ -150,7 +137,10 @@ extension TFTensor {
         _ bytes: [UInt8], _ count: Int, _ convert: (Word) -> T
     ) -> [T] {
         bytes.withUnsafeBytes { raw in
-            (0..<count).map { convert(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Word>.size, as: Word.self)) }
+            (0..<count).map {
+                convert(
+                    Word(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Word>.size, as: Word.self)))
+            }
         }
     }
 }

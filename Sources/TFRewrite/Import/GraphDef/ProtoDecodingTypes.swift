@@ -4,12 +4,39 @@
 
 /// TensorFlow `DataType` (types.proto). Raw values are the proto enum numbers.
 public enum TFDataType: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    case float = 1, double = 2, int32 = 3, uint8 = 4, int16 = 5, int8 = 6, string = 7
-    case complex64 = 8, int64 = 9, bool = 10, qint8 = 11, quint8 = 12, qint32 = 13
-    case bfloat16 = 14, qint16 = 15, quint16 = 16, uint16 = 17, complex128 = 18, half = 19
-    case resource = 20, variant = 21, uint32 = 22, uint64 = 23
-    case float8E5M2 = 24, float8E4M3FN = 25, float8E4M3FNUZ = 26, float8E4M3B11FNUZ = 27
-    case float8E5M2FNUZ = 28, int4 = 29, uint4 = 30, int2 = 31, uint2 = 32, float4E2M1FN = 33
+    case float = 1
+    case double = 2
+    case int32 = 3
+    case uint8 = 4
+    case int16 = 5
+    case int8 = 6
+    case string = 7
+    case complex64 = 8
+    case int64 = 9
+    case bool = 10
+    case qint8 = 11
+    case quint8 = 12
+    case qint32 = 13
+    case bfloat16 = 14
+    case qint16 = 15
+    case quint16 = 16
+    case uint16 = 17
+    case complex128 = 18
+    case half = 19
+    case resource = 20
+    case variant = 21
+    case uint32 = 22
+    case uint64 = 23
+    case float8E5M2 = 24
+    case float8E4M3FN = 25
+    case float8E4M3FNUZ = 26
+    case float8E4M3B11FNUZ = 27
+    case float8E5M2FNUZ = 28
+    case int4 = 29
+    case uint4 = 30
+    case int2 = 31
+    case uint2 = 32
+    case float4E2M1FN = 33
 
     /// Reference types are the value type + 100 (`DT_FLOAT_REF` = 101, types.proto).
     public static let referenceOffset: Int32 = 100
@@ -208,7 +235,9 @@ public struct TFArgDef: Equatable, Sendable {
     public var numberAttr: String
     public var typeListAttr: String
 
-    public init(name: String, type: Int32 = 0, typeAttr: String = "", numberAttr: String = "", typeListAttr: String = "") {
+    public init(
+        name: String, type: Int32 = 0, typeAttr: String = "", numberAttr: String = "", typeListAttr: String = ""
+    ) {
         self.name = name
         self.type = type
         self.typeAttr = typeAttr

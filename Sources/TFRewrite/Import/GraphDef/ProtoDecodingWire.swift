@@ -106,7 +106,8 @@ struct WireReader {
 
     private mutating func readFixed(_ size: Int, keyOffset: Int) throws(WireFormatError) -> UInt64 {
         guard buffer.count - position >= size else {
-            throw WireFormatError(offset: keyOffset, reason: "\(size)-byte field runs past the end of the data (truncated file?)")
+            throw WireFormatError(
+                offset: keyOffset, reason: "\(size)-byte field runs past the end of the data (truncated file?)")
         }
         var value: UInt64 = 0
         for i in 0..<size { value |= UInt64(buffer[position + i]) << (8 * UInt64(i)) }

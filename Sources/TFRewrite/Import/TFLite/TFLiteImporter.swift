@@ -197,6 +197,13 @@ private struct Decoder {
             op.emptyOptionsTable = emptyTable
             ops.append(op)
         }
+        // A read of a tensor that a later op writes means the ops are cyclic or out of order.
+        for (i, op) in ops.enumerated() {
+            for v in op.inputs where !v.isAbsent && writer[v.index] > i {
+                let w = writer[v.index]
+                throw TFLiteImportError.invalid("reads tensor \(v.raw), which op #\(w) (\(ops[w].name)) writes later: the operators form a cycle or are out of order", at: "\(sgLabel)op #\(i) (\(op.name))")
+            }
+        }
         return Graph(name: name, values: values, ops: ops, inputs: inputs, outputs: outputs, debugMetadataIndex: debugIndex)
     }
 
