@@ -33,6 +33,8 @@ let package = Package(
             name: "tfrewrite",
             dependencies: ["TFRewrite", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Generates the large synthetic models `make bench` reads.
+        .executableTarget(name: "tfrewrite-bench-models", dependencies: ["TFRewrite", "FlatBuffers"]),
         .testTarget(name: "FlatBuffersTests", dependencies: ["FlatBuffers"]),
         .testTarget(
             name: "TFRewriteTests",

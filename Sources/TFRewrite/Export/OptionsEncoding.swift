@@ -51,7 +51,7 @@ enum OptionsEncoding {
             i32(0, axis); i8(1, a.rawValue)
             return (T.concatenation, t)
         case .shape(let outType):
-            i8(0, outType.code, 2)
+            i8(0, outType.code)
             return (T.shape, t)
         case .stridedSlice(let a):
             i32(0, a.beginMask); i32(1, a.endMask); i32(2, a.ellipsisMask); i32(3, a.newAxisMask); i32(4, a.shrinkAxisMask)

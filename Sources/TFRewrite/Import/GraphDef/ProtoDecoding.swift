@@ -107,10 +107,7 @@ public enum ProtoDecoding {
                 let functions = unpack(
                     body, { tfproto__function_def_library__unpack(nil, $0, $1) },
                     { tfproto__function_def_library__free_unpacked($0, nil) }
-                ) { library in
-                    ProtoCopy.map(library.pointee.function, library.pointee.n_function) { $0 }
-                        .compactMap { $0.map { ProtoCopy.function($0) } }
-                }
+                ) { ProtoCopy.messages($0.pointee.function, $0.pointee.n_function, ProtoCopy.function) }
                 guard let functions else {
                     throw DecodeProblem(
                         "\(prefix)library (function definitions) at byte offset \(offset) is not a valid"

@@ -31,6 +31,15 @@ enum ProtoCopy {
         return UnsafeBufferPointer(start: pointer, count: count).map(transform)
     }
 
+    /// Converts a C array of sub-message pointers (protobuf-c never stores NULL in one;
+    /// a NULL would be skipped).
+    static func messages<T, R>(
+        _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, _ count: Int,
+        _ transform: (UnsafeMutablePointer<T>) -> R
+    ) -> [R] {
+        map(pointer, count) { $0 }.compactMap { $0.map(transform) }
+    }
+
     /// C enums import as structs whose raw type depends on the platform; proto enums
     /// are int32 on the wire.
     static func dtype(_ value: Tfproto__DataType) -> Int32 {
@@ -42,7 +51,7 @@ enum ProtoCopy {
     static func shape(_ shape: UnsafeMutablePointer<Tfproto__TensorShapeProto>) -> TFTensorShape {
         let s = shape.pointee
         if s.unknown_rank != 0 { return .unknownRank }
-        return TFTensorShape(dims: map(s.dim, s.n_dim) { $0.map { $0.pointee.size } ?? -1 })
+        return TFTensorShape(dims: messages(s.dim, s.n_dim) { $0.pointee.size })
     }
 
     static func tensor(_ tensor: UnsafeMutablePointer<Tfproto__TensorProto>) -> TFTensor {
@@ -72,8 +81,8 @@ enum ProtoCopy {
             f: array(l.f, l.n_f),
             b: map(l.b, l.n_b) { $0 != 0 },
             type: map(l.type, l.n_type) { dtype($0) },
-            shape: map(l.shape, l.n_shape) { $0.map { shape($0) } ?? .scalar },
-            tensor: map(l.tensor, l.n_tensor) { $0.map { tensor($0) } ?? TFTensor(dtype: 0, shape: .scalar) }
+            shape: messages(l.shape, l.n_shape) { shape($0) },
+            tensor: messages(l.tensor, l.n_tensor) { tensor($0) }
         )
     }
 
@@ -111,9 +120,9 @@ enum ProtoCopy {
         var attrs: [String: TFAttrValue] = [:]
         attrs.reserveCapacity(n.n_attr)
         // Map entries: a repeated key keeps the last value (protobuf map semantics).
-        for entry in map(n.attr, n.n_attr, { $0 }) {
-            guard let entry, let value = entry.pointee.value, let decoded = attrValue(value) else { continue }
-            attrs[string(entry.pointee.key)] = decoded
+        for entry in messages(n.attr, n.n_attr, { $0.pointee }) {
+            guard let value = entry.value, let decoded = attrValue(value) else { continue }
+            attrs[string(entry.key)] = decoded
         }
         return TFNodeDef(
             name: string(n.name),
@@ -140,15 +149,12 @@ enum ProtoCopy {
         var result = TFFunctionDef(name: "")
         if let signature = f.signature?.pointee {
             result.name = string(signature.name)
-            result.inputArgs = map(signature.input_arg, signature.n_input_arg) { $0.map { argDef($0) } }
-                .compactMap { $0 }
-            result.outputArgs = map(signature.output_arg, signature.n_output_arg) { $0.map { argDef($0) } }
-                .compactMap { $0 }
+            result.inputArgs = messages(signature.input_arg, signature.n_input_arg) { argDef($0) }
+            result.outputArgs = messages(signature.output_arg, signature.n_output_arg) { argDef($0) }
         }
-        result.nodes = map(f.node_def, f.n_node_def) { $0.map { node($0) } }.compactMap { $0 }
-        for entry in map(f.ret, f.n_ret, { $0 }) {
-            guard let entry else { continue }
-            result.ret[string(entry.pointee.key)] = string(entry.pointee.value)
+        result.nodes = messages(f.node_def, f.n_node_def) { node($0) }
+        for entry in messages(f.ret, f.n_ret, { $0.pointee }) {
+            result.ret[string(entry.key)] = string(entry.value)
         }
         return result
     }
@@ -161,13 +167,14 @@ enum ProtoCopy {
     static func signature(_ signature: UnsafeMutablePointer<Tfproto__SignatureDef>) -> TFSignatureDef {
         let s = signature.pointee
         var result = TFSignatureDef(methodName: string(s.method_name))
-        for entry in map(s.inputs, s.n_inputs, { $0 }) {
-            guard let entry, let value = entry.pointee.value else { continue }
-            result.inputs[string(entry.pointee.key)] = tensorInfo(value)
+        // Map entries without a value are skipped; a repeated key keeps the last value.
+        for entry in messages(s.inputs, s.n_inputs, { $0.pointee }) {
+            guard let value = entry.value else { continue }
+            result.inputs[string(entry.key)] = tensorInfo(value)
         }
-        for entry in map(s.outputs, s.n_outputs, { $0 }) {
-            guard let entry, let value = entry.pointee.value else { continue }
-            result.outputs[string(entry.pointee.key)] = tensorInfo(value)
+        for entry in messages(s.outputs, s.n_outputs, { $0.pointee }) {
+            guard let value = entry.value else { continue }
+            result.outputs[string(entry.key)] = tensorInfo(value)
         }
         return result
     }

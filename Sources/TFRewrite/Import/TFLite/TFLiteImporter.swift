@@ -323,7 +323,7 @@ private struct Decoder {
         case (.concatenation, T.concatenation) where hasTable:
             if let a = try act(1) { typed = .concatenation(axis: try i32(0), activation: a) }
         case (.shape, T.shape) where hasTable:
-            typed = .shape(outType: DType(code: try table!.scalar(0, default: Int8(2))))
+            typed = .shape(outType: DType(code: try table!.scalar(0, default: Int8(0))))  // ShapeOptions.out_type defaults to FLOAT32 (0) in the schema
         case (.stridedSlice, T.stridedSlice) where hasTable:
             typed = .stridedSlice(StridedSliceAttributes(beginMask: try i32(0), endMask: try i32(1), ellipsisMask: try i32(2), newAxisMask: try i32(3), shrinkAxisMask: try i32(4), offset: try flag(5)))
         case (.pack, T.pack) where hasTable:

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Times whole processes and reports peak RSS (os.wait4's ru_maxrss).
+
+    scripts/bench.py NAME [--runs N] [--bytes B] -- CMD ARGS...
+
+Prints one line: name, median and min wall time, peak RSS (MiB, max over runs), and MB/s
+when --bytes gives how many bytes one run reads+writes.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def run_once(cmd):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - t0
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} exited {code}: {err.strip()}")
+    return elapsed, usage.ru_maxrss / 1024.0  # KiB -> MiB
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--bytes", type=int, default=0)
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    times, rss = [], []
+    for _ in range(a.runs):
+        t, r = run_once(cmd)
+        times.append(t)
+        rss.append(r)
+    med = statistics.median(times)
+    line = f"{a.name:<44} median {med:8.3f} s  min {min(times):8.3f} s  peak RSS {max(rss):8.1f} MiB"
+    if a.bytes:
+        line += f"  {a.bytes / med / 1e9:6.2f} GB/s"
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
