@@ -32,9 +32,12 @@ def main():
     ap.add_argument("name")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bytes", type=int, default=0)
-    ap.add_argument("cmd", nargs=argparse.REMAINDER)
-    a = ap.parse_args()
-    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    argv = sys.argv[1:]
+    if "--" not in argv:
+        sys.exit("bench: usage: bench.py NAME [--runs N] [--bytes B] -- CMD ...")
+    split = argv.index("--")
+    a = ap.parse_args(argv[:split])
+    cmd = argv[split + 1:]
     times, rss = [], []
     for _ in range(a.runs):
         t, r = run_once(cmd)
