@@ -135,9 +135,9 @@ public struct ModelReport {
             out += "  \(e.kind) \(e.tensor) \"\(v.name)\" \(v.dtype.name) \(shapeText(v))"
             if let q = v.quantization, let s = q.scale, let z = q.zeroPoint {
                 if e.kind == "input" {
-                    out += "  quantize as q = round(x / \(s)) + \(z), clamped to the \(v.dtype.name) range"
+                    out += "  quantize as q = round(x / \(s)) \(z < 0 ? "-" : "+") \(abs(z)), clamped to the \(v.dtype.name) range"
                 } else {
-                    out += "  dequantize as x = (q - \(z)) * \(s)"
+                    out += "  dequantize as x = (q \(z < 0 ? "+" : "-") \(abs(z))) * \(s)"
                 }
             } else if v.dtype.isFloatingPoint {
                 out += "  float: no quantization needed"
@@ -162,7 +162,7 @@ public struct ModelReport {
             var trows: [[String]] = [["#", "name", "dtype", "shape", "quantization", "buffer", "bytes"]]
             for (i, v) in g.values.enumerated() {
                 let bytes = model.constantData(v)?.count ?? 0
-                trows.append([String(i), v.name, v.dtype.name, shapeText(v), quantText(v.quantization), v.buffer.raw == 0 ? "-" : String(v.buffer.raw), bytes == 0 ? "" : String(bytes)])
+                trows.append([String(i), abbreviated(v.name), v.dtype.name, shapeText(v), quantText(v.quantization), v.buffer.raw == 0 ? "-" : String(v.buffer.raw), bytes == 0 ? "" : String(bytes)])
             }
             out += table(trows, indent: "  ")
         }
@@ -198,6 +198,12 @@ public struct ModelReport {
         if q.scales.count == 1 { return "scale \(q.scales[0]) zp \(q.zeroPoints.first ?? 0)" }
         return "per-channel axis \(q.axis): \(q.scales.count) scales [\(q.scales.prefix(2).map { "\($0)" }.joined(separator: ", "))…]"
     }
+}
+
+/// Long fused names ("a;b;c") are shortened in tables; `--json` keeps them whole.
+func abbreviated(_ name: String, limit: Int = 48) -> String {
+    guard name.count > limit else { return name }
+    return String(name.prefix(limit - 1)) + "…"
 }
 
 /// A plain left-aligned text table.
