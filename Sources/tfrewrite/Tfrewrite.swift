@@ -12,33 +12,20 @@ struct Tfrewrite: ParsableCommand {
             Exit codes: 0 ok; 1 a check found problems (check, diff); 2 bad input or usage.
             """,
         version: "0.1.0",
-        subcommands: [Convert.self, Inspect.self, Diff.self],
+        subcommands: [Convert.self, Check.self, Inspect.self, Diff.self, Verify.self],
         defaultSubcommand: Convert.self
     )
-}
-
-struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Convert or repair a model and write a .tflite (or a C array with -o model.cc).")
-
-    @Argument(help: "Input model: .tflite, frozen GraphDef .pb, or a SavedModel directory.")
-    var input: String
-
-    @Option(name: .shortAndLong, help: "Output path (.tflite, or .cc for a C array plus header).")
-    var output: String
-
-    func run() throws {
-        let model = try TFLiteImporter.load(path: input)
-        try TFLiteExporter.write(model, to: output)
-    }
 }
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's ops, tensors, quantization, op histogram and I/O.")
 
-    @Argument(help: "A .tflite model.")
+    @Argument(help: "A model: .tflite, frozen GraphDef .pb, or a SavedModel directory (shown after import).")
     var model: String
+
+    @OptionGroup(title: "TensorFlow graph inputs")
+    var importFlags: ImportFlags
 
     @Flag(help: "Print JSON (stable key order, no file offsets).")
     var json = false
@@ -50,7 +37,7 @@ struct Inspect: ParsableCommand {
     var verify = false
 
     func run() throws {
-        let m = try TFLiteImporter.load(path: model)
+        let m = try ModelLoader.load(path: model, options: try importFlags.loadOptions())
         if verify {
             let problems = Verifier.verify(m)
             for p in problems { writeStdout("\(model): \(p)\n") }
@@ -79,8 +66,8 @@ struct Diff: ParsableCommand {
     var json = false
 
     func run() throws {
-        let ma = try TFLiteImporter.load(path: a)
-        let mb = try TFLiteImporter.load(path: b)
+        let ma = try ModelLoader.load(path: a)
+        let mb = try ModelLoader.load(path: b)
         let d = ModelDiff(ma, mb)
         writeStdout(json ? d.json().rendered() + "\n" : d.text(nameA: a, nameB: b))
         if !d.isIdentical { throw ToolExit(code: 1) }

@@ -1,0 +1,318 @@
+/// A small integer tensor (int32 or int64) as the shape-folding evaluator sees it: row-major
+/// values widened to Int64. Results that do not fit the element type are refused, never wrapped.
+public struct IntTensor: Hashable, Sendable, CustomStringConvertible {
+    public var dtype: DType
+    public var shape: [Int]
+    public var values: [Int64]
+
+    /// Folding refuses results bigger than this: shape tensors are tiny, and a fold must never
+    /// turn a cheap runtime op into a large constant in flash.
+    public static let maxElements = 1 << 16
+
+    public init(dtype: DType, shape: [Int], values: [Int64]) {
+        self.dtype = dtype
+        self.shape = shape
+        self.values = values
+    }
+
+    /// An int32/int64 constant without quantization; nil for anything else.
+    public init?(_ t: ConstantTensor) {
+        guard t.type.dtype == .int32 || t.type.dtype == .int64, !t.type.isQuantized,
+            let ints = t.integers, ints.count == t.elementCount
+        else { return nil }
+        self.init(dtype: t.type.dtype, shape: t.shape.map(Int.init), values: ints)
+    }
+
+    public var elementCount: Int { values.count }
+
+    /// Back to constant bytes; nil when a value does not fit int32.
+    public func constant() -> ConstantTensor? {
+        guard let dims = IntTensor.dims32(shape) else { return nil }
+        if dtype == .int64 { return ConstantTensor(.int64, shape: dims, values: values) }
+        guard dtype == .int32, values.allSatisfy({ $0 >= Int64(Int32.min) && $0 <= Int64(Int32.max) }) else { return nil }
+        return ConstantTensor(.int32, shape: dims, values: values.map { Int32($0) })
+    }
+
+    static func dims32(_ shape: [Int]) -> [Int32]? {
+        var out: [Int32] = []
+        for d in shape {
+            guard d >= 0, d <= Int(Int32.max) else { return nil }
+            out.append(Int32(d))
+        }
+        return out
+    }
+
+    /// Element count of a shape, nil when negative, overflowing or above `maxElements`.
+    static func count(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (m, o) = n.multipliedReportingOverflow(by: d)
+            guard !o, m <= maxElements else { return nil }
+            n = m
+        }
+        return n
+    }
+
+    public var description: String { "\(dtype.shortName)\(shape) \(values)" }
+}
+
+/// Evaluators for the ops that compute shapes (SHAPE, STRIDED_SLICE, PACK, CONCATENATION,
+/// GATHER, ADD/SUB/MUL/DIV/FLOOR_DIV, RESHAPE) on integer constants, following the TFLite
+/// kernels' semantics. Each returns nil when the kernel would fail or the case is not handled;
+/// "no result" is never an error here.
+public enum ShapeArithmetic {
+    /// SHAPE: the dimensions of a fully known shape, as int32 or int64.
+    public static func shape(of dims: [Int32], outType: DType) -> IntTensor? {
+        guard outType == .int32 || outType == .int64, dims.allSatisfy({ $0 >= 0 }) else { return nil }
+        return IntTensor(dtype: outType, shape: [dims.count], values: dims.map(Int64.init))
+    }
+
+    /// STRIDED_SLICE with every mask, including ellipsis, new_axis, shrink_axis and the v8
+    /// `offset` flag (end is relative to begin). Index rules follow TF's dense-spec construction
+    /// and TFLite's strided_slice_logic.h: negative indices count from the end, begin clamps to
+    /// [0, D] (stride > 0) or [−1, D−1] (stride < 0), masks override the given index, a shrunk
+    /// axis takes the single element at begin (out of range = kernel error = nil).
+    public static func stridedSlice(_ x: IntTensor, begin: [Int64], end: [Int64], strides: [Int64], _ a: StridedSliceAttributes) -> IntTensor? {
+        let n = begin.count
+        guard end.count == n, strides.count == n, n <= 32, a.ellipsisMask.nonzeroBitCount <= 1 else { return nil }
+        // LiteRT 2.3's kernel disagrees with TF (wrong sizes, or a crash) when `offset` meets an
+        // ellipsis or a new axis (found by the fold conformance test); leave those to the runtime.
+        if a.offset && (a.ellipsisMask != 0 || a.newAxisMask != 0) { return nil }
+        func bit(_ mask: Int32, _ i: Int) -> Bool { (UInt32(bitPattern: mask) >> UInt32(i)) & 1 == 1 }
+        let rank = x.shape.count
+
+        // Per input dimension: the indices it keeps (a shrunk one keeps one and adds no output dim).
+        var picks: [[Int]] = []
+        var outShape: [Int] = []
+        func full(_ d: Int) {
+            picks.append(Array(0..<x.shape[d]))
+            outShape.append(x.shape[d])
+        }
+        var dim = 0
+        for i in 0..<n {
+            if bit(a.ellipsisMask, i) {
+                // The ellipsis covers the dimensions the entries after it do not consume.
+                let consumedAfter = ((i + 1)..<n).filter { !bit(a.newAxisMask, $0) }.count
+                let fill = rank - dim - consumedAfter
+                guard fill >= 0 else { return nil }
+                for _ in 0..<fill { full(dim); dim += 1 }
+            } else if bit(a.newAxisMask, i) {
+                outShape.append(1)
+            } else {
+                guard dim < rank else { return nil }
+                let size = Int64(x.shape[dim])
+                let s = strides[i]
+                guard s != 0 else { return nil }
+                if bit(a.shrinkAxisMask, i) {
+                    // TF ignores begin_mask on a shrunk axis, TFLite's kernel honours it: refuse
+                    // the combination rather than pick one. TF also wants a positive stride.
+                    guard !bit(a.beginMask, i), s > 0 else { return nil }
+                    var b = begin[i]
+                    if b < 0 { b += size }
+                    guard b >= 0, b < size else { return nil }
+                    picks.append([Int(b)])
+                } else {
+                    func clamp(_ v: Int64) -> Int64 { s > 0 ? min(max(v, 0), size) : min(max(v, -1), size - 1) }
+                    var start: Int64
+                    if bit(a.beginMask, i) {
+                        start = s > 0 ? 0 : size - 1
+                    } else {
+                        start = begin[i] < 0 ? begin[i] + size : begin[i]
+                        start = clamp(start)
+                    }
+                    var stop: Int64
+                    if bit(a.endMask, i) {
+                        stop = s > 0 ? size : -1
+                    } else {
+                        stop = end[i]
+                        if a.offset {
+                            let (e, o) = stop.addingReportingOverflow(start)
+                            guard !o else { return nil }
+                            stop = e
+                        }
+                        if stop < 0 { stop += size }
+                        stop = clamp(stop)
+                    }
+                    var kept: [Int] = []
+                    var k = start
+                    while s > 0 ? k < stop : k > stop {
+                        kept.append(Int(k))
+                        guard kept.count <= IntTensor.maxElements else { return nil }
+                        k += s
+                    }
+                    picks.append(kept)
+                    outShape.append(kept.count)
+                }
+                dim += 1
+            }
+        }
+        while dim < rank { full(dim); dim += 1 }
+        guard IntTensor.count(outShape) != nil else { return nil }
+
+        // Row-major gather over the input dimensions.
+        var stridesIn = [Int](repeating: 1, count: rank)
+        if rank > 1 { for d in stride(from: rank - 2, through: 0, by: -1) { stridesIn[d] = stridesIn[d + 1] * x.shape[d + 1] } }
+        var values: [Int64] = []
+        if picks.allSatisfy({ !$0.isEmpty }) {
+            var idx = [Int](repeating: 0, count: rank)
+            outer: while true {
+                var off = 0
+                for d in 0..<rank { off += picks[d][idx[d]] * stridesIn[d] }
+                guard off < x.values.count else { return nil }
+                values.append(x.values[off])
+                var d = rank - 1
+                while d >= 0 {
+                    idx[d] += 1
+                    if idx[d] < picks[d].count { continue outer }
+                    idx[d] = 0
+                    d -= 1
+                }
+                break
+            }
+        }
+        return IntTensor(dtype: x.dtype, shape: outShape, values: values)
+    }
+
+    /// PACK: stacks equal-shaped tensors along a new axis (negative axis counts from the end).
+    public static func pack(_ xs: [IntTensor], axis: Int) -> IntTensor? {
+        guard let first = xs.first, xs.allSatisfy({ $0.shape == first.shape && $0.dtype == first.dtype }) else { return nil }
+        let r = first.shape.count
+        let a = axis < 0 ? axis + r + 1 : axis
+        guard a >= 0, a <= r else { return nil }
+        let outShape = Array(first.shape[..<a]) + [xs.count] + Array(first.shape[a...])
+        guard IntTensor.count(outShape) != nil, let outer = IntTensor.count(Array(first.shape[..<a])), let inner = IntTensor.count(Array(first.shape[a...])) else { return nil }
+        var values: [Int64] = []
+        for o in 0..<outer { for x in xs { values += x.values[(o * inner)..<((o + 1) * inner)] } }
+        return IntTensor(dtype: first.dtype, shape: outShape, values: values)
+    }
+
+    /// CONCATENATION along `axis` (negative counts from the end).
+    public static func concatenate(_ xs: [IntTensor], axis: Int) -> IntTensor? {
+        guard let first = xs.first, xs.allSatisfy({ $0.dtype == first.dtype && $0.shape.count == first.shape.count }) else { return nil }
+        let r = first.shape.count
+        let a = axis < 0 ? axis + r : axis
+        guard a >= 0, a < r else { return nil }
+        for x in xs { for d in 0..<r where d != a && x.shape[d] != first.shape[d] { return nil } }
+        var outShape = first.shape
+        outShape[a] = xs.reduce(0) { $0 + $1.shape[a] }
+        guard IntTensor.count(outShape) != nil, let outer = IntTensor.count(Array(first.shape[..<a])) else { return nil }
+        var values: [Int64] = []
+        for o in 0..<outer {
+            for x in xs {
+                guard let inner = IntTensor.count(Array(x.shape[a...])) else { return nil }
+                values += x.values[(o * inner)..<((o + 1) * inner)]
+            }
+        }
+        return IntTensor(dtype: first.dtype, shape: outShape, values: values)
+    }
+
+    /// GATHER with batch_dims 0: out = params[:axis] + indices.shape + params[axis+1:].
+    /// An index outside [0, D) is a kernel error (nil).
+    public static func gather(_ params: IntTensor, indices: IntTensor, axis: Int, batchDims: Int) -> IntTensor? {
+        guard batchDims == 0 else { return nil }
+        let r = params.shape.count
+        let a = axis < 0 ? axis + r : axis
+        guard a >= 0, a < r else { return nil }
+        let size = params.shape[a]
+        guard indices.values.allSatisfy({ $0 >= 0 && $0 < Int64(size) }) else { return nil }
+        let outShape = Array(params.shape[..<a]) + indices.shape + Array(params.shape[(a + 1)...])
+        guard IntTensor.count(outShape) != nil, let outer = IntTensor.count(Array(params.shape[..<a])),
+            let inner = IntTensor.count(Array(params.shape[(a + 1)...]))
+        else { return nil }
+        var values: [Int64] = []
+        for o in 0..<outer {
+            for k in indices.values {
+                let base = (o * size + Int(k)) * inner
+                values += params.values[base..<(base + inner)]
+            }
+        }
+        return IntTensor(dtype: params.dtype, shape: outShape, values: values)
+    }
+
+    /// Elementwise binary ops with numpy broadcasting. `f` returns nil on overflow or a zero
+    /// divisor, which makes the whole fold fail.
+    public static func broadcast(_ x: IntTensor, _ y: IntTensor, _ f: (Int64, Int64) -> Int64?) -> IntTensor? {
+        guard x.dtype == y.dtype else { return nil }
+        let r = max(x.shape.count, y.shape.count)
+        let xs = [Int](repeating: 1, count: r - x.shape.count) + x.shape
+        let ys = [Int](repeating: 1, count: r - y.shape.count) + y.shape
+        var outShape: [Int] = []
+        for d in 0..<r {
+            guard xs[d] == ys[d] || xs[d] == 1 || ys[d] == 1 else { return nil }
+            outShape.append(xs[d] == 1 ? ys[d] : xs[d])
+        }
+        guard let n = IntTensor.count(outShape) else { return nil }
+        func strides(_ s: [Int]) -> [Int] {
+            var st = [Int](repeating: 0, count: r)
+            var acc = 1
+            for d in stride(from: r - 1, through: 0, by: -1) {
+                st[d] = s[d] == 1 ? 0 : acc
+                acc *= s[d]
+            }
+            return st
+        }
+        let sx = strides(xs), sy = strides(ys)
+        var values: [Int64] = []
+        values.reserveCapacity(n)
+        var idx = [Int](repeating: 0, count: r)
+        for _ in 0..<n {
+            var ox = 0, oy = 0
+            for d in 0..<r { ox += idx[d] * sx[d]; oy += idx[d] * sy[d] }
+            guard let v = f(x.values[ox], y.values[oy]) else { return nil }
+            if x.dtype == .int32 && (v < Int64(Int32.min) || v > Int64(Int32.max)) { return nil }
+            values.append(v)
+            var d = r - 1
+            while d >= 0 {
+                idx[d] += 1
+                if idx[d] < outShape[d] { break }
+                idx[d] = 0
+                d -= 1
+            }
+        }
+        return IntTensor(dtype: x.dtype, shape: outShape, values: values)
+    }
+
+    public static func add(_ a: Int64, _ b: Int64) -> Int64? { let (v, o) = a.addingReportingOverflow(b); return o ? nil : v }
+    public static func subtract(_ a: Int64, _ b: Int64) -> Int64? { let (v, o) = a.subtractingReportingOverflow(b); return o ? nil : v }
+    public static func multiply(_ a: Int64, _ b: Int64) -> Int64? { let (v, o) = a.multipliedReportingOverflow(by: b); return o ? nil : v }
+    /// DIV on integers truncates toward zero (C++ `/`, TFLite reference_ops); a zero divisor fails.
+    public static func divide(_ a: Int64, _ b: Int64) -> Int64? {
+        guard b != 0 else { return nil }
+        let (v, o) = a.dividedReportingOverflow(by: b)
+        return o ? nil : v
+    }
+    /// FLOOR_DIV rounds toward negative infinity.
+    public static func floorDivide(_ a: Int64, _ b: Int64) -> Int64? {
+        guard b != 0 else { return nil }
+        let (q, o) = a.dividedReportingOverflow(by: b)
+        guard !o else { return nil }
+        return (a % b != 0) && ((a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    /// The output dimensions of RESHAPE for an input of `count` elements: at most one −1,
+    /// resolved from the count; nil when the shape cannot hold exactly `count` elements.
+    public static func reshapeDimensions(_ requested: [Int64], elementCount count: Int) -> [Int]? {
+        var known = 1
+        var stretch: Int?
+        for (i, d) in requested.enumerated() {
+            if d == -1 {
+                guard stretch == nil else { return nil }
+                stretch = i
+            } else {
+                guard d >= 0, d <= Int64(Int32.max) else { return nil }
+                let (m, o) = known.multipliedReportingOverflow(by: Int(d))
+                guard !o else { return nil }
+                known = m
+            }
+        }
+        var dims = requested.map { Int($0) }
+        if let s = stretch {
+            guard known > 0, count % known == 0 else { return nil }
+            dims[s] = count / known
+        } else if known != count {
+            return nil
+        }
+        return dims
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Runs the float model in tfrewrite's interpreter on calibration samples and records the real
+/// range of every float32 tensor of subgraph 0 (graph inputs from the samples themselves,
+/// every op output as the interpreter produces it).
+///
+/// - min/max (default): the smallest and largest finite value over all samples, as TF's
+///   calibrator records them (checked: TF's int8 input parameters follow from the calibration
+///   sets' global min/max, Fixtures/calib).
+/// - percentile P: the P-th and (100−P)-th percentiles of all values, from a second pass that
+///   fills a histogram per tensor over the min/max range; outliers then stop stretching the
+///   scale.
+///
+/// Samples are split over the available cores; each worker has its own interpreter.
+public enum Calibrator {
+    /// Called after each finished sample with (done, total) for the pass; `pass` is 1, or 2
+    /// for the percentile pass.
+    public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ pass: Int) -> Void
+
+    public static func calibrate(_ model: Model, samples: SampleSet, percentile: Double? = nil, threads: Int? = nil, progress: Progress? = nil) throws -> RangeTable {
+        guard samples.count > 0 else { throw QuantizeError.calibration("no calibration samples") }
+        if let p = percentile, !(p > 50 && p <= 100) {
+            throw QuantizeError.badOption("--percentile \(p): expected a value in (50, 100], e.g. 99.99")
+        }
+        let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, samples.count, 8))
+        let floatValues = floatRuntimeValues(model)
+
+        var first = try run(model, samples, workers: workers, pass: 1, progress: progress) { MinMaxSink(floatValues: floatValues) }
+        // Graph inputs are not op outputs: take their ranges from the samples.
+        if let g = model.subgraphs.first {
+            for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
+                for s in samples.samples where k < s.count {
+                    if let f = s[k].floats { first.observer.observe(id, f) }
+                }
+            }
+        }
+        var ranges = first.observer.ranges
+        var method = "min/max"
+        if let p = percentile, p < 100 {
+            let seed = ranges
+            var second = try run(model, samples, workers: workers, pass: 2, progress: progress) { HistogramSink(floatValues: floatValues, ranges: seed) }
+            if let g = model.subgraphs.first {
+                for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
+                    for s in samples.samples where k < s.count {
+                        if let f = s[k].floats { second.observer.observe(id, f) }
+                    }
+                }
+            }
+            for (k, r) in second.observer.percentileRanges(p) { ranges[k] = r }
+            method = "percentile \(p)"
+        }
+        return RangeTable(ranges: ranges, samples: samples.count, method: method)
+    }
+
+    /// Float32 runtime values of subgraph 0 (the ones worth observing).
+    static func floatRuntimeValues(_ model: Model) -> Set<Int32> {
+        guard let g = model.subgraphs.first else { return [] }
+        var s = Set<Int32>()
+        for (i, v) in g.values.enumerated() where v.dtype == .float32 && !model.isConstant(v) { s.insert(Int32(i)) }
+        return s
+    }
+
+    // MARK: Workers
+
+    protocol Sink: Sendable {
+        mutating func observe(_ id: ValueID, _ t: RuntimeTensor)
+        mutating func merge(_ other: Self)
+    }
+
+    struct MinMaxSink: Sink {
+        let floatValues: Set<Int32>
+        var observer = MinMaxObserver()
+        mutating func observe(_ id: ValueID, _ t: RuntimeTensor) {
+            guard floatValues.contains(id.raw), let f = t.floats else { return }
+            observer.observe(id, f)
+        }
+        mutating func merge(_ other: MinMaxSink) { observer.merge(other.observer) }
+    }
+
+    struct HistogramSink: Sink {
+        let floatValues: Set<Int32>
+        var observer: HistogramObserver
+        init(floatValues: Set<Int32>, ranges: [ValueID: ObservedRange]) {
+            self.floatValues = floatValues
+            self.observer = HistogramObserver(ranges: ranges)
+        }
+        mutating func observe(_ id: ValueID, _ t: RuntimeTensor) {
+            guard floatValues.contains(id.raw), let f = t.floats else { return }
+            observer.observe(id, f)
+        }
+        mutating func merge(_ other: HistogramSink) { observer.merge(other.observer) }
+    }
+
+    /// Shared between workers: finished sinks, the first error, the progress count.
+    final class Shared<S>: @unchecked Sendable {
+        let lock = NSLock()
+        var sinks: [S?]
+        var error: Error?
+        var done = 0
+        init(workers: Int) { sinks = Array(repeating: nil, count: workers) }
+    }
+
+    static func run<S: Sink>(_ model: Model, _ samples: SampleSet, workers: Int, pass: Int, progress: Progress?, make: () -> S) throws -> S {
+        let total = samples.count
+        let shared = Shared<S>(workers: workers)
+        let prototypes = (0..<workers).map { _ in make() }
+        let work: @Sendable (Int) -> Void = { w in
+            var sink = prototypes[w]
+            do {
+                let interpreter = try Interpreter(model: model)
+                var s = w
+                while s < total {
+                    _ = try interpreter.run(samples.samples[s]) { id, t in sink.observe(id, t) }
+                    shared.lock.lock()
+                    shared.done += 1
+                    let done = shared.done
+                    let failed = shared.error != nil
+                    shared.lock.unlock()
+                    if failed { break }
+                    progress?(done, total, pass)
+                    s += workers
+                }
+            } catch {
+                shared.lock.lock()
+                if shared.error == nil { shared.error = error }
+                shared.lock.unlock()
+            }
+            shared.lock.lock()
+            shared.sinks[w] = sink
+            shared.lock.unlock()
+        }
+        if workers == 1 {
+            work(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: work)
+        }
+        if let e = shared.error {
+            if let ie = e as? InterpreterError { throw QuantizeError.calibration("calibration cannot run the float model: \(ie)") }
+            throw e
+        }
+        var result = shared.sinks[0]!
+        for w in 1..<workers { if let s = shared.sinks[w] { result.merge(s) } }
+        return result
+    }
+}

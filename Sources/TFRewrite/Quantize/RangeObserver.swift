@@ -1,0 +1,150 @@
+/// The observed real range of one tensor.
+public struct ObservedRange: Hashable, Sendable, CustomStringConvertible {
+    public var min: Float
+    public var max: Float
+    public init(min: Float, max: Float) {
+        self.min = min
+        self.max = max
+    }
+    /// Nothing seen yet: the first update replaces both bounds.
+    public static let empty = ObservedRange(min: .infinity, max: -.infinity)
+    public var isEmpty: Bool { min > max }
+
+    public mutating func formUnion(_ o: ObservedRange) {
+        if o.min < min { min = o.min }
+        if o.max > max { max = o.max }
+    }
+    public func union(_ o: ObservedRange) -> ObservedRange {
+        var r = self
+        r.formUnion(o)
+        return r
+    }
+    public var description: String { isEmpty ? "[empty]" : "[\(min), \(max)]" }
+
+    /// The range of finite values in `values`; NaN and ±inf are skipped (they would make every
+    /// other value quantize to the zero point).
+    public static func of(_ values: UnsafeBufferPointer<Float>) -> ObservedRange {
+        var lo = Float.infinity, hi = -Float.infinity
+        for v in values where v.isFinite {
+            if v < lo { lo = v }
+            if v > hi { hi = v }
+        }
+        return ObservedRange(min: lo, max: hi)
+    }
+    public static func of(_ values: [Float]) -> ObservedRange {
+        values.withUnsafeBufferPointer { of($0) }
+    }
+}
+
+/// Ranges per tensor of subgraph 0, as calibration found them.
+public struct RangeTable: Sendable {
+    public var ranges: [ValueID: ObservedRange]
+    /// How many samples produced them.
+    public var samples: Int
+    /// How the ranges were reduced: "min/max" or "percentile 99.99".
+    public var method: String
+
+    public init(ranges: [ValueID: ObservedRange] = [:], samples: Int = 0, method: String = "min/max") {
+        self.ranges = ranges
+        self.samples = samples
+        self.method = method
+    }
+
+    public subscript(_ id: ValueID) -> ObservedRange? {
+        get { ranges[id] }
+        set { ranges[id] = newValue }
+    }
+}
+
+/// Running min/max of every float tensor the interpreter produces.
+struct MinMaxObserver {
+    var ranges: [ValueID: ObservedRange] = [:]
+
+    mutating func observe(_ id: ValueID, _ values: [Float]) {
+        let r = ObservedRange.of(values)
+        if r.isEmpty { return }
+        ranges[id, default: .empty].formUnion(r)
+    }
+
+    mutating func merge(_ other: MinMaxObserver) {
+        for (k, r) in other.ranges { ranges[k, default: .empty].formUnion(r) }
+    }
+}
+
+/// Histograms over a fixed range per tensor (from a first min/max pass), so percentiles can be
+/// read without keeping every value: `bins` equal bins over [min, max]; the percentile is
+/// interpolated linearly inside its bin, so its error is at most one bin width
+/// (range / bins, far below one int8 quantum for the default 4096 bins).
+struct HistogramObserver {
+    struct Histogram {
+        var range: ObservedRange
+        var counts: [UInt64]
+        var total: UInt64 = 0
+    }
+    let bins: Int
+    var histograms: [ValueID: Histogram] = [:]
+
+    init(ranges: [ValueID: ObservedRange], bins: Int = 4096) {
+        self.bins = bins
+        for (k, r) in ranges where !r.isEmpty {
+            histograms[k] = Histogram(range: r, counts: Array(repeating: 0, count: bins))
+        }
+    }
+
+    mutating func observe(_ id: ValueID, _ values: [Float]) {
+        guard var h = histograms[id] else { return }
+        histograms[id] = nil  // avoid a copy of the counts while mutating
+        let lo = Double(h.range.min), width = Double(h.range.max) - lo
+        let last = bins - 1
+        h.counts.withUnsafeMutableBufferPointer { counts in
+            for v in values where v.isFinite {
+                var b = 0
+                if width > 0 {
+                    let pos = (Double(v) - lo) / width * Double(bins)
+                    b = pos <= 0 ? 0 : (pos >= Double(last) ? last : Int(pos))
+                }
+                counts[b] &+= 1
+            }
+        }
+        h.total &+= UInt64(values.lazy.filter(\.isFinite).count)
+        histograms[id] = h
+    }
+
+    mutating func merge(_ other: HistogramObserver) {
+        for (k, o) in other.histograms {
+            guard var h = histograms[k] else { histograms[k] = o; continue }
+            for i in h.counts.indices { h.counts[i] &+= o.counts[i] }
+            h.total &+= o.total
+            histograms[k] = h
+        }
+    }
+
+    /// The range between the (100 − p)-th and p-th percentiles of each tensor.
+    func percentileRanges(_ p: Double) -> [ValueID: ObservedRange] {
+        var out: [ValueID: ObservedRange] = [:]
+        for (k, h) in histograms {
+            guard h.total > 0 else { out[k] = h.range; continue }
+            let lo = value(at: (100 - p) / 100, h)
+            let hi = value(at: p / 100, h)
+            out[k] = ObservedRange(min: Swift.min(lo, hi), max: Swift.max(lo, hi))
+        }
+        return out
+    }
+
+    /// The value below which `fraction` of the observations lie.
+    private func value(at fraction: Double, _ h: Histogram) -> Float {
+        let target = fraction * Double(h.total)
+        let width = (Double(h.range.max) - Double(h.range.min)) / Double(bins)
+        var seen = 0.0
+        for (b, c) in h.counts.enumerated() where c > 0 {
+            let next = seen + Double(c)
+            if next >= target {
+                let inside = (target - seen) / Double(c)
+                let v = Double(h.range.min) + (Double(b) + inside) * width
+                return Float(Swift.min(Swift.max(v, Double(h.range.min)), Double(h.range.max)))
+            }
+            seen = next
+        }
+        return h.range.max
+    }
+}

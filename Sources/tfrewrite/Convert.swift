@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import TFRewrite
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert or repair a model and write a .tflite (or a C array with -o model.cc).",
+        discussion: """
+            --rules R (a built-in name such as micro, micro_speech, micro_versioned_2020, or a \
+            .yaml path; repeat to layer files) runs the rules' passes, then checks that the \
+            target registers every op. If it does not, nothing is written and the exit code is 2.
+
+            -o model.cc writes a C array (alignas(16) const unsigned char <name>[]) and model.h \
+            with its extern declarations; <name> comes from the file name or --array-name. \
+            --emit-resolver F writes a header registering exactly the model's ops with \
+            tflite::MicroMutableOpResolver<N>.
+
+            Set TFREWRITE_VERIFY=1 to run the IR verifier after every pass.
+            """)
+
+    @Argument(help: "Input model: .tflite, frozen GraphDef .pb, or a SavedModel directory.")
+    var input: String
+
+    // Short only: --output names a graph output node (ImportFlags).
+    @Option(name: .customShort("o"), help: "Output path (.tflite, or .cc for a C array plus header).")
+    var output: String
+
+    @OptionGroup(title: "TensorFlow graph inputs")
+    var importFlags: ImportFlags
+
+    @Option(name: .long, help: "Rules to apply: a built-in name or a .yaml path (repeatable; later files extend earlier ones).")
+    var rules: [String] = []
+
+    @Option(name: .long, help: "Batch size to use for a dynamic (-1) batch dimension.")
+    var batch: Int?
+
+    @Option(name: .customLong("emit-resolver"), help: "Also write a C++ header registering the model's ops with MicroMutableOpResolver.")
+    var emitResolver: String?
+
+    @Option(name: .customLong("array-name"), help: "Name of the C array for -o *.cc (default: from the output file name).")
+    var arrayName: String?
+
+    @OptionGroup(title: "Int8 quantization")
+    var quantization: QuantizeFlags
+
+    static let cSourceExtensions = ["cc", "cpp", "cxx"]
+
+    var writesCArray: Bool { Self.cSourceExtensions.contains((output as NSString).pathExtension.lowercased()) }
+
+    func validate() throws {
+        if let b = batch, b < 1 || b > Int(Int32.max) { throw ValidationError("--batch must be a positive integer, got \(b)") }
+        if batch != nil && rules.isEmpty { throw ValidationError("--batch only affects the passes of --rules; give --rules too") }
+        if let n = arrayName, n.isEmpty { throw ValidationError("--array-name must not be empty") }
+        if arrayName != nil && !writesCArray && emitResolver == nil {
+            throw ValidationError("--array-name applies to -o *.cc (C array) and --emit-resolver output")
+        }
+        if let r = emitResolver, r == output { throw ValidationError("--emit-resolver and -o name the same file") }
+    }
+
+    func run() throws {
+        // Rules first: a typo in a rules file should not wait for the model to load.
+        let ruleSet = rules.isEmpty ? nil : try RuleSet.load(rules)
+        var model = try ModelLoader.load(path: input, options: try importFlags.loadOptions())
+        if let ruleSet {
+            let verify = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
+            do {
+                try ruleSet.run(on: &model, batch: batch, verifyAfterEachPass: verify)
+            } catch PassError.unsupportedByTarget(let lines) {
+                let target = ruleSet.target?.displayName ?? "?"
+                throw CLIError("\(input): after the passes, the target \(target) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written (see tfrewrite check)")
+            } catch let e as PassError {
+                throw CLIError("\(input): \(e)")
+            }
+        }
+        // After the rules: the quantizer needs the final weights and ops.
+        let quantizationSummary = try quantization.apply(to: &model, target: ruleSet?.target, input: input)
+        let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
+        let comment = (input as NSString).lastPathComponent
+        if let r = emitResolver {
+            try ResolverExporter.write(model, to: r, name: name, comment: comment)
+        }
+        if writesCArray {
+            try CArrayExporter.write(model, to: output, arrayName: name, comment: comment)
+        } else {
+            try TFLiteExporter.write(model, to: output)
+        }
+        quantizationSummary((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil)
+    }
+}
+
+/// A CLI failure whose description is the whole one-line message.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}

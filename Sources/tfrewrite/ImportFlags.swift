@@ -1,0 +1,24 @@
+import ArgumentParser
+import TFRewrite
+
+/// Flags that choose the part of a TensorFlow graph to convert (like tflite_convert's
+/// input_arrays / input_shapes / output_arrays), and a SavedModel's signature. They do not
+/// apply to .tflite inputs.
+struct ImportFlags: ParsableArguments {
+    @Option(name: .customLong("input"), help: ArgumentHelp(
+        "GraphDef/SavedModel: a node whose output becomes a model input; everything upstream is dropped (repeatable). SHAPE like 1,49,10; without it the shape comes from the graph.",
+        valueName: "NAME[:SHAPE]"))
+    var inputs: [String] = []
+
+    @Option(name: .customLong("output"), help: ArgumentHelp(
+        "GraphDef/SavedModel: a node whose output becomes a model output (repeatable; default: the nodes nothing reads).",
+        valueName: "NAME"))
+    var outputs: [String] = []
+
+    @Option(name: .customLong("signature"), help: ArgumentHelp("SavedModel signature to convert (default serving_default).", valueName: "KEY"))
+    var signature: String?
+
+    func loadOptions() throws -> ModelLoadOptions {
+        try ModelLoadOptions(inputs: inputs, outputs: outputs, signature: signature)
+    }
+}

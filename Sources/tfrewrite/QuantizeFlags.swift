@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import TFRewrite
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The convert command's int8 quantization flags and the one call they make into the library.
+struct QuantizeFlags: ParsableArguments {
+    @Option(name: .long, help: "Quantize: only 'int8' (full-integer post-training quantization).")
+    var quantize: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Calibration samples for --quantize: .npy (samples on axis 0), .npz (one array per input), a folder of .npy files, or random:N.",
+        valueName: "data"))
+    var calibration: String?
+
+    @Option(name: .long, help: "Activation ranges from this percentile instead of min/max (e.g. 99.99).")
+    var percentile: Double?
+
+    @Flag(name: .customLong("float-io"), help: "Keep float32 model inputs and outputs (QUANTIZE/DEQUANTIZE at the edges).")
+    var floatIO = false
+
+    var isRequested: Bool { quantize != nil }
+
+    func validate() throws {
+        guard let q = quantize else {
+            if calibration != nil { throw ValidationError("--calibration needs --quantize int8") }
+            if percentile != nil { throw ValidationError("--percentile needs --quantize int8") }
+            if floatIO { throw ValidationError("--float-io needs --quantize int8") }
+            return
+        }
+        guard q == "int8" else { throw ValidationError("--quantize: only 'int8' is supported, got '\(q)'") }
+        guard calibration != nil else {
+            throw ValidationError("--quantize int8 needs calibration data: --calibration DATA (.npy/.npz/folder of samples); --calibration random:N quantizes without data, with unknown accuracy")
+        }
+        if let p = percentile, !(p > 50 && p <= 100) {
+            throw ValidationError("--percentile must be in (50, 100], e.g. 99.99; got \(p)")
+        }
+    }
+
+    /// Quantizes `model` (after the rules' passes, so the quantizer sees the final weights and
+    /// ops); prints progress and, via the returned closure, the summary once the file exists.
+    func apply(to model: inout Model, target: TargetProfile?, input: String) throws -> (_ outputBytes: Int?) -> Void {
+        guard let calibration else { return { _ in } }
+        let request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: target)
+        if (try? SampleData.randomCount(calibration)) ?? nil != nil {
+            printError("warning: calibrating on random data (\(calibration)): the int8 model's accuracy is unknown; pass real samples with --calibration DATA")
+        }
+        let progress = CalibrationProgress()
+        let result: PostTrainingQuantization.Result
+        do {
+            result = try PostTrainingQuantization.run(model, request, progress: progress.report)
+        } catch PassError.unsupportedByTarget(let lines) {
+            progress.finish()
+            let name = target?.displayName ?? "?"
+            throw CLIError("\(input): after quantizing, the target \(name) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written")
+        } catch {
+            progress.finish()
+            throw CLIError("\(input): quantize: \(oneLine(error))")
+        }
+        progress.finish()
+        model = result.model
+        return { bytes in
+            FileHandle.standardError.write(Data(result.text(outputBytes: bytes).utf8))
+        }
+    }
+}
+
+/// `calibrating: 12/32 samples` on stderr: redrawn in place on a terminal, one final line
+/// otherwise (logs stay readable).
+final class CalibrationProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let interactive = isatty(2) != 0
+    private var last = (done: 0, total: 0, pass: 1)
+    private var lastDraw = 0.0
+    private let start = Date()
+
+    var report: Calibrator.Progress {
+        { [self] done, total, pass in
+            lock.lock()
+            defer { lock.unlock() }
+            last = (done, total, pass)
+            guard interactive else { return }
+            let now = Date().timeIntervalSince(start)
+            if done == total || now - lastDraw > 0.1 {
+                lastDraw = now
+                FileHandle.standardError.write(Data("\r\(line())".utf8))
+            }
+        }
+    }
+
+    private func line() -> String {
+        let what = last.pass == 2 ? "calibrating (percentile pass)" : "calibrating"
+        return "\(what): \(last.done)/\(last.total) samples"
+    }
+
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard last.total > 0 else { return }
+        let seconds = Date().timeIntervalSince(start)
+        let text = line() + String(format: " (%.2f s)", seconds)
+        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + text + "\n").utf8))
+        last.total = 0
+    }
+}

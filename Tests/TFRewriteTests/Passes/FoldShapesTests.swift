@@ -1,0 +1,275 @@
+import XCTest
+
+@testable import TFRewrite
+
+final class FoldShapesTests: XCTestCase {
+    /// Keras Flatten with batch None: SHAPE → STRIDED_SLICE → PACK → RESHAPE.
+    func flattenChain() -> Model {
+        var b = GraphBuilder()
+        let x = b.input("x", i8(0.1, -128), [1, 1, 1, 64], signature: [-1, 1, 1, 64])
+        let begin = b.ints("begin", [0])
+        let end = b.ints("end", [1])
+        let units = b.ints("units", [64], shape: [])
+        let shape = b.value("shape", i32, [4])
+        let batch = b.value("batch", i32, [])
+        let packed = b.value("packed", i32, [2])
+        let y = b.value("y", i8(0.1, -128), [1, 64], signature: [-1, 64])
+        b.op(.shape(outType: .int32), [x], [shape])
+        b.op(.stridedSlice(StridedSliceAttributes(shrinkAxisMask: 1)), [shape, begin, end, end], [batch])
+        b.op(.pack(valuesCount: 2, axis: 0), [batch, units], [packed])
+        b.op(.reshape(newShape: nil), [x, packed], [y])
+        let z = b.value("z", i8(0.00390625, -128), [1, 64], signature: [-1, 64])
+        b.op(.softmax(beta: 1), version: 2, [y], [z])
+        b.output(z)
+        return b.model
+    }
+
+    func testFlattenChainFoldsWithBatchGolden() throws {
+        let given = flattenChain()
+        var m = given
+        var ctx = PassContext(batch: 1)
+        XCTAssertTrue(try runPasses([FoldShapes(), Cleanup()], on: &m, context: &ctx))
+        Golden.check("fold-shapes.flatten", given: given, passes: "fold-shapes (batch 1), cleanup", result: m)
+        XCTAssertEqual(opNames(m), ["RESHAPE", "SOFTMAX"])
+        XCTAssertEqual(ctx.notes, [])
+    }
+
+    func testBatchOptionWinsAndSetsStaticShapes() throws {
+        var m = flattenChain()
+        var ctx = PassContext(batch: 1)
+        try runPasses([try FoldShapes(options: PassOptions(["batch": .int(4)])), Cleanup()], on: &m, context: &ctx)
+        let g = m.subgraphs[0]
+        XCTAssertEqual(g[g.inputs[0]].shape, [4, 1, 1, 64])
+        XCTAssertEqual(g[g.inputs[0]].shapeSignature, [4, 1, 1, 64])
+        XCTAssertEqual(m.constant(g.ops[0].inputs[1])?.integers, [4, 64])
+        XCTAssertEqual(g[g.ops[0].outputs[0]].shape, [4, 64])
+        XCTAssertFalse(g[g.ops[0].outputs[0]].isDynamic)
+    }
+
+    func testDynamicBatchWithoutBatchIsLeftWithANote() throws {
+        var m = flattenChain()
+        var ctx = PassContext()
+        XCTAssertFalse(try runPasses([FoldShapes()], on: &m, context: &ctx))
+        XCTAssertEqual(opNames(m), ["SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE", "SOFTMAX"])
+        XCTAssertTrue(ctx.notes.contains { $0.contains("give the batch") }, "\(ctx.notes)")
+    }
+
+    func testStaticShapeFoldsWithoutBatch() throws {
+        var m = flattenChain()
+        for i in m.subgraphs[0].values.indices { m.subgraphs[0].values[i].shapeSignature = nil }
+        XCTAssertTrue(try runPasses([FoldShapes(), Cleanup()], on: &m))
+        XCTAssertEqual(opNames(m), ["RESHAPE", "SOFTMAX"])
+    }
+
+    func testGraphOutputsAreNotFolded() throws {
+        var b = GraphBuilder()
+        let x = b.input("x", f32, [2, 3])
+        let s = b.value("s", i32, [2])
+        b.op(.shape(outType: .int32), [x], [s])
+        b.output(s)
+        var m = b.model
+        XCTAssertFalse(try runPasses([FoldShapes()], on: &m))
+    }
+
+    func testArithmeticAndGatherChain() throws {
+        // shape(x) = [2,3,4]; gather [2,0] → [4,2]; ×3 → [12,6]; −[2] → [10,4]; ÷[3,-3] → [3,-1];
+        // floor_div by [2,2] → [1,-1]; concat with [5] → [1,-1,5]; reshape of the constant.
+        var b = GraphBuilder()
+        let x = b.input("x", f32, [2, 3, 4])
+        let idx = b.ints("idx", [2, 0])
+        let three = b.ints("three", [3], shape: [])
+        let two = b.ints("two", [2])
+        let divisor = b.ints("divisor", [3, -3])
+        let twos = b.ints("twos", [2, 2])
+        let five = b.ints("five", [5])
+        let names = ["shape", "g", "m", "s", "d", "f", "c"]
+        let shapes: [[Int32]] = [[3], [2], [2], [2], [2], [2], [3]]
+        let v = zip(names, shapes).map { b.value($0, i32, $1) }
+        b.op(.shape(outType: .int32), [x], [v[0]])
+        b.op(.gather(axis: 0, batchDims: 0), [v[0], idx], [v[1]])
+        b.op(.mul(activation: .none), [v[1], three], [v[2]])
+        b.op(.sub(ArithmeticAttributes()), [v[2], two], [v[3]])
+        b.op(.builtin(.div, options: nil), [v[3], divisor], [v[4]])
+        b.op(.builtin(BuiltinOperator(name: "FLOOR_DIV")!, options: nil), [v[4], twos], [v[5]])
+        b.op(.concatenation(axis: 0, activation: .none), [v[5], five], [v[6]])
+        let data = b.ints("data", [1, 2, 3, 4, 5, 6])
+        let r = b.value("r", i32, [2, 3])
+        b.op(.reshape(newShape: nil), [data, b.ints("rs", [2, -1])], [r])
+        let out = b.value("out", f32, [2, 3, 4])
+        b.op(.reshape(newShape: nil), [x, b.ints("same", [2, 3, 4])], [out])
+        let sum = b.value("sum", i32, [2, 3])
+        let zr = b.input("zr", i32, [2, 3])
+        b.op(.add(ArithmeticAttributes()), [r, zr], [sum])
+        let tail = b.value("tail", i32, [3])
+        b.op(.add(ArithmeticAttributes()), [v[6], b.input("zt", i32, [3])], [tail])
+        b.output(out)
+        b.output(sum)
+        b.output(tail)
+        var m = b.model
+        XCTAssertTrue(try runPasses([FoldShapes()], on: &m))
+        let g = m.subgraphs[0]
+        XCTAssertEqual(opNames(m), ["RESHAPE", "ADD", "ADD"])
+        XCTAssertEqual(m.constant(v[6])?.integers, [1, -1, 5])
+        XCTAssertEqual(m.constant(r)?.integers, [1, 2, 3, 4, 5, 6])
+        XCTAssertEqual(m.constant(r)?.shape, [2, 3])
+        XCTAssertEqual(g.ops[2].inputs[0], v[6])
+    }
+
+    func testRefusesWhatTheKernelWouldReject() {
+        let x = IntTensor(dtype: .int32, shape: [3], values: [1, 2, 3])
+        XCTAssertNil(ShapeArithmetic.gather(x, indices: IntTensor(dtype: .int32, shape: [1], values: [3]), axis: 0, batchDims: 0))
+        XCTAssertNil(ShapeArithmetic.broadcast(x, IntTensor(dtype: .int32, shape: [1], values: [0]), ShapeArithmetic.divide))
+        XCTAssertNil(ShapeArithmetic.broadcast(IntTensor(dtype: .int32, shape: [1], values: [Int64(Int32.max)]), x, ShapeArithmetic.add), "int32 overflow must not wrap")
+        XCTAssertNotNil(ShapeArithmetic.broadcast(IntTensor(dtype: .int64, shape: [1], values: [Int64(Int32.max)]), IntTensor(dtype: .int64, shape: [3], values: [1, 2, 3]), ShapeArithmetic.add))
+        XCTAssertNil(ShapeArithmetic.stridedSlice(x, begin: [3], end: [4], strides: [1], StridedSliceAttributes(shrinkAxisMask: 1)))
+        XCTAssertNil(ShapeArithmetic.stridedSlice(x, begin: [0], end: [3], strides: [0], StridedSliceAttributes()))
+        XCTAssertNil(ShapeArithmetic.reshapeDimensions([-1, -1], elementCount: 4))
+        XCTAssertNil(ShapeArithmetic.reshapeDimensions([3, -1], elementCount: 4))
+        XCTAssertEqual(ShapeArithmetic.reshapeDimensions([2, -1], elementCount: 4), [2, 2])
+        XCTAssertEqual(ShapeArithmetic.floorDivide(-7, 2), -4)
+        XCTAssertEqual(ShapeArithmetic.divide(-7, 2), -3)
+        XCTAssertEqual(ShapeArithmetic.floorDivide(7, -2), -4)
+        XCTAssertEqual(ShapeArithmetic.floorDivide(-8, 2), -4)
+    }
+
+    func testStridedSliceExamples() {
+        // Worked by hand from numpy indexing of x = arange(24).reshape(2,3,4).
+        let x = IntTensor(dtype: .int32, shape: [2, 3, 4], values: (0..<24).map(Int64.init))
+        func ss(_ b: [Int64], _ e: [Int64], _ s: [Int64], _ a: StridedSliceAttributes) -> IntTensor? {
+            ShapeArithmetic.stridedSlice(x, begin: b, end: e, strides: s, a)
+        }
+        // x[1, :, ::-2] → shape [3,2]: rows 12..15, 16..19, 20..23 taken at 15,13 …
+        XCTAssertEqual(ss([1, 0, 0], [2, 0, 0], [1, 1, -2], StridedSliceAttributes(beginMask: 6, endMask: 6, shrinkAxisMask: 1)),
+                       IntTensor(dtype: .int32, shape: [3, 2], values: [15, 13, 19, 17, 23, 21]))
+        // x[..., 1] → shape [2,3]
+        XCTAssertEqual(ss([0, 1], [0, 2], [1, 1], StridedSliceAttributes(ellipsisMask: 1, shrinkAxisMask: 2)),
+                       IntTensor(dtype: .int32, shape: [2, 3], values: [1, 5, 9, 13, 17, 21]))
+        // x[np.newaxis, -1, 1:] → shape [1,2,4]
+        XCTAssertEqual(ss([0, -1, 1], [0, 0, 0], [1, 1, 1], StridedSliceAttributes(endMask: 4, newAxisMask: 1, shrinkAxisMask: 2)),
+                       IntTensor(dtype: .int32, shape: [1, 2, 4], values: [16, 17, 18, 19, 20, 21, 22, 23]))
+        // offset: begin 1, end = begin + 2 along the last axis of x[0, 0] → [1, 2]
+        XCTAssertEqual(ss([0, 0, 1], [0, 0, 2], [1, 1, 1], StridedSliceAttributes(shrinkAxisMask: 3, offset: true)),
+                       IntTensor(dtype: .int32, shape: [2], values: [1, 2]))
+        // x[5:] is empty; x[:, 10:-10:-1] clamps to [2,2,4] reversed rows
+        XCTAssertEqual(ss([5], [0], [1], StridedSliceAttributes(endMask: 1))?.shape, [0, 3, 4])
+        XCTAssertEqual(ss([0, 10], [0, -10], [1, -1], StridedSliceAttributes(beginMask: 1, endMask: 1))?.values.prefix(4), [8, 9, 10, 11])
+    }
+
+    /// Random specs against an independent model of Python's indexing rules (which TF's
+    /// strided_slice follows): the same elements, in the same order and shape.
+    func testRandomStridedSlicesMatchPythonIndexing() {
+        var rng = SeededGenerator(seed: 20261125)
+        var compared = 0
+        for _ in 0..<3000 {
+            let rank = Int.random(in: 1...4, using: &rng)
+            let shape = (0..<rank).map { _ in Int.random(in: 0...5, using: &rng) }
+            let x = IntTensor(dtype: .int64, shape: shape, values: (0..<shape.reduce(1, *)).map { Int64($0) * 7 - 11 })
+            let n = Int.random(in: 1...(rank + 2), using: &rng)
+            func mask() -> Int32 { Int32.random(in: 0..<(1 << n), using: &rng) }
+            var a = StridedSliceAttributes(beginMask: mask(), endMask: mask(), ellipsisMask: 0, newAxisMask: mask() & mask(), shrinkAxisMask: mask() & mask(), offset: Int.random(in: 0..<8, using: &rng) == 0)
+            if Bool.random(using: &rng) { a.ellipsisMask = 1 << Int32.random(in: 0..<Int32(n), using: &rng) }
+            let begin = (0..<n).map { _ in Int64.random(in: -7...7, using: &rng) }
+            let end = (0..<n).map { _ in Int64.random(in: -7...7, using: &rng) }
+            let strides = (0..<n).map { _ in [-3, -2, -1, 1, 1, 2, 3].randomElement(using: &rng)! } as [Int64]
+            let ours = ShapeArithmetic.stridedSlice(x, begin: begin, end: end, strides: strides, a)
+            let reference = PythonIndexing.slice(x, begin: begin, end: end, strides: strides, a)
+            if let ours {
+                XCTAssertEqual(ours, reference, "shape \(shape) begin \(begin) end \(end) strides \(strides) \(a)")
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 1000, "too few cases were folded to mean anything")
+    }
+
+    func testDSCNNFixtureChainsDisappear() throws {
+        for name in ["ds_cnn_int8.tflite", "ds_cnn_float.tflite"] {
+            var m = try loadFixture(name)
+            var ctx = PassContext(batch: 1)
+            XCTAssertTrue(try runPasses([FoldShapes(), Cleanup()], on: &m, context: &ctx), name)
+            let names = opNames(m)
+            XCTAssertFalse(names.contains("SHAPE") || names.contains("STRIDED_SLICE") || names.contains("PACK"), "\(name): \(names)")
+            XCTAssertEqual(names, ["RESHAPE", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "AVERAGE_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"])
+            let g = m.subgraphs[0]
+            XCTAssertFalse(g.values.contains { $0.isDynamic }, name)
+            let reshapes = g.ops.filter { $0.name == "RESHAPE" }
+            XCTAssertEqual(reshapes.map { m.constant($0.inputs[1])?.integers ?? [] }, [[1, 49, 10, 1], [1, 64]])
+            XCTAssertEqual(reshapes.map { g[$0.outputs[0]].shape }, [[1, 49, 10, 1], [1, 64]])
+        }
+    }
+
+    func testOptionErrors() {
+        XCTAssertThrowsError(try FoldShapes(options: PassOptions(["batch": .int(0)], location: "x.yaml:2"))) { e in
+            XCTAssertEqual("\(e)", "x.yaml:2: pass fold-shapes: option 'batch': expected an integer in 1...2147483647, got 0")
+        }
+        XCTAssertThrowsError(try FoldShapes(options: PassOptions(["batch": .string("1")]))) { e in
+            XCTAssertEqual("\(e)", "pass fold-shapes: option 'batch': expected an integer, got 1")
+        }
+    }
+}
+
+/// Python's indexing rules (slice.indices; ellipsis; np.newaxis; integer index), written
+/// independently of ShapeArithmetic to check it.
+enum PythonIndexing {
+    enum Item { case ellipsis, newAxis, index(Int64), slice(Int64?, Int64?, Int64, offset: Bool) }
+
+    static func slice(_ x: IntTensor, begin: [Int64], end: [Int64], strides: [Int64], _ a: StridedSliceAttributes) -> IntTensor? {
+        func bit(_ m: Int32, _ i: Int) -> Bool { m & (1 << Int32(i)) != 0 }
+        var items: [Item] = []
+        for i in begin.indices {
+            if bit(a.ellipsisMask, i) { items.append(.ellipsis) }
+            else if bit(a.newAxisMask, i) { items.append(.newAxis) }
+            else if bit(a.shrinkAxisMask, i) { items.append(.index(begin[i])) }
+            else { items.append(.slice(bit(a.beginMask, i) ? nil : begin[i], bit(a.endMask, i) ? nil : end[i], strides[i], offset: a.offset)) }
+        }
+        if !items.contains(where: { if case .ellipsis = $0 { return true } else { return false } }) { items.append(.ellipsis) }
+        let consuming = items.filter { if case .ellipsis = $0 { return false }; if case .newAxis = $0 { return false }; return true }.count
+        guard consuming <= x.shape.count else { return nil }
+        // Expand the ellipsis to full slices.
+        var expanded: [Item] = []
+        for it in items {
+            if case .ellipsis = it {
+                for _ in 0..<(x.shape.count - consuming) { expanded.append(.slice(nil, nil, 1, offset: false)) }
+            } else {
+                expanded.append(it)
+            }
+        }
+        var lists: [[Int]] = []
+        var outShape: [Int] = []
+        var d = 0
+        for it in expanded {
+            switch it {
+            case .ellipsis: break
+            case .newAxis: outShape.append(1)
+            case .index(let k):
+                let len = Int64(x.shape[d])
+                let j = k < 0 ? k + len : k
+                guard j >= 0, j < len else { return nil }
+                lists.append([Int(j)])
+                d += 1
+            case .slice(let start, let stop, let step, let offset):
+                let len = Int64(x.shape[d])
+                let (lower, upper): (Int64, Int64) = step > 0 ? (0, len) : (-1, len - 1)
+                let s = start.map { $0 < 0 ? max($0 + len, lower) : min($0, upper) } ?? (step < 0 ? upper : lower)
+                var e: Int64
+                if let stop {
+                    let raw = offset ? stop + s : stop
+                    e = raw < 0 ? max(raw + len, lower) : min(raw, upper)
+                } else {
+                    e = step < 0 ? lower : upper
+                }
+                var r: [Int] = []
+                var k = s
+                while step > 0 ? k < e : k > e { r.append(Int(k)); k += step }
+                lists.append(r)
+                outShape.append(r.count)
+                d += 1
+            }
+        }
+        // Cartesian product in row-major order.
+        var strides = [Int](repeating: 1, count: x.shape.count)
+        for i in stride(from: x.shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * x.shape[i + 1] }
+        var offsets = [0]
+        for (dim, l) in lists.enumerated() { offsets = offsets.flatMap { o in l.map { o + $0 * strides[dim] } } }
+        return IntTensor(dtype: x.dtype, shape: outShape, values: offsets.map { x.values[$0] })
+    }
+}
