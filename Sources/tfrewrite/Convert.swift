@@ -18,12 +18,13 @@ struct Convert: ParsableCommand {
             Set TFREWRITE_VERIFY=1 to run the IR verifier after every pass.
             """)
 
+    // A default only so that --list-passes needs no model; validate() requires it otherwise.
     @Argument(help: "Input model: .tflite, frozen GraphDef .pb, or a SavedModel directory.")
-    var input: String
+    var input: String = ""
 
     // Short only: --output names a graph output node (ImportFlags).
     @Option(name: .customShort("o"), help: "Output path (.tflite, or .cc for a C array plus header).")
-    var output: String
+    var output: String = ""
 
     @OptionGroup(title: "TensorFlow graph inputs")
     var importFlags: ImportFlags
@@ -43,11 +44,17 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Int8 quantization")
     var quantization: QuantizeFlags
 
+    @OptionGroup(title: "Pipeline control")
+    var pipelineFlags: PipelineFlags
+
     static let cSourceExtensions = ["cc", "cpp", "cxx"]
 
     var writesCArray: Bool { Self.cSourceExtensions.contains((output as NSString).pathExtension.lowercased()) }
 
     func validate() throws {
+        if pipelineFlags.listPasses { return }
+        if input.isEmpty { throw ValidationError("Missing expected argument '<input>'") }
+        if output.isEmpty { throw ValidationError("Missing expected argument '-o <o>'") }
         if let b = batch, b < 1 || b > Int(Int32.max) { throw ValidationError("--batch must be a positive integer, got \(b)") }
         if batch != nil && rules.isEmpty { throw ValidationError("--batch only affects the passes of --rules; give --rules too") }
         if let n = arrayName, n.isEmpty { throw ValidationError("--array-name must not be empty") }
@@ -60,11 +67,15 @@ struct Convert: ParsableCommand {
     func run() throws {
         // Rules first: a typo in a rules file should not wait for the model to load.
         let ruleSet = rules.isEmpty ? nil : try RuleSet.load(rules)
-        var model = try ModelLoader.load(path: input, options: try importFlags.loadOptions())
+        if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet) }
+        try pipelineFlags.checkNames(ruleSet)
+        let verify = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
+        var context = ruleSet?.context(batch: batch, verifyAfterEachPass: verify) ?? PassContext()
+        defer { pipelineFlags.printStatistics(context) }
+        var model = try pipelineFlags.load(path: input, options: try importFlags.loadOptions(), context: &context)
         if let ruleSet {
-            let verify = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
             do {
-                try ruleSet.run(on: &model, batch: batch, verifyAfterEachPass: verify)
+                try pipelineFlags.run(ruleSet, on: &model, context: &context)
             } catch PassError.unsupportedByTarget(let lines) {
                 let target = ruleSet.target?.displayName ?? "?"
                 throw CLIError("\(input): after the passes, the target \(target) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written (see tfrewrite check)")

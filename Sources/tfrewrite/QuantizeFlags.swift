@@ -47,7 +47,8 @@ struct QuantizeFlags: ParsableArguments {
     func apply(to model: inout Model, target: TargetProfile?, input: String) throws -> (_ outputBytes: Int?) -> Void {
         guard let calibration else { return { _ in } }
         let request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: target)
-        if (try? SampleData.randomCount(calibration)) ?? nil != nil {
+        let random = (try? SampleData.randomCount(calibration)) ?? nil != nil
+        if random {
             printError("warning: calibrating on random data (\(calibration)): the int8 model's accuracy is unknown; pass real samples with --calibration DATA")
         }
         let progress = CalibrationProgress()
@@ -65,7 +66,7 @@ struct QuantizeFlags: ParsableArguments {
         progress.finish()
         model = result.model
         return { bytes in
-            FileHandle.standardError.write(Data(result.text(outputBytes: bytes).utf8))
+            FileHandle.standardError.write(Data(result.text(outputBytes: bytes, warnRandom: !random).utf8))
         }
     }
 }
@@ -78,14 +79,17 @@ final class CalibrationProgress: @unchecked Sendable {
     private var last = (done: 0, total: 0, pass: 1)
     private var lastDraw = 0.0
     private let start = Date()
+    /// Seconds from the start to the last sample of the last pass.
+    private var elapsed: Double?
 
     var report: Calibrator.Progress {
         { [self] done, total, pass in
             lock.lock()
             defer { lock.unlock() }
             last = (done, total, pass)
-            guard interactive else { return }
             let now = Date().timeIntervalSince(start)
+            if done == total { elapsed = now }
+            guard interactive else { return }
             if done == total || now - lastDraw > 0.1 {
                 lastDraw = now
                 FileHandle.standardError.write(Data("\r\(line())".utf8))
@@ -102,7 +106,7 @@ final class CalibrationProgress: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard last.total > 0 else { return }
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = elapsed ?? Date().timeIntervalSince(start)
         let text = line() + String(format: " (%.2f s)", seconds)
         FileHandle.standardError.write(Data(((interactive ? "\r" : "") + text + "\n").utf8))
         last.total = 0

@@ -55,6 +55,7 @@ struct Run: ParsableCommand {
         var sampleCount = 1
         if batch {
             sampleCount = try batchSize(arrays, interpreter)
+            guard sampleCount > 0 else { throw RunError("--batch: the inputs hold no samples (axis 0 has size 0)") }
             samples = try (0..<sampleCount).map { s in
                 try zip(arrays, interpreter.inputs).enumerated().map { k, pair in try sample(pair.0, index: s, of: pair.1, input: k) }
             }

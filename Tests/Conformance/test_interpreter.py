@@ -541,3 +541,98 @@ def test_interpreter_catches_a_wrong_model(tmp_path):
     assert not isinstance(theirs, oracle.RunFailure), str(theirs)
     with pytest.raises(AssertionError):
         assert_conforms(b, ours, theirs)
+
+
+# ---------------------------------------------------------------------------
+# CLI input and output forms
+# ---------------------------------------------------------------------------
+
+def _run_cli(*args):
+    return harness.run_tfrewrite(TFREWRITE, "run", *args)
+
+
+def test_cli_input_forms_agree_with_tflm(tmp_path):
+    """Two --input .npy files, a folder of .npy files and an .npz whose members
+    are stored in a different order (matched by name) all give TFLM's result."""
+    model = tmp_path / "add.tflite"
+    model.write_bytes(binary(OP.ADD, T.INT8, ([2, 3], [2, 3]), [2, 3], [(0.05, -3), (0.02, 5), (0.08, 2)]))
+    x0, x1 = oracle.make_inputs(model, SEED, 1)[0]
+    theirs = run_tflm(model, [[x0, x1]])
+    assert not isinstance(theirs, oracle.RunFailure), str(theirs)
+    want = theirs[0][0]
+
+    np.save(tmp_path / "a.npy", x0)
+    np.save(tmp_path / "b.npy", x1)
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    np.save(folder / "0_first.npy", x0)
+    np.save(folder / "1_second.npy", x1)
+    np.savez(tmp_path / "named.npz", in1=x1, in0=x0)  # reversed order, matched by name
+    forms = {
+        "two files": ["--input", tmp_path / "a.npy", "--input", tmp_path / "b.npy"],
+        "folder": ["--input", folder],
+        "npz by name": ["--input", tmp_path / "named.npz"],
+    }
+    for form, args in forms.items():
+        out = tmp_path / f"{form.replace(' ', '_')}.npy"
+        proc = _run_cli(model, *args, "-o", out)
+        assert proc.returncode == 0, f"{form}: {harness.describe_process(proc)}"
+        assert "inference" in proc.stderr, f"{form}: no summary on stderr: {proc.stderr!r}"
+        got = np.load(out)
+        assert got.dtype == want.dtype and np.array_equal(got, want), f"{form}: {got} vs TFLM {want}"
+
+    out = tmp_path / "out.npz"
+    proc = _run_cli(model, *forms["two files"], "-o", out)
+    assert proc.returncode == 0, harness.describe_process(proc)
+    with np.load(out) as z:
+        assert z.files == ["out0"]
+        assert np.array_equal(z["out0"], want)
+
+
+def test_cli_batch_forms(tmp_path):
+    """--batch accepts [N] + input shape and [N] + input shape without its
+    leading 1, and stacks the outputs along axis 0."""
+    model = harness.FIXTURES_DIR / "micro_speech_int8.tflite"
+    x = np.load(harness.FIXTURES_DIR / "expected" / "micro_speech_int8_inputs.npy")  # [10, 1, 1960]
+    want = np.load(harness.FIXTURES_DIR / "expected" / "micro_speech_int8_tflm.npy")  # [10, 1, 4]
+    for name, arr in {"full": x, "squeezed": x[:, 0, :]}.items():
+        src, out = tmp_path / f"{name}.npy", tmp_path / f"{name}_out.npy"
+        np.save(src, arr)
+        proc = _run_cli(model, "--input", src, "--batch", "-o", out)
+        assert proc.returncode == 0, harness.describe_process(proc)
+        assert np.array_equal(np.load(out), want), name
+
+
+@pytest.mark.parametrize("case", ["wrong dtype", "batch without --batch", "missing file",
+                                  "compressed npz", "unsupported op", "too many inputs"])
+def test_cli_errors_are_one_line_exit_2(case, tmp_path):
+    model = harness.FIXTURES_DIR / "micro_speech_int8.tflite"
+    x = np.load(harness.FIXTURES_DIR / "expected" / "micro_speech_int8_inputs.npy")
+    np.save(tmp_path / "f32.npy", x.astype(np.float32)[0])
+    np.save(tmp_path / "batch.npy", x)
+    np.save(tmp_path / "one.npy", x[0])
+    np.savez_compressed(tmp_path / "c.npz", fingerprint_input=x[0])
+    svdf = harness.CORPUS_DIR / "keyword_scrambled.tflite"
+    args = {
+        "wrong dtype": (model, "--input", tmp_path / "f32.npy"),
+        "batch without --batch": (model, "--input", tmp_path / "batch.npy"),
+        "missing file": (model, "--input", tmp_path / "nope.npy"),
+        "compressed npz": (model, "--input", tmp_path / "c.npz"),
+        "unsupported op": (svdf, "--input", tmp_path / "one.npy"),
+        "too many inputs": (model, "--input", tmp_path / "one.npy", "--input", tmp_path / "one.npy"),
+    }[case]
+    if case == "unsupported op" and not svdf.is_file():
+        pytest.skip(f"model corpus absent at {harness.CORPUS_DIR}")
+    proc = _run_cli(*args)
+    assert proc.returncode == 2, harness.describe_process(proc)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tfrewrite: error: "), proc.stderr
+    expected = {
+        "wrong dtype": "is INT8 but the array is <f4",
+        "batch without --batch": "add --batch",
+        "missing file": "no such file or folder",
+        "compressed npz": "is compressed (method 8)",
+        "unsupported op": "SVDF #1 (no kernel for this op)",
+        "too many inputs": "the model has 1 input (fingerprint_input) but 2 arrays were given",
+    }[case]
+    assert expected in lines[0], lines[0]

@@ -396,7 +396,7 @@ final class ProtoDecodingTests: XCTestCase {
         XCTAssertEqual(
             message,
             "model.pb is not a valid GraphDef protobuf: field 1 claims 14 bytes but only 11 remain (truncated file?)"
-                + " at byte offset 15")
+                + " at byte offset 15 (node #1 ('second') is cut short)")
     }
 
     func testBrokenNodeIsNamedWithIndexAndOffset() throws {

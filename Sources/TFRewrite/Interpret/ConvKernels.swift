@@ -15,6 +15,12 @@
 /// Most int8·int8 products a float accumulator sums exactly: 514 · 255 · 128 < 2^24.
 let int8ExactTerms = 514
 
+/// Whether int8 sums of `terms` products with this input zero point are exact in float lanes
+/// (|x − zp| ≤ 255 needs an int8 zero point).
+func int8SumsExactInFloat(terms: Int, zeroPoint: Int32) -> Bool {
+    terms <= int8ExactTerms && zeroPoint >= -128 && zeroPoint <= 127
+}
+
 /// Spatial geometry of a window over an NHWC input.
 struct WindowGeometry {
     var batches = 0, inH = 0, inW = 0, inC = 0
@@ -75,6 +81,7 @@ private struct ConvSetup {
         guard input.isQuantized, output.isQuantized, filter.isQuantized else {
             throw Unsupported("int8 tensors without quantization parameters")
         }
+        try requirePositiveScales(input, output, filter)
         let scales = filter.scales
         guard scales.count == 1 || scales.count == channels else {
             throw Unsupported("filter has \(scales.count) scales for \(channels) channels")
@@ -149,6 +156,12 @@ final class Conv2DKernel: Kernel {
             throw Unsupported("types \(input.dtype.name)/\(s.filter.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8 throughout")
         }
         filterData = s.filter
+        // Lay the weights out now for the model's static input depth (a run with another depth
+        // re-lays them).
+        if input.rank == 4, filterC > 0, input.shape[3] % filterC == 0, outC % max(input.shape[3] / filterC, 1) == 0,
+           input.shape[3] >= filterC {
+            prepareWeights(groups: input.shape[3] / filterC)
+        }
     }
     private let filterData: Slot
 
@@ -158,7 +171,7 @@ final class Conv2DKernel: Kernel {
         ocPerGroup = outC / groups
         ocPadded = roundUp16(ocPerGroup)
         let k = kH * kW * filterC
-        int8InFloat = isInt8 && k <= int8ExactTerms
+        int8InFloat = isInt8 && int8SumsExactInFloat(terms: k, zeroPoint: inZp)
         if int8InFloat {
             weightsF = Array(repeating: 0, count: groups * k * ocPadded)
             let f = filterData.i8
@@ -203,9 +216,7 @@ final class Conv2DKernel: Kernel {
         }
         let g = geo.inC / filterC
         if g != groups { prepareWeights(groups: g) }
-        guard output.resize([geo.batches, geo.outH, geo.outW, outC]) else {
-            throw InterpreterError.runtime("output shape overflows", at: label)
-        }
+        try output.resize([geo.batches, geo.outH, geo.outW, outC], at: label)
         if int8InFloat { runInt8InFloat(geo) } else if isInt8 { runInt8(geo) } else { runFloat(geo) }
     }
 
@@ -239,7 +250,7 @@ final class Conv2DKernel: Kernel {
                                             for l in 0..<lanes {
                                                 let oc = gi * ocPerGroup + blk + l
                                                 // acc holds exact integers below 2^24.
-                                                var v = FixedPoint.multiply(Int32(truncatingIfNeeded: Int64(acc[l])) &+ bias[oc], mult[oc]) &+ ozp
+                                                var v = FixedPoint.multiply(int32FromFloat(acc[l]) &+ bias[oc], mult[oc]) &+ ozp
                                                 v = min(max(v, actMin), actMax)
                                                 out[outBase + oc] = Int8(truncatingIfNeeded: v)
                                             }
@@ -452,7 +463,7 @@ final class DepthwiseConv2DKernel: Kernel {
             actQ = quantizedActivationRange(attrs.activation, scale: output.scale, zeroPoint: outZp)
             weightsQ = Array(repeating: 0, count: taps * ocPadded)
             for t in 0..<taps { for oc in 0..<outC { weightsQ[t * ocPadded + oc] = Int32(s.filter.i8[t * outC + oc]) } }
-            if taps <= int8ExactTerms {
+            if int8SumsExactInFloat(terms: taps, zeroPoint: inZp) {
                 int8InFloat = true
                 weightsF = weightsQ.map(Float.init)
             }
@@ -472,9 +483,7 @@ final class DepthwiseConv2DKernel: Kernel {
         guard geo.inC > 0, outC % geo.inC == 0 else {
             throw InterpreterError.runtime("\(outC) output channels are not a multiple of the \(geo.inC) input channels", at: label)
         }
-        guard output.resize([geo.batches, geo.outH, geo.outW, outC]) else {
-            throw InterpreterError.runtime("output shape overflows", at: label)
-        }
+        try output.resize([geo.batches, geo.outH, geo.outW, outC], at: label)
         let multiplier = outC / geo.inC
         if int8InFloat && multiplier == 1 { runInt8InFloat(geo) } else if isInt8 { runInt8(geo, multiplier) } else { runFloat(geo, multiplier) }
     }
@@ -514,7 +523,7 @@ final class DepthwiseConv2DKernel: Kernel {
                                 }
                                 let outBase = ((b * geo.outH + oy) * geo.outW + ox) * outC
                                 for oc in 0..<outC {
-                                    var v = FixedPoint.multiply(Int32(truncatingIfNeeded: Int64(acc[oc])) &+ biasQ[oc], mult[oc]) &+ ozp
+                                    var v = FixedPoint.multiply(int32FromFloat(acc[oc]) &+ biasQ[oc], mult[oc]) &+ ozp
                                     v = min(max(v, actMin), actMax)
                                     out[outBase + oc] = Int8(truncatingIfNeeded: v)
                                 }

@@ -43,7 +43,7 @@ final class ReshapeKernel: Kernel {
         guard RuntimeTensor.elementCount(newShape) == input.count else {
             throw InterpreterError.runtime("cannot reshape \(input.shape) (\(input.count) elements) to \(newShape)", at: label)
         }
-        guard output.resize(newShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(newShape, at: label)
         if output !== input { copyBytes(output.raw, input.raw, input.byteCount) }
     }
 
@@ -125,7 +125,7 @@ final class ShapeKernel: Kernel {
     }
 
     func run() throws {
-        guard output.resize([input.rank]) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize([input.rank], at: label)
         for (i, d) in input.shape.enumerated() {
             if output.dtype == .int32 { output.i32[i] = Int32(clamping: d) } else { output.i64[i] = Int64(d) }
         }
@@ -157,8 +157,10 @@ final class StridedSliceKernel: Kernel {
 
     func run() throws {
         let rank = input.rank
-        let b = begin.integerValues() ?? [], e = end.integerValues() ?? []
-        let st = strides?.integerValues() ?? Array(repeating: 1, count: b.count)
+        // TFLite keeps these as int32; clamping also keeps the index arithmetic from overflowing.
+        func int32Range(_ v: [Int64]) -> [Int64] { v.map { Int64(Int32(clamping: $0)) } }
+        let b = int32Range(begin.integerValues() ?? []), e = int32Range(end.integerValues() ?? [])
+        let st = int32Range(strides?.integerValues() ?? Array(repeating: 1, count: b.count))
         guard b.count == e.count, b.count == st.count, b.count <= rank else {
             throw InterpreterError.runtime("begin/end/strides lengths \(b.count)/\(e.count)/\(st.count) do not fit rank \(rank)", at: label)
         }
@@ -199,7 +201,7 @@ final class StridedSliceKernel: Kernel {
             let (s, t, k) = (starts[axis], stops[axis], steps[axis])
             return max(0, k > 0 ? (t - s + k - 1) / k : (s - t - k - 1) / -k)
         }
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         let total = lengths.reduce(1, *)
         if total == 0 { return }
         let inStrides = rowMajorStrides(input.shape)
@@ -245,7 +247,7 @@ final class PackKernel: Kernel {
         guard a >= 0, a <= shape.count else { throw InterpreterError.runtime("axis \(axis) is out of range for rank \(shape.count)", at: label) }
         var outShape = shape
         outShape.insert(inputs.count, at: a)
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         let outer = product(shape[..<a]), inner = product(shape[a...]) * output.elementSize
         for o in 0..<outer {
             for (k, s) in inputs.enumerated() {
@@ -288,7 +290,7 @@ final class ConcatenationKernel: Kernel {
             }
             outShape[a] += s.shape[a]
         }
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         let outer = product(outShape[..<a])
         let size = output.elementSize
         var offset = 0
@@ -328,7 +330,7 @@ final class GatherKernel: Kernel {
             throw InterpreterError.runtime("axis \(axis) / batch_dims \(batchDims) do not fit params \(params.shape) and indices \(indices.shape)", at: label)
         }
         let outShape = Array(params.shape[..<a]) + Array(indices.shape[bd...]) + Array(params.shape[(a + 1)...])
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         let batch = product(params.shape[..<bd]), outer = product(params.shape[bd..<a])
         let axisSize = params.shape[a], inner = product(params.shape[(a + 1)...]) * params.elementSize
         let coords = product(indices.shape[bd...])
@@ -371,7 +373,7 @@ final class TransposeKernel: Kernel {
             throw InterpreterError.runtime("perm \(p) is not a permutation of rank \(rank)", at: label)
         }
         let outShape = p.map { input.shape[$0] }
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         let inStrides = rowMajorStrides(input.shape)
         let size = input.elementSize
         var index = [Int](repeating: 0, count: rank)
@@ -412,12 +414,12 @@ final class PadKernel: Kernel {
     func run() throws {
         let rank = input.rank
         let p = paddings.integerValues() ?? []
-        guard p.count == rank * 2, p.allSatisfy({ $0 >= 0 }) else {
+        guard p.count == rank * 2, p.allSatisfy({ $0 >= 0 && $0 <= Int64(Int32.max) }) else {
             throw InterpreterError.runtime("paddings \(p) must be \(rank)×2 non-negative values", at: label)
         }
         let before = (0..<rank).map { Int(p[2 * $0]) }, after = (0..<rank).map { Int(p[2 * $0 + 1]) }
         let outShape = (0..<rank).map { input.shape[$0] + before[$0] + after[$0] }
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         let size = output.elementSize
         // Fill with the pad value, then copy the input rows in.
         var fill = [UInt8](repeating: 0, count: size)

@@ -53,6 +53,7 @@ final class BinaryKernel: Kernel {
             guard a.isQuantized, b.isQuantized, output.isQuantized else {
                 throw Unsupported("int8 tensors without quantization parameters")
             }
+            try requirePositiveScales(a, b, output)
             actQ = quantizedActivationRange(activation, scale: output.scale, zeroPoint: output.zeroPoint)
             offset1 = 0 &- a.zeroPoint
             offset2 = 0 &- b.zeroPoint
@@ -77,7 +78,7 @@ final class BinaryKernel: Kernel {
         guard let bc = Broadcast(a.shape, b.shape) else {
             throw InterpreterError.runtime("shapes \(a.shape) and \(b.shape) do not broadcast", at: label)
         }
-        guard output.resize(bc.outputShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(bc.outputShape, at: label)
         switch a.dtype {
         case .float32: runFloat(bc)
         case .int32: runInt32(bc)
@@ -172,6 +173,8 @@ final class UnaryKernel: Kernel {
             }
             inZp = input.zeroPoint
             outZp = output.zeroPoint
+            try requirePositiveScales(input)
+            if operation == .relu || operation == .leakyRelu { try requirePositiveScales(output) }
             switch operation {
             case .relu:
                 // CalculateReluOpData: rescale to the output, clamp at quantized 0.
@@ -202,7 +205,7 @@ final class UnaryKernel: Kernel {
     }
 
     func run() throws {
-        guard output.resize(input.shape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(input.shape, at: label)
         let n = input.count
         if input.dtype == .float32 {
             let x = input.f32, y = output.f32

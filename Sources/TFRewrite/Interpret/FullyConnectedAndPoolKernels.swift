@@ -56,6 +56,7 @@ final class FullyConnectedKernel: Kernel {
             guard input.isQuantized, weights.isQuantized, output.isQuantized else {
                 throw Unsupported("int8 tensors without quantization parameters")
             }
+            try requirePositiveScales(input, weights, output)
             if let b = bias {
                 guard b.dtype == .int32, b.count == units else { throw Unsupported("bias must be INT32 [\(units)]") }
                 biasQ = Array(UnsafeBufferPointer(start: b.i32, count: units))
@@ -84,7 +85,7 @@ final class FullyConnectedKernel: Kernel {
             weightsQ = Array(repeating: 0, count: units * depthPadded)
             let w = weights.i8
             for u in 0..<units { for k in 0..<depth { weightsQ[u * depthPadded + k] = Int32(w[u * depth + k]) } }
-            if depth <= int8ExactTerms {
+            if int8SumsExactInFloat(terms: depth, zeroPoint: inZp) {
                 weightsQF = weightsQ.map(Float.init)
                 rowQF = Array(repeating: 0, count: depthPadded)
             }
@@ -116,7 +117,7 @@ final class FullyConnectedKernel: Kernel {
         } else {
             outShape = [batches, units]
         }
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         if isInt8 { runInt8(batches) } else { runFloat(batches) }
     }
 
@@ -193,8 +194,8 @@ extension FullyConnectedKernel {
                             acc16 += (loadVector(row + k) as SIMD16<Float>) * loadVector(wr + k)
                             k += 16
                         }
-                        var acc = Int32(acc16.sum())
-                        while k < depth { acc = acc &+ Int32(row[k] * wr[k]); k += 1 }
+                        var acc = int32FromFloat(acc16.sum())
+                        while k < depth { acc = acc &+ int32FromFloat(row[k] * wr[k]); k += 1 }
                         var v = FixedPoint.multiply(acc &+ biasQ[u], multipliers[u]) &+ ozp
                         v = min(max(v, actMin), actMax)
                         out[b * units + u] = Int8(truncatingIfNeeded: v)
@@ -232,6 +233,7 @@ final class Pool2DKernel: Kernel {
         switch (input.dtype, output.dtype) {
         case (.float32, .float32): break
         case (.int8, .int8):
+            if attrs.activation != .none { try requirePositiveScales(output) }
             actQ = quantizedActivationRange(attrs.activation, scale: output.scale, zeroPoint: output.zeroPoint)
         default:
             throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8")
@@ -244,9 +246,7 @@ final class Pool2DKernel: Kernel {
             geo = try WindowGeometry(input: input.shape, kH: Int(attrs.filterH), kW: Int(attrs.filterW), strideH: Int(attrs.strideH),
                                      strideW: Int(attrs.strideW), dilH: 1, dilW: 1, padding: attrs.padding)
         } catch { throw InterpreterError.runtime(error.description, at: label) }
-        guard output.resize([geo.batches, geo.outH, geo.outW, geo.inC]) else {
-            throw InterpreterError.runtime("output shape overflows", at: label)
-        }
+        try output.resize([geo.batches, geo.outH, geo.outW, geo.inC], at: label)
         let depth = geo.inC
         for b in 0..<geo.batches {
             for oy in 0..<geo.outH {

@@ -130,7 +130,8 @@ public final class Interpreter {
 
     private func constantSlot(_ id: ValueID, _ data: ByteSlice) throws -> Slot {
         let value = graph[id]
-        guard let size = value.dtype.byteSize, let n = value.elementCount, n * size == data.count else {
+        guard let size = value.dtype.byteSize, let n = value.elementCount,
+              n.multipliedReportingOverflow(by: size) == (data.count, false) else {
             throw Unsupported("constant \(id) (\(value.name)) of type \(value.dtype.name) shape \(value.shape) holds \(data.count) bytes")
         }
         return Slot(id: id, value: value, constant: data)

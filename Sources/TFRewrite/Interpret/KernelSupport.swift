@@ -149,3 +149,13 @@ extension OpaqueOptions {
 func dtypeList(_ types: [DType]) -> String {
     types.map(\.name).joined(separator: " or ")
 }
+
+/// The scales an int8 kernel derives multipliers from must be positive and finite; anything
+/// else would make the fixed-point setup meaningless (TFLM would assert).
+func requirePositiveScales(_ slots: Slot...) throws {
+    for s in slots {
+        for scale in s.scales.isEmpty ? [s.scale] : s.scales where !(scale > 0 && scale.isFinite) {
+            throw Unsupported("tensor \(s.name) has quantization scale \(scale); scales must be positive and finite")
+        }
+    }
+}

@@ -81,7 +81,9 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
     /// Little-endian element bytes of a dtype a RuntimeTensor can hold (bool: one byte 0/1).
     public init?(dtype: DType, shape: [Int], littleEndianBytes bytes: [UInt8]) {
         guard let n = RuntimeTensor.elementCount(shape), let size = dtype.byteSize,
-              RuntimeTensor.supportedDTypes.contains(dtype), bytes.count == n * size else { return nil }
+              RuntimeTensor.supportedDTypes.contains(dtype) else { return nil }
+        let (total, overflow) = n.multipliedReportingOverflow(by: size)
+        guard !overflow, bytes.count == total else { return nil }
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             bytes.withUnsafeBytes { raw in
                 (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }

@@ -10,6 +10,10 @@ import Darwin
 /// model's static shape) and only reallocated when a run needs more (a larger dynamic batch).
 /// Kernels read and write it through typed pointers.
 final class Slot {
+    /// The largest tensor a run may allocate; beyond it kernels report an error instead of the
+    /// process dying on a failed allocation.
+    static let maxBytes = 1 << 31
+
     let id: ValueID
     let name: String
     let dtype: DType
@@ -41,8 +45,16 @@ final class Slot {
         self.zeroPoint = Int32(clamping: q?.zeroPoints.first ?? 0)
         self.quantizedAxis = Int(q?.axis ?? 0)
         self.isQuantized = value.type.isQuantized
-        self.shape = shape
-        self.count = RuntimeTensor.elementCount(shape) ?? 0
+        let n = RuntimeTensor.elementCount(shape) ?? -1
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: elementSize)
+        if n >= 0 && !overflow && bytes <= Slot.maxBytes {
+            self.shape = shape
+            self.count = n
+        } else {
+            // Too large to preallocate: start empty; a kernel's resize reports the problem.
+            self.shape = [0]
+            self.count = 0
+        }
         self.capacityBytes = max(count * elementSize, 16)
         self.raw = UnsafeMutableRawPointer.allocate(byteCount: capacityBytes, alignment: 64)
         memset(raw, 0, capacityBytes)
@@ -82,7 +94,7 @@ final class Slot {
         guard !isConstant || newShape == shape else { return false }
         guard let n = RuntimeTensor.elementCount(newShape) else { return false }
         let (bytes, overflow) = n.multipliedReportingOverflow(by: elementSize)
-        guard !overflow else { return false }
+        guard !overflow, bytes <= Slot.maxBytes else { return false }
         if bytes > capacityBytes {
             raw.deallocate()
             capacityBytes = bytes
@@ -91,6 +103,13 @@ final class Slot {
         shape = newShape
         count = n
         return true
+    }
+
+    /// `resize` for a kernel's output, with the error naming the op.
+    func resize(_ newShape: [Int], at label: String) throws {
+        guard resize(newShape) else {
+            throw InterpreterError.runtime("output shape \(newShape) is too large (over \(Slot.maxBytes >> 30) GiB or overflowing)", at: label)
+        }
     }
 
     @inline(__always) func pointer<T>(_: T.Type) -> UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }

@@ -30,6 +30,7 @@ final class SoftmaxKernel: Kernel {
         case (.float32, .float32): break
         case (.int8, .int8):
             guard input.isQuantized else { throw Unsupported("int8 input without quantization parameters") }
+            try requirePositiveScales(input)
             // PreprocessSoftmaxScaling(beta, input_scale, 5) then CalculateInputRadius(5, shift).
             let real = min(Double(beta) * Double(input.scale) * Double(1 << (31 - 5)), Double((Int64(1) << 31) - 1))
             inputMultiplier = QuantizedMultiplier(real)
@@ -46,7 +47,7 @@ final class SoftmaxKernel: Kernel {
         guard input.rank >= 1, let depth = input.shape.last, depth > 0 else {
             throw InterpreterError.runtime("input \(input.shape) has no classes axis", at: label)
         }
-        guard output.resize(input.shape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(input.shape, at: label)
         let rows = input.count / depth
         if input.dtype == .float32 { runFloat(rows, depth) } else { runInt8(rows, depth) }
     }
@@ -124,6 +125,7 @@ final class MeanKernel: Kernel {
         case (.float32, .float32): break
         case (.int8, .int8):
             guard input.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
+            try requirePositiveScales(input, output)
             multiplier = QuantizedMultiplier(Double(input.scale) / Double(output.scale))
         default:
             throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8")
@@ -142,7 +144,7 @@ final class MeanKernel: Kernel {
         for d in 0..<rank {
             if !reduce[d] { outShape.append(input.shape[d]) } else if keepDims { outShape.append(1) }
         }
-        guard output.resize(outShape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(outShape, at: label)
         // Output strides per input dimension (0 for reduced dimensions).
         var outStrides = [Int](repeating: 0, count: rank)
         var acc = 1
@@ -221,6 +223,7 @@ final class QuantizeKernel: Kernel {
         input = try c.input(0)
         output = try c.output()
         guard output.isQuantized, output.scales.count == 1 else { throw Unsupported("output needs one scale and zero point (per-channel is not supported)") }
+        try requirePositiveScales(output)
         switch output.dtype {
         case .int8: range = (-128, 127)
         case .uint8: range = (0, 255)
@@ -231,13 +234,14 @@ final class QuantizeKernel: Kernel {
         case .float32: break
         case .int8, .uint8, .int16:
             guard input.isQuantized else { throw Unsupported("integer input without quantization parameters") }
+            try requirePositiveScales(input)
             multiplier = QuantizedMultiplier(Double(input.scale) / Double(output.scale))
         default: throw Unsupported("input type \(input.dtype.name); supported: FLOAT32, INT8, UINT8 or INT16")
         }
     }
 
     func run() throws {
-        guard output.resize(input.shape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(input.shape, at: label)
         let n = input.count, zp = output.zeroPoint
         var values = [Int32](repeating: 0, count: n)
         if input.dtype == .float32 {
@@ -284,7 +288,7 @@ final class DequantizeKernel: Kernel {
     }
 
     func run() throws {
-        guard output.resize(input.shape) else { throw InterpreterError.runtime("output shape overflows", at: label) }
+        try output.resize(input.shape, at: label)
         let n = input.count
         let perChannel = input.scales.count > 1
         let axis = input.quantizedAxis
@@ -298,14 +302,14 @@ final class DequantizeKernel: Kernel {
         let channels = perChannel ? input.shape[axis] : 1
         for i in 0..<n {
             let c = perChannel ? (i / inner) % channels : 0
-            let scale = Double(input.scales[c]), zp = Int32(clamping: input.zeroPoints.isEmpty ? 0 : input.zeroPoints[c])
-            let q: Int32
+            let scale = Double(input.scales[c]), zp = input.zeroPoints.isEmpty ? 0 : input.zeroPoints[c]
+            let q: Int64
             switch input.dtype {
-            case .int8: q = Int32(input.i8[i])
-            case .uint8: q = Int32(input.u8[i])
-            default: q = Int32(input.i16[i])
+            case .int8: q = Int64(input.i8[i])
+            case .uint8: q = Int64(input.u8[i])
+            default: q = Int64(input.i16[i])
             }
-            output.f32[i] = Float(scale * Double(q - zp))
+            output.f32[i] = Float(scale * Double(q &- zp))
         }
     }
 }

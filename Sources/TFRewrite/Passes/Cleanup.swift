@@ -24,7 +24,7 @@
 /// random ops stay); then values nothing refers to are dropped and the rest renumbered
 /// (signature_defs follow), runtime tensors move to the shared empty buffer 0, identical
 /// constants share one buffer, and unreferenced buffers are dropped (buffer 0 stays empty,
-/// metadata buffers stay). A model with OFFLINE_MEMORY_ALLOCATION metadata (TFLM's offline
+/// metadata buffers stay). A model with OfflineMemoryAllocation metadata (TFLM's offline
 /// planner names tensors by index) keeps its tensor numbering.
 ///
 /// Options (all default true): `identity_reshapes`, `noop_quantizes`, `dead_ops`,
@@ -65,7 +65,7 @@ public struct Cleanup: GraphPass {
         }
         if compact {
             if model.pinsTensorIndices {
-                context.noteOnce("\(Self.name): the model has OFFLINE_MEMORY_ALLOCATION metadata, which names tensors by index; unused tensors are kept")
+                context.noteOnce("\(Self.name): the model has OfflineMemoryAllocation metadata, which names tensors by index; unused tensors are kept")
             } else {
                 for s in model.subgraphs.indices {
                     let before = model.subgraphs[s].values.count

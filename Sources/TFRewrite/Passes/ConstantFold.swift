@@ -19,12 +19,14 @@
 /// The folded value keeps its name and provenance and becomes a constant with fresh data.
 /// Graph outputs and quantized tensors are left alone, and so is any op the evaluator does not
 /// compute (it never guesses).
-public struct ConstantFold: PatternPass {
+public struct ConstantFold: ConditionalPatternPass {
     public static let name = "constant-fold"
     public static let summary = "compute ops whose inputs are all constant (and SHAPE of static shapes)"
 
+    public var condition: PassCondition?
+
     public init(options: PassOptions = PassOptions()) throws {
-        try ImportPassOptions.requireNone(options, pass: Self.name)
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.pattern] }

@@ -61,6 +61,10 @@ public struct ConvToDepthwise: PatternPass {
         public var attributes: Conv2DAttributes
         public var filter: ConstantTensor
         public var outputChannels: Int32
+        /// The bias to add when the op has none.
+        public var zeroBias: ConstantTensor?
+        public var input: Value
+        public var output: Value
     }
 
     /// A CONV_2D whose input has one (static) channel, with a constant [O,H,W,1] filter whose
@@ -74,7 +78,12 @@ public struct ConvToDepthwise: PatternPass {
             y.shape[3] == w.shape[0]
         else { return nil }
         if let q = w.type.quantization, q.scales.count > 1, q.axis != 0 || q.scales.count != Int(w.shape[0]) { return nil }
-        return Match(attributes: a, filter: w, outputChannels: w.shape[0])
+        var bias: ConstantTensor?
+        if r[id].input(2) == nil {
+            guard let b = zeroBias(input: x, filter: w, channels: w.shape[0]) else { return nil }
+            bias = b
+        }
+        return Match(attributes: a, filter: w, outputChannels: w.shape[0], zeroBias: bias, input: x, output: y)
     }
 
     static func rewriteAsDepthwise(_ r: inout Rewriter, _ id: OpID, _ m: Match) {
@@ -83,10 +92,9 @@ public struct ConvToDepthwise: PatternPass {
         r.replaceConstantOperand(of: id, at: 1, with: filter)
         let a = m.attributes
         let attrs = DepthwiseConv2DAttributes(padding: a.padding, strideW: a.strideW, strideH: a.strideH, depthMultiplier: m.outputChannels, activation: a.activation, dilationW: a.dilationW, dilationH: a.dilationH)
-        let x = r.operand(id, 0)!, y = r.result(id)!
-        let sig = ConvolutionVersions.Signature(input: x.dtype, filter: filter.type.dtype, output: y.dtype, filterScaleCount: filter.type.quantization?.scales.count ?? 0, channelCount: Int(m.outputChannels), dilated: a.dilationW != 1 || a.dilationH != 1)
+        let sig = ConvolutionVersions.Signature(input: m.input.dtype, filter: filter.type.dtype, output: m.output.dtype, filterScaleCount: filter.type.quantization?.scales.count ?? 0, channelCount: Int(m.outputChannels), dilated: a.dilationW != 1 || a.dilationH != 1)
         r[id].kind = .depthwiseConv2D(attrs)
         r[id].version = ConvolutionVersions.depthwiseConv2D(sig)
-        if r[id].input(2) == nil { r.addZeroBias(to: id, filter: filter, input: x, channels: m.outputChannels) }
+        if let b = m.zeroBias { r.addZeroBias(to: id, b) }
     }
 }

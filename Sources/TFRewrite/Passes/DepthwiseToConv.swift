@@ -46,6 +46,10 @@ public struct DepthwiseToConv: PatternPass {
         public var attributes: DepthwiseConv2DAttributes
         public var filter: ConstantTensor
         public var outputChannels: Int32
+        /// The bias to add when the op has none.
+        public var zeroBias: ConstantTensor?
+        public var input: Value
+        public var output: Value
     }
 
     /// A DEPTHWISE_CONV_2D on a one-channel (static) input with a constant [1,H,W,M] filter
@@ -58,7 +62,12 @@ public struct DepthwiseToConv: PatternPass {
             y.shape[3] == w.shape[3]
         else { return nil }
         if let q = w.type.quantization, q.scales.count > 1, q.axis != 3 || q.scales.count != Int(w.shape[3]) { return nil }
-        return Match(attributes: a, filter: w, outputChannels: w.shape[3])
+        var bias: ConstantTensor?
+        if r[id].input(2) == nil {
+            guard let b = zeroBias(input: x, filter: w, channels: w.shape[3]) else { return nil }
+            bias = b
+        }
+        return Match(attributes: a, filter: w, outputChannels: w.shape[3], zeroBias: bias, input: x, output: y)
     }
 
     static func rewriteAsConv(_ r: inout Rewriter, _ id: OpID, _ m: Match) {
@@ -67,10 +76,9 @@ public struct DepthwiseToConv: PatternPass {
         r.replaceConstantOperand(of: id, at: 1, with: filter)
         let a = m.attributes
         let attrs = Conv2DAttributes(padding: a.padding, strideW: a.strideW, strideH: a.strideH, activation: a.activation, dilationW: a.dilationW, dilationH: a.dilationH)
-        let x = r.operand(id, 0)!, y = r.result(id)!
-        let sig = ConvolutionVersions.Signature(input: x.dtype, filter: filter.type.dtype, output: y.dtype, filterScaleCount: filter.type.quantization?.scales.count ?? 0, channelCount: Int(m.outputChannels), dilated: a.dilationW != 1 || a.dilationH != 1)
+        let sig = ConvolutionVersions.Signature(input: m.input.dtype, filter: filter.type.dtype, output: m.output.dtype, filterScaleCount: filter.type.quantization?.scales.count ?? 0, channelCount: Int(m.outputChannels), dilated: a.dilationW != 1 || a.dilationH != 1)
         r[id].kind = .conv2D(attrs)
         r[id].version = ConvolutionVersions.conv2D(sig)
-        if r[id].input(2) == nil { r.addZeroBias(to: id, filter: filter, input: x, channels: m.outputChannels) }
+        if let b = m.zeroBias { r.addZeroBias(to: id, b) }
     }
 }

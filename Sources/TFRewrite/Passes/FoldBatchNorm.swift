@@ -27,12 +27,14 @@
 /// fused activation, the producer has none, nothing else reads the producer's output, and the
 /// factor varies at most along the channel axis. New weights and biases are new constants:
 /// weights another op shares are never changed.
-public struct FoldBatchNorm: PatternPass {
+public struct FoldBatchNorm: ConditionalPatternPass {
     public static let name = "fold-batch-norm"
     public static let summary = "batch norm (MUL + ADD per channel) after CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED → its weights and bias"
 
+    public var condition: PassCondition?
+
     public init(options: PassOptions = PassOptions()) throws {
-        try ImportPassOptions.requireNone(options, pass: Self.name)
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.scalePattern, FoldBiasAdd.pattern] }
@@ -47,7 +49,7 @@ public struct FoldBatchNorm: PatternPass {
                 let p = ImportPassSupport.linearProducer(of: x, r),
                 let m = ImportPassSupport.perChannel(constant, channels: p.channels, rank: r[x].rank),
                 r[op.outputs[0]].shape == r[x].shape,
-                let weights = scaleWeights(p.weights, by: m, kind: r[p.op].kind)
+                let w = r.constant(p.weights), let weights = scaleWeights(w, by: m, kind: r[p.op].kind)
             else { continue }
             let wid = r[p.op].inputs[1]
             ImportPassSupport.setOperand(&r, p.op, 1, weights, name: r[wid].name)
@@ -63,24 +65,30 @@ public struct FoldBatchNorm: PatternPass {
 
     /// Weights with every element of output channel c multiplied by m[c].
     static func scaleWeights(_ w: ConstantTensor, by m: [Float], kind: OpKind) -> ConstantTensor? {
-        var values = w.floats
+        guard w.type.dtype == .float32, !m.isEmpty, w.bytes.count == w.elementCount * 4 else { return nil }
+        let n = w.elementCount, c = m.count
+        var t = w
+        func scale(_ raw: UnsafeMutableRawBufferPointer, _ i: Int, _ factor: Float) {
+            let x = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            raw.storeBytes(of: (x * factor).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+        }
         switch kind {
         case .conv2D, .fullyConnected:
-            // Channel is the outermost dim: contiguous blocks of count/C elements.
-            guard let c = w.shape.first, Int(c) == m.count, c > 0 else { return nil }
-            let block = values.count / Int(c)
-            for ch in 0..<Int(c) {
-                for i in (ch * block)..<((ch + 1) * block) { values[i] *= m[ch] }
+            // Output channel = outermost dim (OHWI, [out, in]): contiguous blocks.
+            guard w.shape.first.map(Int.init) == c, n % c == 0 else { return nil }
+            let block = n / c
+            t.bytes.withUnsafeMutableBytes { raw in
+                for ch in 0..<c { for i in (ch * block)..<((ch + 1) * block) { scale(raw, i, m[ch]) } }
             }
         case .depthwiseConv2D:
-            // Channel is the innermost dim.
-            guard let c = w.shape.last, Int(c) == m.count, c > 0 else { return nil }
-            for i in values.indices { values[i] *= m[i % Int(c)] }
+            // Output channel = innermost dim (1HWO).
+            guard w.shape.last.map(Int.init) == c, n % c == 0 else { return nil }
+            t.bytes.withUnsafeMutableBytes { raw in
+                for row in 0..<(n / c) { for ch in 0..<c { scale(raw, row * c + ch, m[ch]) } }
+            }
         default:
             return nil
         }
-        var t = ConstantTensor(floats: values, shape: w.shape)
-        t.layout = w.layout
         return t
     }
 }

@@ -20,12 +20,14 @@
 /// has no other reader, and the constant varies at most along the channel axis (shape [],
 /// [C] or [1,…,1,C]), so the sum is the same for every position. Weights and biases stay
 /// float; quantized ops are left alone.
-public struct FoldBiasAdd: PatternPass {
+public struct FoldBiasAdd: ConditionalPatternPass {
     public static let name = "fold-bias-add"
     public static let summary = "ADD/SUB of a per-channel constant after CONV_2D/DEPTHWISE_CONV_2D/FULLY_CONNECTED → its bias"
 
+    public var condition: PassCondition?
+
     public init(options: PassOptions = PassOptions()) throws {
-        try ImportPassOptions.requireNone(options, pass: Self.name)
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.pattern] }

@@ -96,7 +96,7 @@ public struct FoldShapes: GraphPass {
         } + [reshapeStaticOutput]
     }
 
-    static let floorDiv = BuiltinOperator(name: "FLOOR_DIV")!
+    static let floorDiv = BuiltinOperator(name: "FLOOR_DIV") ?? BuiltinOperator(90)
 
     /// Replaces the op's output by its value when `evaluate` can compute it.
     static func fold(_ r: inout Rewriter, _ id: OpID) throws -> Bool {

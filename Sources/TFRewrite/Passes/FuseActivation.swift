@@ -16,12 +16,14 @@
 /// and not be a graph output; and both tensors must have the same type (for quantized
 /// tensors, the same scale and zero point, so the clamp is the same). CONCATENATION is left
 /// out: TFLM's kernel rejects a fused activation there.
-public struct FuseActivation: PatternPass {
+public struct FuseActivation: ConditionalPatternPass {
     public static let name = "fuse-activation"
     public static let summary = "RELU/RELU6/RELU_N1_TO_1 → the fused activation of the op before it"
 
+    public var condition: PassCondition?
+
     public init(options: PassOptions = PassOptions()) throws {
-        try ImportPassOptions.requireNone(options, pass: Self.name)
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.pattern] }

@@ -9,7 +9,8 @@ enum ImportPassSupport {
         var op: OpID
         /// Output channels (the bias length).
         var channels: Int
-        var weights: ConstantTensor
+        /// The weights value (a float32 constant); read with `r.constant` when needed.
+        var weights: ValueID
         /// nil when the op has no bias input.
         var bias: ConstantTensor?
     }
@@ -18,8 +19,10 @@ enum ImportPassSupport {
         guard !value.isAbsent, r.hasSingleUse(value), !r.graph.isGraphInput(value), let p = r.producer(of: value) else { return nil }
         let op = r[p]
         guard op.outputs == [value], op.kind.fusedActivation == ActivationFunction.none,
-            let wid = op.input(1), let w = r.constant(wid), w.type.dtype == .float32, !w.type.isQuantized
+            let wid = op.input(1), r.isConstant(wid)
         else { return nil }
+        let w = r[wid]
+        guard w.dtype == .float32, !w.type.isQuantized else { return nil }
         let channels: Int
         switch op.kind {
         case .conv2D(let a):
@@ -40,7 +43,7 @@ enum ImportPassSupport {
             bias = t
         }
         guard r[value].shape.last.map(Int.init) == channels else { return nil }
-        return LinearProducer(op: p, channels: channels, weights: w, bias: bias)
+        return LinearProducer(op: p, channels: channels, weights: wid, bias: bias)
     }
 
     /// The constant as one float per channel when it only varies along the last axis of an
@@ -78,11 +81,22 @@ enum ImportPassSupport {
     }
 }
 
-/// Option checks for passes that take no options.
+/// Import passes take one option, `when:` (a `PassCondition`, like the repair passes), so a
+/// rules file can run them on .tflite models for some targets only.
+public protocol ConditionalPatternPass: PatternPass {
+    var condition: PassCondition? { get }
+}
+
+extension ConditionalPatternPass {
+    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
+        guard PassCondition.allows(condition, pass: Self.name, context: &context) else { return false }
+        return try GreedyRewriteDriver(patterns: patterns, passName: Self.name).run(on: &model, context: &context)
+    }
+}
+
 enum ImportPassOptions {
-    static func requireNone(_ options: PassOptions, pass: String) throws {
-        if let key = options.values.keys.sorted().first {
-            throw PassError.badOption(pass: pass, option: key, message: "this pass takes no options", location: options.location)
-        }
+    /// The `when:` condition; any other option is an error naming the pass and the place.
+    static func condition(_ options: PassOptions, pass: String) throws -> PassCondition? {
+        try PassOptionReader(options, pass: pass, known: ["when"]).condition()
     }
 }

@@ -6,6 +6,7 @@ extension PassRegistry {
             entry(FoldBiasAdd.self) { try FoldBiasAdd(options: $0) },
             entry(FoldBatchNorm.self) { try FoldBatchNorm(options: $0) },
             entry(FuseActivation.self) { try FuseActivation(options: $0) },
+            entry(FusePadIntoConvolution.self) { try FusePadIntoConvolution(options: $0) },
             entry(SimplifyReshapes.self) { try SimplifyReshapes(options: $0) },
         ]
     }
@@ -22,6 +23,7 @@ public enum ImportPipeline {
         ("fold-bias-add", "BiasAdd right after a conv/FC goes into its bias, so the batch-norm MUL that follows sees the conv directly"),
         ("fold-batch-norm", "after fold-bias-add: MUL then ADD per channel into weights and bias"),
         ("fuse-activation", "after the folds: a RELU only touches the conv once the batch-norm arithmetic between them is gone"),
+        ("fuse-pad-into-conv", "a PAD the importer or Keras ZeroPadding2D put before a VALID conv becomes SAME padding; independent of the folds"),
         ("simplify-reshapes", "last: reshape chains and the flatten before FULLY_CONNECTED; independent of the folds"),
     ]
 

@@ -23,12 +23,14 @@
 /// is not a graph output: the FULLY_CONNECTED then computes the same rows. This is how
 /// TOCO's micro_speech model feeds [1,25,20,8] straight into its FULLY_CONNECTED. Shapes
 /// must be static; dynamic (−1) shapes are left alone.
-public struct SimplifyReshapes: PatternPass {
+public struct SimplifyReshapes: ConditionalPatternPass {
     public static let name = "simplify-reshapes"
     public static let summary = "drop RESHAPE chains, no-op RESHAPEs and the flattening RESHAPE before FULLY_CONNECTED"
 
+    public var condition: PassCondition?
+
     public init(options: PassOptions = PassOptions()) throws {
-        try ImportPassOptions.requireNone(options, pass: Self.name)
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.pattern] }

@@ -22,7 +22,7 @@
 ///   point (converters write none for int8, FACTS.md §4).
 /// - `description` (default true): drops Model.description ("MLIR Converted.").
 /// - `metadata`: false (default); true drops the CONVERSION_METADATA and min_runtime_version
-///   entries and their buffers; a list names the entries to drop. OFFLINE_MEMORY_ALLOCATION
+///   entries and their buffers; a list names the entries to drop. OfflineMemoryAllocation
 ///   (TFLM's offline planner) is never dropped.
 ///
 /// The bytes saved (serialized size before − after) are reported in the notes and in the

@@ -92,26 +92,49 @@ public enum ConstantQuantizer {
     /// tensor, quantized along `axis` with one scale per channel and zero points 0.
     public static func symmetricWeights(_ values: [Float], shape: [Int32], axis: Int?) -> ConstantTensor {
         let dims = shape.map { Int(Swift.max($0, 0)) }
-        var scales: [Float]
-        var channelOf: (Int) -> Int
+        // Elements form [outer, channels, inner] blocks around the quantized axis.
+        let channels: Int, inner: Int
         if let axis, axis >= 0, axis < dims.count, dims[axis] > 0 {
-            let channels = dims[axis]
-            let inner = dims[(axis + 1)...].reduce(1, *)
-            channelOf = { ($0 / inner) % channels }
-            var maxAbs = [Float](repeating: 0, count: channels)
-            for (i, v) in values.enumerated() where v.isFinite {
-                let c = channelOf(i)
-                maxAbs[c] = Swift.max(maxAbs[c], abs(v))
-            }
-            scales = maxAbs.map { AffineParameters.symmetricScale(maxAbs: $0) }
+            channels = dims[axis]
+            inner = dims[(axis + 1)...].reduce(1, *)
         } else {
-            channelOf = { _ in 0 }
-            let m = values.reduce(Float(0)) { $1.isFinite ? Swift.max($0, abs($1)) : $0 }
-            scales = [AffineParameters.symmetricScale(maxAbs: m)]
+            channels = 1
+            inner = Swift.max(values.count, 1)
         }
+        let block = channels * inner
+        var maxAbs = [Float](repeating: 0, count: channels)
+        values.withUnsafeBufferPointer { v in
+            var start = 0
+            while start < v.count {
+                for c in 0..<channels {
+                    var m = maxAbs[c]
+                    let lo = start + c * inner, hi = Swift.min(lo + inner, v.count)
+                    if lo < hi {
+                        for i in lo..<hi where v[i].isFinite { m = Swift.max(m, abs(v[i])) }
+                    }
+                    maxAbs[c] = m
+                }
+                start += block
+            }
+        }
+        let scales = maxAbs.map { AffineParameters.symmetricScale(maxAbs: $0) }
         var q = [Int8](repeating: 0, count: values.count)
-        for (i, v) in values.enumerated() {
-            q[i] = Int8(AffineParameters.quantize(v, scale: scales[channelOf(i)], zeroPoint: 0, qmin: -127, qmax: 127))
+        values.withUnsafeBufferPointer { v in
+            q.withUnsafeMutableBufferPointer { out in
+                var start = 0
+                while start < v.count {
+                    for c in 0..<channels {
+                        let s = scales[c]
+                        let lo = start + c * inner, hi = Swift.min(lo + inner, v.count)
+                        if lo < hi {
+                            for i in lo..<hi {
+                                out[i] = Int8(AffineParameters.quantize(v[i], scale: s, zeroPoint: 0, qmin: -127, qmax: 127))
+                            }
+                        }
+                    }
+                    start += block
+                }
+            }
         }
         let quantization = Quantization(scales: scales, zeroPoints: Array(repeating: 0, count: scales.count),
                                         axis: Int32(scales.count > 1 ? axis ?? 0 : 0))

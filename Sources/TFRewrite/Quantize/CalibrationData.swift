@@ -233,9 +233,17 @@ struct SplitMix64 {
     }
     /// Uniform in [0, 1).
     mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    /// Standard normal (Box–Muller).
+    /// The second value of the last Box–Muller pair.
+    var spare: Double?
+    /// Standard normal (Box–Muller; each pair of uniforms gives two values).
     mutating func nextNormal() -> Double {
+        if let s = spare {
+            spare = nil
+            return s
+        }
         let u1 = max(nextUnit(), 1e-300), u2 = nextUnit()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        let r = (-2 * log(u1)).squareRoot(), a = 2 * Double.pi * u2
+        spare = r * sin(a)
+        return r * cos(a)
     }
 }

@@ -25,12 +25,13 @@ public enum Calibrator {
         let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, samples.count, 8))
         let floatValues = floatRuntimeValues(model)
 
-        var first = try run(model, samples, workers: workers, pass: 1, progress: progress) { MinMaxSink(floatValues: floatValues) }
+        let channels = weightedOpInputChannels(model)
+        var first = try run(model, samples, workers: workers, pass: 1, progress: progress) { MinMaxSink(floatValues: floatValues, channels: channels) }
         // Graph inputs are not op outputs: take their ranges from the samples.
         if let g = model.subgraphs.first {
             for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
                 for s in samples.samples where k < s.count {
-                    if let f = s[k].floats { first.observer.observe(id, f) }
+                    if s[k].floats != nil { first.observe(id, s[k]) }
                 }
             }
         }
@@ -49,7 +50,7 @@ public enum Calibrator {
             for (k, r) in second.observer.percentileRanges(p) { ranges[k] = r }
             method = "percentile \(p)"
         }
-        return RangeTable(ranges: ranges, samples: samples.count, method: method)
+        return RangeTable(ranges: ranges, samples: samples.count, method: method, channelMeans: first.means.means)
     }
 
     /// Float32 runtime values of subgraph 0 (the ones worth observing).
@@ -70,11 +71,40 @@ public enum Calibrator {
     struct MinMaxSink: Sink {
         let floatValues: Set<Int32>
         var observer = MinMaxObserver()
+        var means: ChannelMeanObserver
+        init(floatValues: Set<Int32>, channels: [ValueID: Int]) {
+            self.floatValues = floatValues
+            self.means = ChannelMeanObserver(channels: channels)
+        }
         mutating func observe(_ id: ValueID, _ t: RuntimeTensor) {
             guard floatValues.contains(id.raw), let f = t.floats else { return }
             observer.observe(id, f)
+            means.observe(id, f)
         }
-        mutating func merge(_ other: MinMaxSink) { observer.merge(other.observer) }
+        mutating func merge(_ other: MinMaxSink) {
+            observer.merge(other.observer)
+            means.merge(other.means)
+        }
+    }
+
+    /// Float inputs of ops with weights (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) and the
+    /// number of channels the weights read: NHWC channels, or FC input units.
+    static func weightedOpInputChannels(_ model: Model) -> [ValueID: Int] {
+        guard let g = model.subgraphs.first else { return [:] }
+        var out: [ValueID: Int] = [:]
+        for op in g.ops where !op.isErased {
+            guard let x = op.input(0), let w = op.input(1), x.index < g.values.count, w.index < g.values.count else { continue }
+            let xv = g[x], wv = g[w]
+            guard xv.dtype == .float32, !model.isConstant(xv), wv.dtype == .float32, model.isConstant(wv) else { continue }
+            let c: Int
+            switch op.kind {
+            case .conv2D, .depthwiseConv2D: c = Int(xv.shape.last ?? 0)
+            case .fullyConnected: c = wv.rank == 2 ? Int(wv.shape[1]) : 0
+            default: continue
+            }
+            if c > 0 { out[x] = c }
+        }
+        return out
     }
 
     struct HistogramSink: Sink {

@@ -7,15 +7,19 @@ public struct QuantizationOptions: Sendable {
     /// Keep float32 graph inputs and outputs, with QUANTIZE after each input and DEQUANTIZE
     /// before each output (as TF does without inference_input/output_type).
     public var floatIO: Bool
+    /// Fold the mean error that rounding the weights adds to each output channel back into the
+    /// bias (needs `RangeTable.channelMeans`; see `BiasCorrection`).
+    public var biasCorrection: Bool
 
-    public init(perChannelFullyConnected: Bool = false, floatIO: Bool = false) {
+    public init(perChannelFullyConnected: Bool = false, floatIO: Bool = false, biasCorrection: Bool = true) {
         self.perChannelFullyConnected = perChannelFullyConnected
         self.floatIO = floatIO
+        self.biasCorrection = biasCorrection
     }
 
     /// Per-channel FC when the target allows it; per-tensor without a target (the spec).
-    public init(target: TargetProfile?, floatIO: Bool = false) {
-        self.init(perChannelFullyConnected: target?.quantization.perChannelFullyConnected ?? false, floatIO: floatIO)
+    public init(target: TargetProfile?, floatIO: Bool = false, biasCorrection: Bool = true) {
+        self.init(perChannelFullyConnected: target?.quantization.perChannelFullyConnected ?? false, floatIO: floatIO, biasCorrection: biasCorrection)
     }
 }
 
@@ -40,6 +44,8 @@ public struct QuantizationSummary: Sendable {
     public var insertedDequantize: Int = 0
     /// Bias values that did not fit in int32 and were saturated.
     public var saturatedBiasValues: Int = 0
+    /// Biases corrected for the mean error of the rounded weights.
+    public var correctedBiases: Int = 0
     public var inputs: [Port] = []
     public var outputs: [Port] = []
     /// Warnings for the user (one line each).
@@ -116,6 +122,11 @@ public enum Int8Quantizer {
         var quantizedCopy: [Int32: ValueID] = [:]
         /// DEQUANTIZE outputs made for int8 values read by float ops.
         var dequantizedCopy: [Int32: ValueID] = [:]
+        /// The float value each int8 op read as operand 0 before the rewrite (bias correction
+        /// looks up its channel means).
+        var originalInput: [Int: ValueID] = [:]
+        /// Float and quantized weights of each int8 op with weights.
+        var weightsOf: [Int: (float: ConstantTensor, quantized: ConstantTensor)] = [:]
 
         init(model: Model, ranges: RangeTable, options: QuantizationOptions) {
             self.model = model
@@ -167,7 +178,9 @@ public enum Int8Quantizer {
                 guard touchesFloat else { continue }
                 if case .shape = op.kind { continue }  // reads only the shape; any dtype works
                 switch eligibility(op) {
-                case .success(let spec): specs[i] = spec
+                case .success(let spec):
+                    specs[i] = spec
+                    if let x = op.input(0) { originalInput[i] = x }
                 case .failure(let reason): summary.floatOps.append("\(op.label(OpID(i))): \(reason.text)")
                 }
             }
@@ -492,12 +505,14 @@ public enum Int8Quantizer {
                 for (k, v) in op.inputs.enumerated() where !v.isAbsent {
                     guard case .weights(let axis) = spec.role(k) else { continue }
                     let key = "\(v.raw)/\(axis.map(String.init) ?? "t")"
+                    guard let t = model.constant(v) else { continue }
                     if let cached = weightCache[key] {
                         graph.ops[i].inputs[k] = cached
+                        if let q = model.constant(cached) { weightsOf[i] = (t, q) }
                         continue
                     }
-                    guard let t = model.constant(v) else { continue }
                     let q = ConstantQuantizer.symmetricWeights(t.floats, shape: t.shape, axis: axis)
+                    weightsOf[i] = (t, q)
                     var value = graph[v]
                     value.provenance = value.provenance ?? value.name
                     let id = model.addConstant(Value(name: value.name, type: q.type, shape: q.shape, provenance: value.provenance), data: q.slice)
@@ -508,25 +523,48 @@ public enum Int8Quantizer {
             }
             for i in specs.keys.sorted() {
                 let spec = specs[i]!
+                guard let k = spec.roles.firstIndex(where: { if case .bias = $0 { return true } else { return false } }),
+                      case .bias(let inputIndex, let weightsIndex) = spec.roles[k] else { continue }
                 let op = graph.ops[i]
-                for (k, v) in op.inputs.enumerated() where !v.isAbsent {
-                    guard case .bias(let inputIndex, let weightsIndex) = spec.role(k) else { continue }
-                    guard let t = model.constant(v),
-                          let inputScale = op.input(inputIndex).flatMap({ graph[$0].quantization?.scale }),
-                          let wq = op.input(weightsIndex).flatMap({ graph[$0].quantization }), wq.hasScales
-                    else { continue }
-                    let channels = t.elementCount
-                    guard wq.scales.count == 1 || wq.scales.count == channels else {
-                        throw QuantizeError.invalidResult("\(op.label(OpID(i))): bias has \(channels) values for \(wq.scales.count) weight scales")
-                    }
-                    let (b, saturated) = ConstantQuantizer.bias(t.floats, shape: t.shape, inputScale: inputScale, weightScales: wq.scales)
-                    summary.saturatedBiasValues += saturated
-                    var value = graph[v]
-                    value.provenance = value.provenance ?? value.name
-                    let id = model.addConstant(Value(name: value.name, type: b.type, shape: b.shape, provenance: value.provenance), data: b.slice)
-                    graph.ops[i].inputs[k] = id
-                    summary.quantizedConstants += 1
+                guard let inputScale = op.input(inputIndex).flatMap({ graph[$0].quantization?.scale }),
+                      let wq = op.input(weightsIndex).flatMap({ graph[$0].quantization }), wq.hasScales
+                else { continue }
+                let given = op.input(k)
+                var values: [Float]
+                var shape: [Int32]
+                var value: Value
+                if let v = given, let t = model.constant(v) {
+                    values = t.floats
+                    shape = t.shape
+                    value = graph[v]
+                } else {
+                    // No bias: one is added only when correcting it.
+                    guard options.biasCorrection, let w = weightsOf[i], let n = BiasCorrection.outputChannels(op, weights: w.float) else { continue }
+                    values = Array(repeating: 0, count: n)
+                    shape = [Int32(n)]
+                    value = Value(name: Self.derivedName(graph[op.outputs[0]].name, "bias"), type: ElementType(.float32), shape: shape)
                 }
+                if options.biasCorrection, let w = weightsOf[i], let x = originalInput[i], let means = ranges.channelMeans[x],
+                   let shift = BiasCorrection.outputShift(op, weights: w.float, quantized: w.quantized, inputMeans: means),
+                   shift.count == values.count, shift.allSatisfy(\.isFinite) {
+                    for c in values.indices { values[c] -= shift[c] }
+                    summary.correctedBiases += 1
+                }
+                let channels = values.count
+                guard wq.scales.count == 1 || wq.scales.count == channels else {
+                    throw QuantizeError.invalidResult("\(op.label(OpID(i))): bias has \(channels) values for \(wq.scales.count) weight scales")
+                }
+                let (b, saturated) = ConstantQuantizer.bias(values, shape: shape, inputScale: inputScale, weightScales: wq.scales)
+                summary.saturatedBiasValues += saturated
+                value.provenance = value.provenance ?? value.name
+                let id = model.addConstant(Value(name: value.name, type: b.type, shape: b.shape, provenance: value.provenance), data: b.slice)
+                if k < graph.ops[i].inputs.count {
+                    graph.ops[i].inputs[k] = id
+                } else {
+                    while graph.ops[i].inputs.count < k { graph.ops[i].inputs.append(.absent) }
+                    graph.ops[i].inputs.append(id)
+                }
+                summary.quantizedConstants += 1
             }
             if summary.saturatedBiasValues > 0 {
                 summary.notes.append("\(summary.saturatedBiasValues) bias value(s) do not fit int32 at input scale × weight scale and were saturated")

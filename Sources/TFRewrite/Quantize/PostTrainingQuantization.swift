@@ -12,6 +12,8 @@ public struct PostTrainingQuantizationRequest: Sendable {
     public var seed: UInt64
     /// Worker threads for calibration; nil = one per core.
     public var threads: Int?
+    /// Correct biases for the mean error of the rounded weights (`BiasCorrection`).
+    public var biasCorrection: Bool = true
 
     public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, target: TargetProfile? = nil, seed: UInt64 = 1, threads: Int? = nil) {
         self.calibration = calibration
@@ -52,7 +54,7 @@ public enum PostTrainingQuantization {
     /// Same, with samples already loaded.
     public static func run(_ model: Model, samples: SampleSet, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
         let ranges = try Calibrator.calibrate(model, samples: samples, percentile: request.percentile, threads: request.threads, progress: progress)
-        let options = QuantizationOptions(target: request.target, floatIO: request.floatIO)
+        let options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
 
         // Op versions follow the new types; with a target this also checks every op against it.
@@ -66,9 +68,6 @@ public enum PostTrainingQuantization {
         let problems = Verifier.verify(quantized)
         if let first = problems.first {
             throw QuantizeError.invalidResult(first.description + (problems.count > 1 ? " (and \(problems.count - 1) more)" : ""))
-        }
-        if samples.isRandom {
-            summary.notes.insert("calibrated on random data: accuracy of the int8 model is unknown; pass real samples with --calibration", at: 0)
         }
         return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
@@ -91,7 +90,8 @@ public enum PostTrainingQuantization {
 
 extension PostTrainingQuantization.Result {
     /// The summary printed after quantizing: counts, sizes, I/O parameters, ops kept float.
-    public func text(outputBytes: Int? = nil) -> String {
+    /// `warnRandom`: repeat the random-calibration warning (callers that warned up front pass false).
+    public func text(outputBytes: Int? = nil, warnRandom: Bool = true) -> String {
         var lines: [String] = []
         let s = summary
         lines.append("quantized to int8: \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
@@ -113,9 +113,12 @@ extension PostTrainingQuantization.Result {
             }
         }
         for f in s.floatOps { lines.append("kept float: \(f)") }
+        if samplesAreRandom && warnRandom { lines.append("warning: \(Self.randomWarning)") }
         for n in s.notes { lines.append("warning: \(n)") }
         return lines.joined(separator: "\n") + "\n"
     }
+
+    public static let randomWarning = "calibrated on random data: the int8 model's accuracy is unknown; pass real samples with --calibration DATA"
 
     static func bytes(_ n: Int) -> String {
         if n < 1024 { return "\(n) B" }

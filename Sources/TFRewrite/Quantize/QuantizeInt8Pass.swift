@@ -6,7 +6,8 @@
 ///          `float_io: true`), op versions set by `legalize-op-versions`.
 ///
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
-/// `percentile` (e.g. 99.99; default min/max), `float_io` (default false).
+/// `percentile` (e.g. 99.99; default min/max), `float_io` (default false), `bias_correction`
+/// (default true).
 /// The target in the pass context decides per-channel FULLY_CONNECTED weights.
 public struct QuantizeInt8Pass: GraphPass {
     public static let name = "quantize-int8"
@@ -15,20 +16,23 @@ public struct QuantizeInt8Pass: GraphPass {
     public var calibration: String
     public var percentile: Double?
     public var floatIO: Bool
+    public var biasCorrection: Bool
 
-    public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false) {
+    public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, biasCorrection: Bool = true) {
         self.calibration = calibration
         self.percentile = percentile
         self.floatIO = floatIO
+        self.biasCorrection = biasCorrection
     }
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "float_io"])
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "float_io", "bias_correction"])
         guard let c = try reader.string("calibration") else {
             throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
         }
         calibration = c
         floatIO = try reader.bool("float_io", default: false)
+        biasCorrection = try reader.bool("bias_correction", default: true)
         if options.values["percentile"] != nil {
             do {
                 percentile = try options.double("percentile", default: 100)
@@ -39,10 +43,12 @@ public struct QuantizeInt8Pass: GraphPass {
     }
 
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
-        let request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: context.target)
+        var request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: context.target)
+        request.biasCorrection = biasCorrection
         let result = try PostTrainingQuantization.run(model, request)
         model = result.model
         context.count(Self.name, result.summary.quantizedOps)
+        if result.samplesAreRandom { context.note("\(Self.name): \(PostTrainingQuantization.Result.randomWarning)") }
         for n in result.summary.notes { context.note("\(Self.name): \(n)") }
         for f in result.summary.floatOps { context.note("\(Self.name): kept float: \(f)") }
         return result.summary.quantizedOps > 0

@@ -24,7 +24,16 @@ public struct ObservedRange: Hashable, Sendable, CustomStringConvertible {
     /// The range of finite values in `values`; NaN and ±inf are skipped (they would make every
     /// other value quantize to the zero point).
     public static func of(_ values: UnsafeBufferPointer<Float>) -> ObservedRange {
+        // Fast path (the compiler vectorizes it): a NaN never wins a comparison, so it is
+        // skipped; an infinity would win, so an infinite result goes through the careful loop.
         var lo = Float.infinity, hi = -Float.infinity
+        for v in values {
+            lo = v < lo ? v : lo
+            hi = v > hi ? v : hi
+        }
+        if lo.isFinite && hi.isFinite || values.isEmpty { return ObservedRange(min: lo, max: hi) }
+        lo = .infinity
+        hi = -.infinity
         for v in values where v.isFinite {
             if v < lo { lo = v }
             if v > hi { hi = v }
@@ -43,11 +52,15 @@ public struct RangeTable: Sendable {
     public var samples: Int
     /// How the ranges were reduced: "min/max" or "percentile 99.99".
     public var method: String
+    /// Mean of each channel of the float inputs of convolutions and FULLY_CONNECTED ops, for
+    /// bias correction (empty when not collected).
+    public var channelMeans: [ValueID: [Float]]
 
-    public init(ranges: [ValueID: ObservedRange] = [:], samples: Int = 0, method: String = "min/max") {
+    public init(ranges: [ValueID: ObservedRange] = [:], samples: Int = 0, method: String = "min/max", channelMeans: [ValueID: [Float]] = [:]) {
         self.ranges = ranges
         self.samples = samples
         self.method = method
+        self.channelMeans = channelMeans
     }
 
     public subscript(_ id: ValueID) -> ObservedRange? {
@@ -146,5 +159,68 @@ struct HistogramObserver {
             seen = next
         }
         return h.range.max
+    }
+}
+
+/// Running per-channel means of the inputs of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED
+/// (for bias correction): element i of a tensor belongs to channel i mod C, C being the
+/// innermost dimension the weights read (NHWC channels, or FC input units).
+struct ChannelMeanObserver: Sendable {
+    /// Channels per observed value.
+    let channels: [ValueID: Int]
+    var sums: [ValueID: [Double]] = [:]
+    var counts: [ValueID: Int] = [:]
+
+    init(channels: [ValueID: Int]) { self.channels = channels }
+
+    mutating func observe(_ id: ValueID, _ values: [Float]) {
+        guard let c = channels[id], c > 0, values.count % c == 0 else { return }
+        // One tensor is summed in float (8 channels at a time), then added in double.
+        var partial = [Float](repeating: 0, count: c)
+        values.withUnsafeBufferPointer { v in
+            partial.withUnsafeMutableBufferPointer { a in
+                guard let vp = v.baseAddress.map(UnsafeRawPointer.init), let ap = a.baseAddress.map(UnsafeMutableRawPointer.init) else { return }
+                var i = 0
+                while i + c <= v.count {
+                    var k = 0
+                    while k + 8 <= c {
+                        let sum = ap.loadUnaligned(fromByteOffset: k * 4, as: SIMD8<Float>.self)
+                            + vp.loadUnaligned(fromByteOffset: (i + k) * 4, as: SIMD8<Float>.self)
+                        ap.storeBytes(of: sum, toByteOffset: k * 4, as: SIMD8<Float>.self)
+                        k += 8
+                    }
+                    while k < c {
+                        a[k] += v[i + k]
+                        k += 1
+                    }
+                    i += c
+                }
+            }
+        }
+        var s = sums[id] ?? Array(repeating: 0, count: c)
+        for k in 0..<c { s[k] += Double(partial[k]) }
+        sums[id] = s
+        counts[id, default: 0] += values.count / c
+    }
+
+    mutating func merge(_ other: ChannelMeanObserver) {
+        for (k, o) in other.sums {
+            if var s = sums[k] {
+                for i in s.indices { s[i] += o[i] }
+                sums[k] = s
+            } else {
+                sums[k] = o
+            }
+            counts[k, default: 0] += other.counts[k] ?? 0
+        }
+    }
+
+    var means: [ValueID: [Float]] {
+        var out: [ValueID: [Float]] = [:]
+        for (k, s) in sums {
+            let n = Double(max(counts[k] ?? 0, 1))
+            out[k] = s.map { Float($0 / n) }
+        }
+        return out
     }
 }

@@ -161,8 +161,15 @@ public struct RuleSet: Sendable {
 /// `file:line`.
 public protocol RuleCompiler: Sendable {
     func compile(_ rules: [CustomRule]) throws -> any GraphPass
+    /// Checks rules when a file is loaded (`file:line` errors); defaults to compiling them.
+    func validate(_ rules: [CustomRule]) throws
+}
+
+extension RuleCompiler {
+    public func validate(_ rules: [CustomRule]) throws { _ = try compile(rules) }
 }
 
 public enum RuleCompilers {
-    nonisolated(unsafe) public static var current: (any RuleCompiler)?
+    /// The rule language of Rules/RuleLanguage (Docs/writing-passes.md).
+    nonisolated(unsafe) public static var current: (any RuleCompiler)? = DeclarativeRuleCompiler()
 }

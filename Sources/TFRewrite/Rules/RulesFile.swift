@@ -43,6 +43,7 @@ public struct RulesFile: Sendable {
                 result.passes = try parsePasses(e.value)
             case "rules":
                 result.rules = try CustomRule.parseList(e.value)
+                try RuleCompilers.current?.validate(result.rules)
             default:
                 throw unknownKey(e, known: topLevelKeys, in: "a rules file")
             }

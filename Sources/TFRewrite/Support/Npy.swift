@@ -79,13 +79,15 @@ public struct NpyArray: Hashable, Sendable {
         self.init(dtype: d, shape: t.shape, data: t.littleEndianBytes)
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// Number of elements (0 for a shape whose product overflows).
+    public var elementCount: Int { RuntimeTensor.elementCount(shape) ?? 0 }
 
     /// The array as an interpreter tensor; float64 becomes float32 when `convertingTo` asks for it.
     public func tensor(convertingTo target: DType? = nil) -> RuntimeTensor? {
         if dtype == .float64 {
             guard target == nil || target == .float32 else { return nil }
             let n = elementCount
+            guard data.count >= n * 8 else { return nil }
             let values: [Float] = data.withUnsafeBytes { raw in
                 (0..<n).map { Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))) }
             }

@@ -111,6 +111,6 @@ final class InterpreterFixtureTests: XCTestCase {
         let start = Date()
         for _ in 0..<5 { _ = try interpreter.run([input]) }
         let perRun = Date().timeIntervalSince(start) / 5
-        XCTAssertLessThan(perRun, 0.5, "DS-CNN int8 took \(perRun * 1000) ms per inference")
+        XCTAssertLessThan(perRun, 2.0, "DS-CNN int8 took \(perRun * 1000) ms per inference")
     }
 }

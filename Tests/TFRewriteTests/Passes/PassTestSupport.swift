@@ -5,7 +5,7 @@ import XCTest
 @testable import TFRewrite
 
 /// Builds small models for pass tests: values are numbered in the order they are made.
-struct GraphBuilder {
+struct PassGraphBuilder {
     var model: Model
 
     init(name: String = "main") {
@@ -47,12 +47,12 @@ struct GraphBuilder {
     mutating func output(_ v: ValueID) { graph.outputs.append(v) }
 }
 
-func i8(_ scale: Float, _ zp: Int64) -> ElementType { ElementType(.int8, quantization: .perTensor(scale: scale, zeroPoint: zp)) }
-let f32 = ElementType(.float32)
-let i32 = ElementType(.int32)
+func int8Type(_ scale: Float, _ zp: Int64) -> ElementType { ElementType(.int8, quantization: .perTensor(scale: scale, zeroPoint: zp)) }
+let float32Type = ElementType(.float32)
+let int32Type = ElementType(.int32)
 
-/// Deterministic pseudo-random numbers (SplitMix64) for property tests.
-struct SeededGenerator: RandomNumberGenerator {
+/// Deterministic pseudo-random numbers (RepairRandom) for property tests.
+struct RepairRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -66,7 +66,7 @@ struct SeededGenerator: RandomNumberGenerator {
 
 /// Runs passes with the verifier after each and fails the test on any problem.
 @discardableResult
-func runPasses(_ passes: [any GraphPass], on model: inout Model, context: inout PassContext, file: StaticString = #filePath, line: UInt = #line) throws -> Bool {
+func runVerified(_ passes: [any GraphPass], on model: inout Model, context: inout PassContext, file: StaticString = #filePath, line: UInt = #line) throws -> Bool {
     XCTAssertEqual(Verifier.verify(model).map(\.description), [], "the test's input model is not valid", file: file, line: line)
     context.verifyAfterEachPass = true
     var pipeline = Pipeline(passes)
@@ -76,12 +76,12 @@ func runPasses(_ passes: [any GraphPass], on model: inout Model, context: inout 
 }
 
 @discardableResult
-func runPasses(_ passes: [any GraphPass], on model: inout Model, file: StaticString = #filePath, line: UInt = #line) throws -> Bool {
+func runVerified(_ passes: [any GraphPass], on model: inout Model, file: StaticString = #filePath, line: UInt = #line) throws -> Bool {
     var context = PassContext()
-    return try runPasses(passes, on: &model, context: &context, file: file, line: line)
+    return try runVerified(passes, on: &model, context: &context, file: file, line: line)
 }
 
-enum Golden {
+enum GoldenIR {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Golden/Passes")
 
@@ -111,15 +111,15 @@ enum Golden {
 }
 
 /// Ops of subgraph 0 by name, in order.
-func opNames(_ m: Model) -> [String] { m.subgraphs[0].ops.filter { !$0.isErased }.map(\.name) }
+func liveOpNames(_ m: Model) -> [String] { m.subgraphs[0].ops.filter { !$0.isErased }.map(\.name) }
 
-func loadFixture(_ name: String) throws -> Model {
+func repairFixture(_ name: String) throws -> Model {
     let url = TestPaths.fixtures.appendingPathComponent(name)
     guard FileManager.default.fileExists(atPath: url.path) else { throw XCTSkip("fixture \(name) absent") }
     return try TFLiteImporter.load(path: url.path)
 }
 
 /// A model through export and import, as a runtime would get it.
-func roundTripped(_ m: Model) throws -> Model {
+func exportAndImport(_ m: Model) throws -> Model {
     try TFLiteImporter.decode(ByteStorage(copying: TFLiteExporter.serialize(m).bytes()))
 }

@@ -3,7 +3,7 @@ import Foundation
 @testable import TFRewrite
 
 /// Random one-op models for property and conformance tests. Everything comes from the seed.
-enum RandomModels {
+enum RandomConvModels {
     struct ConvSpec: CustomStringConvertible {
         var h: Int, w: Int, kh: Int, kw: Int, outChannels: Int
         var strideH: Int, strideW: Int, dilationH: Int, dilationW: Int
@@ -37,7 +37,7 @@ enum RandomModels {
 
     /// input [1,H,W,1] → CONV_2D → output, with random weights.
     static func oneChannelConv<G: RandomNumberGenerator>(_ s: ConvSpec, _ rng: inout G) -> Model {
-        var b = GraphBuilder()
+        var b = PassGraphBuilder()
         let oh = Int32(Verifier.outputSize(s.h, s.kh, s.strideH, s.dilationH, s.padding))
         let ow = Int32(Verifier.outputSize(s.w, s.kw, s.strideW, s.dilationW, s.padding))
         let o = Int32(s.outChannels)
@@ -47,7 +47,7 @@ enum RandomModels {
         if s.int8 {
             let inScale = Float.random(in: 0.01...0.1, using: &rng)
             let inZp = Int64.random(in: -20...20, using: &rng)
-            x = b.input("x", i8(inScale, inZp), [1, Int32(s.h), Int32(s.w), 1])
+            x = b.input("x", int8Type(inScale, inZp), [1, Int32(s.h), Int32(s.w), 1])
             let scales: [Float] = s.perChannel ? (0..<s.outChannels).map { _ in Float.random(in: 0.002...0.02, using: &rng) } : [Float.random(in: 0.002...0.02, using: &rng)]
             let wq = Quantization(scales: scales, zeroPoints: [Int64](repeating: 0, count: scales.count), axis: 0)
             wid = b.constant("w", ConstantTensor(.int8, shape: filterShape, values: (0..<n).map { _ in Int8.random(in: -127...127, using: &rng) }, quantization: wq))
@@ -60,12 +60,12 @@ enum RandomModels {
             }
             // Typical |accumulator| ≈ √K · 73 · 73 · s_in · s_w; spread it over ±64 quanta.
             let typical = Float(sqrt(Double(s.kh * s.kw))) * 73 * 73 * inScale * scales[0] / 2
-            y = b.value("y", i8(max(typical / 64, 1e-5), Int64.random(in: -10...10, using: &rng)), [1, oh, ow, o])
+            y = b.value("y", int8Type(max(typical / 64, 1e-5), Int64.random(in: -10...10, using: &rng)), [1, oh, ow, o])
         } else {
-            x = b.input("x", f32, [1, Int32(s.h), Int32(s.w), 1])
+            x = b.input("x", float32Type, [1, Int32(s.h), Int32(s.w), 1])
             wid = b.constant("w", ConstantTensor(floats: (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }, shape: filterShape))
             bid = s.hasBias ? b.constant("b", ConstantTensor(floats: (0..<s.outChannels).map { _ in Float.random(in: -0.5...0.5, using: &rng) }, shape: [o])) : .absent
-            y = b.value("y", f32, [1, oh, ow, o])
+            y = b.value("y", float32Type, [1, oh, ow, o])
         }
         let a = Conv2DAttributes(padding: s.padding, strideW: Int32(s.strideW), strideH: Int32(s.strideH), activation: s.activation, dilationW: Int32(s.dilationW), dilationH: Int32(s.dilationH))
         // Without a bias the slot is left out: LiteRT rejects a −1 bias on CONV_2D.

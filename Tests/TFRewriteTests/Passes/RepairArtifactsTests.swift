@@ -66,8 +66,8 @@ final class RepairArtifactsTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: url.path) else { throw XCTSkip("fixture \(fixture) absent") }
         var m = try TFLiteImporter.load(path: url.path)
         var ctx = PassContext(batch: batch)
-        try runPasses(passes, on: &m, context: &ctx)
-        for op in absent { XCTAssertFalse(opNames(m).contains(op), "\(fixture): \(op) still there") }
+        try runVerified(passes, on: &m, context: &ctx)
+        for op in absent { XCTAssertFalse(liveOpNames(m).contains(op), "\(fixture): \(op) still there") }
         let out = try write(m, "\(fixture).\(tag).tflite")
         cases.append(Case(name: "\(fixture).\(tag)", original: url.path, rewritten: out, comparisons: [Comparison(runtimes: ["litert", "tflm"], atol: atol)], kind: kind, absentOps: absent))
     }
@@ -87,13 +87,13 @@ final class RepairArtifactsTests: XCTestCase {
     /// Random 1-channel convs (geometry, quantization, activation, bias) and their depthwise
     /// rewrites: checks that TFLM's and LiteRT's DEPTHWISE_CONV_2D take what the pass emits.
     func testRandomConvPairs() throws {
-        var rng = SeededGenerator(seed: 0xC0DE_2026)
+        var rng = RepairRandom(seed: 0xC0DE_2026)
         for k in 0..<40 {
-            let spec = RandomModels.convSpec(&rng, int8: k % 2 == 0)
-            let given = RandomModels.oneChannelConv(spec, &rng)
+            let spec = RandomConvModels.convSpec(&rng, int8: k % 2 == 0)
+            let given = RandomConvModels.oneChannelConv(spec, &rng)
             var m = given
-            try runPasses([ConvToDepthwise()], on: &m)
-            XCTAssertEqual(opNames(m), ["DEPTHWISE_CONV_2D"])
+            try runVerified([ConvToDepthwise()], on: &m)
+            XCTAssertEqual(liveOpNames(m), ["DEPTHWISE_CONV_2D"])
             let a = try write(given, "conv\(k).tflite"), b = try write(m, "conv\(k).dw.tflite")
             // TFLM and LiteRT's reference kernels must agree bit for bit. LiteRT's optimized
             // CONV_2D and DEPTHWISE_CONV_2D int8 kernels round differently (up to 1 quantum
@@ -105,8 +105,8 @@ final class RepairArtifactsTests: XCTestCase {
             cases.append(Case(name: "conv\(k)", original: a, rewritten: b, comparisons: spec.hasBias ? full : [full[0]], absentOps: ["CONV_2D"], note: spec.description))
             // And back: depthwise-to-conv on the depthwise model (which always has a bias).
             var back = m
-            try runPasses([DepthwiseToConv()], on: &back)
-            XCTAssertEqual(opNames(back), ["CONV_2D"])
+            try runVerified([DepthwiseToConv()], on: &back)
+            XCTAssertEqual(liveOpNames(back), ["CONV_2D"])
             let c = try write(back, "conv\(k).dw.conv.tflite")
             cases.append(Case(name: "conv\(k).back", original: b, rewritten: c, comparisons: full, absentOps: ["DEPTHWISE_CONV_2D"], note: spec.description))
         }
@@ -117,20 +117,20 @@ final class RepairArtifactsTests: XCTestCase {
     /// ADD with a runtime int32 input; folded vs not folded must agree on LiteRT, whose kernels
     /// are the reference for the evaluator's semantics.
     func testRandomFoldPairs() throws {
-        var rng = SeededGenerator(seed: 0xF01D)
+        var rng = RepairRandom(seed: 0xF01D)
         var made = 0
         var attempts = 0
         while made < 60 && attempts < 2000 {
             attempts += 1
             guard let given = RandomFolds.model(&rng) else { continue }
             var m = given
-            try runPasses([FoldShapes(), Cleanup()], on: &m)
-            guard opNames(m) == ["ADD"] else {
-                XCTFail("not folded: \(opNames(m))\n\(IRPrinter.print(given))")
+            try runVerified([FoldShapes(), Cleanup()], on: &m)
+            guard liveOpNames(m) == ["ADD"] else {
+                XCTFail("not folded: \(liveOpNames(m))\n\(IRPrinter.print(given))")
                 continue
             }
             let a = try write(given, "fold\(made).tflite"), b = try write(m, "fold\(made).folded.tflite")
-            cases.append(Case(name: "fold\(made)", original: a, rewritten: b, comparisons: [Comparison(runtimes: ["litert"], atol: 0)], note: opNames(given).joined(separator: ",")))
+            cases.append(Case(name: "fold\(made)", original: a, rewritten: b, comparisons: [Comparison(runtimes: ["litert"], atol: 0)], note: liveOpNames(given).joined(separator: ",")))
             made += 1
         }
         XCTAssertEqual(made, 60)
@@ -141,15 +141,15 @@ final class RepairArtifactsTests: XCTestCase {
 /// Random models for the fold conformance test.
 enum RandomFolds {
     static func model<G: RandomNumberGenerator>(_ rng: inout G) -> Model? {
-        var b = GraphBuilder()
+        var b = PassGraphBuilder()
         // The data: a constant, or SHAPE of a runtime input.
         var data: ValueID
         var dataT: IntTensor
         if Int.random(in: 0..<3, using: &rng) == 0 {
             let rank = Int.random(in: 1...5, using: &rng)
             let dims = (0..<rank).map { _ in Int32.random(in: 1...4, using: &rng) }
-            let x = b.input("x", f32, dims)
-            data = b.value("shape", i32, [Int32(rank)])
+            let x = b.input("x", float32Type, dims)
+            data = b.value("shape", int32Type, [Int32(rank)])
             b.op(.shape(outType: .int32), [x], [data])
             dataT = IntTensor(dtype: .int32, shape: [rank], values: dims.map(Int64.init))
         } else {
@@ -217,10 +217,10 @@ enum RandomFolds {
         }
         guard let result, result.elementCount > 0, result.shape.count <= 5 else { return nil }
         let dims = result.shape.map { Int32($0) }
-        let y = b.value("y", i32, dims)
+        let y = b.value("y", int32Type, dims)
         b.op(kind, version: version, inputs, [y])
-        let z = b.input("z", i32, dims)
-        let out = b.value("out", i32, dims)
+        let z = b.input("z", int32Type, dims)
+        let out = b.value("out", int32Type, dims)
         b.op(.add(ArithmeticAttributes()), [y, z], [out])
         b.output(out)
         return b.model

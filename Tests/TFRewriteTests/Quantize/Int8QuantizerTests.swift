@@ -21,12 +21,12 @@ final class Int8QuantizerTests: XCTestCase {
     /// FC (RELU) → SOFTMAX: activations from their ranges, weights symmetric, bias int32 with
     /// the product scale, SOFTMAX output fixed.
     func testFullyConnectedSoftmax() throws {
-        var b = GraphBuilder()
-        let x = b.input("x", f32, [1, 4])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 4])
         let w = b.constant("w", ConstantTensor(floats: [1, -2, 0.5, 0.25, 3, 1, -1, 0, 0.1, 0.2, 0.3, -0.4], shape: [3, 4]))
         let bias = b.constant("b", ConstantTensor(floats: [0.5, -0.25, 0.125], shape: [3]))
-        let h = b.value("h", f32, [1, 3])
-        let y = b.value("y", f32, [1, 3])
+        let h = b.value("h", qf32, [1, 3])
+        let y = b.value("y", qf32, [1, 3])
         b.op(.fullyConnected(FullyConnectedAttributes(activation: .relu)), [x, w, bias], [h])
         b.op(.softmax(beta: 1), [h], [y])
         b.output(y)
@@ -78,15 +78,15 @@ final class Int8QuantizerTests: XCTestCase {
     /// CONV_2D → MAX_POOL_2D → RESHAPE: the pool and reshape outputs share the conv output's
     /// parameters; conv weights per channel on axis 0; DEPTHWISE on axis 3.
     func testSameScaleOpsShareParameters() throws {
-        var b = GraphBuilder()
-        let x = b.input("x", f32, [1, 4, 4, 2])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 4, 4, 2])
         let w = b.constant("w", ConstantTensor(floats: (0..<(3 * 3 * 3 * 2)).map { Float($0 % 7) - 3 }, shape: [3, 3, 3, 2]))
-        let c = b.value("c", f32, [1, 4, 4, 3])
+        let c = b.value("c", qf32, [1, 4, 4, 3])
         let dw = b.constant("dw", ConstantTensor(floats: (0..<(9 * 3)).map { Float($0 % 5) * 0.1 - 0.2 }, shape: [1, 3, 3, 3]))
-        let d = b.value("d", f32, [1, 4, 4, 3])
-        let p = b.value("p", f32, [1, 2, 2, 3])
+        let d = b.value("d", qf32, [1, 4, 4, 3])
+        let p = b.value("p", qf32, [1, 2, 2, 3])
         let shape = b.ints("shape", [1, 12])
-        let r = b.value("r", f32, [1, 12])
+        let r = b.value("r", qf32, [1, 12])
         b.op(.conv2D(Conv2DAttributes(padding: .same, strideW: 1, strideH: 1, activation: .relu6)), [x, w, .absent], [c])
         b.op(.depthwiseConv2D(DepthwiseConv2DAttributes(padding: .same, strideW: 1, strideH: 1, depthMultiplier: 1)), [c, dw, .absent], [d])
         b.op(.maxPool2D(Pool2DAttributes(padding: .valid, strideW: 2, strideH: 2, filterW: 2, filterH: 2)), [d], [p])
@@ -110,11 +110,11 @@ final class Int8QuantizerTests: XCTestCase {
 
     /// CONCATENATION: both inputs and the output share one set of parameters (the union range).
     func testConcatenationSharesParametersAcrossInputs() throws {
-        var b = GraphBuilder()
-        let x = b.input("x", f32, [1, 2])
-        let y = b.input("y", f32, [1, 2])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 2])
+        let y = b.input("y", qf32, [1, 2])
         let k = b.constant("k", ConstantTensor(floats: [7, -1], shape: [1, 2]))
-        let z = b.value("z", f32, [1, 6])
+        let z = b.value("z", qf32, [1, 6])
         b.op(.concatenation(axis: 1, activation: .none), [x, y, k], [z])
         b.output(z)
         let ranges = [x: ObservedRange(min: -1, max: 2), y: ObservedRange(min: 0, max: 5), z: ObservedRange(min: -1, max: 5)]
@@ -129,13 +129,13 @@ final class Int8QuantizerTests: XCTestCase {
     /// A RESHAPE after SOFTMAX keeps the fixed parameters; where SOFTMAX and TANH outputs meet
     /// in one CONCATENATION, one of them is requantized.
     func testFixedParametersPropagateAndConflictsRequantize() throws {
-        var b = GraphBuilder()
-        let x = b.input("x", f32, [1, 4])
-        let s = b.value("s", f32, [1, 4])
-        let t = b.value("t", f32, [1, 4])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 4])
+        let s = b.value("s", qf32, [1, 4])
+        let t = b.value("t", qf32, [1, 4])
         let shape = b.ints("shape", [4, 1])
-        let r = b.value("r", f32, [4, 1])
-        let c = b.value("c", f32, [1, 8])
+        let r = b.value("r", qf32, [4, 1])
+        let c = b.value("c", qf32, [1, 8])
         b.op(.softmax(beta: 1), [x], [s])
         b.op(.reshape(newShape: nil), [s, shape], [r])
         b.op(.tanh, [x], [t])
@@ -157,11 +157,11 @@ final class Int8QuantizerTests: XCTestCase {
 
     /// An op without an int8 rule stays float between DEQUANTIZE and QUANTIZE.
     func testUnsupportedOpStaysFloat() throws {
-        var b = GraphBuilder()
-        let x = b.input("x", f32, [1, 4])
-        let a = b.value("a", f32, [1, 4])
-        let s = b.value("s", f32, [1, 4])
-        let y = b.value("y", f32, [1, 4])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 4])
+        let a = b.value("a", qf32, [1, 4])
+        let s = b.value("s", qf32, [1, 4])
+        let y = b.value("y", qf32, [1, 4])
         b.op(.relu, [x], [a])
         b.op(.builtin(.sqrt, options: nil), [a], [s])
         b.op(.relu6, [s], [y])
@@ -203,10 +203,10 @@ final class Int8QuantizerTests: XCTestCase {
     /// A graph output written by a float op gets a QUANTIZE with int8 I/O; the output keeps
     /// its name.
     func testInt8OutputAfterFloatOp() throws {
-        var b = GraphBuilder()
-        let x = b.input("x", f32, [1, 4])
-        let a = b.value("a", f32, [1, 4])
-        let y = b.value("y", f32, [1, 4])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 4])
+        let a = b.value("a", qf32, [1, 4])
+        let y = b.value("y", qf32, [1, 4])
         b.op(.relu, [x], [a])
         b.op(.builtin(.sqrt, options: nil), [a], [y])
         b.output(y)
@@ -224,9 +224,9 @@ final class Int8QuantizerTests: XCTestCase {
             XCTAssertEqual("\(e)", "no calibration range for tensor \"y\" (output of FULLY_CONNECTED #0); did calibration run the whole graph?")
         }
         // An int8 model has nothing left to quantize.
-        var b = GraphBuilder()
-        let x = b.input("x", i8(0.5, 0), [1, 4])
-        let y = b.value("y", i8(0.5, 0), [1, 4])
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qi8(0.5, 0), [1, 4])
+        let y = b.value("y", qi8(0.5, 0), [1, 4])
         b.op(.relu, [x], [y])
         b.output(y)
         XCTAssertThrowsError(try Int8Quantizer.quantize(b.model, ranges: RangeTable(), options: QuantizationOptions())) { e in
@@ -270,5 +270,26 @@ final class Int8QuantizerTests: XCTestCase {
             }
         }
         XCTAssertEqual(ours[ours.inputs[0]].quantization, theirs[theirs.inputs[0]].quantization)
+    }
+
+    /// The same quantization as a registered pass, for rules files.
+    func testQuantizeInt8Pass() throws {
+        let entry = try XCTUnwrap(PassRegistry.entry("quantize-int8"))
+        XCTAssertThrowsError(try entry.make(PassOptions([:], location: "r.yaml:3"))) { e in
+            XCTAssertEqual("\(e)", "r.yaml:3: pass quantize-int8: option 'calibration': required: a .npy/.npz/folder of samples, or random:N")
+        }
+        XCTAssertThrowsError(try entry.make(PassOptions(["calibration": .string("x.npy"), "percentil": .double(99)], location: "r.yaml:3")))
+        var pass = try entry.make(PassOptions(["calibration": .string(TestPaths.fixtures.appendingPathComponent("calib/micro_speech_calib.npy").path),
+                                               "float_io": .bool(true)]))
+        var model = try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent("micro_speech_float.tflite").path)
+        var target = TargetProfile(runtime: "tflm")
+        target.quantization.perChannelFullyConnected = true
+        var context = PassContext(target: target)
+        XCTAssertTrue(try pass.run(on: &model, context: &context))
+        let g = model.subgraphs[0]
+        XCTAssertEqual(g.ops.map(\.name), ["QUANTIZE", "RESHAPE", "CONV_2D", "RESHAPE", "FULLY_CONNECTED", "SOFTMAX", "DEQUANTIZE"])
+        XCTAssertEqual(g.ops.map(\.version), [1, 1, 3, 1, 4, 2, 2])
+        XCTAssertEqual(g[g.ops[4].inputs[1]].quantization?.scales.count, 4)
+        XCTAssertEqual(context.statistics["quantize-int8"], 5)
     }
 }

@@ -199,20 +199,28 @@ final class RulesFileTests: XCTestCase {
             """, line: 5, "unknown key 'priority' in rule 1")
     }
 
-    func testRulesParseButNeedACompilerToRun() throws {
-        let set = try RuleSet.parse("""
+    // The rule language (Rules/RuleLanguage, Docs/writing-passes.md) now validates rules when
+    // the file loads and compiles them into the pipeline.
+    func testRulesAreValidatedWhenLoadedAndCompiled() throws {
+        XCTAssertThrowsError(try RuleSet.parse("""
             rules:
               - name: conv-to-dw
                 match: { op: CONV_2D }
                 rewrite: { op: DEPTHWISE_CONV_2D }
-            """, file: "bad.yaml")
+            """, file: "bad.yaml")) { e in
+            XCTAssertEqual((e as? RulesError)?.line, 4)
+            XCTAssertTrue("\(e)".contains("rewrite: expected a list of actions"), "\(e)")
+        }
+        let set = try RuleSet.parse("""
+            rules:
+              - name: conv-to-dw
+                match: { op: CONV_2D }
+                rewrite: [erase: root]
+            """, file: "ok.yaml")
         XCTAssertEqual(set.rules.map(\.name), ["conv-to-dw"])
         XCTAssertEqual(set.rules[0].location.line, 2)
         XCTAssertEqual(set.rules[0].match.entries?.first?.key, "op")
-        XCTAssertThrowsError(try set.pipeline()) { e in
-            XCTAssertEqual((e as? RulesError)?.line, 2)
-            XCTAssertTrue("\(e)".contains("no rule compiler"), "\(e)")
-        }
+        XCTAssertEqual(try set.pipeline().passes.map(\.name), ["custom-rules"])
     }
 
     func testUnknownBuiltinInExtends() {

@@ -141,3 +141,8 @@ extension DType {
         }
     }
 }
+
+/// A shape as TensorFlow prints it in messages: [1,49,10].
+func shapeText<T: BinaryInteger>(_ dims: [T]) -> String {
+    "[" + dims.map { "\($0)" }.joined(separator: ",") + "]"
+}

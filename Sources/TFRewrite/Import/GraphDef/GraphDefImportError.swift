@@ -33,7 +33,7 @@ public enum GraphDefImportError: Error, Equatable, CustomStringConvertible {
         case .cycle(let nodes):
             return "the graph has a cycle: " + nodes.map { "'\($0)'" }.joined(separator: " -> ")
         case .badArgument(let flag, let message):
-            return "\(flag): \(message)"
+            return flag.isEmpty ? message : "\(flag): \(message)"
         case .savedModel(let path, let message):
             return "SavedModel \(path): \(message)"
         case .graph(let message):

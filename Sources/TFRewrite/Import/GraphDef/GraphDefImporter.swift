@@ -113,7 +113,7 @@ struct GraphDefLowering {
         var needed = try topology.needed(from: outputNodes, cuts: cuts)
         if inputs.isEmpty {
             for (i, n) in topology.nodes.enumerated() where needed[i] && n.op == "Placeholder" {
-                inputs.append(.init(tensor: TFTensorRef(node: n.name), origin: "Placeholder '\(n.name)'"))
+                inputs.append(.init(tensor: TFTensorRef(node: n.name), origin: ""))
                 cuts.insert(i)
             }
             needed = try topology.needed(from: outputNodes, cuts: cuts)
@@ -141,7 +141,7 @@ struct GraphDefLowering {
             guard let v = tensors[o.tensor] else {
                 throw GraphDefImportError.badArgument(flag: o.origin, message: "node '\(o.tensor.node)' (\(topology.nodes[node].op)) has no output \(o.tensor.index) that can be converted")
             }
-            if model.isConstant(v) {
+            if isConstant(v) {
                 throw GraphDefImportError.badArgument(flag: o.origin, message: "'\(o.tensor)' is a constant (it does not depend on any input), so there is nothing to run")
             }
             // TF's converter names an output tensor after the node the user asked for (an
@@ -151,6 +151,7 @@ struct GraphDefLowering {
             }
             graph.outputs.append(v)
         }
+        materializeConstants()
     }
 
     static func hint(for ops: Set<String>) -> String? {
@@ -200,7 +201,7 @@ struct GraphDefLowering {
             shape = inferred
         }
         guard shape.allSatisfy({ $0 >= 1 && $0 <= Int(Int32.max) }), let n = Value.elementCount(shape.map { Int32($0) }), n < Int(Int32.max) else {
-            throw GraphDefImportError.badArgument(flag: input.origin, message: "shape \(shape) is not a static shape with positive dimensions")
+            throw GraphDefImportError.badArgument(flag: input.origin, message: "shape \(shapeText(shape)) is not a static shape with positive dimensions")
         }
         let name = input.tensor.description
         let v = graph.addValue(Value(name: name, type: ElementType(dtype), shape: shape.map { Int32($0) }, provenance: input.tensor.node))
@@ -323,10 +324,24 @@ struct GraphDefLowering {
 
     func isConstant(_ id: ValueID) -> Bool { !id.isAbsent && (constants[id] != nil || model.isConstant(id)) }
 
+    /// A constant value. Its bytes go into a model buffer only at the end, and only if an op
+    /// or a graph output reads it: a Const node whose data is transposed or folded into
+    /// something else is never copied into the model.
     mutating func addConstant(_ t: ConstantTensor, name: String, node: String) -> ValueID {
-        let v = model.addConstant(Value(name: name, type: t.type, shape: t.shape, provenance: node), data: ByteSlice(t.bytes))
+        let v = graph.addValue(Value(name: name, type: t.type, shape: t.shape, provenance: node))
         constants[v] = t
         return v
+    }
+
+    /// Gives every constant that is read a buffer, then drops the values nothing reads.
+    mutating func materializeConstants() {
+        var read = [Bool](repeating: false, count: graph.values.count)
+        for op in graph.ops { for v in op.inputs where !v.isAbsent { read[v.index] = true } }
+        for v in graph.outputs { read[v.index] = true }
+        for (v, t) in constants.sorted(by: { $0.key < $1.key }) where read[v.index] {
+            graph[v].buffer = model.addBuffer(ByteSlice(t.bytes))
+        }
+        ImportPipeline.removeDeadCode(&model)
     }
 
     /// Emits `kind` on `inputs` producing one value named `name` (default: the node's name),

@@ -37,10 +37,10 @@ struct WindowAttributes {
         case "EXPLICIT" where allowExplicit:
             let p = try node.attrInts("explicit_paddings") ?? []
             guard p.count == 8, p.allSatisfy({ $0 >= 0 }) else {
-                throw node.invalid("explicit_paddings must be 8 non-negative ints, got \(p)")
+                throw node.invalid("explicit_paddings must be 8 non-negative ints, got \(shapeText(p))")
             }
             guard p[0] == 0, p[1] == 0, p[6] == 0, p[7] == 0 else {
-                throw node.invalid("explicit_paddings \(p) pad the batch or channel dimension")
+                throw node.invalid("explicit_paddings \(shapeText(p)) pad the batch or channel dimension")
             }
             padding = .valid
             explicit = [p[2], p[3], p[4], p[5]]
@@ -60,7 +60,7 @@ extension GraphDefLowering {
     mutating func windowInput(_ node: TFNodeDef, _ inputs: [ValueID], _ window: WindowAttributes) throws -> (ValueID, [Int32]) {
         let x = try floatInput(inputs, 0, node)
         var shape = value(x).shape
-        guard shape.count == 4 else { throw node.invalid("input must be 4-D NHWC, got shape \(shape)") }
+        guard shape.count == 4 else { throw node.invalid("input must be 4-D NHWC, got shape \(shapeText(shape))") }
         guard let p = window.explicit else { return (x, shape) }
         let paddings = int32Constant([0, 0, p[0], p[1], p[2], p[3], 0, 0], name: "\(node.name)/paddings", node: node, shape: [4, 2])
         shape[1] += Int32(p[0] + p[1])
@@ -73,7 +73,7 @@ extension GraphDefLowering {
     func filterInput(_ node: TFNodeDef, _ inputs: [ValueID]) throws -> ConstantTensor {
         let w = try constantInput(inputs, 1, node, "the filter")
         guard w.type.dtype == .float32, w.shape.count == 4, w.shape.allSatisfy({ $0 > 0 }) else {
-            throw node.invalid("the filter must be a non-empty 4-D float32 constant, got \(w.type.dtype.name) \(w.shape)")
+            throw node.invalid("the filter must be a non-empty 4-D float32 constant, got \(w.type.dtype.name) \(shapeText(w.shape))")
         }
         return w
     }
@@ -93,7 +93,7 @@ extension GraphDefLowering {
         let (x, xs) = try windowInput(node, inputs, window)
         let (kh, kw, cin, cout) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
         guard xs[3] == cin else {
-            throw node.invalid("the input has \(xs[3]) channels but the filter \(w.shape) expects \(cin) (grouped convolution is not supported)")
+            throw node.invalid("the input has \(xs[3]) channels but the filter \(shapeText(w.shape)) expects \(cin) (grouped convolution is not supported)")
         }
         let shape = try convOutputShape(node, xs, window, kernelH: kh, kernelW: kw, channels: cout)
         let filter = addConstant(Self.hwioToOHWI(w), name: value(inputs[1]).name, node: node.name)
@@ -109,7 +109,7 @@ extension GraphDefLowering {
         let (x, xs) = try windowInput(node, inputs, window)
         let (kh, kw, cin, multiplier) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
         guard xs[3] == cin else {
-            throw node.invalid("the input has \(xs[3]) channels but the filter \(w.shape) expects \(cin)")
+            throw node.invalid("the input has \(xs[3]) channels but the filter \(shapeText(w.shape)) expects \(cin)")
         }
         let channels = cin * multiplier
         let shape = try convOutputShape(node, xs, window, kernelH: kh, kernelW: kw, channels: channels)

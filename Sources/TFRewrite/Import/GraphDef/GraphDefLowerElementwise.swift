@@ -11,7 +11,7 @@ extension GraphDefLowering {
             throw node.invalid("inputs have different types (\(a.dtype.name), \(b.dtype.name))")
         }
         guard let shape = ConstantEvaluator.broadcastShape(a.shape, b.shape) else {
-            throw node.invalid("shapes \(a.shape) and \(b.shape) do not broadcast")
+            throw node.invalid("shapes \(shapeText(a.shape)) and \(shapeText(b.shape)) do not broadcast")
         }
         let out = emit(kind, inputs, node: node, dtype: a.dtype, shape: shape)
         if !isConstant(out) && a.dtype != .float32 {
@@ -25,7 +25,7 @@ extension GraphDefLowering {
         guard inputs.count == 2 else { throw node.invalid("needs 2 inputs, has \(inputs.count)") }
         let (x, b) = (value(inputs[0]), value(inputs[1]))
         guard b.rank == 1, x.rank >= 1, b.shape[0] == x.shape[x.rank - 1] else {
-            throw node.invalid("bias \(b.shape) does not match the last dimension of \(x.shape)")
+            throw node.invalid("bias \(shapeText(b.shape)) does not match the last dimension of \(shapeText(x.shape))")
         }
         return try lowerBinary(node, inputs, .add(ArithmeticAttributes()))
     }

@@ -18,7 +18,7 @@ extension GraphDefLowering {
             throw node.invalid("input b ('\(value(inputs[1]).name)') must be constant weights for FULLY_CONNECTED, but it is computed at run time")
         }
         guard b.type.dtype == .float32, b.shape.count == 2, value(a).rank == 2 else {
-            throw node.invalid("needs a 2-D float input and 2-D float32 weights, got \(value(a).shape) and \(b.type.dtype.name) \(b.shape)")
+            throw node.invalid("needs a 2-D float input and 2-D float32 weights, got \(shapeText(value(a).shape)) and \(b.type.dtype.name) \(shapeText(b.shape))")
         }
         if transposeA {
             let s = value(a).shape
@@ -26,9 +26,9 @@ extension GraphDefLowering {
             a = emit(.builtin(.transpose, options: nil), [a, perm], node: node, name: "\(node.name)/transpose_a", dtype: .float32, shape: [s[1], s[0]])
         }
         let rows = value(a).shape[0], depth = value(a).shape[1]
-        let weights = transposeB ? b.reshaped(b.shape, layout: .oi) : b.transposed([1, 0], layout: .oi)
+        let weights = transposeB ? b.reshaped(b.shape, layout: .oi) : Self.transpose2D(b, layout: .oi)
         guard weights.shape[1] == depth else {
-            throw node.invalid("input \(value(a).shape) and weights \(b.shape)\(transposeB ? " (transposed)" : "") do not multiply")
+            throw node.invalid("input \(shapeText(value(a).shape)) and weights \(shapeText(b.shape))\(transposeB ? " (transposed)" : "") do not multiply")
         }
         let w = addConstant(weights, name: value(inputs[1]).name, node: node.name)
         let out = emit(.fullyConnected(FullyConnectedAttributes()), [a, w, .absent], node: node, dtype: .float32, shape: [rows, weights.shape[0]])
@@ -50,7 +50,7 @@ extension GraphDefLowering {
         for (k, what) in [(1, "scale"), (2, "offset"), (3, "mean"), (4, "variance")] {
             let t = try constantInput(inputs, k, node, what)
             guard t.type.dtype == .float32, t.elementCount == Int(channels) else {
-                throw node.invalid("\(what) must be \(channels) float32 values (one per channel), got \(t.type.dtype.name) \(t.shape)")
+                throw node.invalid("\(what) must be \(channels) float32 values (one per channel), got \(t.type.dtype.name) \(shapeText(t.shape))")
             }
             vectors.append(t.floats)
         }
@@ -63,5 +63,23 @@ extension GraphDefLowering {
         let y = emit(.add(ArithmeticAttributes()), [scaled, sValue], node: node, dtype: .float32, shape: xs)
         // Outputs 1… (batch mean/variance, reserve spaces) only matter in training.
         return [y]
+    }
+
+    /// [r, c] → [c, r] for 4-byte elements in one pass (the generic `transposed` is slow on
+    /// megabyte weights).
+    static func transpose2D(_ t: ConstantTensor, layout: FilterLayout) -> ConstantTensor {
+        let (rows, cols) = (Int(t.shape[0]), Int(t.shape[1]))
+        var out = [UInt8](repeating: 0, count: t.bytes.count)
+        t.bytes.withUnsafeBytes { src in
+            out.withUnsafeMutableBytes { dst in
+                for r in 0..<rows {
+                    for c in 0..<cols {
+                        let word = src.loadUnaligned(fromByteOffset: (r * cols + c) * 4, as: UInt32.self)
+                        dst.storeBytes(of: word, toByteOffset: (c * rows + r) * 4, as: UInt32.self)
+                    }
+                }
+            }
+        }
+        return ConstantTensor(type: t.type, shape: [Int32(cols), Int32(rows)], bytes: out, layout: layout)
     }
 }

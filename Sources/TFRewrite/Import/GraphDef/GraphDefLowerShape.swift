@@ -15,21 +15,21 @@ extension GraphDefLowering {
         let x = try input(inputs, 0, node)
         let xs = value(x).shape
         let requested = try integerInput(inputs, 1, node, "the target shape")
-        guard let count = Value.elementCount(xs) else { throw node.invalid("input shape \(xs) is too large") }
+        guard let count = Value.elementCount(xs) else { throw node.invalid("input shape \(shapeText(xs)) is too large") }
         let unknown = requested.indices.filter { requested[$0] == -1 }
         guard unknown.count <= 1, requested.allSatisfy({ $0 >= -1 }) else {
-            throw node.invalid("target shape \(requested) is not valid (at most one -1, no other negative sizes)")
+            throw node.invalid("target shape \(shapeText(requested)) is not valid (at most one -1, no other negative sizes)")
         }
         var shape = requested
         let known = requested.filter { $0 != -1 }.reduce(1, *)
         if let u = unknown.first {
             guard known > 0, count % known == 0 else {
-                throw node.invalid("cannot reshape \(xs) (\(count) elements) to \(requested)")
+                throw node.invalid("cannot reshape \(shapeText(xs)) (\(count) elements) to \(shapeText(requested))")
             }
             shape[u] = count / known
         }
         guard shape.reduce(1, *) == count else {
-            throw node.invalid("cannot reshape \(xs) (\(count) elements) to \(requested)")
+            throw node.invalid("cannot reshape \(shapeText(xs)) (\(count) elements) to \(shapeText(requested))")
         }
         return [reshape(x, to: shape.map { Int32($0) }, node: node)]
     }
@@ -40,8 +40,8 @@ extension GraphDefLowering {
         var dims = Set<Int>()
         for d in try node.attrInts("squeeze_dims") ?? node.attrInts("axis") ?? [] {
             let axis = d < 0 ? d + xs.count : d
-            guard axis >= 0, axis < xs.count else { throw node.invalid("squeeze dimension \(d) is out of range for shape \(xs)") }
-            guard xs[axis] == 1 else { throw node.invalid("cannot squeeze dimension \(d) of shape \(xs): its size is not 1") }
+            guard axis >= 0, axis < xs.count else { throw node.invalid("squeeze dimension \(d) is out of range for shape \(shapeText(xs))") }
+            guard xs[axis] == 1 else { throw node.invalid("cannot squeeze dimension \(d) of shape \(shapeText(xs)): its size is not 1") }
             dims.insert(axis)
         }
         if dims.isEmpty { dims = Set(xs.indices.filter { xs[$0] == 1 }) }
@@ -53,9 +53,9 @@ extension GraphDefLowering {
         let x = try input(inputs, 0, node)
         var shape = value(x).shape
         let dim = try integerInput(inputs, 1, node, "the dimension")
-        guard dim.count == 1 else { throw node.invalid("the dimension must be a single value, got \(dim)") }
+        guard dim.count == 1 else { throw node.invalid("the dimension must be a single value, got \(shapeText(dim))") }
         let axis = dim[0] < 0 ? dim[0] + shape.count + 1 : dim[0]
-        guard axis >= 0, axis <= shape.count else { throw node.invalid("dimension \(dim[0]) is out of range for shape \(shape)") }
+        guard axis >= 0, axis <= shape.count else { throw node.invalid("dimension \(dim[0]) is out of range for shape \(shapeText(shape))") }
         shape.insert(1, at: axis)
         return [reshape(x, to: shape, node: node)]
     }
@@ -65,7 +65,7 @@ extension GraphDefLowering {
         var shape = value(x).shape
         let p = try integerInput(inputs, 1, node, "the paddings")
         guard p.count == 2 * shape.count, p.allSatisfy({ $0 >= 0 }) else {
-            throw node.invalid("paddings must be \(shape.count)x2 non-negative values, got \(p)")
+            throw node.invalid("paddings must be \(shape.count)x2 non-negative values, got \(shapeText(p))")
         }
         for d in shape.indices { shape[d] += Int32(p[2 * d] + p[2 * d + 1]) }
         let paddings = int32Constant(p, name: value(inputs[1]).name, node: node, shape: [Int32(shape.count), 2])
@@ -85,7 +85,7 @@ extension GraphDefLowering {
         for v in values.map(value) {
             guard v.dtype == first.dtype, v.rank == first.rank,
                 v.shape.indices.allSatisfy({ $0 == axis || v.shape[$0] == first.shape[$0] })
-            else { throw node.invalid("cannot concatenate \(first.dtype.name) \(first.shape) and \(v.dtype.name) \(v.shape) along axis \(axis)") }
+            else { throw node.invalid("cannot concatenate \(first.dtype.name) \(shapeText(first.shape)) and \(v.dtype.name) \(shapeText(v.shape)) along axis \(axis)") }
             shape[axis] += v.shape[axis]
         }
         if values.count == 1 { return [values[0]] }
@@ -100,7 +100,7 @@ extension GraphDefLowering {
         let x = try input(inputs, 0, node)
         let xs = value(x).shape
         let perm = try integerInput(inputs, 1, node, "the permutation")
-        guard perm.sorted() == Array(0..<xs.count) else { throw node.invalid("\(perm) is not a permutation of the \(xs.count) dimensions") }
+        guard perm.sorted() == Array(0..<xs.count) else { throw node.invalid("\(shapeText(perm)) is not a permutation of the \(xs.count) dimensions") }
         let permValue = int32Constant(perm, name: value(inputs[1]).name, node: node)
         let out = emit(.builtin(.transpose, options: nil), [x, permValue], node: node, dtype: value(x).dtype, shape: perm.map { xs[$0] })
         if !isConstant(out) && value(x).dtype != .float32 {
@@ -137,7 +137,7 @@ extension GraphDefLowering {
         do {
             geometry = try StridedSliceGeometry(shape: value(x).shape.map(Int.init), begin: begin.map(Int64.init), end: end.map(Int64.init), strides: strides.map(Int64.init), attributes: attrs)
         } catch let p as StridedSliceGeometry.Problem {
-            throw node.invalid("cannot slice \(value(x).shape): \(p.description)")
+            throw node.invalid("cannot slice \(shapeText(value(x).shape)): \(p.description)")
         }
         if let t = constant(x) {
             return [addConstant(geometry.apply(to: t), name: node.name, node: node.name)]
@@ -158,7 +158,7 @@ extension GraphDefLowering {
         let axis = a < 0 ? a + first.rank + 1 : a
         guard axis >= 0, axis <= first.rank else { throw node.invalid("axis \(a) is out of range for rank \(first.rank)") }
         for v in inputs.map(value) where v.shape != first.shape || v.dtype != first.dtype {
-            throw node.invalid("cannot stack \(first.dtype.name) \(first.shape) with \(v.dtype.name) \(v.shape)")
+            throw node.invalid("cannot stack \(first.dtype.name) \(shapeText(first.shape)) with \(v.dtype.name) \(shapeText(v.shape))")
         }
         var shape = first.shape
         shape.insert(Int32(inputs.count), at: axis)

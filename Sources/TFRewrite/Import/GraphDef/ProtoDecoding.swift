@@ -88,7 +88,7 @@ public enum ProtoDecoding {
     ) throws(DecodeProblem) {
         var reader = WireReader(bytes, base: base)
         let prefix = context.isEmpty ? "" : context + "."
-        while let field = try next(&reader, context: context) {
+        while let field = try nextNode(&reader, bytes, base: base, index: graph.nodes.count, context: context) {
             switch field.number {
             case 1:
                 let index = graph.nodes.count
@@ -196,6 +196,24 @@ public enum ProtoDecoding {
             return try reader.next()
         } catch {
             throw DecodeProblem((context.isEmpty ? "" : context + ": ") + error.message)
+        }
+    }
+
+    /// `next` for a GraphDef's fields: when a node field is cut short (a truncated file), the
+    /// message also names the node being read, from whatever of its name field is left.
+    private static func nextNode(
+        _ reader: inout WireReader, _ bytes: UnsafeRawBufferPointer, base: Int, index: Int, context: String
+    ) throws(DecodeProblem) -> WireField? {
+        do {
+            return try reader.next()
+        } catch {
+            var detail = error.message
+            var partial = WireReader(UnsafeRawBufferPointer(rebasing: bytes[max(0, min(error.offset - base, bytes.count))...]), base: 0)
+            // The broken field's key and length are readable; its body is what remains.
+            if let key = try? partial.rawVarint(), key == (1 << 3 | 2), (try? partial.rawVarint()) != nil {
+                detail += " (node #\(index)\(nodeNameHint(partial.remaining)) is cut short)"
+            }
+            throw DecodeProblem((context.isEmpty ? "" : context + ": ") + detail)
         }
     }
 

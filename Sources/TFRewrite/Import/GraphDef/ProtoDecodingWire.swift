@@ -86,6 +86,12 @@ struct WireReader {
         }
     }
 
+    /// A bare varint at the current position (for inspecting a broken field).
+    mutating func rawVarint() throws(WireFormatError) -> UInt64 { try readVarint() }
+
+    /// The bytes not read yet.
+    var remaining: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: buffer[position...]) }
+
     private mutating func readVarint() throws(WireFormatError) -> UInt64 {
         let start = position
         var result: UInt64 = 0

@@ -6,9 +6,9 @@ import FlatBuffers
 /// stays consistent. When the model already holds a dangling index they change nothing: the
 /// verifier reports that, and renumbering around it would make it point somewhere plausible.
 extension Model {
-    /// Metadata that names tensors by index (TFLM's offline memory planner): renumbering values
-    /// would silently break it.
-    public static let tensorIndexMetadata = ["OFFLINE_MEMORY_ALLOCATION"]
+    /// Metadata that names tensors by index: TFLM's offline memory plan (micro_allocator.cc
+    /// `kOfflineMemAllocMetadata`, written by Vela). Renumbering values would silently break it.
+    public static let tensorIndexMetadata = ["OfflineMemoryAllocation"]
 
     /// True when some metadata refers to tensors by index, so values must keep their numbers.
     public var pinsTensorIndices: Bool {

@@ -65,8 +65,8 @@ public struct PassCondition: Hashable, Sendable, CustomStringConvertible {
     /// Whether the condition holds for the pipeline's target. Without a target it does not.
     public func holds(for target: TargetProfile?) -> Bool {
         guard let target else { return false }
-        if targetLacks.contains(where: { target.ops.keys.contains($0) }) { return false }
-        if !targetHas.allSatisfy({ target.ops.keys.contains($0) }) { return false }
+        if targetLacks.contains(where: { target.registers($0) }) { return false }
+        if !targetHas.allSatisfy({ target.registers($0) }) { return false }
         if let r = targetRuntime, r.lowercased() != target.runtime.lowercased() { return false }
         return true
     }

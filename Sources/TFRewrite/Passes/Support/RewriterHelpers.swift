@@ -14,25 +14,13 @@ extension Rewriter {
         }
     }
 
-    /// Gives a conv-like op without bias a zero bias: int32 (int64 for int16 activations) with
-    /// scale input·filter per channel, as the converter writes biases (FACTS.md §3.3), or float
-    /// zeros. Measured by the conformance tests (tflite_micro 0.dev20261023, ai-edge-litert
-    /// 2.3): TFLM's DEPTHWISE_CONV_2D crashes (SIGSEGV) on a −1 bias and LiteRT's CONV_2D
-    /// refuses a missing one ("has_bias was not true"), so the conv rewrites always emit one.
-    mutating func addZeroBias(to id: OpID, filter: ConstantTensor, input x: Value, channels: Int32) {
-        let n = Int(channels)
-        let bias: ConstantTensor
-        if let xq = x.quantization, let xs = xq.scale, let wq = filter.type.quantization, wq.hasScales, x.dtype == .int8 || x.dtype == .int16 {
-            let scales = (0..<n).map { xs * (wq.scales.count == 1 ? wq.scales[0] : wq.scales[$0]) }
-            let q = Quantization(scales: scales, zeroPoints: [Int64](repeating: 0, count: n), axis: 0)
-            bias = x.dtype == .int16
-                ? ConstantTensor(.int64, shape: [channels], values: [Int64](repeating: 0, count: n), quantization: q)
-                : ConstantTensor(.int32, shape: [channels], values: [Int32](repeating: 0, count: n), quantization: q)
-        } else {
-            bias = ConstantTensor(floats: [Float](repeating: 0, count: n), shape: [channels])
-        }
-        let name = (self[self[id].inputs[1]].name.isEmpty ? "depthwise" : self[self[id].inputs[1]].name) + "/zero_bias"
-        let b = addConstant(bias, name: name)
+    /// Gives a conv-like op without bias the zero bias `zeroBias` makes. Measured by the
+    /// conformance tests (tflite_micro 0.dev20261023, ai-edge-litert 2.3): TFLM's
+    /// DEPTHWISE_CONV_2D crashes (SIGSEGV) on a −1 bias and LiteRT's CONV_2D refuses a missing
+    /// one ("has_bias was not true"), so the conv rewrites always emit one.
+    mutating func addZeroBias(to id: OpID, _ bias: ConstantTensor) {
+        let filterName = self[self[id].inputs[1]].name
+        let b = addConstant(bias, name: (filterName.isEmpty ? "conv" : filterName) + "/zero_bias")
         if self[id].inputs.count >= 3 { self[id].inputs[2] = b } else { self[id].inputs.append(b) }
     }
 
@@ -90,4 +78,20 @@ extension ElementType {
         default: return false
         }
     }
+}
+
+/// A zero bias for a conv-like op: int32 (int64 for int16 activations) with scale
+/// input·filter per channel, as the converter writes biases (FACTS.md §3.3), or float zeros
+/// for float and hybrid ops. Nil when the quantization does not say what the bias should be.
+func zeroBias(input x: Value, filter: ConstantTensor, channels: Int32) -> ConstantTensor? {
+    let n = Int(channels)
+    if x.dtype == .float32 { return ConstantTensor(floats: [Float](repeating: 0, count: n), shape: [channels]) }
+    guard [.int8, .uint8, .int16].contains(x.dtype), let xs = x.quantization?.scale,
+        let wq = filter.type.quantization, wq.scales.count == 1 || wq.scales.count == n
+    else { return nil }
+    let scales = (0..<n).map { xs * (wq.scales.count == 1 ? wq.scales[0] : wq.scales[$0]) }
+    let q = Quantization(scales: scales, zeroPoints: [Int64](repeating: 0, count: n), axis: 0)
+    return x.dtype == .int16
+        ? ConstantTensor(.int64, shape: [channels], values: [Int64](repeating: 0, count: n), quantization: q)
+        : ConstantTensor(.int32, shape: [channels], values: [Int32](repeating: 0, count: n), quantization: q)
 }

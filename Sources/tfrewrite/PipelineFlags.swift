@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import TFRewrite
+
+/// The convert command's pipeline control: list the passes, disable some, show the IR after
+/// some, count what fired. Names are registered passes, import passes (GraphDef/SavedModel),
+/// `custom-rules`, and the rules of the --rules files.
+struct PipelineFlags: ParsableArguments {
+    @Flag(name: .customLong("list-passes"), help: "List the passes and the --rules files' rules (name and summary), then exit.")
+    var listPasses = false
+
+    @Option(name: .customLong("disable-pass"), help: ArgumentHelp("Skip a pass or a rule (repeatable).", valueName: "name"))
+    var disabled: [String] = []
+
+    @Option(name: .customLong("print-ir-after"), help: ArgumentHelp("Print the IR to stderr after this pass, or after every pass with 'all' (repeatable).", valueName: "name|all"))
+    var printIRAfter: [String] = []
+
+    @Flag(help: "Print how often each pass, pattern and rule fired (stderr).")
+    var stats = false
+
+    var control: PipelineControl {
+        PipelineControl(disabled: Set(disabled), printIRAfter: Set(printIRAfter)) { pass, ir in
+            FileHandle.standardError.write(Data("// IR after \(pass)\n\(ir)".utf8))
+        }
+    }
+
+    /// Prints `--list-passes`.
+    func list(_ ruleSet: RuleSet?) throws {
+        let passes = try Conversion.passList(ruleSet)
+        let width = passes.map(\.name.count).max() ?? 0
+        var out = ""
+        for p in passes {
+            let tag = p.kind == .pass ? "" : "[\(p.kind.rawValue)] "
+            out += p.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + tag + p.summary + "\n"
+        }
+        writeStdout(out)
+    }
+
+    /// Unknown names in --disable-pass / --print-ir-after are usage errors (exit 2).
+    func checkNames(_ ruleSet: RuleSet?) throws {
+        let known = try Conversion.knownNames(ruleSet)
+        for (flag, names) in [("--disable-pass", disabled), ("--print-ir-after", printIRAfter.filter { $0 != "all" })] {
+            for n in names where !known.contains(n) {
+                throw CLIError("\(flag) \(n): no pass or rule has this name (see --list-passes)")
+            }
+        }
+    }
+
+    /// Loads the model, running the import passes under this control.
+    func load(path: String, options: ModelLoadOptions, context: inout PassContext) throws -> Model {
+        try Conversion.load(path: path, options: options, control: control, context: &context)
+    }
+
+    /// Runs the rule set's rules and passes under this control (and checks the target).
+    func run(_ ruleSet: RuleSet, on model: inout Model, context: inout PassContext) throws {
+        try Conversion.run(ruleSet, on: &model, control: control, context: &context)
+    }
+
+    func printStatistics(_ context: PassContext) {
+        guard stats else { return }
+        let lines = Conversion.statisticsLines(context)
+        let text = lines.isEmpty ? "stats: nothing fired\n" : lines.map { "stats: \($0)\n" }.joined()
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}

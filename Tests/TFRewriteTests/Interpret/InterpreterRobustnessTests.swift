@@ -1,0 +1,88 @@
+import FlatBuffers
+import Foundation
+import XCTest
+
+@testable import TFRewrite
+
+/// Corpus models (visible skip when ../shared/models is absent) and corrupted models: the
+/// interpreter either runs or throws a typed error, never traps.
+final class InterpreterRobustnessTests: XCTestCase {
+    typealias S = InterpreterTestSupport
+
+    private func corpusModel(_ name: String) throws -> Model {
+        let path = S.corpus.appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("model corpus absent: \(path) not found")
+        }
+        return try TFLiteImporter.load(path: path)
+    }
+
+    /// hello_world_float regresses sin(x) on [0, 2π]: the interpreter's output follows it.
+    func testHelloWorldFloatApproximatesSine() throws {
+        let interp = try Interpreter(model: try corpusModel("hello_world_float.tflite"))
+        for x in stride(from: Float(0.2), through: 6.0, by: 0.7) {
+            let y = try interp.run([RuntimeTensor(shape: [1, 1], floats: [x])!])[0].floats![0]
+            XCTAssertEqual(y, sin(x), accuracy: 0.2, "sin(\(x))")
+        }
+    }
+
+    func testHelloWorldInt8AndMicroSpeechRun() throws {
+        let hello = try Interpreter(model: try corpusModel("hello_world_int8.tflite"))
+        XCTAssertEqual(try hello.run([RuntimeTensor(shape: [1, 1], int8s: [10])!])[0].shape, [1, 1])
+        let speech = try Interpreter(model: try corpusModel("micro_speech_quantized.tflite"))
+        let out = try speech.run([RuntimeTensor.zeros(.int8, shape: [1, 1960])!])[0]
+        XCTAssertEqual(out.shape, [1, 4])
+        // A probability distribution in 1/256 steps offset by −128: sums to about 256.
+        XCTAssertEqual(out.int8s!.map { Int($0) + 128 }.reduce(0, +), 256, accuracy: 4)
+    }
+
+    func testUnsupportedCorpusModelsNameTheirOps() throws {
+        let cases: [(String, [String])] = [
+            ("keyword_scrambled.tflite", ["SVDF"]),
+            ("trained_lstm_int8.tflite", ["UNIDIRECTIONAL_SEQUENCE_LSTM"]),
+            ("person_detect_vela.tflite", ["ethos-u"]),
+            ("audio_preprocessor_int8.tflite", ["SignalWindow", "CAST", "DIV"]),
+        ]
+        for (file, names) in cases {
+            let model = try corpusModel(file)
+            XCTAssertThrowsError(try Interpreter(model: model), file) { error in
+                let listed = Set((error as? InterpreterError)?.unsupportedOps.map(\.name) ?? [])
+                for n in names { XCTAssertTrue(listed.contains(n), "\(file): \(n) not in \(listed)") }
+            }
+        }
+    }
+
+    /// Random byte flips in a fixture: import may fail; if it succeeds the interpreter must
+    /// load (or throw) and run zeros (or throw) without trapping.
+    func testCorruptedModelsNeverTrap() throws {
+        let bytes = try [UInt8](Data(contentsOf: S.fixtures.appendingPathComponent("qdq_float_io.tflite")))
+        var rng = SplitMix(seed: 42)
+        var ran = 0
+        for _ in 0..<400 {
+            var b = bytes
+            for _ in 0..<(1 + Int(rng.next() % 4)) {
+                b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            guard let model = try? TFLiteImporter.decode(ByteStorage(copying: b)),
+                  let interp = try? Interpreter(model: model) else { continue }
+            let inputs = interp.inputs.compactMap { RuntimeTensor.zeros($0.dtype, shape: $0.shape) }
+            guard inputs.count == interp.inputs.count else { continue }
+            _ = try? interp.run(inputs)
+            ran += 1
+        }
+        XCTAssertGreaterThan(ran, 0, "some mutations should still load and run")
+    }
+
+    /// Tiny deterministic generator so the mutations are reproducible.
+    private struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Int8 post-training quantization benchmark (run by scripts/bench.sh with BIN and WORK set; not
+# a timed test). Whole-process wall time and peak RSS (scripts/bench.py):
+#   - DS_CNN_S.pb (../shared/models/graphdef, cut at Mfcc) -> int8 with the 32 calibration
+#     samples of Fixtures/calib/corpus_DS_CNN_S_calib.npy, beside TF's converter
+#     (from_frozen_graph + representative_dataset over the same samples, int8 I/O) when TF_PYTHON
+#     points at a Python with TensorFlow. Goals: >= 50x faster than TF, <= 40 MiB peak RSS.
+#   - MobileNetV2-224 -> int8 with 16 samples (random:16, seeded). Goal: <= 0.5 s. The frozen
+#     graph is the one scripts/bench.d/graphdef.sh writes to $WORK/mobilenet_v2.pb (made here the
+#     same way when that script has not run).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-$(swift build -c release --show-bin-path)}
+WORK=${WORK:-/tmp/tfrewrite-bench}
+TF_PYTHON=${TF_PYTHON:-}
+mkdir -p "$WORK"
+echo "== Int8 quantization"
+
+have_tf() { [[ -n "$TF_PYTHON" && -x "$TF_PYTHON" ]]; }
+
+ds=../shared/models/graphdef/DS_CNN_S.pb
+calib=Fixtures/calib/corpus_DS_CNN_S_calib.npy
+if [[ -f "$ds" && -f "$calib" ]]; then
+    python3 scripts/bench.py "tfrewrite DS_CNN_S .pb -> int8 (32 samples)" --runs 7 -- \
+        "$BIN/tfrewrite" "$ds" --input Mfcc:1,49,10 --output labels_softmax \
+        --quantize int8 --calibration "$calib" -o "$WORK/ds_cnn_s_int8.tflite"
+    if have_tf; then
+        python3 scripts/bench.py "TF from_frozen_graph DS_CNN_S -> int8 (32 samples)" --runs 3 -- "$TF_PYTHON" -c '
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+pb, calib, dst = sys.argv[1:4]
+samples = np.load(calib)
+c = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb, input_arrays=["Mfcc"],
+    output_arrays=["labels_softmax"], input_shapes={"Mfcc": [1, 49, 10]})
+c.optimizations = [tf.lite.Optimize.DEFAULT]
+c.representative_dataset = lambda: ([s.reshape(1, 49, 10).astype(np.float32)] for s in samples)
+c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+c.inference_input_type = tf.int8
+c.inference_output_type = tf.int8
+open(dst, "wb").write(c.convert())
+' "$ds" "$calib" "$WORK/tf-ds_cnn_s_int8.tflite"
+    else
+        echo "TF_PYTHON not set: TF's DS_CNN_S int8 timing skipped"
+    fi
+else
+    echo "corpus absent ($ds): DS_CNN_S int8 skipped"
+fi
+
+mnv2="$WORK/mobilenet_v2.pb"
+if [[ ! -f "$mnv2" ]] && have_tf; then
+    "$TF_PYTHON" - "$mnv2" <<'PY' 2>/dev/null
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+tf.keras.utils.set_random_seed(1)
+model = tf.keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
+fn = tf.function(lambda x: model(x, training=False))
+frozen = convert_variables_to_constants_v2(fn.get_concrete_function(tf.TensorSpec([1, 224, 224, 3], tf.float32, name="input")))
+with open(sys.argv[1], "wb") as f:
+    f.write(frozen.graph.as_graph_def().SerializeToString())
+PY
+fi
+if [[ -f "$mnv2" ]]; then
+    python3 scripts/bench.py "tfrewrite MobileNetV2-224 .pb -> int8 (16 samples)" --runs 5 -- \
+        "$BIN/tfrewrite" "$mnv2" --quantize int8 --calibration random:16 -o "$WORK/mnv2_int8.tflite"
+    python3 scripts/bench.py "tfrewrite MobileNetV2-224 .pb -> float (import only)" --runs 5 -- \
+        "$BIN/tfrewrite" "$mnv2" -o "$WORK/mnv2_float.tflite"
+    # One float inference in the interpreter (what calibration runs per sample, on each core).
+    python3 - "$WORK/mnv2_input.npy" <<'PY'
+import struct, sys
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 224, 224, 3), }"
+header += " " * (63 - (10 + len(header)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+    f.write(b"\x00" * (224 * 224 * 3 * 4))
+PY
+    "$BIN/tfrewrite" run "$WORK/mnv2_float.tflite" --input "$WORK/mnv2_input.npy" --repeat 5 -o "$WORK/mnv2_out.npy" 2>&1 \
+        | grep -E "inferences" | sed 's/^ */float inference in the interpreter: /' || true
+else
+    echo "no $mnv2 (needs TF_PYTHON, or run scripts/bench.d/graphdef.sh first): MobileNetV2 int8 skipped"
+fi
