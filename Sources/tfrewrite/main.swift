@@ -3,21 +3,23 @@ import Foundation
 import TFRewrite
 
 // Exit codes: 0 ok, 1 a check found problems, 2 bad input or usage.
-var command: ParsableCommand
-do {
-    command = try Tfrewrite.parseAsRoot()
-} catch {
-    if Tfrewrite.exitCode(for: error) == .success {
-        Tfrewrite.exit(withError: error)  // --help, --version
+func fail(_ error: Error) -> Never {
+    // --help and --version arrive as errors whose exit code is success.
+    if Tfrewrite.exitCode(for: error) == .success { Tfrewrite.exit(withError: error) }
+    if error is ToolExit { Foundation.exit((error as! ToolExit).code) }
+    let text: String
+    if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") || error is ValidationError {
+        text = Tfrewrite.fullMessage(for: error)
+    } else {
+        text = "tfrewrite: error: \(oneLine(error))"
     }
-    FileHandle.standardError.write(Data((Tfrewrite.fullMessage(for: error) + "\n").utf8))
+    FileHandle.standardError.write(Data((text + "\n").utf8))
     Foundation.exit(2)
 }
+
 do {
+    var command = try Tfrewrite.parseAsRoot()
     try command.run()
-} catch let exit as ToolExit {
-    Foundation.exit(exit.code)
 } catch {
-    FileHandle.standardError.write(Data("tfrewrite: error: \(oneLine(error))\n".utf8))
-    Foundation.exit(2)
+    fail(error)
 }

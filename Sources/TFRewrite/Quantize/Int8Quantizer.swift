@@ -59,6 +59,7 @@ public enum QuantizeError: Error, CustomStringConvertible, Equatable {
     case calibration(String)
     case badOption(String)
     case invalidResult(String)
+    case invalidInput(String)
 
     public var description: String {
         switch self {
@@ -67,6 +68,7 @@ public enum QuantizeError: Error, CustomStringConvertible, Equatable {
         case .calibration(let m): m
         case .badOption(let m): m
         case .invalidResult(let m): "the quantized model is invalid: \(m)"
+        case .invalidInput(let m): "the model to quantize is invalid: \(m)"
         }
     }
 }
@@ -201,7 +203,8 @@ public enum Int8Quantizer {
                 case .activation:
                     guard !v.isAbsent else { return .failure(Reason(text: "input \(k) is missing")) }
                     guard isFloatRuntime(v) || isFloatConstant(v) else {
-                        return .failure(Reason(text: "input \(k) is \(graph[v].dtype.name), not float32"))
+                        let type = v.index < graph.values.count ? graph[v].dtype.name : "out of range"
+                        return .failure(Reason(text: "input \(k) is \(type), not float32"))
                     }
                     if isFloatRuntime(v) { activations += 1 }
                 case .weights:

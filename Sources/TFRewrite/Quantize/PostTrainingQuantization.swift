@@ -53,6 +53,7 @@ public enum PostTrainingQuantization {
 
     /// Same, with samples already loaded.
     public static func run(_ model: Model, samples: SampleSet, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
+        if let first = Verifier.verify(model).first { throw QuantizeError.invalidInput(first.description) }
         let ranges = try Calibrator.calibrate(model, samples: samples, percentile: request.percentile, threads: request.threads, progress: progress)
         let options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)

@@ -8,18 +8,19 @@ import XCTest
 final class InterpreterFixtureTests: XCTestCase {
     typealias S = InterpreterTestSupport
 
-    /// Fixture name → model path relative to Fixtures/.
+    /// Fixture name → model path relative to Fixtures/ (searched in every subfolder).
     private func modelPath(for name: String) -> String? {
-        for candidate in ["\(name).tflite", "reference/\(name).tflite"] {
-            if FileManager.default.fileExists(atPath: S.fixtures.appendingPathComponent(candidate).path) { return candidate }
-        }
-        return nil
+        let root = S.fixtures.path
+        let all = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+        return all.filter { ($0 as NSString).lastPathComponent == "\(name).tflite" }.sorted { $0.count < $1.count }.first
     }
 
     private func expectedNames() throws -> [String] {
         let dir = S.fixtures.appendingPathComponent("expected").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir)
-        return files.filter { $0.hasSuffix("_inputs.npy") }.map { String($0.dropLast("_inputs.npy".count)) }.sorted()
+        // Only inputs with stored TFLM outputs.
+        return files.filter { $0.hasSuffix("_inputs.npy") }.map { String($0.dropLast("_inputs.npy".count)) }
+            .filter { files.contains("\($0)_tflm.npy") }.sorted()
     }
 
     func testEveryFixtureMatchesTFLM() throws {

@@ -71,6 +71,37 @@ final class BuiltinEquivalenceTests: XCTestCase {
         }
     }
 
+    /// The third-party corpus (../shared/models), when present: every .tflite for
+    /// conv-to-depthwise and fuse-activation, every GraphDef that imports for the folds.
+    func testCorpusWhenPresent() throws {
+        let conv = try RuleExamples.pass("conv_to_depthwise.yaml")
+        let fuse = try RuleExamples.pass("fuse_activation.yaml")
+        let fold = try RuleExamples.pass("fold_batch_norm.yaml")
+        let tflite = try TestPaths.corpusModels()
+        XCTAssertFalse(tflite.isEmpty)
+        for url in tflite {
+            guard let m = try? TFLiteImporter.load(path: url.path) else { continue }
+            try assertSame(try ConvToDepthwise(), conv, on: m, url.lastPathComponent)
+            try assertSame(try FuseActivation(), fuse, on: m, url.lastPathComponent)
+        }
+        let dir = try TestPaths.corpusDirectory("graphdef")
+        var folded = 0
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() where name.hasSuffix(".pb") {
+            // The corpus graphs start with the audio front end: cut it off at Mfcc. Graphs the
+            // importer cannot lower (the LSTM's TF1 loop) are not this test's business.
+            var options = try ModelLoadOptions(inputs: ["Mfcc"], outputs: [], signature: nil)
+            options.runImportPipeline = false
+            guard var m = try? ModelLoader.load(path: dir.appendingPathComponent(name).path, options: options) else { continue }
+            try runOne(try ConstantFold(), on: &m)
+            if try assertSame(try FoldBatchNorm(), fold, on: m, name) { folded += 1 }
+            try runOne(try FoldBiasAdd(), on: &m)
+            try runOne(try FoldBatchNorm(), on: &m)
+            try assertSame(try FuseActivation(), fuse, on: m, name)
+        }
+        print("BuiltinEquivalenceTests: corpus GraphDefs folded: \(folded)")
+        XCTAssertGreaterThanOrEqual(folded, 1, "no corpus GraphDef had a batch norm to fold")
+    }
+
     // MARK: Corner cases on hand-built models
 
     /// input [1,8,8,1] → CONV_2D(filter [4,3,3,1]) (→ second CONV_2D sharing the filter).

@@ -238,4 +238,44 @@ final class MalformedRulesTests: XCTestCase {
             """, file: "ok.yaml")
         XCTAssertEqual(try DeclarativeRuleCompiler.summaries(set.rules).map(\.line), ["r (ok.yaml:2): matches CONV_2D; 2 conditions; constant, set_input, convert"])
     }
+
+    /// Mutated example files (lines dropped or duplicated, characters replaced) load or fail
+    /// with a located RulesError; they never trap.
+    func testMutatedRulesFilesNeverTrap() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: RuleExamples.directory.path).filter { $0.hasSuffix(".yaml") }
+            .map { RuleExamples.directory.appendingPathComponent($0) }
+            + (try FileManager.default.contentsOfDirectory(atPath: RuleExamples.cookbook.path)).filter { $0.hasSuffix(".yaml") }.map { RuleExamples.cookbook.appendingPathComponent($0) }
+        var rng = RuleRNG(seed: 11)
+        let replacements = ["", "0", "-1", "[", "]", "{", "}", ":", "x", "?", "...", "'", "\"", "not", "==", "w.shape[9]", "1e309"]
+        var failures = 0, loads = 0
+        for url in files {
+            let lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
+            for _ in 0..<60 {
+                var m = lines
+                let k = Int.random(in: 0..<m.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: m.remove(at: k)
+                case 1: m.insert(m[k], at: k)
+                default:
+                    var chars = Array(m[k])
+                    if !chars.isEmpty {
+                        let at = Int.random(in: 0..<chars.count, using: &rng)
+                        chars.replaceSubrange(at...at, with: Array(replacements.randomElement(using: &rng)!))
+                    }
+                    m[k] = String(chars)
+                }
+                do {
+                    let set = try RuleSet.parse(m.joined(separator: "\n"), file: "m.yaml")
+                    _ = try set.pipeline()
+                    loads += 1
+                } catch let e as RulesError {
+                    XCTAssertEqual(e.file, "m.yaml")
+                    XCTAssertFalse(e.description.contains("\n"), e.description)
+                    failures += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(failures, 50)
+        XCTAssertGreaterThan(loads, 10)
+    }
 }

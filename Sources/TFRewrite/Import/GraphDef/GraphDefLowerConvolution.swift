@@ -63,6 +63,9 @@ extension GraphDefLowering {
         guard shape.count == 4 else { throw node.invalid("input must be 4-D NHWC, got shape \(shapeText(shape))") }
         guard let p = window.explicit else { return (x, shape) }
         let paddings = int32Constant([0, 0, p[0], p[1], p[2], p[3], 0, 0], name: "\(node.name)/paddings", node: node, shape: [4, 2])
+        guard Int(shape[1]) + p[0] + p[1] <= Int(Int32.max), Int(shape[2]) + p[2] + p[3] <= Int(Int32.max) else {
+            throw node.invalid("explicit padding makes the input larger than 2^31")
+        }
         shape[1] += Int32(p[0] + p[1])
         shape[2] += Int32(p[2] + p[3])
         let padded = emit(.pad, [x, paddings], node: node, name: "\(node.name)/pad", dtype: .float32, shape: shape)
@@ -111,6 +114,7 @@ extension GraphDefLowering {
         guard xs[3] == cin else {
             throw node.invalid("the input has \(xs[3]) channels but the filter \(shapeText(w.shape)) expects \(cin)")
         }
+        guard Int(cin) * Int(multiplier) <= Int(Int32.max) else { throw node.invalid("the filter \(shapeText(w.shape)) has too many output channels") }
         let channels = cin * multiplier
         let shape = try convOutputShape(node, xs, window, kernelH: kh, kernelW: kw, channels: channels)
         // [kh,kw,in,M] and [1,kh,kw,in·M] have the same memory order: output channel c·M + m.

@@ -21,16 +21,13 @@ extension GraphDefLowering {
             throw node.invalid("target shape \(shapeText(requested)) is not valid (at most one -1, no other negative sizes)")
         }
         var shape = requested
-        let known = requested.filter { $0 != -1 }.reduce(1, *)
+        let mismatch = node.invalid("cannot reshape \(shapeText(xs)) (\(count) elements) to \(shapeText(requested))")
         if let u = unknown.first {
-            guard known > 0, count % known == 0 else {
-                throw node.invalid("cannot reshape \(shapeText(xs)) (\(count) elements) to \(shapeText(requested))")
-            }
+            shape[u] = 1
+            guard let known = Value.elementCount(shape.map { Int32($0) }), known > 0, count % known == 0, count / known <= Int(Int32.max) else { throw mismatch }
             shape[u] = count / known
         }
-        guard shape.reduce(1, *) == count else {
-            throw node.invalid("cannot reshape \(shapeText(xs)) (\(count) elements) to \(shapeText(requested))")
-        }
+        guard Value.elementCount(shape.map { Int32($0) }) == count else { throw mismatch }
         return [reshape(x, to: shape.map { Int32($0) }, node: node)]
     }
 
@@ -67,7 +64,11 @@ extension GraphDefLowering {
         guard p.count == 2 * shape.count, p.allSatisfy({ $0 >= 0 }) else {
             throw node.invalid("paddings must be \(shape.count)x2 non-negative values, got \(shapeText(p))")
         }
-        for d in shape.indices { shape[d] += Int32(p[2 * d] + p[2 * d + 1]) }
+        for d in shape.indices {
+            let size = Int(shape[d]) + p[2 * d] + p[2 * d + 1]
+            guard size <= Int(Int32.max) else { throw node.invalid("padding makes dimension \(d) larger than 2^31") }
+            shape[d] = Int32(size)
+        }
         let paddings = int32Constant(p, name: value(inputs[1]).name, node: node, shape: [Int32(shape.count), 2])
         return [emit(.pad, [x, paddings], node: node, dtype: .float32, shape: shape)]
     }
@@ -86,7 +87,9 @@ extension GraphDefLowering {
             guard v.dtype == first.dtype, v.rank == first.rank,
                 v.shape.indices.allSatisfy({ $0 == axis || v.shape[$0] == first.shape[$0] })
             else { throw node.invalid("cannot concatenate \(first.dtype.name) \(shapeText(first.shape)) and \(v.dtype.name) \(shapeText(v.shape)) along axis \(axis)") }
-            shape[axis] += v.shape[axis]
+            let size = Int(shape[axis]) + Int(v.shape[axis])
+            guard size <= Int(Int32.max) else { throw node.invalid("the concatenation is larger than 2^31 along axis \(axis)") }
+            shape[axis] = Int32(size)
         }
         if values.count == 1 { return [values[0]] }
         let out = emit(.concatenation(axis: Int32(axis), activation: .none), values, node: node, dtype: first.dtype, shape: shape)

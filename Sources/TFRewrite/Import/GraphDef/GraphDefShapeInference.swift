@@ -24,7 +24,8 @@ struct GraphDefShapeInference {
     /// The static shape of `ref`, nil when it cannot be known without running the graph.
     mutating func shape(of ref: TFTensorRef) -> [Int]? {
         if let known = memo[ref] { return known }
-        guard visiting.insert(ref).inserted else { return nil }  // a cycle: give up
+        // A cycle, or a chain deep enough to threaten the stack: give up (the user can pass SHAPE).
+        guard visiting.count < 2000, visiting.insert(ref).inserted else { return nil }
         let result = compute(ref)
         visiting.remove(ref)
         memo[ref] = result

@@ -1,6 +1,9 @@
 /// The constant transforms of `constant:` actions. Each checks its arguments against the data
 /// and throws `RuleEvalError` with the reason when they do not fit.
 enum ConstantTransforms {
+    /// Largest constant a rule may make (64 Mi elements): a typo in a shape must not exhaust memory.
+    static let maximumElements = 1 << 26
+
     static func int32s(_ a: [Int64]) -> [Int32]? {
         var out: [Int32] = []
         for x in a {

@@ -128,7 +128,7 @@ struct RuleEvaluator {
                 return .bool(!b)
             }
             switch v {
-            case .int(let n): return .int(-n)
+            case .int(let n): return .int(0 &- n)
             case .float(let d): return .float(-d)
             default: throw RuleEvalError("cannot negate \(v)")
             }
@@ -177,12 +177,11 @@ struct RuleEvaluator {
                 case "+": return .int(a &+ b)
                 case "-": return .int(a &- b)
                 case "*": return .int(a &* b)
-                case "/":
+                case "/", "%":
                     guard b != 0 else { throw RuleEvalError("division by zero") }
-                    return .int(a / b)
-                case "%":
-                    guard b != 0 else { throw RuleEvalError("division by zero") }
-                    return .int(a % b)
+                    let (q, o) = op == "/" ? a.dividedReportingOverflow(by: b) : a.remainderReportingOverflow(dividingBy: b)
+                    guard !o else { throw RuleEvalError("integer overflow in \(a) \(op) \(b)") }
+                    return .int(q)
                 default: break
                 }
             }
@@ -221,7 +220,9 @@ struct RuleEvaluator {
             return best
         case "abs":
             switch args[0] {
-            case .int(let n): return .int(abs(n))
+            case .int(let n):
+                guard n != .min else { throw RuleEvalError("abs() overflows") }
+                return .int(abs(n))
             case .float(let d): return .float(abs(d))
             default: throw RuleEvalError("abs() of \(args[0])")
             }
@@ -255,7 +256,6 @@ struct RuleEvaluator {
         var id: ValueID?
         var constant: ConstantTensor?
         var isConstant: Bool
-        var uses: Int
         var isGraphInput: Bool
         var isGraphOutput: Bool
     }
@@ -266,13 +266,24 @@ struct RuleEvaluator {
             guard i < bindings.pending.count else { throw RuleEvalError("no such constant") }
             let p = bindings.pending[i]
             if let id = p.materialized { return try view(.value(id, matched: false)) }
-            return TensorView(value: Value(name: p.name, type: p.tensor.type, shape: p.tensor.shape), id: nil, constant: p.tensor, isConstant: true, uses: 0, isGraphInput: false, isGraphOutput: false)
+            return TensorView(value: Value(name: p.name, type: p.tensor.type, shape: p.tensor.shape), id: nil, constant: p.tensor, isConstant: true, isGraphInput: false, isGraphOutput: false)
         case .value(let id, let matched):
             if id.isAbsent { return nil }
             let r = matched ? snapshot : current
             guard id.index < r.graph.values.count else { throw RuleEvalError("tensor \(id) is out of range") }
             let v = r[id]
-            return TensorView(value: v, id: id, constant: nil, isConstant: r.model.isConstant(v), uses: r.uses(of: id).count, isGraphInput: r.graph.isGraphInput(id), isGraphOutput: r.graph.isGraphOutput(id))
+            return TensorView(value: v, id: id, constant: nil, isConstant: r.model.isConstant(v), isGraphInput: r.graph.isGraphInput(id), isGraphOutput: r.graph.isGraphOutput(id))
+        }
+    }
+
+    /// Ops reading a tensor (counted only when asked: it scans the ops).
+    func uses(_ h: TensorHandle) throws -> Int {
+        switch h {
+        case .pending(let i):
+            guard i < bindings.pending.count, let id = bindings.pending[i].materialized else { return 0 }
+            return current.uses(of: id).count
+        case .value(let id, let matched):
+            return (matched ? snapshot : current).uses(of: id).count
         }
     }
 
@@ -309,8 +320,8 @@ struct RuleEvaluator {
             guard let n = v.elementCount else { throw RuleEvalError("tensor \"\(v.name)\" has no static element count") }
             return .int(Int64(n))
         case "element_size": return .int(Int64(v.dtype.byteSize ?? 0))
-        case "single_use": return .bool(t.uses == 1 && !t.isGraphOutput)
-        case "uses": return .int(Int64(t.uses))
+        case "single_use": return .bool(try uses(h) == 1 && !t.isGraphOutput)
+        case "uses": return .int(Int64(try uses(h)))
         case "graph_input": return .bool(t.isGraphInput)
         case "graph_output": return .bool(t.isGraphOutput)
         case "quantized": return .bool(q != nil)

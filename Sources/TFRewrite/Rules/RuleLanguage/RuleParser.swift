@@ -32,7 +32,10 @@ struct RuleParser {
         return try p.parse()
     }
 
-    func fail(_ at: SourceLocation, _ m: String) -> RulesError { RulesError(at: at, "rule \(rule.name): \(m)") }
+    /// A located error; quoted expressions may span lines in YAML, the message never does.
+    func fail(_ at: SourceLocation, _ m: String) -> RulesError {
+        RulesError(at: at, "rule \(rule.name): \(m)".split(whereSeparator: \.isNewline).joined(separator: " "))
+    }
 
     func unknownKey(_ e: YAMLEntry, known: [String], in what: String) -> RulesError {
         var m = "unknown key '\(e.key)' in \(what)"

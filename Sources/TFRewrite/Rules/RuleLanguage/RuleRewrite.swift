@@ -25,6 +25,20 @@ struct RuleRewrite {
                 throw RuleRewriteError(location: action.location, message: e.description)
             }
         }
+        // An erased op's outputs must be written by another op now, or read by nobody.
+        for case .erase(let names) in rule.actions.map(\.kind) {
+            for n in names {
+                guard case .op(let id, _)? = b.values[n], id.index < snapshot.graph.ops.count else { continue }
+                for v in snapshot[id].outputs where !v.isAbsent && r.producer(of: v) == nil {
+                    if let reader = r.uses(of: v).first {
+                        throw RuleRewriteError(location: rule.location, message: "erase \(n): tensor \"\(r[v].name)\" is still read by \(r[reader.op].label(reader.op)) and nothing writes it; insert an op that writes it or use replace_uses")
+                    }
+                    if r.graph.isGraphOutput(v) {
+                        throw RuleRewriteError(location: rule.location, message: "erase \(n): graph output \"\(r[v].name)\" is no longer written; insert an op that writes it")
+                    }
+                }
+            }
+        }
         for (id, spec) in versions {
             switch spec {
             case .minimum:
@@ -202,6 +216,7 @@ struct RuleRewrite {
                 let s = try ints(shape)
                 let count = ConstantTransforms.int32s(s).flatMap { Value.elementCount($0) } ?? -1
                 guard count >= 0 else { throw RuleEvalError("fill: shape \(s) is not a list of sizes") }
+                guard count <= ConstantTransforms.maximumElements else { throw RuleEvalError("fill: \(count) elements is more than a rule may make (\(ConstantTransforms.maximumElements))") }
                 data = try ConstantTransforms.make(dtype, shape: s, values: Array(repeating: try numbers(v)[0], count: count))
                 name = ""
             case .values(let v, let dtype, let shape):
