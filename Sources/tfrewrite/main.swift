@@ -9,7 +9,9 @@ func fail(_ error: Error) -> Never {
     if error is ToolExit { Foundation.exit((error as! ToolExit).code) }
     let text: String
     if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") || error is ValidationError {
-        text = Tfrewrite.fullMessage(for: error)
+        // One line, like every other error; --help has the full usage.
+        let message = Tfrewrite.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        text = "tfrewrite: error: \(message) (see tfrewrite --help)"
     } else {
         text = "tfrewrite: error: \(oneLine(error))"
     }
