@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh || exit 2
 
 status=0
+# The repair tests write rewritten model pairs here; the conformance tests run them on LiteRT and TFLM.
+export TFREWRITE_REPAIR_ARTIFACTS="$PWD/.build/repair-artifacts"
+rm -rf "$TFREWRITE_REPAIR_ARTIFACTS"
 echo "== swift build"
 swift build --build-tests > .build-log.txt 2>&1 || { grep -E "error" .build-log.txt | sort -u | head -n 40; tail -n 5 .build-log.txt; exit 1; }
 tail -n 1 .build-log.txt

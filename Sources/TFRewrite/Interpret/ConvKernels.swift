@@ -127,6 +127,8 @@ final class Conv2DKernel: Kernel {
     private var inZp: Int32 = 0, outZp: Int32 = 0
     private var colF: [Float] = []
     private var colQ: [Int32] = []
+    /// im2col rows of one block of output pixels (float path).
+    private var colBlockF: [Float] = []
     /// int8 sums are exact in float lanes (see the file comment).
     private var int8InFloat = false
     /// Set by the first run for a given input depth.
@@ -211,7 +213,7 @@ final class Conv2DKernel: Kernel {
             geo = try WindowGeometry(input: input.shape, kH: kH, kW: kW, strideH: Int(attrs.strideH), strideW: Int(attrs.strideW),
                                      dilH: Int(attrs.dilationH), dilW: Int(attrs.dilationW), padding: attrs.padding)
         } catch { throw InterpreterError.runtime(error.description, at: label) }
-        guard filterC > 0, geo.inC % filterC == 0, outC % (geo.inC / filterC) == 0 else {
+        guard filterC > 0, geo.inC >= filterC, geo.inC % filterC == 0, outC % (geo.inC / filterC) == 0 else {
             throw InterpreterError.runtime("input depth \(geo.inC) does not match the filter depth \(filterC) (out channels \(outC))", at: label)
         }
         let g = geo.inC / filterC
@@ -266,39 +268,50 @@ final class Conv2DKernel: Kernel {
         }
     }
 
+    /// Float: one matrix product per group (FloatGEMM). A 1×1, stride-1 convolution reads the
+    /// input in place as a [pixels, channels] matrix; other shapes gather a block of output
+    /// pixels' receptive fields (im2col) first.
     private func runFloat(_ geo: WindowGeometry) {
         let k = kH * kW * filterC
+        let pixels = geo.batches * geo.outH * geo.outW
+        guard pixels > 0, k > 0 else {
+            // Empty output, or no terms: every value is the bias, clamped.
+            let out = output.f32
+            for p in 0..<pixels { for oc in 0..<outC { out[p * outC + oc] = min(max(0 + biasF[oc], actF.0), actF.1) } }
+            return
+        }
         let inp = UnsafePointer(input.f32)
         let out = output.f32
         let (lo, hi) = actF
+        let inPlace = kH == 1 && kW == 1 && geo.strideH == 1 && geo.strideW == 1 && geo.padTop == 0 && geo.padLeft == 0
+            && geo.outH == geo.inH && geo.outW == geo.inW
+        let block = FloatGEMM.blockRows(k: k)
+        if !inPlace && colBlockF.count < block * k { colBlockF = Array(repeating: 0, count: block * k) }
         weightsF.withUnsafeBufferPointer { wbuf in
-            colF.withUnsafeMutableBufferPointer { cbuf in
+            colBlockF.withUnsafeMutableBufferPointer { cbuf in
                 biasF.withUnsafeBufferPointer { bbuf in
-                    let w = wbuf.baseAddress!, col = cbuf.baseAddress!, bias = bbuf.baseAddress!
-                    for b in 0..<geo.batches {
-                        for oy in 0..<geo.outH {
-                            for ox in 0..<geo.outW {
-                                let outBase = ((b * geo.outH + oy) * geo.outW + ox) * outC
-                                for gi in 0..<groups {
-                                    fillColumn(geo, b: b, oy: oy, ox: ox, group: gi, col: col, zero: 0, input: inp)
-                                    let wg = w + gi * k * ocPadded
-                                    var blk = 0
-                                    while blk < ocPerGroup {
-                                        var acc = SIMD16<Float>(repeating: 0)
-                                        var wp = wg + blk
-                                        for kk in 0..<k {
-                                            acc = acc + SIMD16<Float>(repeating: col[kk]) * loadVector(wp)
-                                            wp += ocPadded
-                                        }
-                                        let lanes = min(16, ocPerGroup - blk)
-                                        for l in 0..<lanes {
-                                            let oc = gi * ocPerGroup + blk + l
-                                            out[outBase + oc] = min(max(acc[l] + bias[oc], lo), hi)
-                                        }
-                                        blk += 16
-                                    }
-                                }
+                    let w = wbuf.baseAddress!, bias = bbuf.baseAddress!
+                    for gi in 0..<groups {
+                        let wg = w + gi * k * ocPadded
+                        let bg = bias + gi * ocPerGroup
+                        let cg = out + gi * ocPerGroup
+                        if inPlace {
+                            FloatGEMM.multiply(a: inp + gi * filterC, lda: geo.inC, m: pixels, k: k, b: wg, ldb: ocPadded, n: ocPerGroup,
+                                               bias: bg, lo: lo, hi: hi, c: cg, ldc: outC)
+                            continue
+                        }
+                        let col = cbuf.baseAddress!
+                        var p0 = 0
+                        while p0 < pixels {
+                            let rows = min(block, pixels - p0)
+                            for r in 0..<rows {
+                                let p = p0 + r
+                                let ox = p % geo.outW, oy = (p / geo.outW) % geo.outH, b = p / (geo.outW * geo.outH)
+                                fillColumn(geo, b: b, oy: oy, ox: ox, group: gi, col: col + r * k, zero: 0, input: inp)
                             }
+                            FloatGEMM.multiply(a: col, lda: k, m: rows, k: k, b: wg, ldb: ocPadded, n: ocPerGroup,
+                                               bias: bg, lo: lo, hi: hi, c: cg + p0 * outC, ldc: outC)
+                            p0 += rows
                         }
                     }
                 }
@@ -536,6 +549,7 @@ final class DepthwiseConv2DKernel: Kernel {
     }
 
     private func runFloat(_ geo: WindowGeometry, _ m: Int) {
+        if m == 1 { runFloatOnePerChannel(geo); return }
         let inp = UnsafePointer(input.f32), out = output.f32
         let (lo, hi) = actF
         weightsF.withUnsafeBufferPointer { wbuf in
@@ -569,6 +583,64 @@ final class DepthwiseConv2DKernel: Kernel {
                             }
                             let outBase = ((b * geo.outH + oy) * geo.outW + ox) * outC
                             for oc in 0..<outC { out[outBase + oc] = min(max(acc[oc] + biasF[oc], lo), hi) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Float with one output channel per input channel: 16 channels at a time summed in
+    /// registers over the taps inside the image, in the same (fy, fx) order as the general
+    /// loop, so the results are the same bits.
+    private func runFloatOnePerChannel(_ geo: WindowGeometry) {
+        let inp = UnsafePointer(input.f32), out = output.f32
+        let (lo, hi) = actF
+        let loV = SIMD16<Float>(repeating: lo), hiV = SIMD16<Float>(repeating: hi)
+        weightsF.withUnsafeBufferPointer { wbuf in
+            biasF.withUnsafeBufferPointer { bbuf in
+                let w = wbuf.baseAddress!, bias = bbuf.baseAddress!
+                for b in 0..<geo.batches {
+                    for oy in 0..<geo.outH {
+                        let y0 = oy * geo.strideH - geo.padTop
+                        for ox in 0..<geo.outW {
+                            let x0 = ox * geo.strideW - geo.padLeft
+                            let outp = out + ((b * geo.outH + oy) * geo.outW + ox) * outC
+                            var c = 0
+                            while c + 16 <= outC {
+                                var acc = SIMD16<Float>(repeating: 0)
+                                for fy in 0..<kH {
+                                    let iy = y0 + fy * geo.dilH
+                                    guard iy >= 0 && iy < geo.inH else { continue }
+                                    let row = inp + ((b * geo.inH + iy) * geo.inW) * geo.inC + c
+                                    let wrow = w + fy * kW * ocPadded + c
+                                    for fx in 0..<kW {
+                                        let ix = x0 + fx * geo.dilW
+                                        guard ix >= 0 && ix < geo.inW else { continue }
+                                        acc = acc + (loadVector(row + ix * geo.inC) as SIMD16<Float>) * loadVector(wrow + fx * ocPadded)
+                                    }
+                                }
+                                // Lane-wise min(max(x, lo), hi) with Swift's semantics (see FloatGEMM).
+                                var v = acc + loadVector(bias + c) as SIMD16<Float>
+                                v.replace(with: lo, where: loV .>= v)
+                                v.replace(with: hi, where: hiV .< v)
+                                UnsafeMutableRawPointer(outp + c).storeBytes(of: v, as: SIMD16<Float>.self)
+                                c += 16
+                            }
+                            while c < outC {
+                                var acc: Float = 0
+                                for fy in 0..<kH {
+                                    let iy = y0 + fy * geo.dilH
+                                    guard iy >= 0 && iy < geo.inH else { continue }
+                                    for fx in 0..<kW {
+                                        let ix = x0 + fx * geo.dilW
+                                        guard ix >= 0 && ix < geo.inW else { continue }
+                                        acc = acc + inp[((b * geo.inH + iy) * geo.inW + ix) * geo.inC + c] * w[(fy * kW + fx) * ocPadded + c]
+                                    }
+                                }
+                                outp[c] = min(max(acc + bias[c], lo), hi)
+                                c += 1
+                            }
                         }
                     }
                 }
