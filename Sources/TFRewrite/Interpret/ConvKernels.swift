@@ -5,9 +5,12 @@
 /// integer arithmetic followed by TFLM's per-channel requantization (reference_integer_ops
 /// ConvPerChannel / DepthwiseConvPerChannel).
 ///
-/// Speed: im2col of one output pixel into a column, then SIMD over output channels with the
-/// weights laid out [k][channel] (padded to 16 lanes) at load time. The int8 sums are done in
-/// float lanes when that is exact — every product (x − zp)·w is an integer below 2^15 in
+/// Speed: weights are laid out [k][channel] (padded to 16 lanes) at load time. Float CONV_2D is a
+/// register-blocked matrix product (FloatGEMM) over the input in place for 1×1 stride-1 filters,
+/// else over im2col blocks of output pixels; float depthwise sums 16 channels in registers.
+/// Both keep the reference summation order, so their results are bit-identical to the plain
+/// loops. int8: im2col of one output pixel into a column, then SIMD over output channels. The
+/// int8 sums are done in float lanes when that is exact — every product (x − zp)·w is an integer below 2^15 in
 /// magnitude, so a sum of at most `int8ExactTerms` of them stays below 2^24 and each float
 /// addition is exact — because 32-bit integer SIMD multiplies are slow on baseline x86-64
 /// (no pmulld before SSE4.1). Longer sums use Int32 lanes.

@@ -61,10 +61,17 @@ target:
     per_channel_fully_connected: true
 
 passes:
+  # TOCO parity: a CONV_2D on a 1-channel input becomes DEPTHWISE_CONV_2D
+  # (depth multiplier = output channels), the structure TF 1.x-era firmware and
+  # the micro_speech example expect. Same numbers on TFLM's kernels.
+  - conv-to-depthwise
   # Fold SHAPE/STRIDED_SLICE/PACK chains (a Keras Flatten converted with batch
-  # None) into constant RESHAPE shapes. TFLM never resizes inputs, so `--batch N`
-  # (usually 1) makes the dynamic batch static first.
-  - fold-shapes
+  # None) into constant RESHAPE shapes. TFLM never resizes inputs, so a dynamic
+  # batch is fixed to 1 (`--batch N` overrides).
+  - fold-shapes: { batch: 1 }
+  # The flattening RESHAPE before FULLY_CONNECTED and RESHAPE chains are redundant
+  # (FULLY_CONNECTED flattens its input itself), as in TOCO's models.
+  - simplify-reshapes
   # Drop what folding left behind (dead constants, identity reshapes).
   - cleanup
   # Last: set minimum op versions, then check every op against the target.
@@ -103,7 +110,10 @@ passes:
   - conv-to-depthwise
   # A model converted with batch None has SHAPE/STRIDED_SLICE/PACK feeding its
   # RESHAPEs; none of those are registered here.
-  - fold-shapes
+  - fold-shapes: { batch: 1 }
+  # TOCO's reference model feeds the conv output [1,25,20,8] straight into
+  # FULLY_CONNECTED, which flattens its input itself: drop the flattening RESHAPE.
+  - simplify-reshapes
   - cleanup
   # Last: minimum op versions, then every op checked against the four above.
   - legalize-op-versions
