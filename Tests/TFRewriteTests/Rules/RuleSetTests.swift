@@ -32,7 +32,7 @@ final class RuleSetTests: XCTestCase {
         XCTAssertEqual(Set(t.ops.keys), ["RESHAPE", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "SOFTMAX"])
         XCTAssertFalse(t.checksVersions)
         let passes = try RuleSet.load(["micro_speech"]).passes.map(\.name)
-        XCTAssertEqual(passes, ["conv-to-depthwise", "fold-shapes", "cleanup", "legalize-op-versions"])
+        XCTAssertEqual(passes, ["conv-to-depthwise", "fold-shapes", "simplify-reshapes", "cleanup", "legalize-op-versions"])
     }
 
     func testVersionedProfileHasTheInt8Minimums() throws {
@@ -76,7 +76,7 @@ final class RuleSetTests: XCTestCase {
         XCTAssertEqual(t.source, try RuleSet.load(["micro_speech"]).target?.source, "fields a later file omits stay")
         // micro_speech is merged once although extra.yaml extends it again; passes append and
         // legalize-op-versions moves to the end.
-        XCTAssertEqual(set.passes.map(\.name), ["conv-to-depthwise", "fold-shapes", "cleanup", "int8-io", "legalize-op-versions"])
+        XCTAssertEqual(set.passes.map(\.name), ["conv-to-depthwise", "fold-shapes", "simplify-reshapes", "cleanup", "int8-io", "legalize-op-versions"])
         XCTAssertEqual(set.files, ["Rules/micro_speech.yaml", extra])
         XCTAssertEqual(t.name, "extra")
     }
