@@ -22,4 +22,7 @@ if [[ -f ../shared/models/tflite/micro_speech_quantized.tflite ]]; then
     "$bin" diff ../shared/models/tflite/micro_speech_quantized.tflite out/micro_speech_fixed.tflite || true
 fi
 run out/micro_speech_fixed.tflite -o out/micro_speech_fixed.cc
-echo; echo "demo outputs are in out/: micro_speech_fixed.tflite (.cc/.h), micro_speech_resolver.h"
+
+# The same model from its TF1 training graph (a frozen GraphDef), quantized with calibration data.
+run Fixtures/graphdef/tiny_conv.pb --rules micro_speech --quantize int8 --calibration Fixtures/calib/tiny_conv_calib.npy -o out/tiny_conv_int8.tflite
+echo; echo "demo outputs are in out/: micro_speech_fixed.tflite (.cc/.h), micro_speech_resolver.h, tiny_conv_int8.tflite"
