@@ -66,75 +66,8 @@ public enum ImportPipeline {
                 if changed { g.ops.removeAll { $0.isErased } }
             }
             model.subgraphs[s] = g
-            pruneValues(&model, subgraph: s)
+            model.compactValues(inSubgraph: s)
         }
-        pruneBuffers(&model)
-    }
-
-    static func pruneValues(_ model: inout Model, subgraph s: Int) {
-        var g = model.subgraphs[s]
-        let n = g.values.count
-        var keep = [Bool](repeating: false, count: n)
-        func mark(_ v: ValueID) { if !v.isAbsent && v.index < n { keep[v.index] = true } }
-        for op in g.ops where !op.isErased {
-            op.inputs.forEach(mark)
-            op.outputs.forEach(mark)
-            op.intermediates.forEach(mark)
-        }
-        g.inputs.forEach(mark)
-        g.outputs.forEach(mark)
-        for sig in model.signatureDefs where sig.subgraph == s { (sig.inputs + sig.outputs).forEach { mark($0.tensor) } }
-        for (i, v) in g.values.enumerated() where v.isVariable { keep[i] = true }
-        guard keep.contains(false) else { return }
-        var map = [Int32](repeating: -1, count: n)
-        var values: [Value] = []
-        for i in 0..<n where keep[i] {
-            map[i] = Int32(values.count)
-            values.append(g.values[i])
-        }
-        func remap(_ v: ValueID) -> ValueID { v.isAbsent || v.index >= n ? v : ValueID(map[v.index]) }
-        for k in g.ops.indices {
-            g.ops[k].inputs = g.ops[k].inputs.map(remap)
-            g.ops[k].outputs = g.ops[k].outputs.map(remap)
-            g.ops[k].intermediates = g.ops[k].intermediates.map(remap)
-        }
-        g.inputs = g.inputs.map(remap)
-        g.outputs = g.outputs.map(remap)
-        g.values = values
-        model.subgraphs[s] = g
-        for k in model.signatureDefs.indices where model.signatureDefs[k].subgraph == s {
-            for j in model.signatureDefs[k].inputs.indices { model.signatureDefs[k].inputs[j].tensor = remap(model.signatureDefs[k].inputs[j].tensor) }
-            for j in model.signatureDefs[k].outputs.indices { model.signatureDefs[k].outputs[j].tensor = remap(model.signatureDefs[k].outputs[j].tensor) }
-        }
-    }
-
-    static func pruneBuffers(_ model: inout Model) {
-        let n = model.buffers.count
-        guard n > 1 else { return }
-        var used = [Bool](repeating: false, count: n)
-        used[0] = true
-        for g in model.subgraphs { for v in g.values where v.buffer.index < n { used[v.buffer.index] = true } }
-        for m in model.metadata where m.buffer.index < n { used[m.buffer.index] = true }
-        for b in model.metadataBuffer ?? [] where b >= 0 && Int(b) < n { used[Int(b)] = true }
-        guard used.contains(false) else { return }
-        var map = [UInt32](repeating: 0, count: n)
-        var buffers: [Buffer] = []
-        for i in 0..<n where used[i] {
-            map[i] = UInt32(buffers.count)
-            buffers.append(model.buffers[i])
-        }
-        model.buffers = buffers
-        for s in model.subgraphs.indices {
-            for i in model.subgraphs[s].values.indices {
-                let b = model.subgraphs[s].values[i].buffer.index
-                if b < n { model.subgraphs[s].values[i].buffer = BufferID(map[b]) }
-            }
-        }
-        for k in model.metadata.indices where model.metadata[k].buffer.index < n {
-            model.metadata[k].buffer = BufferID(map[model.metadata[k].buffer.index])
-        }
-        if let mb = model.metadataBuffer {
-            model.metadataBuffer = mb.map { $0 >= 0 && Int($0) < n ? Int32(map[Int($0)]) : $0 }
-        }
+        model.removeUnusedBuffers()
     }
 }
