@@ -50,18 +50,7 @@ fi
 
 mnv2="$WORK/mobilenet_v2.pb"
 if [[ ! -f "$mnv2" ]] && have_tf; then
-    "$TF_PYTHON" - "$mnv2" <<'PY' 2>/dev/null
-import os, sys
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import tensorflow as tf
-from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-tf.keras.utils.set_random_seed(1)
-model = tf.keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
-fn = tf.function(lambda x: model(x, training=False))
-frozen = convert_variables_to_constants_v2(fn.get_concrete_function(tf.TensorSpec([1, 224, 224, 3], tf.float32, name="input")))
-with open(sys.argv[1], "wb") as f:
-    f.write(frozen.graph.as_graph_def().SerializeToString())
-PY
+    "$TF_PYTHON" scripts/make-mobilenet-pb.py "$mnv2" 2>/dev/null
 fi
 if [[ -f "$mnv2" ]]; then
     python3 scripts/bench.py "tfrewrite MobileNetV2-224 .pb -> int8 (16 samples)" --runs 5 -- \
