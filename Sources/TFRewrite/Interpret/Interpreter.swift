@@ -148,7 +148,17 @@ public final class Interpreter {
         try withoutActuallyEscaping(observe) { try execute(inputs, observe: $0) }
     }
 
-    private func execute(_ given: [RuntimeTensor], observe: ((ValueID, RuntimeTensor) -> Void)?) throws -> [RuntimeTensor] {
+    /// Runs one inference, handing `observe` every float32 op output in place, right after the
+    /// op ran: no copy is made (calibration reads every activation of every sample), and the
+    /// buffer is only valid during the call.
+    public func run(_ inputs: [RuntimeTensor], observeFloats: (ValueID, UnsafeBufferPointer<Float>) -> Void) throws -> [RuntimeTensor] {
+        try withoutActuallyEscaping(observeFloats) { observe in
+            try execute(inputs, observe: nil, observeFloats: observe)
+        }
+    }
+
+    private func execute(_ given: [RuntimeTensor], observe: ((ValueID, RuntimeTensor) -> Void)?,
+                         observeFloats: ((ValueID, UnsafeBufferPointer<Float>) -> Void)? = nil) throws -> [RuntimeTensor] {
         guard given.count == inputs.count else { throw InterpreterError.inputCount(expected: inputs.count, got: given.count) }
         for (k, (info, t)) in zip(inputs, given).enumerated() {
             try Self.check(t, against: info, index: k)
@@ -161,6 +171,11 @@ public final class Interpreter {
             if let observe {
                 for s in step.kernel.outputs {
                     if let t = s.tensor() { observe(s.id, t) }
+                }
+            }
+            if let observeFloats {
+                for s in step.kernel.outputs where s.dtype == .float32 {
+                    observeFloats(s.id, UnsafeBufferPointer(start: s.f32, count: s.count))
                 }
             }
         }

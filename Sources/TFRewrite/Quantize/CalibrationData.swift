@@ -202,7 +202,7 @@ public enum SampleData {
                     if let r = floatRange?[k] ?? nil {
                         t = RuntimeTensor(shape: input.shape, floats: (0..<n).map { _ in r.lowerBound + (r.upperBound - r.lowerBound) * Float(rng.nextUnit()) })
                     } else {
-                        t = RuntimeTensor(shape: input.shape, floats: (0..<n).map { _ in Float(rng.nextNormal()) })
+                        t = RuntimeTensor(shape: input.shape, floats: rng.normals(count: n))
                     }
                 case .int8: t = RuntimeTensor(shape: input.shape, int8s: (0..<n).map { _ in Int8(truncatingIfNeeded: rng.next()) })
                 case .uint8: t = RuntimeTensor(shape: input.shape, uint8s: (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
@@ -224,15 +224,22 @@ public enum SampleData {
 struct SplitMix64 {
     var state: UInt64
     init(seed: UInt64) { state = seed }
+    static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
     mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
+        state &+= Self.increment
+        return Self.mix(state)
+    }
+    /// The output for a given state: each call of `next` is a pure function of the state it
+    /// lands on, so the k-th value ahead is `mix(state + k·increment)`.
+    @inline(__always) static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+    @inline(__always) static func unit(_ bits: UInt64) -> Double { Double(bits >> 11) / Double(1 << 53) }
     /// Uniform in [0, 1).
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func nextUnit() -> Double { Self.unit(next()) }
     /// The second value of the last Box–Muller pair.
     var spare: Double?
     /// Standard normal (Box–Muller; each pair of uniforms gives two values).
@@ -241,9 +248,59 @@ struct SplitMix64 {
             spare = nil
             return s
         }
-        let u1 = max(nextUnit(), 1e-300), u2 = nextUnit()
-        let r = (-2 * log(u1)).squareRoot(), a = 2 * Double.pi * u2
-        spare = r * sin(a)
-        return r * cos(a)
+        let (c, sn) = Self.boxMuller(nextUnit(), nextUnit())
+        spare = sn
+        return c
+    }
+    /// One Box–Muller pair from two uniforms: (r·cos a, r·sin a).
+    @inline(__always) static func boxMuller(_ u1: Double, _ u2: Double) -> (Double, Double) {
+        let r = (-2 * log(max(u1, 1e-300))).squareRoot(), a = 2 * Double.pi * u2
+        return (r * cos(a), r * sin(a))
+    }
+
+    /// `count` values of `nextNormal()` as Float, exactly as that many calls would give them
+    /// (and leaving the generator in the same state), computed on all cores for large counts:
+    /// pair j reads the generator's values 2j+1 and 2j+2 ahead, so chunks need no shared state.
+    mutating func normals(count: Int) -> [Float] {
+        guard count > 0 else { return [] }
+        var out = [Float](repeating: 0, count: count)
+        var first = 0
+        if let s = spare {
+            out[0] = Float(s)
+            spare = nil
+            first = 1
+        }
+        let pairs = (count - first + 1) / 2
+        let base = state
+        let start = first
+        out.withUnsafeMutableBufferPointer { buf in
+            // Chunks write disjoint index ranges of one buffer that outlives the loop.
+            nonisolated(unsafe) let dst = buf
+            let fill: @Sendable (Range<Int>) -> Void = { range in
+                for j in range {
+                    let u1 = Self.unit(Self.mix(base &+ UInt64(2 * j + 1) &* Self.increment))
+                    let u2 = Self.unit(Self.mix(base &+ UInt64(2 * j + 2) &* Self.increment))
+                    let (c, s) = Self.boxMuller(u1, u2)
+                    let i = start + 2 * j
+                    dst[i] = Float(c)
+                    if i + 1 < dst.count { dst[i + 1] = Float(s) }
+                }
+            }
+            let chunk = 16_384
+            let chunks = (pairs + chunk - 1) / chunk
+            if chunks <= 1 {
+                fill(0..<pairs)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in fill(c * chunk..<min(pairs, (c + 1) * chunk)) }
+            }
+        }
+        state = base &+ UInt64(2 * pairs) &* Self.increment
+        if (count - first) % 2 == 1 {
+            // The last pair's second value is what the next call would return.
+            let u1 = Self.unit(Self.mix(base &+ UInt64(2 * pairs - 1) &* Self.increment))
+            let u2 = Self.unit(Self.mix(base &+ UInt64(2 * pairs) &* Self.increment))
+            spare = Self.boxMuller(u1, u2).1
+        }
+        return out
     }
 }

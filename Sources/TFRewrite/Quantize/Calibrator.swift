@@ -31,7 +31,7 @@ public enum Calibrator {
         if let g = model.subgraphs.first {
             for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
                 for s in samples.samples where k < s.count {
-                    if s[k].floats != nil { first.observe(id, s[k]) }
+                    s[k].floats?.withUnsafeBufferPointer { first.observe(id, $0) }
                 }
             }
         }
@@ -43,7 +43,7 @@ public enum Calibrator {
             if let g = model.subgraphs.first {
                 for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
                     for s in samples.samples where k < s.count {
-                        if let f = s[k].floats { second.observer.observe(id, f) }
+                        s[k].floats?.withUnsafeBufferPointer { second.observer.observe(id, $0) }
                     }
                 }
             }
@@ -64,7 +64,7 @@ public enum Calibrator {
     // MARK: Workers
 
     protocol Sink: Sendable {
-        mutating func observe(_ id: ValueID, _ t: RuntimeTensor)
+        mutating func observe(_ id: ValueID, _ values: UnsafeBufferPointer<Float>)
         mutating func merge(_ other: Self)
     }
 
@@ -76,10 +76,10 @@ public enum Calibrator {
             self.floatValues = floatValues
             self.means = ChannelMeanObserver(channels: channels)
         }
-        mutating func observe(_ id: ValueID, _ t: RuntimeTensor) {
-            guard floatValues.contains(id.raw), let f = t.floats else { return }
-            observer.observe(id, f)
-            means.observe(id, f)
+        mutating func observe(_ id: ValueID, _ values: UnsafeBufferPointer<Float>) {
+            guard floatValues.contains(id.raw) else { return }
+            observer.observe(id, values)
+            means.observe(id, values)
         }
         mutating func merge(_ other: MinMaxSink) {
             observer.merge(other.observer)
@@ -114,9 +114,9 @@ public enum Calibrator {
             self.floatValues = floatValues
             self.observer = HistogramObserver(ranges: ranges)
         }
-        mutating func observe(_ id: ValueID, _ t: RuntimeTensor) {
-            guard floatValues.contains(id.raw), let f = t.floats else { return }
-            observer.observe(id, f)
+        mutating func observe(_ id: ValueID, _ values: UnsafeBufferPointer<Float>) {
+            guard floatValues.contains(id.raw) else { return }
+            observer.observe(id, values)
         }
         mutating func merge(_ other: HistogramSink) { observer.merge(other.observer) }
     }
@@ -140,7 +140,7 @@ public enum Calibrator {
                 let interpreter = try Interpreter(model: model)
                 var s = w
                 while s < total {
-                    _ = try interpreter.run(samples.samples[s]) { id, t in sink.observe(id, t) }
+                    _ = try interpreter.run(samples.samples[s], observeFloats: { id, values in sink.observe(id, values) })
                     shared.lock.lock()
                     shared.done += 1
                     let done = shared.done

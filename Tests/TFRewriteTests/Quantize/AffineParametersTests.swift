@@ -40,6 +40,25 @@ final class AffineParametersTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(checked, 5)
     }
 
+    /// The 16-lane range scan against a plain loop over finite values, for lengths around the
+    /// vector width and with NaN and ±inf placed anywhere (including the scalar tail).
+    func testObservedRangeSkipsNonFiniteValuesAtEveryPosition() {
+        var rng = SplitMix64(seed: 11)
+        for n in [0, 1, 15, 16, 17, 31, 32, 33, 100] {
+            for special in [Float.nan, .infinity, -.infinity, 0] {
+                var values = (0..<n).map { _ in Float(rng.nextNormal()) * 5 }
+                if n > 0 { values[Int(rng.next() % UInt64(n))] = special }
+                let finite = values.filter(\.isFinite)
+                let got = ObservedRange.of(values)
+                if finite.isEmpty {
+                    XCTAssertTrue(got.isEmpty, "n=\(n) special=\(special)")
+                } else {
+                    XCTAssertEqual(got, ObservedRange(min: finite.min()!, max: finite.max()!), "n=\(n) special=\(special)")
+                }
+            }
+        }
+    }
+
     func testRangeIsWidenedToContainZero() {
         let positive = AffineParameters.asymmetric(min: 2, max: 10)
         XCTAssertEqual(positive.zeroPoint, -128)
@@ -127,10 +146,10 @@ final class AffineParametersTests: XCTestCase {
         var values = (0..<10_000).map { Float($0) / 10_000 }  // uniform in [0, 1)
         values += [1000, -1000]  // two outliers
         var mm = MinMaxObserver()
-        mm.observe(ValueID(0), values)
+        values.withUnsafeBufferPointer { mm.observe(ValueID(0), $0) }
         XCTAssertEqual(mm.ranges[ValueID(0)], ObservedRange(min: -1000, max: 1000))
         var h = HistogramObserver(ranges: mm.ranges)
-        h.observe(ValueID(0), values)
+        values.withUnsafeBufferPointer { h.observe(ValueID(0), $0) }
         let r = h.percentileRanges(99.9)[ValueID(0)]!
         XCTAssertEqual(r.max, 0.999, accuracy: 0.5)  // one bin is 2000/4096 ≈ 0.49 wide
         XCTAssertEqual(r.min, 0.0, accuracy: 0.5)

@@ -11,6 +11,25 @@ final class CalibrationTests: XCTestCase {
         NpyArray(dtype: .float32, shape: shape, data: values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) })
     }
 
+    /// The chunked, parallel normal generator gives exactly the values (and leaves exactly the
+    /// state) of one `nextNormal()` call after another, with or without a pending spare value.
+    func testBulkNormalsEqualOneByOne() {
+        for count in [1, 2, 3, 7, 40_000, 100_001] {
+            for skipFirst in [false, true] {
+                var bulk = SplitMix64(seed: 5), single = SplitMix64(seed: 5)
+                if skipFirst {
+                    _ = bulk.nextNormal()
+                    _ = single.nextNormal()
+                }
+                let got = bulk.normals(count: count)
+                let want = (0..<count).map { _ in Float(single.nextNormal()) }
+                XCTAssertEqual(got, want, "count \(count) skipFirst \(skipFirst)")
+                XCTAssertEqual(bulk.nextNormal(), single.nextNormal(), "state after count \(count)")
+                XCTAssertEqual(bulk.next(), single.next())
+            }
+        }
+    }
+
     func testNpySplitsSamplesOnTheFirstAxis() throws {
         let a = floats([3, 1, 4], (0..<12).map(Float.init))
         let s = try SampleData.samples(from: [("calib", a)], path: "calib.npy", for: [input])
@@ -111,9 +130,9 @@ final class CalibrationTests: XCTestCase {
     /// Channel means for bias correction: per NHWC channel for a conv input.
     func testChannelMeans() throws {
         var o = ChannelMeanObserver(channels: [ValueID(0): 2])
-        o.observe(ValueID(0), [1, 10, 3, 20])
-        o.observe(ValueID(0), [5, 30])
-        o.observe(ValueID(1), [1, 2, 3])
+        [Float]([1, 10, 3, 20]).withUnsafeBufferPointer { o.observe(ValueID(0), $0) }
+        [Float]([5, 30]).withUnsafeBufferPointer { o.observe(ValueID(0), $0) }
+        [Float]([1, 2, 3]).withUnsafeBufferPointer { o.observe(ValueID(1), $0) }
         XCTAssertEqual(o.means[ValueID(0)], [3, 20])
         XCTAssertNil(o.means[ValueID(1)])
     }
