@@ -159,4 +159,33 @@ final class FloatConvKernelTests: XCTestCase {
             }
         }
     }
+    /// The AVX kernel against the portable Swift one on shapes around both tile sizes (rows
+    /// 1…13, columns 1…40 inside a padded B), with NaN, ±inf, −0 and values beyond the clamp:
+    /// every written output has the same bits, nothing past n is written.
+    func testAVXKernelMatchesPortableKernelBitForBit() throws {
+        try XCTSkipIf(FloatGEMM.best != .avx, "this CPU has no AVX: only the portable kernel runs here")
+        var rng = SplitMix64(seed: 99)
+        let specials: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 7, -7]
+        for (m, k, n) in [(1, 1, 1), (6, 3, 16), (7, 5, 17), (13, 9, 40), (12, 64, 33), (25, 147, 8)] {
+            let ldb = (n + 15) / 16 * 16, ldc = n + 3
+            var a = (0..<(m * k)).map { _ in Float(rng.nextNormal()) * 3 }
+            for _ in 0..<3 { a[Int(rng.next() % UInt64(a.count))] = specials[Int(rng.next() % UInt64(specials.count))] }
+            let b = (0..<(k * ldb)).map { $0 % ldb < n ? Float(rng.nextNormal()) : 0 }
+            let bias = (0..<n).map { _ in Float(rng.nextNormal()) }
+            for (lo, hi) in [(-Float.infinity, Float.infinity), (0, 6), (-1, 1)] {
+                var results: [[Float]] = []
+                for kernel in [FloatGEMM.Kernel.portable, .avx] {
+                    var c = [Float](repeating: 42, count: m * ldc)
+                    a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in bias.withUnsafeBufferPointer { biasp in c.withUnsafeMutableBufferPointer { cp in
+                        FloatGEMM.multiply(a: ap.baseAddress!, lda: k, m: m, k: k, b: bp.baseAddress!, ldb: ldb, n: n, bias: biasp.baseAddress!,
+                                           lo: lo, hi: hi, c: cp.baseAddress!, ldc: ldc, kernel: kernel)
+                    } } } }
+                    results.append(c)
+                }
+                let differing = zip(results[0], results[1]).filter { $0.bitPattern != $1.bitPattern }.count
+                XCTAssertEqual(differing, 0, "m \(m) k \(k) n \(n) clamp [\(lo), \(hi)]")
+                for i in 0..<m { for j in n..<ldc { XCTAssertEqual(results[1][i * ldc + j], 42, "row \(i) col \(j) written") } }
+            }
+        }
+    }
 }
