@@ -158,6 +158,10 @@ public enum TFLiteExporter {
 
 /// Little-endian bytes of a scalar array.
 func le<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    #if _endian(little)
+    // The host's bytes are the file's: one copy.
+    return values.withUnsafeBytes { Array($0) }
+    #else
     var out = [UInt8](repeating: 0, count: values.count * MemoryLayout<T>.size)
     out.withUnsafeMutableBytes { dst in
         for (i, v) in values.enumerated() {
@@ -165,4 +169,5 @@ func le<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
         }
     }
     return out
+    #endif
 }

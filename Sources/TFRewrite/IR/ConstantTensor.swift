@@ -45,12 +45,31 @@ public struct ConstantTensor: Hashable, Sendable {
 
     public var floats: [Float] {
         precondition(type.dtype == .float32)
+        #if _endian(little)
+        return Self.copyElements(bytes, as: Float.self)
+        #else
         return scalars(UInt32.self).map(Float.init(bitPattern:))
+        #endif
     }
     public func scalars<T: FixedWidthInteger>(_: T.Type) -> [T] {
+        #if _endian(little)
+        return Self.copyElements(bytes, as: T.self)
+        #else
         let n = bytes.count / MemoryLayout<T>.size
         return bytes.withUnsafeBytes { raw in
             (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+        }
+        #endif
+    }
+    /// The file's little-endian bytes are already the host's elements: one copy (weights of a
+    /// MobileNet are millions of elements, decoded several times by the quantizer).
+    static func copyElements<T>(_ bytes: [UInt8], as _: T.Type) -> [T] {
+        let n = bytes.count / MemoryLayout<T>.stride
+        return [T](unsafeUninitializedCapacity: n) { buffer, count in
+            bytes.withUnsafeBytes { raw in
+                if n > 0 { UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(n * MemoryLayout<T>.stride)])) }
+            }
+            count = n
         }
     }
     /// Integer values of an integer tensor widened to Int64 (int8/16/32/64, uint8/16/32, bool).

@@ -593,60 +593,12 @@ final class DepthwiseConv2DKernel: Kernel {
         }
     }
 
-    /// Float with one output channel per input channel: 16 channels at a time summed in
-    /// registers over the taps inside the image, in the same (fy, fx) order as the general
-    /// loop, so the results are the same bits.
+    /// Float with one output channel per input channel (FloatDepthwise).
     private func runFloatOnePerChannel(_ geo: WindowGeometry) {
-        let inp = UnsafePointer(input.f32), out = output.f32
-        let (lo, hi) = actF
-        let loV = SIMD16<Float>(repeating: lo), hiV = SIMD16<Float>(repeating: hi)
         weightsF.withUnsafeBufferPointer { wbuf in
             biasF.withUnsafeBufferPointer { bbuf in
-                let w = wbuf.baseAddress!, bias = bbuf.baseAddress!
-                for b in 0..<geo.batches {
-                    for oy in 0..<geo.outH {
-                        let y0 = oy * geo.strideH - geo.padTop
-                        for ox in 0..<geo.outW {
-                            let x0 = ox * geo.strideW - geo.padLeft
-                            let outp = out + ((b * geo.outH + oy) * geo.outW + ox) * outC
-                            var c = 0
-                            while c + 16 <= outC {
-                                var acc = SIMD16<Float>(repeating: 0)
-                                for fy in 0..<kH {
-                                    let iy = y0 + fy * geo.dilH
-                                    guard iy >= 0 && iy < geo.inH else { continue }
-                                    let row = inp + ((b * geo.inH + iy) * geo.inW) * geo.inC + c
-                                    let wrow = w + fy * kW * ocPadded + c
-                                    for fx in 0..<kW {
-                                        let ix = x0 + fx * geo.dilW
-                                        guard ix >= 0 && ix < geo.inW else { continue }
-                                        acc = acc + (loadVector(row + ix * geo.inC) as SIMD16<Float>) * loadVector(wrow + fx * ocPadded)
-                                    }
-                                }
-                                // Lane-wise min(max(x, lo), hi) with Swift's semantics (see FloatGEMM).
-                                var v = acc + loadVector(bias + c) as SIMD16<Float>
-                                v.replace(with: lo, where: loV .>= v)
-                                v.replace(with: hi, where: hiV .< v)
-                                UnsafeMutableRawPointer(outp + c).storeBytes(of: v, as: SIMD16<Float>.self)
-                                c += 16
-                            }
-                            while c < outC {
-                                var acc: Float = 0
-                                for fy in 0..<kH {
-                                    let iy = y0 + fy * geo.dilH
-                                    guard iy >= 0 && iy < geo.inH else { continue }
-                                    for fx in 0..<kW {
-                                        let ix = x0 + fx * geo.dilW
-                                        guard ix >= 0 && ix < geo.inW else { continue }
-                                        acc = acc + inp[((b * geo.inH + iy) * geo.inW + ix) * geo.inC + c] * w[(fy * kW + fx) * ocPadded + c]
-                                    }
-                                }
-                                outp[c] = min(max(acc + bias[c], lo), hi)
-                                c += 1
-                            }
-                        }
-                    }
-                }
+                FloatDepthwise.multiplierOne(geo, input: UnsafePointer(input.f32), weights: wbuf.baseAddress!, ldw: ocPadded,
+                                             bias: bbuf.baseAddress!, lo: actF.0, hi: actF.1, output: output.f32)
             }
         }
     }

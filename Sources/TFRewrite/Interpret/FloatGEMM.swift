@@ -1,4 +1,4 @@
-import CFloatGEMM
+import CFloatKernels
 
 /// Float matrix product for CONV_2D: C[m][n] = clamp(Σ_k A[m][k]·B[k][n] + bias[n]).
 ///
@@ -12,13 +12,10 @@ import CFloatGEMM
 /// k ascending from 0, one multiply then one add each (no FMA), then + bias, then the
 /// activation clamp — so results are bit-identical to the reference kernel's, only faster.
 ///
-/// On x86-64 CPUs with AVX the same tiles run 16 columns wide in C (CFloatGEMM: Swift cannot
+/// On x86-64 CPUs with AVX the same tiles run 16 columns wide in C (CFloatKernels: Swift cannot
 /// enable AVX for one function behind a run-time check); same order of operations, same bits,
 /// about twice the speed. Elsewhere the portable Swift kernel below runs.
 enum FloatGEMM {
-    enum Kernel: Sendable { case portable, avx }
-    /// The fastest kernel this machine runs.
-    static let best: Kernel = tfr_float_gemm_avx_available() != 0 ? .avx : .portable
 
     /// Rows of the register tile.
     static let tileRows = 6
@@ -40,7 +37,7 @@ enum FloatGEMM {
     static func multiply(a: UnsafePointer<Float>, lda: Int, m: Int, k: Int,
                          b: UnsafePointer<Float>, ldb: Int, n: Int,
                          bias: UnsafePointer<Float>, lo: Float, hi: Float,
-                         c: UnsafeMutablePointer<Float>, ldc: Int, kernel: Kernel = best) {
+                         c: UnsafeMutablePointer<Float>, ldc: Int, kernel: FloatKernel = .best) {
         guard m > 0, n > 0 else { return }
         let block = blockRows(k: k)
         if kernel == .avx && ldb % 16 == 0 {

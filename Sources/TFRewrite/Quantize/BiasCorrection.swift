@@ -24,13 +24,26 @@ enum BiasCorrection {
               w.shape == q.shape, w.elementCount == q.elementCount else { return nil }
         let real = w.floats
         let codes = q.scalars(Int8.self)
+        guard codes.count == real.count else { return nil }
         let dims = w.shape.map(Int.init)
         let axis = wq.scales.count > 1 ? Int(wq.axis) : -1
-        let inner = axis >= 0 && axis < dims.count ? dims[(axis + 1)...].reduce(1, *) : 1
-        @inline(__always) func error(_ i: Int) -> Double {
-            let s = axis < 0 ? wq.scales[0] : wq.scales[(i / inner) % wq.scales.count]
-            return Double(Float(codes[i]) * s) - Double(real[i])
+        let inner = axis >= 0 && axis < dims.count ? dims[(axis + 1)...].reduce(1, *) : real.count
+        // ΔW per element, walking [outer, channel, inner] blocks so each channel's scale is read
+        // once per run of elements (no division per element).
+        var errors = [Double](repeating: 0, count: real.count)
+        if inner > 0 {
+            var i = 0, channel = 0
+            while i < real.count {
+                let s = wq.scales[channel % wq.scales.count]
+                let end = min(i + inner, real.count)
+                while i < end {
+                    errors[i] = Double(Float(codes[i]) * s) - Double(real[i])
+                    i += 1
+                }
+                channel += 1
+            }
         }
+        @inline(__always) func error(_ i: Int) -> Double { errors[i] }
         switch op.kind {
         case .conv2D:
             // OHWI; grouped convolutions read input channels g·I ..< (g+1)·I.

@@ -163,7 +163,7 @@ final class FloatConvKernelTests: XCTestCase {
     /// 1…13, columns 1…40 inside a padded B), with NaN, ±inf, −0 and values beyond the clamp:
     /// every written output has the same bits, nothing past n is written.
     func testAVXKernelMatchesPortableKernelBitForBit() throws {
-        try XCTSkipIf(FloatGEMM.best != .avx, "this CPU has no AVX: only the portable kernel runs here")
+        try XCTSkipIf(FloatKernel.best != .avx, "this CPU has no AVX: only the portable kernel runs here")
         var rng = SplitMix64(seed: 99)
         let specials: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 7, -7]
         for (m, k, n) in [(1, 1, 1), (6, 3, 16), (7, 5, 17), (13, 9, 40), (12, 64, 33), (25, 147, 8)] {
@@ -174,7 +174,7 @@ final class FloatConvKernelTests: XCTestCase {
             let bias = (0..<n).map { _ in Float(rng.nextNormal()) }
             for (lo, hi) in [(-Float.infinity, Float.infinity), (0, 6), (-1, 1)] {
                 var results: [[Float]] = []
-                for kernel in [FloatGEMM.Kernel.portable, .avx] {
+                for kernel in [FloatKernel.portable, .avx] {
                     var c = [Float](repeating: 42, count: m * ldc)
                     a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in bias.withUnsafeBufferPointer { biasp in c.withUnsafeMutableBufferPointer { cp in
                         FloatGEMM.multiply(a: ap.baseAddress!, lda: k, m: m, k: k, b: bp.baseAddress!, ldb: ldb, n: n, bias: biasp.baseAddress!,
@@ -185,6 +185,39 @@ final class FloatConvKernelTests: XCTestCase {
                 let differing = zip(results[0], results[1]).filter { $0.bitPattern != $1.bitPattern }.count
                 XCTAssertEqual(differing, 0, "m \(m) k \(k) n \(n) clamp [\(lo), \(hi)]")
                 for i in 0..<m { for j in n..<ldc { XCTAssertEqual(results[1][i * ldc + j], 42, "row \(i) col \(j) written") } }
+            }
+        }
+    }
+    /// The AVX depthwise kernel (32- and 16-channel blocks, the rest in Swift) against the
+    /// portable one, bit for bit: channel counts around both block sizes, strides, dilation,
+    /// both paddings, NaN/inf in the input and three clamps.
+    func testAVXDepthwiseMatchesPortableBitForBit() throws {
+        try XCTSkipIf(FloatKernel.best != .avx, "this CPU has no AVX: only the portable kernel runs here")
+        var rng = SplitMix64(seed: 7)
+        for channels in [1, 15, 16, 17, 32, 33, 48, 64, 100] {
+            for (stride, dil, padding) in [(1, 1, Padding.same), (2, 1, .same), (1, 2, .valid), (2, 1, .valid)] {
+                let h = 9, w = 8, kH = 3, kW = 3, ldw = (channels + 15) / 16 * 16
+                let geo = try WindowGeometry(input: [2, h, w, channels], kH: kH, kW: kW, strideH: stride, strideW: stride,
+                                             dilH: dil, dilW: dil, padding: padding)
+                var x = (0..<(2 * h * w * channels)).map { _ in Float(rng.nextNormal()) * 2 }
+                x[Int(rng.next() % UInt64(x.count))] = .nan
+                x[Int(rng.next() % UInt64(x.count))] = .infinity
+                let f = (0..<(kH * kW * ldw)).map { $0 % ldw < channels ? Float(rng.nextNormal()) : 0 }
+                let bias = (0..<channels).map { _ in Float(rng.nextNormal()) }
+                for (lo, hi) in [(-Float.infinity, Float.infinity), (0, 6), (-1, 1)] {
+                    var results: [[Float]] = []
+                    for kernel in [FloatKernel.portable, .avx] {
+                        var out = [Float](repeating: 42, count: 2 * geo.outH * geo.outW * channels)
+                        x.withUnsafeBufferPointer { xp in f.withUnsafeBufferPointer { fp in bias.withUnsafeBufferPointer { bp in out.withUnsafeMutableBufferPointer { op in
+                            FloatDepthwise.multiplierOne(geo, input: xp.baseAddress!, weights: fp.baseAddress!, ldw: ldw, bias: bp.baseAddress!,
+                                                         lo: lo, hi: hi, output: op.baseAddress!, kernel: kernel)
+                        } } } }
+                        results.append(out)
+                    }
+                    XCTAssertFalse(results[1].contains(42), "an output was not written (channels \(channels))")
+                    let differing = zip(results[0], results[1]).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "channels \(channels) stride \(stride) dilation \(dil) \(padding) clamp [\(lo), \(hi)]")
+                }
             }
         }
     }

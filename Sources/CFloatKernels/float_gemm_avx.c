@@ -1,32 +1,9 @@
-#include "CFloatGEMM.h"
+#include "CFloatKernels.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-// Products and sums stay separate operations, as in the portable kernel (a fused multiply-add
-// rounds once and would change the bits). Only AVX is enabled below, so no FMA can be emitted;
-// the pragma says so for any compiler setting as well.
-#pragma clang fp contract(off)
-
-int tfr_float_gemm_avx_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") ? 1 : 0;
-}
+#include "avx_support.h"
 
 #define TILE_ROWS 6
-
-// Swift's max(x, lo) is `lo >= x ? lo : x` and min(t, hi) is `hi < t ? hi : t`: a NaN fails
-// both comparisons and passes through; max(-0, +0) is +0.
-__attribute__((target("avx")))
-static inline __m256 clamp8(__m256 x, __m256 lo, __m256 hi) {
-    __m256 t = _mm256_blendv_ps(x, lo, _mm256_cmp_ps(lo, x, _CMP_GE_OQ));
-    return _mm256_blendv_ps(t, hi, _mm256_cmp_ps(hi, t, _CMP_LT_OQ));
-}
-
-static inline float clamp1(float x, float lo, float hi) {
-    float t = lo >= x ? lo : x;
-    return hi < t ? hi : t;
-}
 
 // Stores columns 0..<cols (≤ 16) of one output row from its two accumulators; bias is read
 // only below cols.
@@ -110,8 +87,6 @@ void tfr_float_gemm_avx(const float *a, long lda, long m, long k,
 }
 
 #else
-
-int tfr_float_gemm_avx_available(void) { return 0; }
 
 void tfr_float_gemm_avx(const float *a, long lda, long m, long k, const float *b, long ldb, long n,
                         const float *bias, float lo, float hi, float *c, long ldc, long block_rows) {
