@@ -18,6 +18,31 @@ echo "== Int8 quantization"
 
 have_tf() { [[ -n "$TF_PYTHON" && -x "$TF_PYTHON" ]]; }
 
+# TF's converter to int8 (int8 I/O) with a representative dataset: CALIB is a .npy of samples
+# or random:N (seeded standard-normal samples: the distribution our random:N draws from).
+tf_int8() {  # LABEL PB INPUT OUTPUT SHAPE CALIB DST
+    python3 scripts/bench.py "TF from_frozen_graph $1 -> int8" --runs 3 -- "$TF_PYTHON" -c '
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+pb, inp, out, shape, calib, dst = sys.argv[1:7]
+shape = [int(d) for d in shape.split(",")]
+if calib.startswith("random:"):
+    samples = np.random.default_rng(1).standard_normal((int(calib[7:]), *shape), dtype=np.float32)
+else:
+    samples = np.load(calib)
+c = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb, input_arrays=[inp],
+    output_arrays=[out], input_shapes={inp: shape})
+c.optimizations = [tf.lite.Optimize.DEFAULT]
+c.representative_dataset = lambda: ([s.reshape(shape).astype(np.float32)] for s in samples)
+c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+c.inference_input_type = tf.int8
+c.inference_output_type = tf.int8
+open(dst, "wb").write(c.convert())
+' "${@:2}"
+}
+
 ds=../shared/models/graphdef/DS_CNN_S.pb
 calib=Fixtures/calib/corpus_DS_CNN_S_calib.npy
 if [[ -f "$ds" && -f "$calib" ]]; then
@@ -25,22 +50,7 @@ if [[ -f "$ds" && -f "$calib" ]]; then
         "$BIN/tfrewrite" "$ds" --input Mfcc:1,49,10 --output labels_softmax \
         --quantize int8 --calibration "$calib" -o "$WORK/ds_cnn_s_int8.tflite"
     if have_tf; then
-        python3 scripts/bench.py "TF from_frozen_graph DS_CNN_S -> int8 (32 samples)" --runs 3 -- "$TF_PYTHON" -c '
-import os, sys
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import numpy as np
-import tensorflow as tf
-pb, calib, dst = sys.argv[1:4]
-samples = np.load(calib)
-c = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb, input_arrays=["Mfcc"],
-    output_arrays=["labels_softmax"], input_shapes={"Mfcc": [1, 49, 10]})
-c.optimizations = [tf.lite.Optimize.DEFAULT]
-c.representative_dataset = lambda: ([s.reshape(1, 49, 10).astype(np.float32)] for s in samples)
-c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-c.inference_input_type = tf.int8
-c.inference_output_type = tf.int8
-open(dst, "wb").write(c.convert())
-' "$ds" "$calib" "$WORK/tf-ds_cnn_s_int8.tflite"
+        tf_int8 "DS_CNN_S (32 samples)" "$ds" Mfcc labels_softmax 1,49,10 "$calib" "$WORK/tf-ds_cnn_s_int8.tflite"
     else
         echo "TF_PYTHON not set: TF's DS_CNN_S int8 timing skipped"
     fi
@@ -55,6 +65,11 @@ fi
 if [[ -f "$mnv2" ]]; then
     python3 scripts/bench.py "tfrewrite MobileNetV2-224 .pb -> int8 (16 samples)" --runs 5 -- \
         "$BIN/tfrewrite" "$mnv2" --quantize int8 --calibration random:16 -o "$WORK/mnv2_int8.tflite"
+    if have_tf; then
+        tf_int8 "MobileNetV2-224 (16 samples)" "$mnv2" input Identity 1,224,224,3 random:16 "$WORK/tf-mnv2_int8.tflite"
+    else
+        echo "TF_PYTHON not set: TF's MobileNetV2 int8 timing skipped"
+    fi
     python3 scripts/bench.py "tfrewrite MobileNetV2-224 .pb -> float (import only)" --runs 5 -- \
         "$BIN/tfrewrite" "$mnv2" -o "$WORK/mnv2_float.tflite"
     # One float inference in the interpreter (what calibration runs per sample, on each core).
