@@ -3,70 +3,14 @@ import XCTest
 
 @testable import TFRewrite
 
-/// A tiny protobuf writer, so the tests spell out exactly which bytes the decoder sees
-/// (packed vs unpacked, wrong wire types, truncations) independently of protobuf-c.
-private struct PB {
-    var bytes: [UInt8] = []
-
-    init() {}
-    init(_ build: (inout PB) -> Void) { build(&self) }
-
-    /// This message followed by more fields.
-    func appending(_ build: (inout PB) -> Void) -> PB {
-        var copy = self
-        build(&copy)
-        return copy
-    }
-
-    mutating func varint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(v & 0x7f) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
-    mutating func key(_ field: Int, _ wireType: Int) { varint(UInt64(field << 3 | wireType)) }
-
-    mutating func int(_ field: Int, _ value: Int64) {
-        key(field, 0)
-        varint(UInt64(bitPattern: value))
-    }
-    mutating func bool(_ field: Int, _ value: Bool) { int(field, value ? 1 : 0) }
-    mutating func fixed32(_ field: Int, _ value: UInt32) {
-        key(field, 5)
-        for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(i)))) }
-    }
-    mutating func float(_ field: Int, _ value: Float) { fixed32(field, value.bitPattern) }
-    mutating func double(_ field: Int, _ value: Double) {
-        key(field, 1)
-        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt64(i)))) }
-    }
-    mutating func data(_ field: Int, _ value: [UInt8]) {
-        key(field, 2)
-        varint(UInt64(value.count))
-        bytes += value
-    }
-    mutating func string(_ field: Int, _ value: String) { data(field, Array(value.utf8)) }
-    mutating func message(_ field: Int, _ value: PB) { data(field, value.bytes) }
-    mutating func packedVarints(_ field: Int, _ values: [Int64]) {
-        var body = PB()
-        for v in values { body.varint(UInt64(bitPattern: v)) }
-        data(field, body.bytes)
-    }
-    mutating func packedFloats(_ field: Int, _ values: [Float]) {
-        data(field, values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) } })
-    }
-}
-
 // MARK: - Message builders (field numbers: TensorFlow's .proto files, FACTS §5.2)
 
-private func shapeProto(_ dims: [Int64]) -> PB {
-    PB { s in for d in dims { s.message(2, PB { $0.int(1, d) }) } }
+private func shapeProto(_ dims: [Int64]) -> ProtoWriter {
+    ProtoWriter { s in for d in dims { s.message(2, ProtoWriter { $0.int(1, d) }) } }
 }
 
-private func tensorProto(dtype: Int64, dims: [Int64], _ fill: (inout PB) -> Void = { _ in }) -> PB {
-    PB { t in
+private func tensorProto(dtype: Int64, dims: [Int64], _ fill: (inout ProtoWriter) -> Void = { _ in }) -> ProtoWriter {
+    ProtoWriter { t in
         t.int(1, dtype)
         t.message(2, shapeProto(dims))
         fill(&t)
@@ -74,20 +18,20 @@ private func tensorProto(dtype: Int64, dims: [Int64], _ fill: (inout PB) -> Void
 }
 
 /// A map<string, Message> entry: key 1, value 2 (protobuf map encoding).
-private func mapEntry(_ key: String, _ value: PB) -> PB {
-    PB { e in
+private func mapEntry(_ key: String, _ value: ProtoWriter) -> ProtoWriter {
+    ProtoWriter { e in
         e.string(1, key)
         e.message(2, value)
     }
 }
 
 /// A NodeDef.attr entry.
-private func attr(_ key: String, _ value: PB) -> PB { mapEntry(key, value) }
+private func attr(_ key: String, _ value: ProtoWriter) -> ProtoWriter { mapEntry(key, value) }
 
 private func nodeProto(
-    _ name: String, _ op: String, inputs: [String] = [], device: String = "", attrs: [PB] = []
-) -> PB {
-    PB { n in
+    _ name: String, _ op: String, inputs: [String] = [], device: String = "", attrs: [ProtoWriter] = []
+) -> ProtoWriter {
+    ProtoWriter { n in
         n.string(1, name)
         n.string(2, op)
         for i in inputs { n.string(3, i) }
@@ -96,22 +40,22 @@ private func nodeProto(
     }
 }
 
-private func constNode(_ name: String, _ tensor: PB) -> PB {
-    nodeProto(name, "Const", attrs: [attr("value", PB { $0.message(8, tensor) }), attr("dtype", PB { $0.int(6, 1) })])
+private func constNode(_ name: String, _ tensor: ProtoWriter) -> ProtoWriter {
+    nodeProto(name, "Const", attrs: [attr("value", ProtoWriter { $0.message(8, tensor) }), attr("dtype", ProtoWriter { $0.int(6, 1) })])
 }
 
-private func graphProto(_ nodes: [PB], producer: Int64? = nil) -> PB {
-    PB { g in
+private func graphProto(_ nodes: [ProtoWriter], producer: Int64? = nil) -> ProtoWriter {
+    ProtoWriter { g in
         for n in nodes { g.message(1, n) }
-        if let producer { g.message(4, PB { $0.int(1, producer) }) }
+        if let producer { g.message(4, ProtoWriter { $0.int(1, producer) }) }
     }
 }
 
-private func decodeGraph(_ pb: PB, path: String = "test.pb") throws -> TFGraphDef {
+private func decodeGraph(_ pb: ProtoWriter, path: String = "test.pb") throws -> TFGraphDef {
     try pb.bytes.withUnsafeBytes { try ProtoDecoding.graphDef($0, path: path) }
 }
 
-private func decodeSavedModel(_ pb: PB, path: String = "saved_model.pb") throws -> TFSavedModel {
+private func decodeSavedModel(_ pb: ProtoWriter, path: String = "saved_model.pb") throws -> TFSavedModel {
     try pb.bytes.withUnsafeBytes { try ProtoDecoding.savedModel($0, path: path) }
 }
 
@@ -140,19 +84,19 @@ final class ProtoDecodingTests: XCTestCase {
         let conv = nodeProto(
             "conv", "Conv2D", inputs: ["input", "weights:1", "^init"], device: "/cpu:0",
             attrs: [
-                attr("T", PB { $0.int(6, 1) }),
-                attr("strides", PB { $0.message(1, PB { $0.packedVarints(3, [1, 2, 2, 1]) }) }),
-                attr("padding", PB { $0.string(2, "SAME") }),
-                attr("alpha", PB { $0.float(4, 0.25) }),
-                attr("use_cudnn_on_gpu", PB { $0.bool(5, true) }),
-                attr("N", PB { $0.int(3, -3) }),
-                attr("shape", PB { $0.message(7, shapeProto([-1, 49, 10])) }),
-                attr("unknown", PB { $0.message(7, PB { $0.bool(3, true) }) }),
-                attr("ph", PB { $0.string(9, "my_placeholder") }),
-                attr("f", PB { $0.message(10, PB { $0.string(1, "__inference_fn_12") }) }),
-                attr("types", PB { $0.message(1, PB { $0.packedVarints(6, [1, 3, 101]) }) }),
-                attr("empty_list", PB { $0.message(1, PB()) }),
-                attr("not_set", PB()),
+                attr("T", ProtoWriter { $0.int(6, 1) }),
+                attr("strides", ProtoWriter { $0.message(1, ProtoWriter { $0.packed(3, [1, 2, 2, 1]) }) }),
+                attr("padding", ProtoWriter { $0.string(2, "SAME") }),
+                attr("alpha", ProtoWriter { $0.float(4, 0.25) }),
+                attr("use_cudnn_on_gpu", ProtoWriter { $0.bool(5, true) }),
+                attr("N", ProtoWriter { $0.int(3, -3) }),
+                attr("shape", ProtoWriter { $0.message(7, shapeProto([-1, 49, 10])) }),
+                attr("unknown", ProtoWriter { $0.message(7, ProtoWriter { $0.bool(3, true) }) }),
+                attr("ph", ProtoWriter { $0.string(9, "my_placeholder") }),
+                attr("f", ProtoWriter { $0.message(10, ProtoWriter { $0.string(1, "__inference_fn_12") }) }),
+                attr("types", ProtoWriter { $0.message(1, ProtoWriter { $0.packed(6, [1, 3, 101]) }) }),
+                attr("empty_list", ProtoWriter { $0.message(1, ProtoWriter()) }),
+                attr("not_set", ProtoWriter()),
             ])
         let graph = try decodeGraph(graphProto([conv], producer: 2474))
 
@@ -180,7 +124,7 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testGraphWithoutVersionsHasNoProducerAndEmptyInputIsEmptyGraph() throws {
         XCTAssertNil(try decodeGraph(graphProto([nodeProto("a", "NoOp")])).producer)
-        let empty = try decodeGraph(PB())
+        let empty = try decodeGraph(ProtoWriter())
         XCTAssertEqual(empty.nodes.count, 0)
         XCTAssertNil(empty.producer)
     }
@@ -188,13 +132,13 @@ final class ProtoDecodingTests: XCTestCase {
     func testUnknownFieldsAreSkippedAndRepeatedMessagesMerge() throws {
         var node = nodeProto("a", "Identity", inputs: ["x"])
         node.int(7, 99)  // experimental_type (not read), varint
-        node.message(6, PB { $0.string(1, "debug") })  // experimental_debug_info
+        node.message(6, ProtoWriter { $0.string(1, "debug") })  // experimental_debug_info
         node.fixed32(1000, 5)
         var graph = graphProto([node], producer: 1)
         graph.int(3, 21)  // deprecated GraphDef.version
-        graph.message(5, PB { $0.string(1, "debug_info") })
+        graph.message(5, ProtoWriter { $0.string(1, "debug_info") })
         graph.message(1, nodeProto("b", "NoOp"))  // nodes after other fields still append
-        graph.message(4, PB { $0.int(1, 7) })  // the last `versions` wins
+        graph.message(4, ProtoWriter { $0.int(1, 7) })  // the last `versions` wins
         let decoded = try decodeGraph(graph)
         XCTAssertEqual(decoded.nodes.map(\.name), ["a", "b"])
         XCTAssertEqual(decoded.nodes[0].inputs, ["x"])
@@ -202,12 +146,12 @@ final class ProtoDecodingTests: XCTestCase {
     }
 
     func testDuplicateAttrKeyKeepsLastValue() throws {
-        let node = nodeProto("n", "Cast", attrs: [attr("T", PB { $0.int(6, 1) }), attr("T", PB { $0.int(6, 3) })])
+        let node = nodeProto("n", "Cast", attrs: [attr("T", ProtoWriter { $0.int(6, 1) }), attr("T", ProtoWriter { $0.int(6, 3) })])
         XCTAssertEqual(try decodeGraph(graphProto([node])).nodes[0].attrs["T"], .type(3))
     }
 
     func testInvalidUTF8InNamesIsReplacedNotTrapped() throws {
-        var node = PB()
+        var node = ProtoWriter()
         node.data(1, [0x61, 0xff, 0xfe, 0x62])  // "a\xff\xfeb"
         node.string(2, "NoOp")
         let name = try decodeGraph(graphProto([node])).nodes[0].name
@@ -233,9 +177,9 @@ final class ProtoDecodingTests: XCTestCase {
     func testPackedAndUnpackedRepeatedScalarsDecodeTheSame() throws {
         let packed = tensorProto(dtype: 1, dims: [3]) { t in
             t.packedFloats(5, [1.5, -2, 3])
-            t.packedVarints(7, [1, -2, 300])
-            t.packedVarints(10, [Int64.min, 5])
-            t.packedVarints(11, [1, 0, 1])
+            t.packed(7, [1, -2, 300])
+            t.packed(10, [Int64.min, 5])
+            t.packed(11, [1, 0, 1])
             t.data(6, (0..<8).map { UInt8(truncatingIfNeeded: (2.5 as Double).bitPattern >> (8 * UInt64($0))) })
         }
         let unpacked = tensorProto(dtype: 1, dims: [3]) { t in
@@ -257,21 +201,21 @@ final class ProtoDecodingTests: XCTestCase {
     }
 
     func testMixedPackedAndUnpackedChunksAppend() throws {
-        let list = PB { l in
-            l.packedVarints(3, [1, 2])
+        let list = ProtoWriter { l in
+            l.packed(3, [1, 2])
             l.int(3, 3)
-            l.packedVarints(3, [4])
+            l.packed(3, [4])
             l.float(4, 0.5)
             l.packedFloats(4, [1.5])
             l.bool(5, true)
-            l.packedVarints(5, [0])
+            l.packed(5, [0])
             l.int(6, 9)
-            l.packedVarints(6, [1])
+            l.packed(6, [1])
             l.data(2, Array("a".utf8))
             l.message(7, shapeProto([2, 2]))
             l.message(8, tensorProto(dtype: 3, dims: [1]) { $0.int(7, 42) })
         }
-        let node = nodeProto("n", "X", attrs: [attr("l", PB { $0.message(1, list) })])
+        let node = nodeProto("n", "X", attrs: [attr("l", ProtoWriter { $0.message(1, list) })])
         let expected = TFAttrList(
             s: [Array("a".utf8)], i: [1, 2, 3, 4], f: [0.5, 1.5], b: [true, false], type: [9, 1],
             shape: [TFTensorShape(dims: [2, 2])],
@@ -390,7 +334,7 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testTruncatedGraphReportsTheOffset() throws {
         let full = graphProto([nodeProto("first", "NoOp"), nodeProto("second", "NoOp")]).bytes
-        var cut = PB()
+        var cut = ProtoWriter()
         cut.bytes = Array(full.dropLast(3))
         let message = try XCTUnwrap(errorDescription { _ = try decodeGraph(cut, path: "model.pb") })
         XCTAssertEqual(
@@ -401,7 +345,7 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testBrokenNodeIsNamedWithIndexAndOffset() throws {
         // The second node's `op` claims 50 bytes but its message ends first.
-        var bad = PB()
+        var bad = ProtoWriter()
         bad.string(1, "conv1/weights")
         bad.key(2, 2)
         bad.varint(50)
@@ -416,28 +360,28 @@ final class ProtoDecodingTests: XCTestCase {
 
     func testWrongWireTypeIsRejected() throws {
         // GraphDef.node (1) sent as a varint.
-        let outer = PB { $0.int(1, 5) }
+        let outer = ProtoWriter { $0.int(1, 5) }
         XCTAssertEqual(
             errorDescription { _ = try decodeGraph(outer, path: "g.pb") },
             "g.pb is not a valid GraphDef protobuf: field 1 (node) at byte offset 0 has wire type varint,"
                 + " expected length-delimited")
         // NodeDef.name (1) sent as a 32-bit value: protobuf-c rejects the node.
-        let inner = graphProto([PB { $0.fixed32(1, 7) }])
+        let inner = graphProto([ProtoWriter { $0.fixed32(1, 7) }])
         XCTAssertEqual(
             errorDescription { _ = try decodeGraph(inner, path: "g.pb") },
             "g.pb is not a valid GraphDef protobuf: node #0 at byte offset 0 is not a valid NodeDef"
                 + " (truncated or a field with the wrong wire type)")
         // A float attr sent as a varint, deep inside a node.
-        let deep = graphProto([nodeProto("n", "LeakyRelu", attrs: [attr("alpha", PB { $0.int(4, 1) })])])
+        let deep = graphProto([nodeProto("n", "LeakyRelu", attrs: [attr("alpha", ProtoWriter { $0.int(4, 1) })])])
         XCTAssertNotNil(errorDescription { _ = try decodeGraph(deep) })
         // Groups (wire types 3 and 4) are not proto3.
-        let group = PB { $0.key(9, 3) }
+        let group = ProtoWriter { $0.key(9, 3) }
         XCTAssertEqual(
             errorDescription { _ = try decodeGraph(group, path: "g.pb") },
             "g.pb is not a valid GraphDef protobuf: field 9 has unsupported wire type 3 at byte offset 0")
         // Field number 0 does not exist.
         XCTAssertEqual(
-            errorDescription { _ = try decodeGraph(PB { $0.bytes = [0x02, 0x00] }, path: "g.pb") },
+            errorDescription { _ = try decodeGraph(ProtoWriter { $0.bytes = [0x02, 0x00] }, path: "g.pb") },
             "g.pb is not a valid GraphDef protobuf: invalid field number 0 at byte offset 0")
     }
 
@@ -450,7 +394,7 @@ final class ProtoDecodingTests: XCTestCase {
                 constNode("w", tensor),
                 nodeProto(
                     "c", "Conv2D", inputs: ["x", "w"],
-                    attrs: [attr("strides", PB { $0.message(1, PB { $0.packedVarints(3, [1, 1, 1, 1]) }) })]),
+                    attrs: [attr("strides", ProtoWriter { $0.message(1, ProtoWriter { $0.packed(3, [1, 1, 1, 1]) }) })]),
             ], producer: 3)
         let savedModel = sampleSavedModel(graphNodes: [constNode("w", tensor)])
         for (bytes, isSavedModel) in [(graph.bytes, false), (savedModel.bytes, true)] {
@@ -483,58 +427,58 @@ final class ProtoDecodingTests: XCTestCase {
 
     // MARK: SavedModel
 
-    private func sampleSavedModel(graphNodes: [PB]) -> PB {
-        func tensorInfo(_ name: String, _ dims: [Int64]?) -> PB {
-            PB { i in
+    private func sampleSavedModel(graphNodes: [ProtoWriter]) -> ProtoWriter {
+        func tensorInfo(_ name: String, _ dims: [Int64]?) -> ProtoWriter {
+            ProtoWriter { i in
                 i.string(1, name)
                 i.int(2, 1)
                 if let dims { i.message(3, shapeProto(dims)) }
             }
         }
-        func argDef(_ name: String, type: Int64? = nil, typeAttr: String? = nil) -> PB {
-            PB { a in
+        func argDef(_ name: String, type: Int64? = nil, typeAttr: String? = nil) -> ProtoWriter {
+            ProtoWriter { a in
                 a.string(1, name)
                 if let type { a.int(3, type) }
                 if let typeAttr { a.string(4, typeAttr) }
             }
         }
-        let signature = PB { s in
+        let signature = ProtoWriter { s in
             s.message(1, mapEntry("x", tensorInfo("serving_default_x:0", [-1, 49, 10])))
             s.message(2, mapEntry("probs", tensorInfo("StatefulPartitionedCall:0", nil)))
             s.string(3, "tensorflow/serving/predict")
         }
-        let initSignature = PB { $0.message(2, mapEntry("__saved_model_init_op", tensorInfo("NoOp", nil))) }
-        let opDef = PB { o in
+        let initSignature = ProtoWriter { $0.message(2, mapEntry("__saved_model_init_op", tensorInfo("NoOp", nil))) }
+        let opDef = ProtoWriter { o in
             o.string(1, "__inference_signature_wrapper_42")
             o.message(2, argDef("x", type: 1))
             o.message(2, argDef("unknown", type: 20))
             o.message(3, argDef("identity", typeAttr: "T"))
-            o.message(4, PB { $0.string(1, "some_attr_def") })  // OpDef.attr, not read
+            o.message(4, ProtoWriter { $0.string(1, "some_attr_def") })  // OpDef.attr, not read
         }
-        let function = PB { f in
+        let function = ProtoWriter { f in
             f.message(1, opDef)
             f.message(3, nodeProto("Relu", "Relu", inputs: ["x"]))
-            f.message(4, PB { $0.string(1, "identity") }.appending { $0.string(2, "Relu:activations:0") })
+            f.message(4, ProtoWriter { $0.string(1, "identity") }.appending { $0.string(2, "Relu:activations:0") })
         }
-        let graph = PB { g in
+        let graph = ProtoWriter { g in
             for n in graphNodes { g.message(1, n) }
-            g.message(2, PB { $0.message(1, function) })
-            g.message(4, PB { $0.int(1, 2474) }.appending { $0.int(2, 12) })
+            g.message(2, ProtoWriter { $0.message(1, function) })
+            g.message(4, ProtoWriter { $0.int(1, 2474) }.appending { $0.int(2, 12) })
         }
-        let metaInfo = PB { info in
+        let metaInfo = ProtoWriter { info in
             info.string(1, "meta_graph_version")
             info.string(4, "serve")
             info.string(5, "2.21.0")
         }
-        let metaGraph = PB { m in
+        let metaGraph = ProtoWriter { m in
             m.message(1, metaInfo)
             m.message(2, graph)
-            m.message(3, PB { $0.string(1, "saver_filename:0") })  // saver_def, skipped
+            m.message(3, ProtoWriter { $0.string(1, "saver_filename:0") })  // saver_def, skipped
             m.message(5, mapEntry("serving_default", signature))
             m.message(5, mapEntry("__saved_model_init_op", initSignature))
-            m.message(7, PB { $0.message(1, PB()) })  // object_graph_def, skipped
+            m.message(7, ProtoWriter { $0.message(1, ProtoWriter()) })  // object_graph_def, skipped
         }
-        return PB { s in
+        return ProtoWriter { s in
             s.int(1, 1)
             s.message(2, metaGraph)
         }
@@ -543,7 +487,7 @@ final class ProtoDecodingTests: XCTestCase {
     func testDecodesSavedModel() throws {
         let model = try decodeSavedModel(
             sampleSavedModel(graphNodes: [
-                nodeProto("serving_default_x", "Placeholder", attrs: [attr("dtype", PB { $0.int(6, 1) })]),
+                nodeProto("serving_default_x", "Placeholder", attrs: [attr("dtype", ProtoWriter { $0.int(6, 1) })]),
                 nodeProto("StatefulPartitionedCall", "StatefulPartitionedCall", inputs: ["serving_default_x"]),
             ]))
         XCTAssertEqual(model.schemaVersion, 1)
@@ -573,7 +517,7 @@ final class ProtoDecodingTests: XCTestCase {
     }
 
     func testSavedModelErrorsNameTheMetaGraphAndNode() throws {
-        let broken = PB { $0.fixed32(2, 1) }  // NodeDef.op as a 32-bit value
+        let broken = ProtoWriter { $0.fixed32(2, 1) }  // NodeDef.op as a 32-bit value
         let model = sampleSavedModel(graphNodes: [nodeProto("a", "NoOp"), broken])
         // Offsets are absolute in the file, not relative to the nested message.
         let brokenField: [UInt8] = [0x0a, 0x05] + broken.bytes
@@ -585,7 +529,7 @@ final class ProtoDecodingTests: XCTestCase {
             "saved_model.pb is not a valid SavedModel protobuf: meta_graphs[0].graph_def.node #1 at byte offset"
                 + " \(offset) is not a valid NodeDef (truncated or a field with the wrong wire type)")
         XCTAssertEqual(
-            errorDescription { _ = try decodeSavedModel(PB { $0.bytes = [0x12, 0x05, 0x0a] }) },
+            errorDescription { _ = try decodeSavedModel(ProtoWriter { $0.bytes = [0x12, 0x05, 0x0a] }) },
             "saved_model.pb is not a valid SavedModel protobuf: field 2 claims 5 bytes but only 1 remain"
                 + " (truncated file?) at byte offset 0")
     }
@@ -699,7 +643,7 @@ final class ProtoDecodingTests: XCTestCase {
             throw XCTSkip("set TFREWRITE_LARGE_TESTS=1 to decode a synthetic 300 MB GraphDef")
         }
         let elements = 25_000_000  // 100 MB of float32 each
-        var graph = PB()
+        var graph = ProtoWriter()
         for k in 0..<3 {
             var content = [UInt8](repeating: 0, count: elements * 4)
             content[0] = UInt8(k + 1)

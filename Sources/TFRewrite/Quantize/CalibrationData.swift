@@ -221,7 +221,8 @@ public enum SampleData {
 }
 
 /// A small seeded generator (SplitMix64), so random samples are the same on every machine.
-struct SplitMix64 {
+/// Also a RandomNumberGenerator, for the tests' seeded `Float.random(in:using:)`.
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15

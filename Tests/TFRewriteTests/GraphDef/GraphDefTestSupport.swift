@@ -9,6 +9,16 @@ import XCTest
 struct ProtoWriter {
     var bytes: [UInt8] = []
 
+    init() {}
+    init(_ build: (inout ProtoWriter) -> Void) { build(&self) }
+
+    /// This message followed by more fields.
+    func appending(_ build: (inout ProtoWriter) -> Void) -> ProtoWriter {
+        var copy = self
+        build(&copy)
+        return copy
+    }
+
     mutating func varint(_ value: UInt64) {
         var v = value
         while v >= 0x80 {
@@ -22,9 +32,15 @@ struct ProtoWriter {
         key(field, 0)
         varint(UInt64(bitPattern: value))
     }
-    mutating func float(_ field: Int, _ value: Float) {
+    mutating func bool(_ field: Int, _ value: Bool) { int(field, value ? 1 : 0) }
+    mutating func fixed32(_ field: Int, _ value: UInt32) {
         key(field, 5)
-        for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt32(i)))) }
+        for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(i)))) }
+    }
+    mutating func float(_ field: Int, _ value: Float) { fixed32(field, value.bitPattern) }
+    mutating func double(_ field: Int, _ value: Double) {
+        key(field, 1)
+        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: value.bitPattern >> (8 * UInt64(i)))) }
     }
     mutating func data(_ field: Int, _ value: [UInt8]) {
         key(field, 2)
@@ -32,15 +48,15 @@ struct ProtoWriter {
         bytes += value
     }
     mutating func string(_ field: Int, _ value: String) { data(field, Array(value.utf8)) }
-    mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) {
-        var inner = ProtoWriter()
-        build(&inner)
-        data(field, inner.bytes)
-    }
+    mutating func message(_ field: Int, _ value: ProtoWriter) { data(field, value.bytes) }
+    mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) { message(field, ProtoWriter(build)) }
     mutating func packed(_ field: Int, _ values: [Int64]) {
         var inner = ProtoWriter()
         for v in values { inner.varint(UInt64(bitPattern: v)) }
         data(field, inner.bytes)
+    }
+    mutating func packedFloats(_ field: Int, _ values: [Float]) {
+        data(field, values.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32($0))) } })
     }
 }
 

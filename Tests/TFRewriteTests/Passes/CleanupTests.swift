@@ -211,7 +211,7 @@ final class CleanupTests: XCTestCase {
         // Random DAGs of RELU/ADD with random dead branches and unused values: after cleanup
         // the verifier is happy, every graph output is still produced by the same op kind
         // chain, and re-running cleanup changes nothing.
-        var rng = RepairRandom(seed: 77)
+        var rng = SplitMix64(seed: 77)
         for _ in 0..<50 {
             var b = PassGraphBuilder()
             var live = [b.input("x", float32Type, [1, 4])]

@@ -176,7 +176,7 @@ final class ConvToDepthwiseTests: XCTestCase {
     /// (reference loops; int8 compares integer accumulators), and depthwise-to-conv gives the
     /// original filter bytes back.
     func testRandomConvsComputeTheSame() throws {
-        var rng = RepairRandom(seed: 0x5eed_c0de)
+        var rng = SplitMix64(seed: 0x5eed_c0de)
         for trial in 0..<60 {
             let spec = RandomConvModels.convSpec(&rng, int8: trial % 2 == 0)
             let given = RandomConvModels.oneChannelConv(spec, &rng)

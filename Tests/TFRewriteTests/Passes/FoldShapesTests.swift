@@ -158,7 +158,7 @@ final class FoldShapesTests: XCTestCase {
     /// Random specs against an independent model of Python's indexing rules (which TF's
     /// strided_slice follows): the same elements, in the same order and shape.
     func testRandomStridedSlicesMatchPythonIndexing() {
-        var rng = RepairRandom(seed: 20261125)
+        var rng = SplitMix64(seed: 20261125)
         var compared = 0
         for _ in 0..<3000 {
             let rank = Int.random(in: 1...4, using: &rng)

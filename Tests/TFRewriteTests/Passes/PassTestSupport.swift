@@ -51,18 +51,6 @@ func int8Type(_ scale: Float, _ zp: Int64) -> ElementType { ElementType(.int8, q
 let float32Type = ElementType(.float32)
 let int32Type = ElementType(.int32)
 
-/// Deterministic pseudo-random numbers (RepairRandom) for property tests.
-struct RepairRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Runs passes with the verifier after each and fails the test on any problem.
 @discardableResult

@@ -87,7 +87,7 @@ final class RepairArtifactsTests: XCTestCase {
     /// Random 1-channel convs (geometry, quantization, activation, bias) and their depthwise
     /// rewrites: checks that TFLM's and LiteRT's DEPTHWISE_CONV_2D take what the pass emits.
     func testRandomConvPairs() throws {
-        var rng = RepairRandom(seed: 0xC0DE_2026)
+        var rng = SplitMix64(seed: 0xC0DE_2026)
         for k in 0..<40 {
             let spec = RandomConvModels.convSpec(&rng, int8: k % 2 == 0)
             let given = RandomConvModels.oneChannelConv(spec, &rng)
@@ -117,7 +117,7 @@ final class RepairArtifactsTests: XCTestCase {
     /// ADD with a runtime int32 input; folded vs not folded must agree on LiteRT, whose kernels
     /// are the reference for the evaluator's semantics.
     func testRandomFoldPairs() throws {
-        var rng = RepairRandom(seed: 0xF01D)
+        var rng = SplitMix64(seed: 0xF01D)
         var made = 0
         var attempts = 0
         while made < 60 && attempts < 2000 {

@@ -9,7 +9,7 @@ import XCTest
 final class QuantizedAccuracyTests: XCTestCase {
     /// input [1,8,8,2] → CONV 3×3 (RELU) → DEPTHWISE 3×3 → AVG_POOL 2×2 → RESHAPE → FC → SOFTMAX.
     func randomModel(seed: UInt64) -> Model {
-        var rng = QuantRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         func floats(_ n: Int, _ scale: Float) -> [Float] { (0..<n).map { _ in Float.random(in: -scale...scale, using: &rng) } }
         var b = QuantGraphBuilder()
         let x = b.input("x", qf32, [1, 8, 8, 2])
@@ -36,7 +36,7 @@ final class QuantizedAccuracyTests: XCTestCase {
     }
 
     func samples(_ n: Int, seed: UInt64) -> SampleSet {
-        var rng = QuantRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let s = (0..<n).map { _ in [RuntimeTensor(shape: [1, 8, 8, 2], floats: (0..<128).map { _ in Float.random(in: 0...2, using: &rng) })!] }
         return SampleSet(samples: s, source: "seed \(seed)", isRandom: false)
     }

@@ -245,7 +245,7 @@ final class MalformedRulesTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: RuleExamples.directory.path).filter { $0.hasSuffix(".yaml") }
             .map { RuleExamples.directory.appendingPathComponent($0) }
             + (try FileManager.default.contentsOfDirectory(atPath: RuleExamples.cookbook.path)).filter { $0.hasSuffix(".yaml") }.map { RuleExamples.cookbook.appendingPathComponent($0) }
-        var rng = RuleRNG(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let replacements = ["", "0", "-1", "[", "]", "{", "}", ":", "x", "?", "...", "'", "\"", "not", "==", "w.shape[9]", "1e309"]
         var failures = 0, loads = 0
         for url in files {

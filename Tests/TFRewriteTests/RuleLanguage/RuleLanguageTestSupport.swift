@@ -56,7 +56,7 @@ func runOne(_ pass: any GraphPass, on model: inout Model) throws -> Bool {
 /// Runs a model in the interpreter on seeded random float inputs; returns every output as floats.
 func interpret(_ model: Model, seed: UInt64 = 7, samples: Int = 3) throws -> [[Float]] {
     let interpreter = try Interpreter(model: model)
-    var rng = RuleRNG(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var outputs: [[Float]] = []
     for _ in 0..<samples {
         let inputs = try interpreter.inputs.map { info -> RuntimeTensor in
@@ -105,15 +105,3 @@ struct RuleGraphBuilder {
 let ruleF32 = ElementType(.float32)
 func ruleI8(_ scale: Float, _ zp: Int64) -> ElementType { ElementType(.int8, quantization: .perTensor(scale: scale, zeroPoint: zp)) }
 
-/// SplitMix64, for seeded inputs.
-struct RuleRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
