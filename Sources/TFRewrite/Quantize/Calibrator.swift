@@ -13,8 +13,8 @@ import Foundation
 ///
 /// Samples are split over the available cores; each worker has its own interpreter.
 public enum Calibrator {
-    /// Called after each finished sample with (done, total) for the pass; `pass` is 1, or 2
-    /// for the percentile pass.
+    /// Called after each finished sample with (done, total) for the pass, `done` counting up by
+    /// one per call (calls never overlap); `pass` is 1, or 2 for the percentile pass.
     public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ pass: Int) -> Void
 
     public static func calibrate(_ model: Model, samples: SampleSet, percentile: Double? = nil, threads: Int? = nil, progress: Progress? = nil) throws -> RangeTable {
@@ -141,13 +141,14 @@ public enum Calibrator {
                 var s = w
                 while s < total {
                     _ = try interpreter.run(samples.samples[s], observeFloats: { id, values in sink.observe(id, values) })
+                    // Progress is reported under the lock, so callers see the counts in order
+                    // (reported outside it, a worker's stale 15/16 could land after 16/16).
                     shared.lock.lock()
                     shared.done += 1
-                    let done = shared.done
                     let failed = shared.error != nil
+                    if !failed { progress?(shared.done, total, pass) }
                     shared.lock.unlock()
                     if failed { break }
-                    progress?(done, total, pass)
                     s += workers
                 }
             } catch {

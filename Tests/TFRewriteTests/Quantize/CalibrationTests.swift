@@ -127,6 +127,31 @@ final class CalibrationTests: XCTestCase {
         XCTAssertThrowsError(try Calibrator.calibrate(b.model, samples: SampleSet(samples: [], source: "none", isRandom: false)))
     }
 
+    /// Progress counts arrive in order from several workers, also when the callback is slow
+    /// (here every other call sleeps, which let a worker's stale count land after a newer one
+    /// when calls could overlap; the CLI then ended on "15/16 samples").
+    func testProgressCountsArriveInOrderFromSeveralWorkers() throws {
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 4])
+        let r = b.value("r", qf32, [1, 4])
+        b.op(.relu, [x], [r])
+        b.output(r)
+        let samples = (0..<64).map { i in [RuntimeTensor(shape: [1, 4], floats: [Float(i), -1, 0.5, 0])!] }
+        final class Calls: @unchecked Sendable {
+            let lock = NSLock()
+            var seen: [Int] = []
+        }
+        let calls = Calls()
+        _ = try Calibrator.calibrate(b.model, samples: SampleSet(samples: samples, source: "test", isRandom: false), threads: 4) { done, total, _ in
+            if done % 2 == 1 { usleep(500) }
+            calls.lock.lock()
+            calls.seen.append(done)
+            calls.lock.unlock()
+            XCTAssertEqual(total, 64)
+        }
+        XCTAssertEqual(calls.seen, Array(1...64))
+    }
+
     /// Channel means for bias correction: per NHWC channel for a conv input.
     func testChannelMeans() throws {
         var o = ChannelMeanObserver(channels: [ValueID(0): 2])
