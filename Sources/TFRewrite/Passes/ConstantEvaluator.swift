@@ -37,9 +37,9 @@ public enum ConstantEvaluator {
             return one(pack(present, axis: Int(axis)))
         case .stridedSlice(let a):
             guard inputs.count == 4, let x = inputs[0], let b = inputs[1]?.integers, let e = inputs[2]?.integers,
-                let s = inputs[3]?.integers
+                let s = inputs[3]?.integers, StridedSliceGeometry.runtimesDisagree(a) == nil,
+                let g = try? StridedSliceGeometry(shape: x.shape.map(Int.init), begin: b, end: e, strides: s, attributes: a)
             else { return nil }
-            guard let g = try? StridedSliceGeometry(shape: x.shape.map(Int.init), begin: b, end: e, strides: s, attributes: a) else { return nil }
             return [g.apply(to: x)]
         case .relu: return one(first().flatMap { unaryFloat($0) { max($0, 0) } })
         case .relu6: return one(first().flatMap { unaryFloat($0) { min(max($0, 0), 6) } })
@@ -245,105 +245,5 @@ public enum ConstantEvaluator {
         case .bool: return ConstantTensor(.bool, shape: x.shape, values: values.map { $0 != 0 ? UInt8(1) : 0 })
         default: return nil
         }
-    }
-}
-
-/// Which elements a strided slice reads (TF StridedSlice / TFLite STRIDED_SLICE semantics,
-/// masks included): per input dimension a start, a stride and a count, and the output shape
-/// after new axes are added and shrunk axes dropped.
-public struct StridedSliceGeometry: Equatable {
-    public struct Dimension: Equatable {
-        public var start: Int
-        public var stride: Int
-        public var count: Int
-    }
-
-    public var dimensions: [Dimension]
-    public var outputShape: [Int]
-
-    public struct Problem: Error, CustomStringConvertible {
-        public var description: String
-    }
-
-    public init(shape: [Int], begin: [Int64], end: [Int64], strides: [Int64], attributes a: StridedSliceAttributes) throws {
-        guard begin.count == end.count, end.count == strides.count else {
-            throw Problem(description: "begin, end and strides have \(begin.count), \(end.count) and \(strides.count) entries")
-        }
-        let n = begin.count
-        func bit(_ mask: Int32, _ i: Int) -> Bool { i < 32 && mask & (1 << Int32(i)) != 0 }
-        let ellipses = (0..<n).filter { bit(a.ellipsisMask, $0) }
-        guard ellipses.count <= 1 else { throw Problem(description: "more than one ellipsis") }
-        let consuming = (0..<n).filter { !bit(a.ellipsisMask, $0) && !bit(a.newAxisMask, $0) }.count
-        guard consuming <= shape.count else {
-            throw Problem(description: "\(consuming) slice entries for an input of rank \(shape.count)")
-        }
-        var dims: [Dimension] = []
-        var out: [Int] = []
-        func full(_ size: Int) { dims.append(Dimension(start: 0, stride: 1, count: size)); out.append(size) }
-        for i in 0..<n {
-            if bit(a.ellipsisMask, i) {
-                for _ in 0..<(shape.count - consuming) { full(shape[dims.count]) }
-                continue
-            }
-            if bit(a.newAxisMask, i) {
-                out.append(1)
-                continue
-            }
-            let size = shape[dims.count]
-            guard let b = Int(exactly: begin[i]), let e = Int(exactly: end[i]), let s = Int(exactly: strides[i]) else {
-                throw Problem(description: "slice bounds out of range")
-            }
-            if bit(a.shrinkAxisMask, i) {
-                let index = b < 0 ? b + size : b
-                guard index >= 0, index < size else {
-                    throw Problem(description: "index \(b) is out of range for dimension \(dims.count) of size \(size)")
-                }
-                dims.append(Dimension(start: index, stride: 1, count: 1))
-                continue
-            }
-            guard s != 0 else { throw Problem(description: "stride 0 in dimension \(dims.count)") }
-            var start: Int, stop: Int
-            if s > 0 {
-                start = bit(a.beginMask, i) ? 0 : min(max(b < 0 ? b + size : b, 0), size)
-                stop = bit(a.endMask, i) ? size : min(max(e < 0 ? e + size : e, 0), size)
-            } else {
-                start = bit(a.beginMask, i) ? size - 1 : min(max(b < 0 ? b + size : b, -1), size - 1)
-                stop = bit(a.endMask, i) ? -1 : min(max(e < 0 ? e + size : e, -1), size - 1)
-            }
-            let span = s > 0 ? stop - start : start - stop
-            let count = span <= 0 ? 0 : (span + abs(s) - 1) / abs(s)
-            dims.append(Dimension(start: start, stride: s, count: count))
-            out.append(count)
-        }
-        while dims.count < shape.count { full(shape[dims.count]) }
-        dimensions = dims
-        outputShape = out
-    }
-
-    /// The selected elements of `x`, row-major, with `outputShape`.
-    public func apply(to x: ConstantTensor) -> ConstantTensor {
-        let size = x.elementSize
-        let rank = dimensions.count
-        var strides = [Int](repeating: 1, count: rank)
-        for d in stride(from: rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * Int(x.shape[d + 1]) }
-        let total = dimensions.reduce(1) { $0 * $1.count }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(total * size)
-        if total > 0 {
-            var index = [Int](repeating: 0, count: rank)
-            for _ in 0..<total {
-                var offset = 0
-                for d in 0..<rank { offset += (dimensions[d].start + index[d] * dimensions[d].stride) * strides[d] }
-                bytes += x.bytes[(offset * size)..<((offset + 1) * size)]
-                var d = rank - 1
-                while d >= 0 {
-                    index[d] += 1
-                    if index[d] < dimensions[d].count { break }
-                    index[d] = 0
-                    d -= 1
-                }
-            }
-        }
-        return ConstantTensor(type: x.type, shape: outputShape.map { Int32($0) }, bytes: bytes)
     }
 }

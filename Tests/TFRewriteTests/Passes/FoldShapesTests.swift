@@ -181,6 +181,57 @@ final class FoldShapesTests: XCTestCase {
         XCTAssertGreaterThan(compared, 1000, "too few cases were folded to mean anything")
     }
 
+    /// Constant folding of a float STRIDED_SLICE uses the same geometry: the same elements as
+    /// shape folding on random specs, the `offset` flag honoured (it was ignored before the two
+    /// shared one implementation), and the slices TF and TFLite read differently refused.
+    func testConstantFoldingSlicesLikeShapeFolding() throws {
+        var rng = SplitMix64(seed: 7)
+        var compared = 0
+        for _ in 0..<1500 {
+            let rank = Int.random(in: 1...3, using: &rng)
+            let shape = (0..<rank).map { _ in Int.random(in: 0...4, using: &rng) }
+            let count = shape.reduce(1, *)
+            let ints = IntTensor(dtype: .int32, shape: shape, values: (0..<count).map(Int64.init))
+            let floats = ConstantTensor(floats: (0..<count).map(Float.init), shape: shape.map(Int32.init))
+            let n = Int.random(in: 1...(rank + 1), using: &rng)
+            func mask() -> Int32 { Int32.random(in: 0..<(1 << n), using: &rng) }
+            let a = StridedSliceAttributes(beginMask: mask(), endMask: mask(), newAxisMask: mask() & mask(), shrinkAxisMask: mask() & mask(),
+                                           offset: Bool.random(using: &rng))
+            let begin = (0..<n).map { _ in Int64.random(in: -5...5, using: &rng) }
+            let end = (0..<n).map { _ in Int64.random(in: -5...5, using: &rng) }
+            let strides = (0..<n).map { _ in [-2, -1, 1, 2].randomElement(using: &rng)! } as [Int64]
+            let folded = ShapeArithmetic.stridedSlice(ints, begin: begin, end: end, strides: strides, a)
+            let index = { (v: [Int64]) in ConstantTensor(.int32, shape: [Int32(n)], values: v.map(Int32.init)) }
+            let evaluated = ConstantEvaluator.evaluate(.stridedSlice(a), inputs: [floats, index(begin), index(end), index(strides)],
+                                                       outputs: [Value(name: "y", type: ElementType(.float32), shape: [])])?.first
+            XCTAssertEqual(evaluated.map { $0.floats.map(Int64.init) }, folded?.values, "shape \(shape) begin \(begin) end \(end) strides \(strides) \(a)")
+            XCTAssertEqual(evaluated?.shape.map(Int.init), folded?.shape)
+            if folded != nil { compared += 1 }
+        }
+        XCTAssertGreaterThan(compared, 500)
+        // x[1:][:2] with offset: end counts from begin.
+        let seq = ConstantTensor(floats: (0..<7).map(Float.init), shape: [7])
+        let one = { (v: Int32) in ConstantTensor(.int32, shape: [1], values: [v]) }
+        let y = ConstantEvaluator.evaluate(.stridedSlice(StridedSliceAttributes(offset: true)), inputs: [seq, one(1), one(2), one(1)],
+                                           outputs: [Value(name: "y", type: ElementType(.float32), shape: [2])])
+        XCTAssertEqual(y?.first?.floats, [1, 2])
+        // begin_mask on a shrunk axis: TF ignores it, TFLite honours it: not folded.
+        XCTAssertNil(ConstantEvaluator.evaluate(.stridedSlice(StridedSliceAttributes(beginMask: 1, shrinkAxisMask: 1)), inputs: [seq, one(3), one(4), one(1)],
+                                                outputs: [Value(name: "y", type: ElementType(.float32), shape: [])]))
+    }
+
+    /// An empty tensor may still have a huge dimension: the geometry is arithmetic, nothing the
+    /// size of that dimension is allocated.
+    func testSlicingAnEmptyTensorWithAHugeDimension() throws {
+        let huge = Int(Int32.max)
+        let g = try StridedSliceGeometry(shape: [0, huge], begin: [0, 1], end: [0, 0], strides: [1, 2],
+                                         attributes: StridedSliceAttributes(beginMask: 1, endMask: 3))
+        XCTAssertEqual(g.outputShape, [0, (huge - 1 + 1) / 2])
+        XCTAssertEqual(g.sourceOffsets(inputShape: [0, huge]), [])
+        let empty = ConstantTensor(type: ElementType(.float32), shape: [0, Int32.max], bytes: [])
+        XCTAssertEqual(g.apply(to: empty).bytes, [])
+    }
+
     func testDSCNNFixtureChainsDisappear() throws {
         for name in ["ds_cnn_int8.tflite", "ds_cnn_float.tflite"] {
             var m = try repairFixture(name)

@@ -68,110 +68,16 @@ public enum ShapeArithmetic {
         return IntTensor(dtype: outType, shape: [dims.count], values: dims.map(Int64.init))
     }
 
-    /// STRIDED_SLICE with every mask, including ellipsis, new_axis, shrink_axis and the v8
-    /// `offset` flag (end is relative to begin). Index rules follow TF's dense-spec construction
-    /// and TFLite's strided_slice_logic.h: negative indices count from the end, begin clamps to
-    /// [0, D] (stride > 0) or [−1, D−1] (stride < 0), masks override the given index, a shrunk
-    /// axis takes the single element at begin (out of range = kernel error = nil).
+    /// STRIDED_SLICE with every mask and the v8 `offset` flag (StridedSliceGeometry); nil for
+    /// slices TF and TFLite read differently, kernel errors, and results above `maxElements`.
     public static func stridedSlice(_ x: IntTensor, begin: [Int64], end: [Int64], strides: [Int64], _ a: StridedSliceAttributes) -> IntTensor? {
-        let n = begin.count
-        guard end.count == n, strides.count == n, n <= 32, a.ellipsisMask.nonzeroBitCount <= 1 else { return nil }
-        // LiteRT 2.3's kernel disagrees with TF (wrong sizes, or a crash) when `offset` meets an
-        // ellipsis or a new axis (found by the fold conformance test); leave those to the runtime.
-        if a.offset && (a.ellipsisMask != 0 || a.newAxisMask != 0) { return nil }
-        func bit(_ mask: Int32, _ i: Int) -> Bool { (UInt32(bitPattern: mask) >> UInt32(i)) & 1 == 1 }
-        let rank = x.shape.count
-
-        // Per input dimension: the indices it keeps (a shrunk one keeps one and adds no output dim).
-        var picks: [[Int]] = []
-        var outShape: [Int] = []
-        func full(_ d: Int) {
-            picks.append(Array(0..<x.shape[d]))
-            outShape.append(x.shape[d])
-        }
-        var dim = 0
-        for i in 0..<n {
-            if bit(a.ellipsisMask, i) {
-                // The ellipsis covers the dimensions the entries after it do not consume.
-                let consumedAfter = ((i + 1)..<n).filter { !bit(a.newAxisMask, $0) }.count
-                let fill = rank - dim - consumedAfter
-                guard fill >= 0 else { return nil }
-                for _ in 0..<fill { full(dim); dim += 1 }
-            } else if bit(a.newAxisMask, i) {
-                outShape.append(1)
-            } else {
-                guard dim < rank else { return nil }
-                let size = Int64(x.shape[dim])
-                let s = strides[i]
-                guard s != 0 else { return nil }
-                if bit(a.shrinkAxisMask, i) {
-                    // TF ignores begin_mask on a shrunk axis, TFLite's kernel honours it: refuse
-                    // the combination rather than pick one. TF also wants a positive stride.
-                    guard !bit(a.beginMask, i), s > 0 else { return nil }
-                    var b = begin[i]
-                    if b < 0 { b += size }
-                    guard b >= 0, b < size else { return nil }
-                    picks.append([Int(b)])
-                } else {
-                    func clamp(_ v: Int64) -> Int64 { s > 0 ? min(max(v, 0), size) : min(max(v, -1), size - 1) }
-                    var start: Int64
-                    if bit(a.beginMask, i) {
-                        start = s > 0 ? 0 : size - 1
-                    } else {
-                        start = begin[i] < 0 ? begin[i] + size : begin[i]
-                        start = clamp(start)
-                    }
-                    var stop: Int64
-                    if bit(a.endMask, i) {
-                        stop = s > 0 ? size : -1
-                    } else {
-                        stop = end[i]
-                        if a.offset {
-                            let (e, o) = stop.addingReportingOverflow(start)
-                            guard !o else { return nil }
-                            stop = e
-                        }
-                        if stop < 0 { stop += size }
-                        stop = clamp(stop)
-                    }
-                    var kept: [Int] = []
-                    var k = start
-                    while s > 0 ? k < stop : k > stop {
-                        kept.append(Int(k))
-                        guard kept.count <= IntTensor.maxElements else { return nil }
-                        k += s
-                    }
-                    picks.append(kept)
-                    outShape.append(kept.count)
-                }
-                dim += 1
-            }
-        }
-        while dim < rank { full(dim); dim += 1 }
-        guard IntTensor.count(outShape) != nil else { return nil }
-
-        // Row-major gather over the input dimensions.
-        var stridesIn = [Int](repeating: 1, count: rank)
-        if rank > 1 { for d in stride(from: rank - 2, through: 0, by: -1) { stridesIn[d] = stridesIn[d + 1] * x.shape[d + 1] } }
-        var values: [Int64] = []
-        if picks.allSatisfy({ !$0.isEmpty }) {
-            var idx = [Int](repeating: 0, count: rank)
-            outer: while true {
-                var off = 0
-                for d in 0..<rank { off += picks[d][idx[d]] * stridesIn[d] }
-                guard off < x.values.count else { return nil }
-                values.append(x.values[off])
-                var d = rank - 1
-                while d >= 0 {
-                    idx[d] += 1
-                    if idx[d] < picks[d].count { continue outer }
-                    idx[d] = 0
-                    d -= 1
-                }
-                break
-            }
-        }
-        return IntTensor(dtype: x.dtype, shape: outShape, values: values)
+        guard StridedSliceGeometry.runtimesDisagree(a) == nil,
+              let g = try? StridedSliceGeometry(shape: x.shape, begin: begin, end: end, strides: strides, attributes: a),
+              IntTensor.count(g.outputShape) != nil
+        else { return nil }
+        let offsets = g.sourceOffsets(inputShape: x.shape)
+        guard offsets.allSatisfy({ $0 < x.values.count }) else { return nil }
+        return IntTensor(dtype: x.dtype, shape: g.outputShape, values: offsets.map { x.values[$0] })
     }
 
     /// PACK: stacks equal-shaped tensors along a new axis (negative axis counts from the end).
