@@ -69,7 +69,7 @@ struct Verify: ParsableCommand {
                     ranges.append(nil)
                 }
             }
-            samples = SampleData.random(count: count, for: realSpecs, seed: seed, floatRange: ranges)
+            samples = try SampleData.random(count: count, for: realSpecs, seed: seed, floatRange: ranges)
         }
         let report = try VerifyReport.compare(ma, mb, samples: samples, layers: layers)
         writeStdout(json ? report.json(nameA: a, nameB: b).rendered() + "\n" : report.text(nameA: a, nameB: b))

@@ -25,7 +25,20 @@ public struct ModelInputSpec: Hashable, Sendable {
         }
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    /// Elements of one sample; nil when a dimension is negative or the count overflows (a
+    /// hostile file can declare any shape).
+    public var elementCount: Int? { RuntimeTensor.elementCount(shape) }
+
+    /// One sample's elements, or an error naming the input when the interpreter could never
+    /// hold it (more than `Slot.maxBytes`).
+    func checkedElementCount() throws -> Int {
+        guard let n = elementCount, case let size = dtype.byteSize ?? 1, n.multipliedReportingOverflow(by: size).overflow == false,
+              n * size <= Slot.maxBytes
+        else {
+            throw QuantizeError.calibration("input '\(name)' has shape \(shape): too large to feed (over \(Slot.maxBytes >> 30) GiB per sample)")
+        }
+        return n
+    }
 }
 
 /// Input samples for calibration or comparison: `samples[s][k]` is sample `s` of model input
@@ -68,7 +81,7 @@ public enum SampleData {
 
     /// Loads `spec` (a path or `random:N`) for the given inputs.
     public static func load(_ spec: String, for inputs: [ModelInputSpec], seed: UInt64 = 1) throws -> SampleSet {
-        if let n = try randomCount(spec) { return random(count: n, for: inputs, seed: seed) }
+        if let n = try randomCount(spec) { return try random(count: n, for: inputs, seed: seed) }
         let arrays: [(name: String, array: NpyArray)]
         do {
             arrays = try Npy.load(path: spec)
@@ -125,12 +138,12 @@ public enum SampleData {
     /// Splits an array into samples of `input`: one sample when it holds exactly one input's
     /// elements, else `[N, ...]` with N samples.
     static func split(_ a: NpyArray, for input: ModelInputSpec, at path: String) throws -> [RuntimeTensor] {
-        let per = input.elementCount
+        let per = try input.checkedElementCount()
         let total = a.elementCount
         let count: Int
         if total == per {
             count = 1
-        } else if a.shape.count >= 1, per > 0, a.shape.dropFirst().reduce(1, *) == per {
+        } else if a.shape.count >= 1, per > 0, RuntimeTensor.elementCount(Array(a.shape.dropFirst())) == per {
             count = a.shape[0]
         } else {
             throw QuantizeError.calibration("\(path): array of shape \(a.shape) does not hold samples of input '\(input.name)' with shape \(input.shape) (expected [N, \(input.shape.map(String.init).joined(separator: ", "))])")
@@ -188,14 +201,25 @@ public enum SampleData {
 
     /// `count` seeded samples: float inputs normal(0, 1), integer inputs uniform in their range
     /// (wide integer types in [0, 8), as they are usually indices or sizes), bools a fair coin.
-    public static func random(count: Int, for inputs: [ModelInputSpec], seed: UInt64 = 1, floatRange: [ClosedRange<Float>?]? = nil) -> SampleSet {
+    /// Random samples are held in memory at once: at most this many bytes in all.
+    public static let maxRandomBytes = 1 << 32
+
+    public static func random(count: Int, for inputs: [ModelInputSpec], seed: UInt64 = 1, floatRange: [ClosedRange<Float>?]? = nil) throws -> SampleSet {
+        var bytesPerSample = 0
+        for input in inputs {
+            bytesPerSample += try input.checkedElementCount() * (input.dtype.byteSize ?? 1)
+        }
+        let (total, overflow) = bytesPerSample.multipliedReportingOverflow(by: count)
+        guard !overflow, total <= maxRandomBytes else {
+            throw QuantizeError.calibration("random:\(count) would need \(overflow ? "more than 2^63" : String(total)) bytes of samples (at most \(maxRandomBytes >> 30) GiB); use fewer samples")
+        }
         var rng = SplitMix64(seed: seed)
         var samples: [[RuntimeTensor]] = []
         samples.reserveCapacity(count)
         for _ in 0..<count {
             var sample: [RuntimeTensor] = []
             for (k, input) in inputs.enumerated() {
-                let n = input.elementCount
+                let n = try input.checkedElementCount()
                 let t: RuntimeTensor?
                 switch input.dtype {
                 case .float32:

@@ -152,6 +152,35 @@ final class CalibrationTests: XCTestCase {
         XCTAssertEqual(calls.seen, Array(1...64))
     }
 
+    /// A hostile model can declare any input shape: random samples and .npy splitting refuse
+    /// shapes the interpreter could never hold, or whose element count overflows, with an
+    /// error naming the input (found by fuzzing: an input of [1,12,12,1073741825] made
+    /// `random:2` ask for 618 GB and abort).
+    func testHugeOrOverflowingInputShapesAreRefused() throws {
+        let huge = ModelInputSpec(name: "image", dtype: .float32, shape: [1, 12, 12, 1_073_741_825])
+        XCTAssertThrowsError(try SampleData.random(count: 2, for: [huge])) { e in
+            XCTAssertEqual("\(e)", "input 'image' has shape [1, 12, 12, 1073741825]: too large to feed (over 2 GiB per sample)")
+        }
+        let overflowing = ModelInputSpec(name: "x", dtype: .int8, shape: [1 << 31, 1 << 31, 1 << 31])
+        XCTAssertNil(overflowing.elementCount)
+        XCTAssertThrowsError(try SampleData.random(count: 1, for: [overflowing]))
+        XCTAssertThrowsError(try SampleData.split(NpyArray(dtype: .float32, shape: [2, 4], data: [UInt8](repeating: 0, count: 32)), for: overflowing, at: "x.npy"))
+        // Each sample fits, all of them together do not.
+        let big = ModelInputSpec(name: "x", dtype: .float32, shape: [1, 1 << 20])
+        XCTAssertThrowsError(try SampleData.random(count: 2000, for: [big])) { e in
+            XCTAssertTrue("\(e)".hasPrefix("random:2000 would need 8388608000 bytes of samples"), "\(e)")
+        }
+        // The model-level entry point reports it the same way.
+        var b = QuantGraphBuilder()
+        let x = b.input("image", qf32, [1, 12, 12, 1_073_741_825])
+        let r = b.value("r", qf32, [1, 12, 12, 1_073_741_825])
+        b.op(.relu, [x], [r])
+        b.output(r)
+        XCTAssertThrowsError(try PostTrainingQuantization.run(b.model, PostTrainingQuantizationRequest(calibration: "random:2"))) { e in
+            XCTAssertTrue("\(e)".contains("too large to feed"), "\(e)")
+        }
+    }
+
     /// Channel means for bias correction: per NHWC channel for a conv input.
     func testChannelMeans() throws {
         var o = ChannelMeanObserver(channels: [ValueID(0): 2])
