@@ -686,6 +686,50 @@ def gen_bn_net():
 
 
 # --------------------------------------------------------------------------------------
+# 5. scaled_input: pixels in 0..255 divided by 255 in the graph, then conv/depthwise/FC
+# --------------------------------------------------------------------------------------
+
+def gen_scaled_input():
+    print("[5] scaled_input (TF1 graph, input normalization x / 255 inside the graph)")
+    rng = np.random.default_rng(505)
+    H, W, CIN, C1, NOUT = 16, 16, 3, 8, 4
+    conv_w = he(rng, (3, 3, CIN, C1), 27)
+    conv_b = rng.normal(0, 0.1, C1).astype(np.float32)
+    dw_w = he(rng, (3, 3, C1, 1), 9)
+    fc_w = he(rng, (C1, NOUT), C1)
+    fc_b = rng.normal(0, 0.1, NOUT).astype(np.float32)
+
+    def build(fc_w, fc_b):
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [1, H, W, CIN], name="pixels")
+            x = tf.math.truediv(x, tf.constant(255.0), name="normalize/truediv")
+            w = ref_var(conv_w, "conv1/weights")
+            x = tf.compat.v1.nn.conv2d(x, w, [1, 2, 2, 1], "SAME", name="conv1/Conv2D")
+            x = tf.nn.bias_add(x, ref_var(conv_b, "conv1/biases"), name="conv1/BiasAdd")
+            x = tf.nn.relu(x, name="conv1/Relu")
+            x = tf.nn.depthwise_conv2d(x, ref_var(dw_w, "dw2/depthwise_weights"), [1, 1, 1, 1], "SAME", name="dw2/depthwise")
+            x = tf.nn.relu6(x, name="dw2/Relu6")
+            x = tf.reduce_mean(x, axis=[1, 2], keepdims=False, name="pool/Mean")
+            x = tf.matmul(x, ref_var(fc_w, "fc/weights"), name="fc/MatMul")
+            x = tf.nn.bias_add(x, ref_var(fc_b, "fc/biases"), name="fc/BiasAdd")
+            tf.nn.softmax(x, name="output")
+        return freeze_v1(g, ["output", "pool/Mean"])
+
+    def pixels(seed, n):
+        return np.round(255.0 * image_like(seed, n, (1, H, W, CIN))).astype(np.float32)
+
+    calib = pixels(5001, 32)
+    heldout = pixels(5003, N_HELDOUT)
+    feats = run_graphdef(build(fc_w, fc_b), "pixels", "pool/Mean", pixels(9005, 64))
+    fc_w, fc_b = rescale_logits(fc_w, fc_b, feats[:, 0])
+    gd = tf.compat.v1.graph_util.extract_sub_graph(build(fc_w, fc_b), ["output"])
+    emit_graph("scaled_input", gd, "pixels", [1, H, W, CIN], "output", calib, heldout, pixels(5002, N_EXPECTED),
+               "pixels / 255 (RealDiv) + conv (SAME, stride 2) + BiasAdd + relu + depthwise + relu6"
+               " + Mean + MatMul/BiasAdd + softmax: TF folds the division into the conv")
+
+
+# --------------------------------------------------------------------------------------
 
 def main():
     if not os.path.isdir(os.path.join(HERE)):
@@ -702,6 +746,7 @@ def main():
     gen_ds_cnn()
     gen_qdq()
     gen_bn_net()
+    gen_scaled_input()
 
     MANIFEST["generator"] = {
         "tensorflow": tf.__version__, "keras": getattr(keras, "__version__", "?"),

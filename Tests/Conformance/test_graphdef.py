@@ -3,7 +3,7 @@ the same graph (tf.compat.v1.lite.TFLiteConverter.from_frozen_graph), run on Lit
 TFLite Micro through oracle.py.
 
 Graphs:
-  - Fixtures/graphdef/{tiny_conv,bn_net,keras_dscnn}.pb and Fixtures/savedmodel/<same>/
+  - Fixtures/graphdef/{tiny_conv,bn_net,keras_dscnn,scaled_input}.pb and Fixtures/savedmodel/<same>/
     against Fixtures/reference/<name>_tf.tflite;
   - ../shared/models/graphdef/{DNN_S,CNN_S,DS_CNN_S}.pb cut at Mfcc -> labels_softmax
     against Fixtures/reference/corpus/<name>_tf.tflite (Fixtures/generate_graphdef_refs.py);
@@ -39,7 +39,7 @@ BATCH_NORM_OPS = {"MUL", "ADD", "SUB", "RSQRT", "SQRT", "DIV"}
 
 def _cases():
     cases = []
-    for name in ("tiny_conv", "bn_net", "keras_dscnn"):
+    for name in ("tiny_conv", "bn_net", "keras_dscnn", "scaled_input"):
         ref = FIXTURES / "reference" / f"{name}_tf.tflite"
         heldout = FIXTURES / "heldout" / f"{name}_inputs.npy"
         cases.append(pytest.param(FIXTURES / "graphdef" / f"{name}.pb", [], ref, heldout, id=f"graphdef/{name}"))

@@ -8,7 +8,7 @@ float inputs quantized with its own input scale and zero point, and its
 outputs dequantized with its own output parameters. Acceptance: tfrewrite's
 mean abs error is at most TF's and its argmax agreement at least TF's.
 
-Models: the fixture graphs (Fixtures/graphdef/{tiny_conv,bn_net,keras_dscnn})
+Models: the fixture graphs (Fixtures/graphdef/{tiny_conv,bn_net,keras_dscnn,scaled_input})
 and the corpus KWS graphs DNN_S, CNN_S, DS_CNN_S cut at Mfcc -> labels_softmax
 (../shared/models/graphdef; a visible skip when absent).
 
@@ -52,6 +52,9 @@ CASES = {
     "keras_dscnn": (FIX / "graphdef/keras_dscnn.pb", [], "calib/keras_dscnn_calib.npy",
                     "heldout/keras_dscnn_inputs.npy", "reference/keras_dscnn_tf.tflite",
                     "reference/keras_dscnn_tf_int8.tflite"),
+    "scaled_input": (FIX / "graphdef/scaled_input.pb", [], "calib/scaled_input_calib.npy",
+                     "heldout/scaled_input_inputs.npy", "reference/scaled_input_tf.tflite",
+                     "reference/scaled_input_tf_int8.tflite"),
 }
 for _name, _shape in (("DNN_S", "1,25,10"), ("CNN_S", "1,49,10"), ("DS_CNN_S", "1,49,10")):
     CASES[f"corpus_{_name}"] = (

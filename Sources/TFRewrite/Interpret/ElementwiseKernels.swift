@@ -4,10 +4,10 @@ import Glibc
 import Darwin
 #endif
 
-/// ADD, SUB, MUL, MAXIMUM, MINIMUM (numpy broadcasting) and the one-input activations.
+/// ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM (numpy broadcasting) and the one-input activations.
 
 enum BinaryOperation: String {
-    case add = "ADD", sub = "SUB", mul = "MUL", maximum = "MAXIMUM", minimum = "MINIMUM"
+    case add = "ADD", sub = "SUB", mul = "MUL", div = "DIV", maximum = "MAXIMUM", minimum = "MINIMUM"
 }
 
 /// Binary elementwise ops. int8 ADD/SUB follow TFLM's add_common/sub_common (inputs shifted
@@ -38,6 +38,9 @@ final class BinaryKernel: Kernel {
         guard a.dtype == b.dtype, a.dtype == output.dtype else {
             throw Unsupported("types \(a.dtype.name), \(b.dtype.name) → \(output.dtype.name) differ")
         }
+        // TFLite's DIV takes float32, int32 (a different rounding) and uint8; TFLM float32 and
+        // int8 only in newer builds. We model the float one, which calibration needs.
+        guard operation != .div || a.dtype == .float32 else { throw Unsupported("type \(a.dtype.name); supported: FLOAT32") }
         switch a.dtype {
         case .float32: break
         case .int32:
@@ -93,6 +96,7 @@ final class BinaryKernel: Kernel {
         case .add: bc.forEach { o, i, j in out[o] = min(max(x[i] + y[j], lo), hi) }
         case .sub: bc.forEach { o, i, j in out[o] = min(max(x[i] - y[j], lo), hi) }
         case .mul: bc.forEach { o, i, j in out[o] = min(max(x[i] * y[j], lo), hi) }
+        case .div: bc.forEach { o, i, j in out[o] = min(max(x[i] / y[j], lo), hi) }
         case .maximum: bc.forEach { o, i, j in out[o] = x[i] > y[j] ? x[i] : y[j] }
         case .minimum: bc.forEach { o, i, j in out[o] = x[i] < y[j] ? x[i] : y[j] }
         }
@@ -105,6 +109,7 @@ final class BinaryKernel: Kernel {
         case .add: bc.forEach { o, i, j in out[o] = min(max(x[i] &+ y[j], lo), hi) }
         case .sub: bc.forEach { o, i, j in out[o] = min(max(x[i] &- y[j], lo), hi) }
         case .mul: bc.forEach { o, i, j in out[o] = min(max(x[i] &* y[j], lo), hi) }
+        case .div: break  // refused at init
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }
         }
@@ -131,6 +136,7 @@ final class BinaryKernel: Kernel {
                 let v = oo &+ FixedPoint.multiply((o1 &+ Int32(x[i])) &* (o2 &+ Int32(y[j])), mo)
                 out[o] = Int8(truncatingIfNeeded: min(hi, max(lo, v)))
             }
+        case .div: break  // refused at init
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }
         }

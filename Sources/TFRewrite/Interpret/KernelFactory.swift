@@ -31,6 +31,11 @@ enum KernelFactory {
             case .padV2: return try PadKernel(c, withConstant: true)
             case .expandDims: return try ReshapeKernel(c, .expandDims)
             case .transpose: return try TransposeKernel(c)
+            case .div:
+                // DivOptions field 0: fused_activation_function (schema default NONE).
+                let raw = options?.int8(0, default: 0) ?? 0
+                guard let activation = ActivationFunction(rawValue: raw) else { throw Unsupported("fused activation \(raw)") }
+                return try BinaryKernel(c, .div, activation: activation)
             case .maximum: return try BinaryKernel(c, .maximum, activation: .none)
             case .minimum: return try BinaryKernel(c, .minimum, activation: .none)
             case .hardSwish: return try UnaryKernel(c, .hardSwish)
@@ -61,6 +66,6 @@ enum KernelFactory {
         .conv2D, .depthwiseConv2D, .fullyConnected, .averagePool2D, .maxPool2D, .reshape, .squeeze, .expandDims,
         .softmax, .add, .sub, .mul, .mean, .pad, .padV2, .concatenation, .quantize, .dequantize, .shape,
         .stridedSlice, .pack, .gather, .relu, .relu6, .logistic, .tanh, .rsqrt, .sqrt, .transpose, .leakyRelu,
-        .hardSwish, .maximum, .minimum,
+        .hardSwish, .maximum, .minimum, .div,
     ]
 }

@@ -7,6 +7,7 @@ extension PassRegistry {
             entry(FoldBatchNorm.self) { try FoldBatchNorm(options: $0) },
             entry(FuseActivation.self) { try FuseActivation(options: $0) },
             entry(FusePadIntoConvolution.self) { try FusePadIntoConvolution(options: $0) },
+            entry(FoldInputScale.self) { try FoldInputScale(options: $0) },
             entry(SimplifyReshapes.self) { try SimplifyReshapes(options: $0) },
         ]
     }
@@ -24,6 +25,7 @@ public enum ImportPipeline {
         ("fold-batch-norm", "after fold-bias-add: MUL then ADD per channel into weights and bias"),
         ("fuse-activation", "after the folds: a RELU only touches the conv once the batch-norm arithmetic between them is gone"),
         ("fuse-pad-into-conv", "a PAD the importer or Keras ZeroPadding2D put before a VALID conv becomes SAME padding; independent of the folds"),
+        ("fold-input-scale", "after fuse-pad-into-conv: an input normalization (x/255) goes into the weights of the layers it feeds once no PAD stands between them"),
         ("simplify-reshapes", "last: reshape chains and the flatten before FULLY_CONNECTED; independent of the folds"),
     ]
 

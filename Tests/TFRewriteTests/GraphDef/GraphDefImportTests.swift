@@ -8,7 +8,7 @@ import XCTest
 /// import, and float outputs against TensorFlow's own (held-out inputs, TF session outputs
 /// stored by Fixtures/generate.py), run on the reference interpreter.
 final class GraphDefImportTests: XCTestCase {
-    static let fixtures = ["tiny_conv", "bn_net", "keras_dscnn"]
+    static let fixtures = ["tiny_conv", "bn_net", "keras_dscnn", "scaled_input"]
     /// Ops that would mean batch-norm arithmetic survived.
     static let batchNormOps: Set<String> = ["MUL", "ADD", "SUB", "RSQRT", "SQRT", "DIV"]
 
@@ -56,6 +56,16 @@ final class GraphDefImportTests: XCTestCase {
         for op in g.ops where op.name == "CONV_2D" || op.name == "DEPTHWISE_CONV_2D" {
             XCTAssertEqual(op.kind.fusedActivation, .relu, op.name)
         }
+    }
+
+    /// pixels / 255 in the graph: folded into the first conv's weights, as TF's converter does
+    /// (TFLite has no int8 DIV, so the model could not be fully quantized with it).
+    func testInputNormalizationIsFoldedInScaledInput() throws {
+        let m = try load(TestPaths.graphDef("scaled_input"))
+        XCTAssertEqual(opNames(m), ["CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"])
+        let g = m.subgraphs[0]
+        XCTAssertEqual(g.ops[0].inputs[0], g.inputs[0], "the conv reads the pixels directly")
+        XCTAssertTrue(g.ops[0].provenance.contains("normalize/truediv"), "\(g.ops[0].provenance)")
     }
 
     func testNoBatchNormArithmeticAndNoMoreOpsThanTensorFlow() throws {

@@ -286,8 +286,78 @@ final class ImportPassTests: XCTestCase {
         XCTAssertEqual(a.padding, .same)
     }
 
+    // MARK: fold-input-scale
+
+    /// x/255 feeding a SAME conv, a depthwise conv (multiplier 2) and, flattened, a
+    /// FULLY_CONNECTED: the DIV goes into all three weights (the same outputs on random
+    /// inputs, padding included); a per-channel MUL folds into the conv's input-channel axis.
+    func testFoldInputScaleIntoEveryReader() throws {
+        var b = Builder()
+        let x = b.input("x", [1, 5, 5, 2])
+        let scaled = b.op(.builtin(.div, options: nil), [x, b.const("255", [255], [])], "truediv", [1, 5, 5, 2])
+        b.output(b.op(.conv2D(Conv2DAttributes(padding: .same, strideW: 2, strideH: 2)), [scaled, b.random("w", [3, 3, 3, 2]), b.random("b", [3])], "conv", [1, 3, 3, 3]))
+        b.output(b.op(.depthwiseConv2D(DepthwiseConv2DAttributes(padding: .same, strideW: 1, strideH: 1, depthMultiplier: 2)), [scaled, b.random("dw", [1, 3, 3, 4]), b.random("db", [4])], "dw", [1, 5, 5, 4]))
+        b.output(b.op(.fullyConnected(FullyConnectedAttributes()), [scaled, b.random("fw", [3, 50]), .absent], "fc", [1, 3]))
+        let after = try runPreservingMeaning(try FoldInputScale(), on: b.model)
+        XCTAssertEqual(opNames(after), ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"])
+        let g = after.subgraphs[0]
+        XCTAssertTrue(g.ops.allSatisfy { $0.inputs[0] == g.inputs[0] })
+        XCTAssertEqual(g.ops[0].provenance, ["conv", "truediv"])
+
+        var c = Builder()
+        let y = c.input("y", [1, 4, 4, 3])
+        let m = c.op(.mul(activation: .none), [c.const("std", [0.5, 2, -4], [3]), y], "normalize", [1, 4, 4, 3])
+        c.output(c.op(.conv2D(Conv2DAttributes(padding: .valid, strideW: 1, strideH: 1)), [m, c.random("w", [2, 3, 3, 3]), c.random("b", [2])], "conv", [1, 2, 2, 2]))
+        XCTAssertEqual(opNames(try runPreservingMeaning(try FoldInputScale(), on: c.model)), ["CONV_2D"])
+    }
+
+    /// What must stay: a scaled value another kind of op also reads, a graph output, a
+    /// divisor of zero, a constant dividend (c / x), a fused activation, weights read by two
+    /// convolutions (each gets its own copy; the original is unchanged).
+    func testFoldInputScaleLeavesWhatItCannotFold() throws {
+        func folds(_ build: (inout Builder, ValueID) -> Void) throws -> Bool {
+            var b = Builder()
+            let x = b.input("x", [1, 4, 4, 2])
+            build(&b, x)
+            var m = b.model
+            var context = PassContext()
+            var pass = try FoldInputScale()
+            return try pass.run(on: &m, context: &context)
+        }
+        let conv = { (b: inout Builder, v: ValueID) in
+            b.output(b.op(.conv2D(Conv2DAttributes(padding: .same, strideW: 1, strideH: 1)), [v, b.random("w", [2, 1, 1, 2]), .absent], "conv", [1, 4, 4, 2]))
+        }
+        XCTAssertFalse(try folds { b, x in
+            let s = b.op(.builtin(.div, options: nil), [x, b.const("c", [2], [])], "div", [1, 4, 4, 2])
+            conv(&b, s)
+            b.output(b.op(.relu, [s], "relu", [1, 4, 4, 2]))
+        })
+        XCTAssertFalse(try folds { b, x in
+            let s = b.op(.builtin(.div, options: nil), [x, b.const("c", [2], [])], "div", [1, 4, 4, 2])
+            conv(&b, s)
+            b.output(s)
+        })
+        XCTAssertFalse(try folds { b, x in conv(&b, b.op(.builtin(.div, options: nil), [x, b.const("c", [0, 1], [2])], "div", [1, 4, 4, 2])) })
+        XCTAssertFalse(try folds { b, x in conv(&b, b.op(.builtin(.div, options: nil), [b.const("c", [2], []), x], "div", [1, 4, 4, 2])) })
+        XCTAssertFalse(try folds { b, x in conv(&b, b.op(.mul(activation: .relu), [x, b.const("c", [2], [])], "mul", [1, 4, 4, 2])) })
+        XCTAssertTrue(try folds { b, x in conv(&b, b.op(.mul(activation: .none), [x, b.const("c", [2], [])], "mul", [1, 4, 4, 2])) })
+
+        var b = Builder()
+        let x = b.input("x", [1, 4, 4, 2])
+        let s = b.op(.mul(activation: .none), [x, b.const("c", [3], [1])], "mul", [1, 4, 4, 2])
+        let w = b.random("w", [2, 1, 1, 2])
+        b.output(b.op(.conv2D(Conv2DAttributes(padding: .same, strideW: 1, strideH: 1)), [s, w, .absent], "c1", [1, 4, 4, 2]))
+        b.output(b.op(.conv2D(Conv2DAttributes(padding: .valid, strideW: 1, strideH: 1)), [s, w, .absent], "c2", [1, 4, 4, 2]))
+        let before = b.model
+        let after = try runPreservingMeaning(try FoldInputScale(), on: before)
+        let g = after.subgraphs[0]
+        XCTAssertEqual(opNames(after), ["CONV_2D", "CONV_2D"])
+        XCTAssertNotEqual(g.ops[0].inputs[1], g.ops[1].inputs[1])
+        XCTAssertEqual(after.constant(g.ops[0].inputs[1])?.floats, before.constant(w)?.floats.map { $0 * 3 })
+    }
+
     func testImportPipelineIsRegisteredInOrder() throws {
-        XCTAssertEqual(ImportPipeline.standardPassNames.map(\.name), ["constant-fold", "fold-bias-add", "fold-batch-norm", "fuse-activation", "fuse-pad-into-conv", "simplify-reshapes"])
+        XCTAssertEqual(ImportPipeline.standardPassNames.map(\.name), ["constant-fold", "fold-bias-add", "fold-batch-norm", "fuse-activation", "fuse-pad-into-conv", "fold-input-scale", "simplify-reshapes"])
         for n in ImportPipeline.standardPassNames { XCTAssertNotNil(PassRegistry.entry(n.name), n.name) }
         XCTAssertThrowsError(try PassRegistry.entry("fold-batch-norm")!.make(PassOptions(["x": .int(1)], location: "r.yaml:3")))
     }

@@ -38,6 +38,36 @@ final class InterpreterTests: XCTestCase {
         }
     }
 
+    /// Float DIV with broadcasting and the fused activation from DivOptions; int8 DIV (no
+    /// TFLite kernel) is reported, not guessed.
+    func testFloatDivide() throws {
+        var g = G()
+        let x = g.value("x", .float32, [2, 3])
+        let d = g.value("d", .float32, [3])
+        let y = g.value("y", .float32, [2, 3])
+        g.op(.builtin(.div, options: nil), [x, d], [y])
+        let interp = try Interpreter(model: g.model(inputs: [x, d], outputs: [y]))
+        let out = try interp.run([floats([2, 3], [1, -2, 3, 4, 5, -6]), floats([3], [2, 4, -0.5])])[0]
+        XCTAssertEqual(out.shape, [2, 3])
+        XCTAssertEqual(out.floats, [0.5, -0.5, -6, 2, 1.25, 12])
+
+        // DivOptions with fused_activation_function = RELU (field 0, one byte at table offset 4).
+        var r = G()
+        let a = r.value("a", .float32, [4]), b = r.value("b", .float32, [1]), c = r.value("c", .float32, [4])
+        r.op(.builtin(.div, options: OpaqueOptions(typeTag: 29, vtable: [4], inline: [1, 0, 0, 0], alignmentPhase: 0)), [a, b], [c])
+        let relu = try Interpreter(model: r.model(inputs: [a, b], outputs: [c]))
+        XCTAssertEqual(try relu.run([floats([4], [1, -1, 3, -3]), floats([1], [2])])[0].floats, [0.5, 0, 1.5, 0])
+
+        var q = G()
+        let qx = q.value("x", .int8, [2], q: .perTensor(scale: 1, zeroPoint: 0))
+        let qy = q.value("y", .int8, [2], q: .perTensor(scale: 1, zeroPoint: 0))
+        let qz = q.value("z", .int8, [2], q: .perTensor(scale: 1, zeroPoint: 0))
+        q.op(.builtin(.div, options: nil), [qx, qy], [qz])
+        XCTAssertThrowsError(try Interpreter(model: q.model(inputs: [qx, qy], outputs: [qz]))) { error in
+            XCTAssertEqual((error as? InterpreterError)?.unsupportedOps.first?.reason, "type INT8; supported: FLOAT32")
+        }
+    }
+
     func testNonConstantFilterIsReported() {
         var g = G()
         let x = g.value("x", .float32, [1, 3, 3, 1])
