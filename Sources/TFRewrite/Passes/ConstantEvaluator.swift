@@ -194,10 +194,16 @@ public enum ConstantEvaluator {
             for d in 0..<rank where d != a && p.shape[d] != firstPart.shape[d] { return nil }
         }
         let size = firstPart.elementSize
-        let outer = firstPart.shape[..<a].reduce(1) { $0 * Int($1) }
-        let inner = firstPart.shape[(a + 1)...].reduce(1) { $0 * Int($1) }
+        // Checked arithmetic: an empty tensor may declare any dimensions (a hostile file).
+        guard let outer = Value.elementCount(Array(firstPart.shape[..<a])),
+              let inner = Value.elementCount(Array(firstPart.shape[(a + 1)...])),
+              case let total = parts.reduce(Int64(0), { $0 + Int64($1.shape[a]) }), total <= Int64(Int32.max)
+        else { return nil }
         var shape = firstPart.shape
-        shape[a] = parts.reduce(Int32(0)) { $0 + $1.shape[a] }
+        shape[a] = Int32(total)
+        guard Value.elementCount(shape) != nil,
+              parts.allSatisfy({ p in Value.elementCount(p.shape).map { $0 * size } == p.bytes.count })
+        else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(parts.reduce(0) { $0 + $1.bytes.count })
         for o in 0..<outer {

@@ -220,6 +220,23 @@ final class FoldShapesTests: XCTestCase {
                                                 outputs: [Value(name: "y", type: ElementType(.float32), shape: [])]))
     }
 
+    /// Concatenation with dimensions a hostile file can declare on empty tensors: a sum past
+    /// Int32.max, or products of the other dimensions past Int.max, give "cannot fold" (nil),
+    /// not a trap; shape folding's PACK and CONCATENATION run on the same code.
+    func testConcatenationOfHugeEmptyTensorsIsRefused() {
+        let wide = ConstantTensor(type: ElementType(.float32), shape: [0, Int32.max], bytes: [])
+        XCTAssertNil(ConstantEvaluator.concatenate([wide, wide], axis: 1))
+        XCTAssertEqual(ConstantEvaluator.concatenate([wide, wide], axis: 0)?.shape, [0, Int32.max])
+        let deep = ConstantTensor(type: ElementType(.float32), shape: [Int32.max, Int32.max, Int32.max, 0], bytes: [])
+        XCTAssertNil(ConstantEvaluator.concatenate([deep, deep], axis: 3))
+        let short = ConstantTensor(type: ElementType(.float32), shape: [2, 2], bytes: [0, 0, 0, 0])
+        XCTAssertNil(ConstantEvaluator.concatenate([short, short], axis: 0), "fewer bytes than the shape says")
+        let x = IntTensor(dtype: .int32, shape: [2], values: [1, 2])
+        XCTAssertEqual(ShapeArithmetic.pack([x, x], axis: -1), IntTensor(dtype: .int32, shape: [2, 2], values: [1, 1, 2, 2]))
+        XCTAssertEqual(ShapeArithmetic.concatenate([x, x], axis: 0), IntTensor(dtype: .int32, shape: [4], values: [1, 2, 1, 2]))
+        XCTAssertNil(ShapeArithmetic.concatenate([x, IntTensor(dtype: .int64, shape: [1], values: [3])], axis: 0), "dtypes differ")
+    }
+
     /// An empty tensor may still have a huge dimension: the geometry is arithmetic, nothing the
     /// size of that dimension is allocated.
     func testSlicingAnEmptyTensorWithAHugeDimension() throws {

@@ -82,35 +82,25 @@ public enum ShapeArithmetic {
 
     /// PACK: stacks equal-shaped tensors along a new axis (negative axis counts from the end).
     public static func pack(_ xs: [IntTensor], axis: Int) -> IntTensor? {
-        guard let first = xs.first, xs.allSatisfy({ $0.shape == first.shape && $0.dtype == first.dtype }) else { return nil }
-        let r = first.shape.count
-        let a = axis < 0 ? axis + r + 1 : axis
-        guard a >= 0, a <= r else { return nil }
-        let outShape = Array(first.shape[..<a]) + [xs.count] + Array(first.shape[a...])
-        guard IntTensor.count(outShape) != nil, let outer = IntTensor.count(Array(first.shape[..<a])), let inner = IntTensor.count(Array(first.shape[a...])) else { return nil }
-        var values: [Int64] = []
-        for o in 0..<outer { for x in xs { values += x.values[(o * inner)..<((o + 1) * inner)] } }
-        return IntTensor(dtype: first.dtype, shape: outShape, values: values)
+        viaConstants(xs) { ConstantEvaluator.pack($0, axis: axis) }
     }
 
     /// CONCATENATION along `axis` (negative counts from the end).
     public static func concatenate(_ xs: [IntTensor], axis: Int) -> IntTensor? {
-        guard let first = xs.first, xs.allSatisfy({ $0.dtype == first.dtype && $0.shape.count == first.shape.count }) else { return nil }
-        let r = first.shape.count
-        let a = axis < 0 ? axis + r : axis
-        guard a >= 0, a < r else { return nil }
-        for x in xs { for d in 0..<r where d != a && x.shape[d] != first.shape[d] { return nil } }
-        var outShape = first.shape
-        outShape[a] = xs.reduce(0) { $0 + $1.shape[a] }
-        guard IntTensor.count(outShape) != nil, let outer = IntTensor.count(Array(first.shape[..<a])) else { return nil }
-        var values: [Int64] = []
-        for o in 0..<outer {
-            for x in xs {
-                guard let inner = IntTensor.count(Array(x.shape[a...])) else { return nil }
-                values += x.values[(o * inner)..<((o + 1) * inner)]
-            }
+        viaConstants(xs) { ConstantEvaluator.concatenate($0, axis: axis) }
+    }
+
+    /// Runs a layout op of the constant evaluator (which moves bytes, whatever the element
+    /// type) on int64 copies of `xs`, then checks the result's size against `maxElements`.
+    private static func viaConstants(_ xs: [IntTensor], _ op: ([ConstantTensor]) -> ConstantTensor?) -> IntTensor? {
+        guard let first = xs.first, xs.allSatisfy({ $0.dtype == first.dtype }) else { return nil }
+        var wide: [ConstantTensor] = []
+        for x in xs {
+            guard let dims = IntTensor.dims32(x.shape), IntTensor.count(x.shape) == x.values.count else { return nil }
+            wide.append(ConstantTensor(.int64, shape: dims, values: x.values))
         }
-        return IntTensor(dtype: first.dtype, shape: outShape, values: values)
+        guard let t = op(wide), let values = t.integers, IntTensor.count(t.shape.map(Int.init)) != nil else { return nil }
+        return IntTensor(dtype: first.dtype, shape: t.shape.map(Int.init), values: values)
     }
 
     /// GATHER with batch_dims 0: out = params[:axis] + indices.shape + params[axis+1:].
