@@ -27,15 +27,22 @@ public struct Value: Hashable, Sendable {
     public var rank: Int { shape.count }
     /// Number of elements, nil on overflow or a negative dimension.
     public var elementCount: Int? { Self.elementCount(shape) }
-    public static func elementCount(_ shape: [Int32]) -> Int? {
-        var n = 1
+    public static func elementCount(_ shape: [Int32]) -> Int? { checkedElementCount(shape) }
+
+    /// The product of the dimensions; nil for a negative dimension, or when the product of the
+    /// non-zero ones overflows — an empty tensor may not declare [0, 2^31, 2^31, 2^31] either,
+    /// so that no partial product a kernel or pass computes over a shape can overflow.
+    static func checkedElementCount<S: Sequence>(_ shape: S) -> Int? where S.Element: BinaryInteger {
+        var nonZero = 1
+        var empty = false
         for d in shape {
-            guard d >= 0 else { return nil }
-            let (m, o) = n.multipliedReportingOverflow(by: Int(d))
+            guard d >= 0, let dim = Int(exactly: d) else { return nil }
+            if dim == 0 { empty = true; continue }
+            let (m, o) = nonZero.multipliedReportingOverflow(by: dim)
             if o { return nil }
-            n = m
+            nonZero = m
         }
-        return n
+        return empty ? 0 : nonZero
     }
     /// Bytes the data of a fixed-size dtype occupies, nil when unknown.
     public var expectedByteCount: Int? {

@@ -168,14 +168,7 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
     public var description: String { typeDescription }
 
     /// Number of elements of a shape; nil for a negative dimension or overflow.
-    public static func elementCount(_ shape: [Int]) -> Int? {
-        var n = 1
-        for d in shape {
-            guard d >= 0 else { return nil }
-            let (m, o) = n.multipliedReportingOverflow(by: d)
-            if o { return nil }
-            n = m
-        }
-        return n
-    }
+    /// The product of the dimensions, nil when a partial product could overflow
+    /// (`Value.checkedElementCount`).
+    public static func elementCount(_ shape: [Int]) -> Int? { Value.checkedElementCount(shape) }
 }

@@ -148,6 +148,13 @@ final class MalformedModelTests: XCTestCase {
         m.main.values[3].shape = [Int32.max, Int32.max, Int32.max]
         try expectRejected("overflow", valid(m), mentions: ["tensor 3", "too many elements"])
     }
+    /// An empty tensor whose other dimensions multiply past Int.max: no kernel or pass may
+    /// ever compute that partial product, so the importer refuses the shape.
+    func testEmptyTensorWithOverflowingDimensions() throws {
+        var m = tinyFullyConnectedModel()
+        m.main.values[3].shape = [0, Int32.max, Int32.max, Int32.max]
+        try expectRejected("empty-overflow", valid(m), mentions: ["tensor 3", "too many elements"])
+    }
     func testBufferSizeDisagreesWithTensor() throws {
         var m = tinyFullyConnectedModel()
         m.main.values[1].shape = [3, 5]
