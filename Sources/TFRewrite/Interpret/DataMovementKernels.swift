@@ -202,22 +202,11 @@ final class StridedSliceKernel: Kernel {
             return max(0, k > 0 ? (t - s + k - 1) / k : (s - t - k - 1) / -k)
         }
         try output.resize(outShape, at: label)
-        let total = lengths.reduce(1, *)
-        if total == 0 { return }
         let inStrides = rowMajorStrides(input.shape)
         let size = input.elementSize
-        var index = [Int](repeating: 0, count: rank)
-        for o in 0..<total {
-            var src = 0
-            for d in 0..<rank { src += (starts[d] + index[d] * steps[d]) * inStrides[d] }
+        let base = (0..<rank).reduce(0) { $0 + starts[$1] * inStrides[$1] }
+        forEachStridedOffset(counts: lengths, base: base, strides: (0..<rank).map { steps[$0] * inStrides[$0] }) { o, src in
             copyBytes(output.raw + o * size, input.raw + src * size, size)
-            var d = rank - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < lengths[d] { break }
-                index[d] = 0
-                d -= 1
-            }
         }
     }
 }
@@ -376,18 +365,8 @@ final class TransposeKernel: Kernel {
         try output.resize(outShape, at: label)
         let inStrides = rowMajorStrides(input.shape)
         let size = input.elementSize
-        var index = [Int](repeating: 0, count: rank)
-        for o in 0..<output.count {
-            var src = 0
-            for d in 0..<rank { src += index[d] * inStrides[p[d]] }
+        forEachStridedOffset(counts: outShape, base: 0, strides: p.map { inStrides[$0] }) { o, src in
             copyBytes(output.raw + o * size, input.raw + src * size, size)
-            var d = rank - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < outShape[d] { break }
-                index[d] = 0
-                d -= 1
-            }
         }
     }
 }

@@ -248,27 +248,19 @@ final class UnaryKernel: Kernel {
                 let v = Int32(x[i])
                 y[i] = Int8(truncatingIfNeeded: v > hi ? hi : (v < lo ? lo : v))
             }
-        case .logistic:
+        case .logistic, .tanh:
+            // Q0.31 results: logistic's [0, 1) becomes 1/256 steps from −128, tanh's (−1, 1)
+            // 1/128 steps around 0.
+            let isTanh = operation == .tanh
+            let shift = isTanh ? 31 - 7 : 31 - 8, offset: Int32 = isTanh ? 0 : -128
             for i in 0..<n {
                 let v = Int32(x[i]) &- zp
                 if v <= -radius { y[i] = -128 }
                 else if v >= radius { y[i] = 127 }
                 else {
                     let q4 = FixedPoint.multiply(v, m)
-                    let q0 = FixedPoint.logistic(q4, integerBits: 4)
-                    let r = FixedPoint.rdbpot(q0, 31 - 8) &- 128
-                    y[i] = Int8(truncatingIfNeeded: min(127, max(-128, r)))
-                }
-            }
-        case .tanh:
-            for i in 0..<n {
-                let v = Int32(x[i]) &- zp
-                if v <= -radius { y[i] = -128 }
-                else if v >= radius { y[i] = 127 }
-                else {
-                    let q4 = FixedPoint.multiply(v, m)
-                    let q0 = FixedPoint.tanh(q4, integerBits: 4)
-                    let r = FixedPoint.rdbpot(q0, 31 - 7)
+                    let q0 = isTanh ? FixedPoint.tanh(q4, integerBits: 4) : FixedPoint.logistic(q4, integerBits: 4)
+                    let r = FixedPoint.rdbpot(q0, shift) &+ offset
                     y[i] = Int8(truncatingIfNeeded: min(127, max(-128, r)))
                 }
             }

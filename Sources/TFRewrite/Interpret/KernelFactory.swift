@@ -32,9 +32,9 @@ enum KernelFactory {
             case .expandDims: return try ReshapeKernel(c, .expandDims)
             case .transpose: return try TransposeKernel(c)
             case .div:
-                // DivOptions field 0: fused_activation_function (schema default NONE).
-                let raw = options?.int8(0, default: 0) ?? 0
-                guard let activation = ActivationFunction(rawValue: raw) else { throw Unsupported("fused activation \(raw)") }
+                guard let activation = OpaqueOptions.divActivation(options) else {
+                    throw Unsupported("fused activation \(options?.int8(0, default: 0) ?? 0)")
+                }
                 return try BinaryKernel(c, .div, activation: activation)
             case .maximum: return try BinaryKernel(c, .maximum, activation: .none)
             case .minimum: return try BinaryKernel(c, .minimum, activation: .none)

@@ -100,16 +100,6 @@ struct Broadcast {
     }
 }
 
-/// Row-major strides of a shape.
-func rowMajorStrides(_ shape: [Int]) -> [Int] {
-    var st = [Int](repeating: 1, count: shape.count)
-    var acc = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        st[i] = acc
-        acc *= shape[i]
-    }
-    return st
-}
 
 func product(_ s: ArraySlice<Int>) -> Int { s.reduce(1, *) }
 func product(_ s: [Int]) -> Int { s.reduce(1, *) }
@@ -142,6 +132,12 @@ extension OpaqueOptions {
     func int8(_ id: Int, default d: Int8) -> Int8 {
         guard let b = fieldBytes(id, size: 1) else { return d }
         return Int8(bitPattern: b.first!)
+    }
+
+    /// DIV's fused activation: DivOptions field 0, NONE when absent or when the op has no
+    /// options table; nil for a value the schema does not define.
+    static func divActivation(_ options: OpaqueOptions?) -> ActivationFunction? {
+        ActivationFunction(rawValue: options?.int8(0, default: 0) ?? 0)
     }
 }
 

@@ -32,12 +32,13 @@ final class Slot {
     private(set) var raw: UnsafeMutableRawPointer
     private var capacityBytes: Int
 
-    init(id: ValueID, value: Value, shape: [Int]) {
+    /// Zeroed memory for `count` elements of `shape` (at least 16 bytes, 64-byte aligned).
+    private init(id: ValueID, value: Value, isConstant: Bool, shape: [Int], count: Int, capacityBytes: Int) {
         self.id = id
         self.name = value.name
         self.dtype = value.dtype
         self.elementSize = value.dtype.byteSize ?? 1
-        self.isConstant = false
+        self.isConstant = isConstant
         let q = value.quantization
         self.scales = q?.scales ?? []
         self.zeroPoints = q?.zeroPoints ?? []
@@ -45,41 +46,31 @@ final class Slot {
         self.zeroPoint = Int32(clamping: q?.zeroPoints.first ?? 0)
         self.quantizedAxis = Int(q?.axis ?? 0)
         self.isQuantized = value.type.isQuantized
+        self.shape = shape
+        self.count = count
+        self.capacityBytes = max(capacityBytes, 16)
+        self.raw = UnsafeMutableRawPointer.allocate(byteCount: self.capacityBytes, alignment: 64)
+        memset(raw, 0, self.capacityBytes)
+    }
+
+    /// A run-time tensor with the model's static shape.
+    convenience init(id: ValueID, value: Value, shape: [Int]) {
+        let size = value.dtype.byteSize ?? 1
         let n = RuntimeTensor.elementCount(shape) ?? -1
-        let (bytes, overflow) = n.multipliedReportingOverflow(by: elementSize)
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: size)
         if n >= 0 && !overflow && bytes <= Slot.maxBytes {
-            self.shape = shape
-            self.count = n
+            self.init(id: id, value: value, isConstant: false, shape: shape, count: n, capacityBytes: bytes)
         } else {
             // Too large to preallocate: start empty; a kernel's resize reports the problem.
-            self.shape = [0]
-            self.count = 0
+            self.init(id: id, value: value, isConstant: false, shape: [0], count: 0, capacityBytes: 0)
         }
-        self.capacityBytes = max(count * elementSize, 16)
-        self.raw = UnsafeMutableRawPointer.allocate(byteCount: capacityBytes, alignment: 64)
-        memset(raw, 0, capacityBytes)
     }
 
     /// A constant: the bytes are copied once (the file's bytes are little-endian, as is every
     /// platform Swift runs this on).
-    init(id: ValueID, value: Value, constant data: ByteSlice) {
-        self.id = id
-        self.name = value.name
-        self.dtype = value.dtype
-        self.elementSize = value.dtype.byteSize ?? 1
-        self.isConstant = true
-        let q = value.quantization
-        self.scales = q?.scales ?? []
-        self.zeroPoints = q?.zeroPoints ?? []
-        self.scale = q?.scales.first ?? 0
-        self.zeroPoint = Int32(clamping: q?.zeroPoints.first ?? 0)
-        self.quantizedAxis = Int(q?.axis ?? 0)
-        self.isQuantized = value.type.isQuantized
-        self.shape = value.shape.map(Int.init)
-        self.count = RuntimeTensor.elementCount(shape) ?? 0
-        self.capacityBytes = max(data.count, 16)
-        self.raw = UnsafeMutableRawPointer.allocate(byteCount: capacityBytes, alignment: 64)
-        memset(raw, 0, capacityBytes)
+    convenience init(id: ValueID, value: Value, constant data: ByteSlice) {
+        let shape = value.shape.map(Int.init)
+        self.init(id: id, value: value, isConstant: true, shape: shape, count: RuntimeTensor.elementCount(shape) ?? 0, capacityBytes: data.count)
         data.withUnsafeBytes { src in
             if let base = src.baseAddress, !src.isEmpty { raw.copyMemory(from: base, byteCount: src.count) }
         }

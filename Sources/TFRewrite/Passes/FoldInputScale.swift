@@ -48,8 +48,7 @@ public struct FoldInputScale: ConditionalPatternPass {
         case .mul(let act) where act == .none:
             candidates = [(op.inputs[0], op.inputs[1]), (op.inputs[1], op.inputs[0])]
             divide = false
-        case .builtin(.div, let options) where (options?.int8(0, default: 0) ?? 0) == ActivationFunction.none.rawValue:
-            // DivOptions field 0: fused_activation_function; only NONE folds.
+        case .builtin(.div, let options) where OpaqueOptions.divActivation(options) == ActivationFunction.none:
             candidates = [(op.inputs[0], op.inputs[1])]
             divide = true
         default:

@@ -43,7 +43,6 @@ enum BiasCorrection {
                 channel += 1
             }
         }
-        @inline(__always) func error(_ i: Int) -> Double { errors[i] }
         switch op.kind {
         case .conv2D:
             // OHWI; grouped convolutions read input channels g·I ..< (g+1)·I.
@@ -59,7 +58,7 @@ enum BiasCorrection {
                 var acc = 0.0
                 for t in 0..<(kh * kw) {
                     let row = (oc * kh * kw + t) * i
-                    for c in 0..<i { acc += error(row + c) * Double(mean[base + c]) }
+                    for c in 0..<i { acc += errors[row + c] * Double(mean[base + c]) }
                 }
                 shift[oc] = Float(acc)
             }
@@ -73,7 +72,7 @@ enum BiasCorrection {
             var shift = [Float](repeating: 0, count: o)
             for oc in 0..<o {
                 var acc = 0.0
-                for t in 0..<taps { acc += error(t * o + oc) }
+                for t in 0..<taps { acc += errors[t * o + oc] }
                 shift[oc] = Float(acc * Double(mean[oc / m]))
             }
             return shift
@@ -83,7 +82,7 @@ enum BiasCorrection {
             var shift = [Float](repeating: 0, count: o)
             for oc in 0..<o {
                 var acc = 0.0
-                for c in 0..<i { acc += error(oc * i + c) * Double(mean[c]) }
+                for c in 0..<i { acc += errors[oc * i + c] * Double(mean[c]) }
                 shift[oc] = Float(acc)
             }
             return shift

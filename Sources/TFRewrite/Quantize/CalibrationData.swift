@@ -32,9 +32,8 @@ public struct ModelInputSpec: Hashable, Sendable {
     /// One sample's elements, or an error naming the input when the interpreter could never
     /// hold it (more than `Slot.maxBytes`).
     func checkedElementCount() throws -> Int {
-        guard let n = elementCount, case let size = dtype.byteSize ?? 1, n.multipliedReportingOverflow(by: size).overflow == false,
-              n * size <= Slot.maxBytes
-        else {
+        let size = dtype.byteSize ?? 1
+        guard let n = elementCount, n <= Slot.maxBytes / size else {
             throw QuantizeError.calibration("input '\(name)' has shape \(shape): too large to feed (over \(Slot.maxBytes >> 30) GiB per sample)")
         }
         return n
@@ -205,10 +204,8 @@ public enum SampleData {
     public static let maxRandomBytes = 1 << 32
 
     public static func random(count: Int, for inputs: [ModelInputSpec], seed: UInt64 = 1, floatRange: [ClosedRange<Float>?]? = nil) throws -> SampleSet {
-        var bytesPerSample = 0
-        for input in inputs {
-            bytesPerSample += try input.checkedElementCount() * (input.dtype.byteSize ?? 1)
-        }
+        let counts = try inputs.map { try $0.checkedElementCount() }
+        let bytesPerSample = zip(inputs, counts).reduce(0) { $0 + $1.1 * ($1.0.dtype.byteSize ?? 1) }
         let (total, overflow) = bytesPerSample.multipliedReportingOverflow(by: count)
         guard !overflow, total <= maxRandomBytes else {
             throw QuantizeError.calibration("random:\(count) would need \(overflow ? "more than 2^63" : String(total)) bytes of samples (at most \(maxRandomBytes >> 30) GiB); use fewer samples")
@@ -219,7 +216,7 @@ public enum SampleData {
         for _ in 0..<count {
             var sample: [RuntimeTensor] = []
             for (k, input) in inputs.enumerated() {
-                let n = try input.checkedElementCount()
+                let n = counts[k]
                 let t: RuntimeTensor?
                 switch input.dtype {
                 case .float32:

@@ -11,7 +11,7 @@ final class ImportPassTests: XCTestCase {
     /// Builds a one-subgraph float model step by step.
     struct Builder {
         var model = Model()
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         init() { model.subgraphs = [Graph(name: "main")] }
 
         mutating func input(_ name: String, _ shape: [Int32]) -> ValueID {
@@ -35,20 +35,6 @@ final class ImportPassTests: XCTestCase {
         mutating func output(_ v: ValueID) { model.subgraphs[0].outputs.append(v) }
     }
 
-    /// Deterministic random numbers for weights and inputs.
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    }
-
     /// Runs `pass`, verifies the IR, and checks outputs against the model before on 8 random inputs.
     @discardableResult
     func runPreservingMeaning(_ pass: any GraphPass, on before: Model, file: StaticString = #filePath, line: UInt = #line) throws -> Model {
@@ -59,7 +45,7 @@ final class ImportPassTests: XCTestCase {
         _ = try p.run(on: &after, context: &context)
         ImportPipeline.removeDeadCode(&after)
         XCTAssertEqual(Verifier.verify(after), [], file: file, line: line)
-        var rng = SplitMix(seed: 99)
+        var rng = SplitMix64(seed: 99)
         let shape = before.subgraphs[0][before.subgraphs[0].inputs[0]].shape
         let n = shape.reduce(1) { $0 * Int($1) }
         let inputs = (0..<8).map { _ in (0..<n).map { _ in rng.nextFloat() * 4 - 2 } }
@@ -361,4 +347,9 @@ final class ImportPassTests: XCTestCase {
         for n in ImportPipeline.standardPassNames { XCTAssertNotNil(PassRegistry.entry(n.name), n.name) }
         XCTAssertThrowsError(try PassRegistry.entry("fold-batch-norm")!.make(PassOptions(["x": .int(1)], location: "r.yaml:3")))
     }
+}
+
+extension SplitMix64 {
+    /// Uniform in [0, 1) with 24 bits, for weights and inputs of the hand-built graphs.
+    mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

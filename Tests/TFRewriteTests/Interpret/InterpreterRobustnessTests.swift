@@ -56,7 +56,7 @@ final class InterpreterRobustnessTests: XCTestCase {
     /// load (or throw) and run zeros (or throw) without trapping.
     func testCorruptedModelsNeverTrap() throws {
         let bytes = try [UInt8](Data(contentsOf: S.fixtures.appendingPathComponent("qdq_float_io.tflite")))
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var ran = 0
         for _ in 0..<400 {
             var b = bytes
@@ -71,18 +71,5 @@ final class InterpreterRobustnessTests: XCTestCase {
             ran += 1
         }
         XCTAssertGreaterThan(ran, 0, "some mutations should still load and run")
-    }
-
-    /// Tiny deterministic generator so the mutations are reproducible.
-    private struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 }

@@ -264,7 +264,7 @@ final class RulesFileTests: XCTestCase {
     func testMangledRulesNeverTrap() throws {
         let text = try XCTUnwrap(BuiltinRules.text("micro_versioned_2020")?.text)
         let pieces: [String] = [":", "-", "{", "}", "[", "]", " ", "\n", "  ", "\"", "'", "&a", "*a", "!!int", "#", "0", "-1", "any", "false", "null", "\t", "é"]
-        var generator = RulesTextRandom(seed: 42)
+        var generator = SplitMix64(seed: 42)
         var failures = 0, loaded = 0
         for _ in 0..<400 {
             var chars = Array(text)
@@ -287,18 +287,5 @@ final class RulesFileTests: XCTestCase {
         }
         XCTAssertGreaterThan(failures, 50)
         XCTAssertGreaterThan(loaded, 10)
-    }
-}
-
-/// A small deterministic generator for the mangling test.
-struct RulesTextRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

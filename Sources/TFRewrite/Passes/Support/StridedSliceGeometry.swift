@@ -105,26 +105,14 @@ public struct StridedSliceGeometry: Equatable, Sendable {
     /// Row-major element offsets into an input of `shape` of the selected elements, in output
     /// order.
     public func sourceOffsets(inputShape shape: [Int]) -> [Int] {
-        let rank = dimensions.count
-        guard rank == shape.count, dimensions.allSatisfy({ $0.count > 0 }) else { return [] }
-        var strides = [Int](repeating: 1, count: rank)
-        if rank > 1 { for d in stride(from: rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * shape[d + 1] } }
+        guard dimensions.count == shape.count else { return [] }
+        let strides = rowMajorStrides(shape)
         var offsets: [Int] = []
-        offsets.reserveCapacity(dimensions.reduce(1) { $0 * $1.count })
-        var index = [Int](repeating: 0, count: rank)
-        while true {
-            var offset = 0
-            for d in 0..<rank { offset += (dimensions[d].start + index[d] * dimensions[d].stride) * strides[d] }
-            offsets.append(offset)
-            var d = rank - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < dimensions[d].count { break }
-                index[d] = 0
-                d -= 1
-            }
-            if d < 0 { return offsets }
+        let base = zip(dimensions, strides).reduce(0) { $0 + $1.0.start * $1.1 }
+        forEachStridedOffset(counts: dimensions.map(\.count), base: base, strides: zip(dimensions, strides).map { $0.stride * $1 }) { _, source in
+            offsets.append(source)
         }
+        return offsets
     }
 
     /// The selected elements of `x`, row-major, with `outputShape`.
