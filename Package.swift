@@ -1,8 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Data flows one way: file → importer → IR → passes → quantizer → exporter → file.
-// All logic lives in the TFRewrite library; `tfrewrite` is a thin CLI over it.
+// Data flows one way: file → importer → IR → passes → quantizer → exporter → file, and so do the
+// targets: each depends only on the ones above it in this list (Docs/architecture.md draws it).
+// `TFRewrite` re-exports them all for library users; `tfrewrite` is a thin CLI over it.
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let package = Package(
     name: "tfrewrite",
     products: [
@@ -27,10 +29,37 @@ let package = Package(
         .target(name: "TFProto", dependencies: ["CProtobufC"]),
         // The AVX float matrix-product kernel behind a run-time CPU check (FloatGEMM.swift).
         .target(name: "CFloatKernels"),
-        .target(
-            name: "TFRewrite",
-            dependencies: ["FlatBuffers", "TFProto", "CFloatKernels", .product(name: "Yams", package: "Yams")]
-        ),
+        // JSON, hashing, strided walks, atomic file output: no model knowledge.
+        .target(name: "Support", dependencies: ["FlatBuffers"]),
+        // Model, Graph, Value, Op, types and quantization parameters.
+        .target(name: "IR", dependencies: ["FlatBuffers", "Support"]),
+        // Reference kernels (float32; int8 bit-exact with TFLM) over runtime tensors.
+        .target(name: "Kernels", dependencies: ["IR", "Support", "FlatBuffers", "CFloatKernels"]),
+        // What the project knows about each operator: options, versions, quantization, kernels,
+        // constant evaluation, the verifier and the IR printer read it from here.
+        .target(name: "Ops", dependencies: ["IR", "Kernels", "Support", "FlatBuffers"]),
+        // The .tflite writer and C arrays.
+        .target(name: "Export", dependencies: ["Ops", "IR", "Support", "FlatBuffers"]),
+        // .tflite, frozen GraphDef and SavedModel importers.
+        .target(name: "Import", dependencies: ["Ops", "IR", "Support", "FlatBuffers", "TFProto"]),
+        // GraphPass, Pattern, the greedy rewrite driver.
+        .target(name: "Rewrite", dependencies: ["Ops", "IR", "Support", "FlatBuffers"]),
+        // The built-in passes, one per file.
+        .target(name: "Passes", dependencies: ["Rewrite", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        // Runs a model with the reference kernels.
+        .target(name: "Interpret", dependencies: ["Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        // Calibration and int8 post-training quantization.
+        .target(name: "Quantize", dependencies: ["Interpret", "Passes", "Rewrite", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        // Every built-in pass by name.
+        .target(name: "PassCatalog", dependencies: ["Quantize", "Passes", "Rewrite", "FlatBuffers"]),
+        // Rules files (YAML) → target profile, passes and custom rewrite rules.
+        .target(name: "Rules", dependencies: ["PassCatalog", "Quantize", "Passes", "Rewrite", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers", yams]),
+        // Loading any model and running the passes a conversion asks for.
+        .target(name: "Driver", dependencies: ["Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        // inspect, diff, check and verify reports.
+        .target(name: "Report", dependencies: ["Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        // The library as one import.
+        .target(name: "TFRewrite", dependencies: ["Report", "Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support"]),
         .executableTarget(
             name: "tfrewrite",
             dependencies: ["TFRewrite", .product(name: "ArgumentParser", package: "swift-argument-parser")]

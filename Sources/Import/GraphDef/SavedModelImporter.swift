@@ -1,0 +1,86 @@
+import FlatBuffers
+import IR
+import Ops
+import Support
+import TFProto
+
+/// Reads a constants-only SavedModel directory: `saved_model.pb`, the MetaGraphDef tagged
+/// "serve", and one signature, whose inputs and outputs ("node:idx" TensorInfo names, FACTS.md
+/// §5.2) become the model's, in key order. The graph is then lowered like a frozen GraphDef.
+/// A graph that still reads variables (VarHandleOp / VariableV2) needs the checkpoint under
+/// variables/, which is not read: such a SavedModel must be frozen first.
+public enum SavedModelImporter {
+    public static let defaultSignature = "serving_default"
+    public static let servingTag = "serve"
+    /// Ops that mean the weights live in variables/ rather than in the graph.
+    package static let variableOps: Set<String> = ["VarHandleOp", "VariableV2", "Variable", "ReadVariableOp", "AssignVariableOp", "RestoreV2"]
+
+    /// `directory` holds saved_model.pb. `signature` nil = "serving_default". Explicit
+    /// `options` inputs/outputs replace the signature's (the signature is then only checked
+    /// to exist when it was asked for).
+    public static func load(directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
+        let pbPath = directory.hasSuffix("/") ? directory + "saved_model.pb" : directory + "/saved_model.pb"
+        let storage: ByteStorage
+        do {
+            storage = try ByteStorage.map(path: pbPath)
+        } catch {
+            throw GraphDefImportError.savedModel(path: directory, message: "cannot read saved_model.pb (\(error))")
+        }
+        guard storage.count > 0 else { throw GraphDefImportError.savedModel(path: directory, message: "saved_model.pb is empty") }
+        let saved = try ProtoDecoding.savedModel(storage.bytes, path: pbPath)
+        return try importSavedModel(saved, directory: directory, signature: signature, options: options)
+    }
+
+    public static func importSavedModel(_ saved: TFSavedModel, directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
+        guard let meta = saved.metaGraphs.first(where: { $0.tags.contains(servingTag) }) else {
+            let tags = saved.metaGraphs.map { "[" + $0.tags.joined(separator: ",") + "]" }.joined(separator: " ")
+            throw GraphDefImportError.savedModel(path: directory, message: "no meta graph is tagged '\(servingTag)' (tag sets: \(tags.isEmpty ? "none" : tags))")
+        }
+        if let v = meta.graph.nodes.first(where: { variableOps.contains($0.op) }) {
+            throw GraphDefImportError.savedModel(
+                path: directory,
+                message: "SavedModel with variables is not supported: freeze it first (its graph reads variables, e.g. \(v.op) node '\(v.name)')")
+        }
+        let key = signature ?? defaultSignature
+        let sig = meta.signatures[key]
+        if sig == nil && (signature != nil || options.inputs.isEmpty || options.outputs.isEmpty) {
+            let keys = meta.signatures.keys.filter { !$0.hasPrefix("__") }.sorted()
+            throw GraphDefImportError.savedModel(
+                path: directory, message: "no signature '\(key)' (signatures: \(keys.isEmpty ? "none" : keys.joined(separator: ", ")))")
+        }
+        var opts = options
+        var inputKeys: [String] = [], outputKeys: [String] = []
+        if let sig {
+            if opts.inputs.isEmpty {
+                for k in sig.inputs.keys.sorted() {
+                    let info = sig.inputs[k]!
+                    guard let ref = TFTensorRef(parsing: info.name) else {
+                        throw GraphDefImportError.savedModel(path: directory, message: "signature '\(key)' input '\(k)' names tensor '\(info.name)', which is not a node:index name")
+                    }
+                    let shape = info.shape.flatMap { s in s.isFullyDefined ? s.dims!.map { Int($0) } : nil }
+                    opts.inputs.append(.init(tensor: ref, shape: shape, origin: "signature '\(key)' input '\(k)'"))
+                    inputKeys.append(k)
+                }
+            }
+            if opts.outputs.isEmpty {
+                for k in sig.outputs.keys.sorted() {
+                    let info = sig.outputs[k]!
+                    guard let ref = TFTensorRef(parsing: info.name) else {
+                        throw GraphDefImportError.savedModel(path: directory, message: "signature '\(key)' output '\(k)' names tensor '\(info.name)', which is not a node:index name")
+                    }
+                    opts.outputs.append(.init(tensor: ref, origin: "signature '\(key)' output '\(k)'"))
+                    outputKeys.append(k)
+                }
+            }
+        }
+        var model = try GraphDefImporter.importGraph(meta.graph, options: opts)
+        // Keep the signature when it defined the I/O, so runtimes can call it by key.
+        let g = model.subgraphs[0]
+        if !inputKeys.isEmpty, !outputKeys.isEmpty, inputKeys.count == g.inputs.count, outputKeys.count == g.outputs.count {
+            let ins = zip(inputKeys, g.inputs).map { SignatureDef.TensorMap(name: $0, tensor: $1) }
+            let outs = zip(outputKeys, g.outputs).map { SignatureDef.TensorMap(name: $0, tensor: $1) }
+            model.signatureDefs = [SignatureDef(key: key, inputs: ins, outputs: outs, subgraph: 0)]
+        }
+        return model
+    }
+}

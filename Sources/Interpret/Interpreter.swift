@@ -1,0 +1,224 @@
+import FlatBuffers
+import IR
+import Kernels
+import Ops
+import Support
+
+/// A reference interpreter for the ops tfrewrite models: float32 kernels, and int8 kernels that
+/// reproduce TFLite Micro's reference kernels bit for bit.
+///
+/// `init` checks every op once (all unsupported ops are reported together), decodes constants,
+/// precomputes fixed-point multipliers and weight layouts, and allocates every tensor. `run`
+/// then only computes. An instance is not thread-safe: it reuses its buffers between runs.
+public final class Interpreter {
+    /// An input or output tensor of the subgraph.
+    public struct TensorInfo: Hashable, Sendable {
+        public var id: ValueID
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+        /// −1 marks a dimension the caller may choose (from shape_signature).
+        public var shapeSignature: [Int]
+        public var quantization: Quantization?
+
+        public init(id: ValueID, name: String, dtype: DType, shape: [Int], shapeSignature: [Int], quantization: Quantization?) {
+            self.id = id
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+            self.shapeSignature = shapeSignature
+            self.quantization = quantization
+        }
+    }
+
+    public let model: Model
+    public let subgraphIndex: Int
+    public let inputs: [TensorInfo]
+    public let outputs: [TensorInfo]
+
+    private let graph: Graph
+    private var slots: [Slot?]
+    private var steps: [Step] = []
+
+    private struct Step {
+        package var opIndex: Int
+        package var kernel: Kernel
+    }
+
+    public init(model: Model, subgraph: Int = 0) throws {
+        guard subgraph >= 0, subgraph < model.subgraphs.count else {
+            throw InterpreterError.noSuchSubgraph(subgraph, count: model.subgraphs.count)
+        }
+        self.model = model
+        self.subgraphIndex = subgraph
+        let graph = model.subgraphs[subgraph]
+        self.graph = graph
+        self.slots = Array(repeating: nil, count: graph.values.count)
+
+        func info(_ id: ValueID, _ kind: String) throws -> TensorInfo {
+            guard !id.isAbsent, id.index < graph.values.count else {
+                throw InterpreterError.invalidModel("\(kind) \(id) is not a tensor of the subgraph", at: "subgraph \(subgraph)")
+            }
+            let v = graph[id]
+            let shape = v.shape.map { Int(max($0, 1)) }
+            let signature = v.shapeSignature.map { $0.map(Int.init) } ?? shape
+            return TensorInfo(id: id, name: v.name, dtype: v.dtype, shape: shape,
+                              shapeSignature: signature.count == shape.count ? signature : shape,
+                              quantization: v.quantization)
+        }
+        self.inputs = try graph.inputs.map { try info($0, "input") }
+        self.outputs = try graph.outputs.map { try info($0, "output") }
+
+        // Graph inputs first, so an input that is also a constant in a broken file still works.
+        for i in inputs {
+            guard RuntimeTensor.supportedDTypes.contains(i.dtype) else {
+                throw InterpreterError.invalidModel("input has type \(i.dtype.name), which the interpreter cannot hold", at: "input \(i.name)")
+            }
+            slots[i.id.index] = Slot(id: i.id, value: graph[i.id], shape: i.shape)
+        }
+
+        var unsupported: [InterpreterError.UnsupportedOp] = []
+        var written = Set<Int32>(graph.inputs.map(\.raw))
+        for (index, op) in graph.ops.enumerated() where !op.isErased {
+            let context = KernelContext(op: op, index: index, graph: graph, slot: { [unowned self] in self.slot($0) })
+            do {
+                // The op itself first, so a missing kernel is the reason given, not its inputs.
+                if let reason = KernelFactory.missingKernel(op.kind) { throw Unsupported(reason) }
+                for (k, v) in op.inputs.enumerated() where !v.isAbsent {
+                    guard v.index < graph.values.count else { throw Unsupported("input \(k) (\(v)) is not a tensor of the subgraph") }
+                    if slots[v.index] == nil, let data = model.constantData(graph[v]) {
+                        slots[v.index] = try constantSlot(v, data)
+                    }
+                    if written.contains(v.raw) || slots[v.index]?.isConstant == true {
+                        guard slots[v.index] != nil else { throw Unsupported("input \(k) has type \(graph[v].dtype.name)") }
+                        continue
+                    }
+                    if graph[v].isVariable {
+                        throw Unsupported("input \(k) is the variable tensor \(v) (\(graph[v].name)); variables are not supported")
+                    }
+                    throw Unsupported("input \(k) reads \(v) (\(graph[v].name)) before any op writes it")
+                }
+                for v in op.outputs where !v.isAbsent {
+                    guard v.index < graph.values.count else { throw Unsupported("output \(v) is not a tensor of the subgraph") }
+                    guard slots[v.index]?.isConstant != true else { throw Unsupported("writes the constant \(v)") }
+                    guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) else {
+                        throw Unsupported("output type \(graph[v].dtype.name)")
+                    }
+                    makeOutputSlot(v)
+                }
+                let kernel = try KernelFactory.make(context)
+                steps.append(Step(opIndex: index, kernel: kernel))
+            } catch let u as Unsupported {
+                unsupported.append(.init(index: index, name: op.name, reason: u.reason))
+                // Give the outputs memory anyway, so later ops are judged on their own merits.
+                for v in op.outputs where !v.isAbsent && v.index < graph.values.count
+                    && RuntimeTensor.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
+                    makeOutputSlot(v)
+                }
+            }
+            for v in op.outputs where !v.isAbsent { written.insert(v.raw) }
+        }
+        if !unsupported.isEmpty { throw InterpreterError.unsupportedOps(unsupported, subgraph: subgraph) }
+
+        for o in outputs {
+            if slots[o.id.index] == nil, let data = model.constantData(graph[o.id]) {
+                do {
+                    slots[o.id.index] = try constantSlot(o.id, data)
+                } catch let u as Unsupported {
+                    throw InterpreterError.invalidModel(u.reason, at: "output \(o.name)")
+                }
+            }
+            guard slots[o.id.index] != nil else {
+                throw InterpreterError.invalidModel("no op writes it", at: "output \(o.name) (\(o.id))")
+            }
+        }
+    }
+
+    private func makeOutputSlot(_ v: ValueID) {
+        if slots[v.index] == nil {
+            let value = graph[v]
+            slots[v.index] = Slot(id: v, value: value, shape: value.shape.map { Int(max($0, 0)) })
+        }
+    }
+
+    private func constantSlot(_ id: ValueID, _ data: ByteSlice) throws -> Slot {
+        let value = graph[id]
+        guard let size = value.dtype.byteSize, let n = value.elementCount,
+              n.multipliedReportingOverflow(by: size) == (data.count, false) else {
+            throw Unsupported("constant \(id) (\(value.name)) of type \(value.dtype.name) shape \(value.shape) holds \(data.count) bytes")
+        }
+        return Slot(id: id, value: value, constant: data)
+    }
+
+    /// Runs one inference.
+    public func run(_ inputs: [RuntimeTensor]) throws -> [RuntimeTensor] {
+        try execute(inputs, observe: nil)
+    }
+
+    /// Runs one inference, calling `observe` with every op output right after the op ran
+    /// (for calibration statistics and per-layer comparison).
+    public func run(_ inputs: [RuntimeTensor], observe: (ValueID, RuntimeTensor) -> Void) throws -> [RuntimeTensor] {
+        try withoutActuallyEscaping(observe) { try execute(inputs, observe: $0) }
+    }
+
+    /// Runs one inference, handing `observe` every float32 op output in place, right after the
+    /// op ran: no copy is made (calibration reads every activation of every sample), and the
+    /// buffer is only valid during the call.
+    public func run(_ inputs: [RuntimeTensor], observeFloats: (ValueID, UnsafeBufferPointer<Float>) -> Void) throws -> [RuntimeTensor] {
+        try withoutActuallyEscaping(observeFloats) { observe in
+            try execute(inputs, observe: nil, observeFloats: observe)
+        }
+    }
+
+    private func execute(_ given: [RuntimeTensor], observe: ((ValueID, RuntimeTensor) -> Void)?,
+                         observeFloats: ((ValueID, UnsafeBufferPointer<Float>) -> Void)? = nil) throws -> [RuntimeTensor] {
+        guard given.count == inputs.count else { throw InterpreterError.inputCount(expected: inputs.count, got: given.count) }
+        for (k, (info, t)) in zip(inputs, given).enumerated() {
+            try Self.check(t, against: info, index: k)
+            guard let slot = slots[info.id.index], slot.load(t) else {
+                throw InterpreterError.inputMismatch(index: k, name: info.name, message: "cannot load \(t.typeDescription)")
+            }
+        }
+        for step in steps {
+            try step.kernel.run()
+            if let observe {
+                for s in step.kernel.outputs {
+                    if let t = s.tensor() { observe(s.id, t) }
+                }
+            }
+            if let observeFloats {
+                for s in step.kernel.outputs where s.dtype == .float32 {
+                    observeFloats(s.id, UnsafeBufferPointer(start: s.f32, count: s.count))
+                }
+            }
+        }
+        return try outputs.map { o in
+            guard let t = slots[o.id.index]?.tensor() else {
+                throw InterpreterError.runtime("output type \(o.dtype.name) cannot be returned", at: "output \(o.name)")
+            }
+            return t
+        }
+    }
+
+    /// Whether `t` fits an input: same dtype and rank; each dimension equal to the model's, or
+    /// free (−1 in shape_signature).
+    package static func check(_ t: RuntimeTensor, against info: TensorInfo, index: Int) throws {
+        guard t.dtype == info.dtype else {
+            throw InterpreterError.inputMismatch(index: index, name: info.name, message: "expected \(info.dtype.name), got \(t.dtype.name)")
+        }
+        let ok = t.shape.count == info.shape.count
+            && zip(zip(t.shape, info.shape), info.shapeSignature).allSatisfy { pair, sig in pair.0 == pair.1 || (sig < 0 && pair.0 >= 0) }
+        guard ok else {
+            throw InterpreterError.inputMismatch(index: index, name: info.name,
+                message: "expected shape \(Self.shapeText(info.shapeSignature)), got \(Self.shapeText(t.shape))")
+        }
+    }
+
+    package static func shapeText(_ s: [Int]) -> String { "[" + s.map { $0 < 0 ? "?" : String($0) }.joined(separator: ",") + "]" }
+
+    // MARK: For kernel construction
+
+    package func slot(_ id: ValueID) -> Slot? {
+        id.isAbsent || id.index >= slots.count ? nil : slots[id.index]
+    }
+}

@@ -1,0 +1,60 @@
+import CFloatKernels
+import FlatBuffers
+import IR
+import Support
+
+/// A reason an op cannot get a kernel; collected into `InterpreterError.unsupportedOps`.
+package struct Unsupported: Error {
+    package var reason: String
+    package init(_ reason: String) { self.reason = reason }
+}
+
+/// What a kernel factory sees of one op.
+package struct KernelContext {
+    package let op: Op
+    package let index: Int
+    /// The slot holding a value's data, nil for values without one.
+    package let slot: (ValueID) -> Slot?
+    /// The graph the op belongs to.
+    package let graph: Graph
+
+    package init(op: Op, index: Int, graph: Graph, slot: @escaping (ValueID) -> Slot?) {
+        self.op = op
+        self.index = index
+        self.graph = graph
+        self.slot = slot
+    }
+
+    package var label: String { "\(op.name) #\(index)" }
+    package var inputCount: Int { op.inputs.count }
+
+    package func input(_ i: Int) throws -> Slot {
+        guard i < op.inputs.count, !op.inputs[i].isAbsent else { throw Unsupported("input \(i) is missing") }
+        guard let s = slot(op.inputs[i]) else { throw Unsupported("input \(i) has no data") }
+        return s
+    }
+    package func optionalInput(_ i: Int) -> Slot? {
+        guard i < op.inputs.count, !op.inputs[i].isAbsent else { return nil }
+        return slot(op.inputs[i])
+    }
+    package func output(_ i: Int = 0) throws -> Slot {
+        guard i < op.outputs.count, !op.outputs[i].isAbsent, let s = slot(op.outputs[i]) else {
+            throw Unsupported("output \(i) is missing")
+        }
+        return s
+    }
+    package func constantInput(_ i: Int, _ what: String) throws -> Slot {
+        let s = try input(i)
+        guard s.isConstant else { throw Unsupported("\(what) is not constant") }
+        return s
+    }
+
+    /// The error a kernel throws at run time.
+    package func failure(_ message: String) -> InterpreterError { .runtime(message, at: label) }
+}
+
+/// One op's compiled computation.
+package protocol Kernel: AnyObject {
+    var outputs: [Slot] { get }
+    func run() throws
+}

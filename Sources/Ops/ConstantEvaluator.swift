@@ -1,0 +1,259 @@
+import Foundation
+import FlatBuffers
+import IR
+import Kernels
+import Support
+
+/// Computes ops on constant tensors: the float32 and integer arithmetic, layout and shape ops
+/// that frozen graphs apply to weights and shapes (batch-norm factors, reshape targets, the
+/// SHAPE → STRIDED_SLICE → PACK chains). Used by `ConstantFold` and by the GraphDef importer,
+/// which folds as it lowers so that shapes downstream are known.
+///
+/// Semantics follow the TFLite kernels (reference_ops) for the ops listed in `evaluate`;
+/// anything else returns nil ("cannot fold"), never a guess.
+public enum ConstantEvaluator {
+    /// The outputs of `kind` applied to `inputs` (nil entries = absent optional inputs), or nil
+    /// when the op is not one this evaluator computes, an input is quantized, or the inputs do
+    /// not fit. `outputs` gives the result types and shapes the IR already knows.
+    public static func evaluate(_ kind: OpKind, inputs: [ConstantTensor?], outputs: [Value]) -> [ConstantTensor]? {
+        let present = inputs.compactMap { $0 }
+        guard !present.contains(where: { $0.type.isQuantized }), !outputs.contains(where: { $0.type.isQuantized }) else { return nil }
+        func first() -> ConstantTensor? { inputs.first ?? nil }
+        func one(_ t: ConstantTensor?) -> [ConstantTensor]? { t.map { [$0] } }
+        switch kind {
+        case .add(let a):
+            guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
+            return one(binary(x, y, .add).flatMap { applyActivation($0, a.activation) })
+        case .sub(let a):
+            guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
+            return one(binary(x, y, .sub).flatMap { applyActivation($0, a.activation) })
+        case .mul(let act):
+            guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
+            return one(binary(x, y, .mul).flatMap { applyActivation($0, act) })
+        case .reshape, .squeeze:
+            guard let x = first(), outputs.count == 1, Value.elementCount(outputs[0].shape) == x.elementCount else { return nil }
+            return [x.reshaped(outputs[0].shape)]
+        case .concatenation(let axis, let act):
+            guard act == .none, present.count == inputs.count else { return nil }
+            return one(concatenate(present, axis: Int(axis)))
+        case .pack(_, let axis):
+            guard present.count == inputs.count else { return nil }
+            return one(pack(present, axis: Int(axis)))
+        case .stridedSlice(let a):
+            guard inputs.count == 4, let x = inputs[0], let b = inputs[1]?.integers, let e = inputs[2]?.integers,
+                let s = inputs[3]?.integers, StridedSliceGeometry.runtimesDisagree(a) == nil,
+                let g = try? StridedSliceGeometry(shape: x.shape.map(Int.init), begin: b, end: e, strides: s, attributes: a)
+            else { return nil }
+            return [g.apply(to: x)]
+        case .relu: return one(first().flatMap { unaryFloat($0) { max($0, 0) } })
+        case .relu6: return one(first().flatMap { unaryFloat($0) { min(max($0, 0), 6) } })
+        case .logistic: return one(first().flatMap { unaryFloat($0) { 1 / (1 + exp(-$0)) } })
+        case .tanh: return one(first().flatMap { unaryFloat($0) { tanh($0) } })
+        case .builtin(let op, _):
+            switch op {
+            case .div:
+                guard inputs.count == 2, let x = inputs[0], let y = inputs[1], x.type.dtype == .float32 else { return nil }
+                return one(binary(x, y, .div))
+            case .maximum, .minimum:
+                guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
+                return one(binary(x, y, op == .maximum ? .max : .min))
+            case .rsqrt: return one(first().flatMap { unaryFloat($0) { 1 / $0.squareRoot() } })
+            case .sqrt: return one(first().flatMap { unaryFloat($0) { $0.squareRoot() } })
+            case .expandDims:
+                guard let x = first(), outputs.count == 1, Value.elementCount(outputs[0].shape) == x.elementCount else { return nil }
+                return [x.reshaped(outputs[0].shape)]
+            case .transpose:
+                guard inputs.count == 2, let x = inputs[0], let perm = inputs[1]?.integers, perm.count == x.shape.count,
+                    perm.map(Int.init).sorted() == Array(0..<x.shape.count)
+                else { return nil }
+                return [x.transposed(perm.map(Int.init))]
+            case .cast:
+                guard let x = first(), outputs.count == 1 else { return nil }
+                return one(cast(x, to: outputs[0].dtype))
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    // MARK: - Building blocks
+
+    public enum BinaryOperation {
+        case add, sub, mul, div, max, min
+    }
+
+    /// Numpy broadcasting of two shapes; nil when they do not broadcast.
+    public static func broadcastShape(_ a: [Int32], _ b: [Int32]) -> [Int32]? {
+        let rank = max(a.count, b.count)
+        var out = [Int32](repeating: 1, count: rank)
+        for i in 0..<rank {
+            let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+            let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+            if da == db || db == 1 {
+                out[i] = da
+            } else if da == 1 {
+                out[i] = db
+            } else {
+                return nil
+            }
+        }
+        return out
+    }
+
+    /// Element-wise `op` with broadcasting, for float32, int32 and int64 tensors of one type.
+    public static func binary(_ x: ConstantTensor, _ y: ConstantTensor, _ op: BinaryOperation) -> ConstantTensor? {
+        guard x.type.dtype == y.type.dtype, let shape = broadcastShape(x.shape, y.shape) else { return nil }
+        let ix = broadcastIndices(from: x.shape, to: shape), iy = broadcastIndices(from: y.shape, to: shape)
+        switch x.type.dtype {
+        case .float32:
+            let a = x.floats, b = y.floats
+            let f: (Float, Float) -> Float
+            switch op {
+            case .add: f = (+)
+            case .sub: f = (-)
+            case .mul: f = (*)
+            case .div: f = (/)
+            case .max: f = { Swift.max($0, $1) }
+            case .min: f = { Swift.min($0, $1) }
+            }
+            return ConstantTensor(floats: zip(ix, iy).map { f(a[$0], b[$1]) }, shape: shape)
+        case .int32, .int64:
+            guard let a = x.integers, let b = y.integers else { return nil }
+            let f: (Int64, Int64) -> Int64
+            switch op {
+            case .add: f = (&+)
+            case .sub: f = (&-)
+            case .mul: f = (&*)
+            case .div: return nil  // integer division rounding differs between TF ops; not needed for weights
+            case .max: f = { Swift.max($0, $1) }
+            case .min: f = { Swift.min($0, $1) }
+            }
+            let values = zip(ix, iy).map { f(a[$0], b[$1]) }
+            return x.type.dtype == .int32
+                ? ConstantTensor(.int32, shape: shape, values: values.map { Int32(truncatingIfNeeded: $0) })
+                : ConstantTensor(.int64, shape: shape, values: values)
+        default:
+            return nil
+        }
+    }
+
+    /// For each element of `target` (row-major), the index of the element of a tensor of
+    /// `shape` that broadcasting reads.
+    package static func broadcastIndices(from shape: [Int32], to target: [Int32]) -> [Int] {
+        let n = Value.elementCount(target) ?? 0
+        let rank = target.count
+        if shape == target { return Array(0..<n) }
+        // Strides of `shape` aligned to the right of `target`, 0 where it broadcasts.
+        var strides = [Int](repeating: 0, count: rank)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            let t = i + rank - shape.count
+            strides[t] = shape[i] == 1 ? 0 : s
+            s *= Int(shape[i])
+        }
+        var out = [Int](repeating: 0, count: n)
+        var index = [Int](repeating: 0, count: rank)
+        var offset = 0
+        for o in 0..<n {
+            out[o] = offset
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1
+                offset += strides[d]
+                if index[d] < Int(target[d]) { break }
+                offset -= strides[d] * index[d]
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return out
+    }
+
+    public static func unaryFloat(_ x: ConstantTensor, _ f: (Float) -> Float) -> ConstantTensor? {
+        guard x.type.dtype == .float32 else { return nil }
+        return ConstantTensor(floats: x.floats.map(f), shape: x.shape)
+    }
+
+    package static func applyActivation(_ t: ConstantTensor, _ a: ActivationFunction) -> ConstantTensor? {
+        switch a {
+        case .none: return t
+        case .relu: return unaryFloat(t) { max($0, 0) }
+        case .relu6: return unaryFloat(t) { min(max($0, 0), 6) }
+        case .reluN1To1: return unaryFloat(t) { min(max($0, -1), 1) }
+        default: return nil
+        }
+    }
+
+    /// Concatenation along `axis` (negative counts from the end) of tensors of one type whose
+    /// shapes agree elsewhere.
+    public static func concatenate(_ parts: [ConstantTensor], axis: Int) -> ConstantTensor? {
+        guard let firstPart = parts.first else { return nil }
+        let rank = firstPart.shape.count
+        let a = axis < 0 ? axis + rank : axis
+        guard a >= 0, a < rank else { return nil }
+        for p in parts {
+            guard p.type == firstPart.type, p.shape.count == rank else { return nil }
+            for d in 0..<rank where d != a && p.shape[d] != firstPart.shape[d] { return nil }
+        }
+        let size = firstPart.elementSize
+        // Checked arithmetic: an empty tensor may declare any dimensions (a hostile file).
+        guard let outer = Value.elementCount(Array(firstPart.shape[..<a])),
+              let inner = Value.elementCount(Array(firstPart.shape[(a + 1)...])),
+              case let total = parts.reduce(Int64(0), { $0 + Int64($1.shape[a]) }), total <= Int64(Int32.max)
+        else { return nil }
+        var shape = firstPart.shape
+        shape[a] = Int32(total)
+        guard Value.elementCount(shape) != nil,
+              parts.allSatisfy({ p in Value.elementCount(p.shape).map { $0 * size } == p.bytes.count })
+        else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.bytes.count })
+        for o in 0..<outer {
+            for p in parts {
+                let chunk = Int(p.shape[a]) * inner * size
+                bytes += p.bytes[(o * chunk)..<((o + 1) * chunk)]
+            }
+        }
+        return ConstantTensor(type: firstPart.type, shape: shape, bytes: bytes)
+    }
+
+    /// Stacks tensors of one shape along a new axis `axis` (TF Pack / TFLite PACK).
+    public static func pack(_ parts: [ConstantTensor], axis: Int) -> ConstantTensor? {
+        guard let firstPart = parts.first, parts.allSatisfy({ $0.shape == firstPart.shape && $0.type == firstPart.type }) else { return nil }
+        let rank = firstPart.shape.count
+        let a = axis < 0 ? axis + rank + 1 : axis
+        guard a >= 0, a <= rank else { return nil }
+        var expanded = firstPart.shape
+        expanded.insert(1, at: a)
+        return concatenate(parts.map { $0.reshaped(expanded) }, axis: a)
+    }
+
+    /// Converts between float32, int32, int64, uint8, int8, int16 and bool (C++ static_cast:
+    /// floats truncate toward zero, integers wrap).
+    public static func cast(_ x: ConstantTensor, to dtype: DType) -> ConstantTensor? {
+        if x.type.dtype == dtype { return x }
+        let values: [Double]
+        if x.type.dtype == .float32 {
+            values = x.floats.map(Double.init)
+        } else if let ints = x.integers {
+            values = ints.map(Double.init)
+        } else {
+            return nil
+        }
+        func ints<T: FixedWidthInteger>(_: T.Type) -> [T] {
+            values.map { v in v.isFinite ? T(truncatingIfNeeded: Int64(Swift.max(Swift.min(v.rounded(.towardZero), 9.2e18), -9.2e18))) : 0 }
+        }
+        switch dtype {
+        case .float32: return ConstantTensor(floats: values.map { Float($0) }, shape: x.shape)
+        case .int32: return ConstantTensor(.int32, shape: x.shape, values: ints(Int32.self))
+        case .int64: return ConstantTensor(.int64, shape: x.shape, values: ints(Int64.self))
+        case .int16: return ConstantTensor(.int16, shape: x.shape, values: ints(Int16.self))
+        case .int8: return ConstantTensor(.int8, shape: x.shape, values: ints(Int8.self))
+        case .uint8: return ConstantTensor(.uint8, shape: x.shape, values: ints(UInt8.self))
+        case .bool: return ConstantTensor(.bool, shape: x.shape, values: values.map { $0 != 0 ? UInt8(1) : 0 })
+        default: return nil
+        }
+    }
+}

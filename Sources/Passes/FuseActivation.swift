@@ -1,0 +1,64 @@
+import Export
+import FlatBuffers
+import IR
+import Kernels
+import Ops
+import Rewrite
+import Support
+
+/// Fuses a RELU, RELU6 or RELU_N1_TO_1 into the fused_activation_function of the op that
+/// feeds it, as TF's converter does (FACTS.md §3.2: "Optimizer fuses RELU/RELU6/RELU_N1_TO_1
+/// into preceding CONV/DW/POOL/ADD/SUB/MUL", single use).
+///
+/// Given:
+///
+///     #0 CONV_2D v1 {padding=SAME, stride=1x1, dilation=1x1} (%0, %1, %2) -> %3 "BiasAdd": f32[1,8,8,4]
+///     #1 RELU6 v1 (%3) -> %4 "Relu6": f32[1,8,8,4]
+///
+/// Result:
+///
+///     #0 CONV_2D v1 {padding=SAME, stride=1x1, dilation=1x1, act=RELU6} (%0, %1, %2) -> %4 "Relu6": f32[1,8,8,4]
+///
+/// The producer must be CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D,
+/// MAX_POOL_2D, ADD, SUB or MUL with no activation yet; its output must have no other reader
+/// and not be a graph output; and both tensors must have the same type (for quantized
+/// tensors, the same scale and zero point, so the clamp is the same). CONCATENATION is left
+/// out: TFLM's kernel rejects a fused activation there.
+public struct FuseActivation: ConditionalPatternPass {
+    public static let name = "fuse-activation"
+    public static let summary = "RELU/RELU6/RELU_N1_TO_1 → the fused activation of the op before it"
+
+    public var condition: PassCondition?
+
+    public init(options: PassOptions = PassOptions()) throws {
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
+    }
+
+    public var patterns: [Pattern] { [Self.pattern] }
+
+    package static let reluN1To1 = BuiltinOperator(20)
+
+    public static let pattern = Pattern(name: name, rootKinds: [.relu, .relu6, reluN1To1]) { r, id in
+        let op = r[id]
+        let activation: ActivationFunction
+        switch op.builtinOperator {
+        case .relu: activation = .relu
+        case .relu6: activation = .relu6
+        case reluN1To1: activation = .reluN1To1
+        default: return false
+        }
+        guard op.inputs.count == 1, op.outputs.count == 1, let x = op.input(0), r.hasSingleUse(x),
+            !r.graph.isGraphInput(x), let p = r.producer(of: x), r[p].outputs == [x],
+            r[x].type == r[op.outputs[0]].type
+        else { return false }
+        switch r[p].kind {
+        case .conv2D, .depthwiseConv2D, .fullyConnected, .averagePool2D, .maxPool2D, .add, .sub, .mul:
+            guard r[p].kind.fusedActivation == ActivationFunction.none else { return false }
+        default:
+            return false
+        }
+        r[p].kind.fusedActivation = activation
+        ImportPassSupport.absorb(&r, consumer: id, into: p)
+        return true
+    }
+}

@@ -1,0 +1,22 @@
+import Export
+import FlatBuffers
+import IR
+import Kernels
+import Ops
+import Rewrite
+import Support
+
+extension PassRegistry {
+    /// Passes that repair .tflite models for a target runtime (rules files, `--rules`).
+    package static var repairPasses: [Entry] {
+        [
+            entry(ConvToDepthwise.self) { options in try ConvToDepthwise(options: options) },
+            entry(DepthwiseToConv.self) { options in try DepthwiseToConv(options: options) },
+            entry(FoldShapes.self) { options in try FoldShapes(options: options) },
+            entry(Int8IO.self) { options in try Int8IO(options: options) },
+            entry(Cleanup.self) { options in try Cleanup(options: options) },
+            entry(Strip.self) { options in try Strip(options: options) },
+            entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
+        ]
+    }
+}

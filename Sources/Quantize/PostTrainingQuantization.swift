@@ -1,0 +1,141 @@
+import FlatBuffers
+import IR
+import Interpret
+import Kernels
+import Ops
+import Passes
+import Rewrite
+import Support
+
+/// What to quantize with: calibration data and how ranges become parameters.
+public struct PostTrainingQuantizationRequest: Sendable {
+    /// A .npy / .npz / folder of .npy files, or `random:N`.
+    public var calibration: String
+    /// Use the P-th percentile instead of min/max (e.g. 99.99); nil = min/max.
+    public var percentile: Double?
+    /// Keep float32 graph inputs and outputs (QUANTIZE / DEQUANTIZE at the edges).
+    public var floatIO: Bool
+    /// The runtime the model is for; decides per-channel FULLY_CONNECTED weights.
+    public var target: TargetProfile?
+    /// Seed of `random:N` samples.
+    public var seed: UInt64
+    /// Worker threads for calibration; nil = one per core.
+    public var threads: Int?
+    /// Correct biases for the mean error of the rounded weights (`BiasCorrection`).
+    public var biasCorrection: Bool = true
+
+    public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, target: TargetProfile? = nil, seed: UInt64 = 1, threads: Int? = nil) {
+        self.calibration = calibration
+        self.percentile = percentile
+        self.floatIO = floatIO
+        self.target = target
+        self.seed = seed
+        self.threads = threads
+    }
+}
+
+/// The whole int8 post-training quantization: calibrate the float model on the samples, rewrite
+/// it to int8 (`Int8Quantizer`), set op versions with `legalize-op-versions` (which also checks
+/// the target when there is one), and verify the result.
+public enum PostTrainingQuantization {
+    public struct Result: Sendable {
+        public var model: Model
+        public var summary: QuantizationSummary
+        public var ranges: RangeTable
+        /// Where the samples came from.
+        public var samples: String
+        public var samplesAreRandom: Bool
+        /// Bytes of constant data (weights, biases) before and after.
+        public var constantBytesBefore: Int
+        public var constantBytesAfter: Int
+        public var opsBefore: Int
+        public var opsAfter: Int
+        /// Notes of the passes run afterwards (version changes, ...).
+        public var passNotes: [String]
+    }
+
+    public static func run(_ model: Model, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
+        let inputs = ModelInputSpec.inputs(of: model)
+        let samples = try SampleData.load(request.calibration, for: inputs, seed: request.seed)
+        return try run(model, samples: samples, request, progress: progress)
+    }
+
+    /// Same, with samples already loaded.
+    public static func run(_ model: Model, samples: SampleSet, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
+        if let first = Verifier.verify(model).first { throw QuantizeError.invalidInput(first.description) }
+        let ranges = try Calibrator.calibrate(model, samples: samples, percentile: request.percentile, threads: request.threads, progress: progress)
+        let options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
+        var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
+
+        // Op versions follow the new types; with a target this also checks every op against it.
+        var context = PassContext(target: request.target)
+        var pass = try LegalizeOpVersions(options: PassOptions())
+        _ = try pass.run(on: &quantized, context: &context)
+
+        let problems = Verifier.verify(quantized)
+        if let first = problems.first {
+            throw QuantizeError.invalidResult(first.description + (problems.count > 1 ? " (and \(problems.count - 1) more)" : ""))
+        }
+        return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
+                      constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
+                      opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
+                      passNotes: context.notes)
+    }
+
+    /// Bytes of the constant buffers tensors use (each buffer once).
+    public static func constantBytes(_ model: Model) -> Int {
+        var seen = Set<Int>()
+        var total = 0
+        for g in model.subgraphs {
+            for v in g.values where v.buffer.index > 0 && v.buffer.index < model.buffers.count {
+                if seen.insert(v.buffer.index).inserted { total += model.buffers[v.buffer.index].byteCount }
+            }
+        }
+        return total
+    }
+}
+
+extension PostTrainingQuantization.Result {
+    /// The summary printed after quantizing: counts, sizes, I/O parameters, ops kept float.
+    /// `warnRandom`: repeat the random-calibration warning (callers that warned up front pass false).
+    public func text(outputBytes: Int? = nil, warnRandom: Bool = true) -> String {
+        var lines: [String] = []
+        let s = summary
+        lines.append("quantized to int8: \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
+        lines.append("calibration: \(samples), \(ranges.method)")
+        var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"
+        if let outputBytes { size += "; model file \(Self.bytes(outputBytes))" }
+        lines.append(size)
+        if s.insertedQuantize + s.insertedDequantize > 0 {
+            lines.append("inserted \(s.insertedQuantize) QUANTIZE and \(s.insertedDequantize) DEQUANTIZE op(s)")
+        }
+        for (kind, ports) in [("input", s.inputs), ("output", s.outputs)] {
+            for p in ports {
+                var line = "\(kind) \"\(p.name)\": \(p.dtype.name.lowercased())[\(p.shape.map(String.init).joined(separator: ","))]"
+                if let q = p.parameters {
+                    line += " scale \(q.scale) zero_point \(q.zeroPoint)"
+                    line += kind == "input" ? "  (feed q = round(x / scale) + zero_point)" : "  (read x = (q - zero_point) * scale)"
+                }
+                lines.append(line)
+            }
+        }
+        for f in s.floatOps { lines.append("kept float: \(f)") }
+        if samplesAreRandom && warnRandom { lines.append("warning: \(Self.randomWarning)") }
+        for n in s.notes { lines.append("warning: \(n)") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static let randomWarning = "calibrated on random data: the int8 model's accuracy is unknown; pass real samples with --calibration DATA"
+
+    package static func bytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        let k = Double(n) / 1024
+        if k < 1024 { return String(format1(k)) + " KiB" }
+        return String(format1(k / 1024)) + " MiB"
+    }
+
+    package static func format1(_ x: Double) -> String {
+        let r = (x * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) + ".0" : String(r)
+    }
+}

@@ -1,0 +1,65 @@
+import FlatBuffers
+import IR
+import Interpret
+import Kernels
+import Ops
+import Passes
+import Rewrite
+import Support
+
+/// Full-integer int8 post-training quantization as a pass, for rules files and library users
+/// (the CLI's `--quantize int8` runs the same `PostTrainingQuantization`).
+///
+/// Given:   a float32 model, and `calibration: calib.npy` (samples on axis 0)
+/// Result:  int8 activations and weights, int32 biases, int8 graph I/O (or float with
+///          `float_io: true`), op versions set by `legalize-op-versions`.
+///
+/// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
+/// `percentile` (e.g. 99.99; default min/max), `float_io` (default false), `bias_correction`
+/// (default true).
+/// The target in the pass context decides per-channel FULLY_CONNECTED weights.
+public struct QuantizeInt8Pass: GraphPass {
+    public static let name = "quantize-int8"
+    public static let summary = "Int8 post-training quantization from calibration samples (weights, activations, biases, I/O)"
+
+    public var calibration: String
+    public var percentile: Double?
+    public var floatIO: Bool
+    public var biasCorrection: Bool
+
+    public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, biasCorrection: Bool = true) {
+        self.calibration = calibration
+        self.percentile = percentile
+        self.floatIO = floatIO
+        self.biasCorrection = biasCorrection
+    }
+
+    public init(options: PassOptions) throws {
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "float_io", "bias_correction"])
+        guard let c = try reader.string("calibration") else {
+            throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
+        }
+        calibration = c
+        floatIO = try reader.bool("float_io", default: false)
+        biasCorrection = try reader.bool("bias_correction", default: true)
+        if options.values["percentile"] != nil {
+            do {
+                percentile = try options.double("percentile", default: 100)
+            } catch {
+                throw reader.error("percentile", "expected a number such as 99.99")
+            }
+        }
+    }
+
+    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
+        var request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: context.target)
+        request.biasCorrection = biasCorrection
+        let result = try PostTrainingQuantization.run(model, request)
+        model = result.model
+        context.count(Self.name, result.summary.quantizedOps)
+        if result.samplesAreRandom { context.note("\(Self.name): \(PostTrainingQuantization.Result.randomWarning)") }
+        for n in result.summary.notes { context.note("\(Self.name): \(n)") }
+        for f in result.summary.floatOps { context.note("\(Self.name): kept float: \(f)") }
+        return result.summary.quantizedOps > 0
+    }
+}

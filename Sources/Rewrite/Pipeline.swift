@@ -1,0 +1,25 @@
+import FlatBuffers
+import IR
+import Ops
+import Support
+
+/// An ordered list of passes. The IR verifier may run after each one.
+public struct Pipeline {
+    public var passes: [any GraphPass]
+    public init(_ passes: [any GraphPass]) { self.passes = passes }
+
+    @discardableResult
+    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
+        var changed = false
+        for i in passes.indices {
+            let name = passes[i].name
+            if try passes[i].run(on: &model, context: &context) { changed = true }
+            if context.verifyAfterEachPass {
+                let problems = Verifier.verify(model)
+                if let first = problems.first { throw PassError.verifierFailed(pass: name, message: first.description) }
+            }
+            context.afterPass?(name, model)
+        }
+        return changed
+    }
+}
