@@ -75,35 +75,4 @@ public enum OpKind: Hashable, Sendable {
         if case .custom(let code) = self { return code }
         return nil
     }
-
-    /// The fused activation, for ops whose options carry one.
-    public var fusedActivation: ActivationFunction? {
-        get {
-            switch self {
-            case .conv2D(let a): a.activation
-            case .depthwiseConv2D(let a): a.activation
-            case .fullyConnected(let a): a.activation
-            case .averagePool2D(let a), .maxPool2D(let a): a.activation
-            case .add(let a), .sub(let a): a.activation
-            case .mul(let a): a
-            case .concatenation(_, let a): a
-            default: nil
-            }
-        }
-        set {
-            guard let v = newValue else { return }
-            switch self {
-            case .conv2D(var a): a.activation = v; self = .conv2D(a)
-            case .depthwiseConv2D(var a): a.activation = v; self = .depthwiseConv2D(a)
-            case .fullyConnected(var a): a.activation = v; self = .fullyConnected(a)
-            case .averagePool2D(var a): a.activation = v; self = .averagePool2D(a)
-            case .maxPool2D(var a): a.activation = v; self = .maxPool2D(a)
-            case .add(var a): a.activation = v; self = .add(a)
-            case .sub(var a): a.activation = v; self = .sub(a)
-            case .mul: self = .mul(activation: v)
-            case .concatenation(let axis, _): self = .concatenation(axis: axis, activation: v)
-            default: break
-            }
-        }
-    }
 }

@@ -35,42 +35,10 @@ package struct OpQuantizationSpec {
     package func role(_ k: Int) -> OperandRole { k < roles.count ? roles[k] : .passThrough }
 
     /// The spec for an op whose float inputs and outputs could become int8, nil when tfrewrite
-    /// keeps the op float (no int8 kernel in TFLM/LiteRT, or an op we do not model).
+    /// keeps the op float (no int8 kernel in TFLM/LiteRT, or an op we do not model). Each
+    /// operator's spec is in its `OperatorDefinition`.
     /// `perChannelFullyConnected`: FULLY_CONNECTED weights get one scale per output unit.
     package static func of(_ op: Op, perChannelFullyConnected: Bool) -> OpQuantizationSpec? {
-        switch op.kind {
-        case .conv2D:
-            // OHWI filter: per-channel along dim 0 (FACTS.md §3.3).
-            return .init(roles: [.activation, .weights(axis: 0), .bias(input: 0, weights: 1)], output: .free)
-        case .depthwiseConv2D:
-            // 1HWO filter: per-channel along dim 3.
-            return .init(roles: [.activation, .weights(axis: 3), .bias(input: 0, weights: 1)], output: .free)
-        case .fullyConnected(let a):
-            // Shuffled weights are a uint8-era format with no int8 kernel.
-            guard a.weightsFormat == 0 else { return nil }
-            return .init(roles: [.activation, .weights(axis: perChannelFullyConnected ? 0 : nil), .bias(input: 0, weights: 1)], output: .free)
-        case .averagePool2D, .maxPool2D:
-            return .init(roles: [.activation], output: .sameAsInput)
-        case .reshape, .squeeze:
-            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
-        case .pad, .stridedSlice, .gather:
-            return .init(roles: [.activation], output: .sameAsInput)
-        case .builtin(let b, _) where b == .transpose:
-            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
-        case .concatenation:
-            return .init(roles: Array(repeating: .activation, count: op.inputs.count), output: .sameAsAllInputs)
-        case .softmax, .logistic:
-            return .init(roles: [.activation], output: .fixed(.unitInterval))
-        case .tanh:
-            return .init(roles: [.activation], output: .fixed(.signedUnitInterval))
-        case .add, .sub, .mul:
-            return .init(roles: [.activation, .activation], output: .free)
-        case .mean:
-            return .init(roles: [.activation, .passThrough], output: .free)
-        case .relu, .relu6:
-            return .init(roles: [.activation], output: .free)
-        default:
-            return nil
-        }
+        OperatorTable[op.builtinOperator]?.quantization?(op, QuantizationChoices(perChannelFullyConnected: perChannelFullyConnected))
     }
 }

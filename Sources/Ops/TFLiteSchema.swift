@@ -54,14 +54,4 @@ package enum Schema {
         OptionsTag.bucketize: [0: .floats],
     ]
     package enum OpaqueFieldKind { case int32s, int64s, floats, bytes, string }
-
-    /// Options tag an attribute-free typed op carries when the converter writes a (empty) table.
-    package static func emptyOptionsTag(for op: BuiltinOperator) -> UInt8? {
-        switch op {
-        case .pad: OptionsTag.pad
-        case .quantize: OptionsTag.quantize
-        case .dequantize: OptionsTag.dequantize
-        default: nil
-        }
-    }
 }

@@ -68,81 +68,11 @@ public enum Verifier {
         }
     }
 
-    /// Shape and quantization rules of the modelled ops.
+    /// Shape and quantization rules of the modelled ops, from their `OperatorDefinition`.
     package static func checkOp(_ op: Op, id: OpID, _ g: Graph, _ model: Model, _ report: (String, String) -> Void) {
-        let at = op.label(id)
-        func val(_ k: Int) -> Value? {
-            guard k < op.inputs.count, !op.inputs[k].isAbsent, op.inputs[k].index < g.values.count else { return nil }
-            return g[op.inputs[k]]
-        }
-        func out(_ k: Int) -> Value? {
-            guard k < op.outputs.count, op.outputs[k].index < g.values.count else { return nil }
-            return g[op.outputs[k]]
-        }
-        // A quantized weight must be symmetric (zero point 0) per the int8 spec.
-        func checkWeights(_ w: Value, axis: Int32?) {
-            guard w.dtype == .int8, let q = w.quantization, q.hasScales, model.isConstant(w) else { return }
-            if q.zeroPoints.contains(where: { $0 != 0 }) { report(at, "int8 weights \"\(w.name)\" must have zero point 0") }
-            if let axis, q.scales.count > 1, q.axis != axis { report(at, "per-channel weights \"\(w.name)\" quantized along axis \(q.axis), expected \(axis)") }
-        }
-        func checkBias(_ b: Value?, input: Value?, weights: Value?) {
-            guard let b, b.dtype == .int32, let bq = b.quantization, bq.hasScales,
-                let iq = input?.quantization, let iscale = iq.scale, let wq = weights?.quantization, wq.hasScales
-            else { return }
-            if bq.zeroPoints.contains(where: { $0 != 0 }) { report(at, "int32 bias \"\(b.name)\" must have zero point 0") }
-            for c in 0..<bq.scales.count {
-                let ws = wq.scales.count == 1 ? wq.scales[0] : (c < wq.scales.count ? wq.scales[c] : wq.scales[0])
-                let expected = Double(iscale) * Double(ws)
-                let actual = Double(bq.scales[c])
-                // kernel_util: |in·w − bias| ≤ 1e-6 · min(in·w, bias) (FACTS.md §3.3); allow float rounding.
-                if abs(expected - actual) > max(1e-6 * min(expected, actual), 1e-12) * 4 {
-                    report(at, "bias scale \(actual) of channel \(c) is not input scale × weight scale (\(expected))")
-                    break
-                }
-            }
-        }
-        switch op.kind {
-        case .conv2D(let a):
-            guard let x = val(0), let w = val(1), let y = out(0) else { report(at, "needs input, filter and output"); return }
-            guard x.rank == 4, w.rank == 4, y.rank == 4 else { report(at, "input, filter and output must be 4-D (got \(x.shape), \(w.shape), \(y.shape))"); return }
-            if w.shape[3] <= 0 || x.shape[3] % w.shape[3] != 0 { report(at, "filter \(w.shape) does not match input channels \(x.shape[3])") }
-            if y.shape[3] != w.shape[0] { report(at, "output channels \(y.shape[3]) != filter out channels \(w.shape[0])") }
-            if let b = val(2), b.elementCount != Int(w.shape[0]) { report(at, "bias has \(b.elementCount ?? -1) elements, expected \(w.shape[0])") }
-            checkSpatial(x, y, kh: w.shape[1], kw: w.shape[2], sh: a.strideH, sw: a.strideW, dh: a.dilationH, dw: a.dilationW, a.padding, at, report)
-            checkWeights(w, axis: 0)
-            checkBias(val(2), input: x, weights: w)
-        case .depthwiseConv2D(let a):
-            guard let x = val(0), let w = val(1), let y = out(0) else { report(at, "needs input, filter and output"); return }
-            guard x.rank == 4, w.rank == 4, y.rank == 4 else { report(at, "input, filter and output must be 4-D"); return }
-            if w.shape[0] != 1 { report(at, "depthwise filter must be [1,kh,kw,C·M], got \(w.shape)") }
-            if x.shape[3] == 0 || w.shape[3] % max(x.shape[3], 1) != 0 { report(at, "filter channels \(w.shape[3]) not a multiple of input channels \(x.shape[3])") }
-            if y.shape[3] != w.shape[3] { report(at, "output channels \(y.shape[3]) != filter channels \(w.shape[3])") }
-            if let b = val(2), b.elementCount != Int(w.shape[3]) { report(at, "bias has \(b.elementCount ?? -1) elements, expected \(w.shape[3])") }
-            checkSpatial(x, y, kh: w.shape[1], kw: w.shape[2], sh: a.strideH, sw: a.strideW, dh: a.dilationH, dw: a.dilationW, a.padding, at, report)
-            checkWeights(w, axis: 3)
-            checkBias(val(2), input: x, weights: w)
-        case .fullyConnected:
-            guard let x = val(0), let w = val(1), let y = out(0) else { report(at, "needs input, weights and output"); return }
-            guard w.rank == 2 else { report(at, "weights must be 2-D [out, in], got \(w.shape)"); return }
-            if let nx = x.elementCount, w.shape[1] > 0, nx % Int(w.shape[1]) != 0 { report(at, "input \(x.shape) does not divide into rows of \(w.shape[1])") }
-            if y.shape.last != w.shape[0] { report(at, "output \(y.shape) does not end in \(w.shape[0]) units") }
-            if let b = val(2), b.elementCount != Int(w.shape[0]) { report(at, "bias has \(b.elementCount ?? -1) elements, expected \(w.shape[0])") }
-            checkWeights(w, axis: 0)
-            checkBias(val(2), input: x, weights: w)
-        case .reshape:
-            if let x = val(0), let y = out(0), !x.isDynamic, !y.isDynamic, x.elementCount != y.elementCount {
-                report(at, "reshape from \(x.shape) to \(y.shape) changes the element count")
-            }
-        case .softmax, .logistic:
-            if let y = out(0), y.dtype == .int8, let q = y.quantization, let s = q.scale, (s != 1.0 / 256 || q.zeroPoint != -128) {
-                report(at, "int8 output must have scale 1/256 and zero point -128 (has \(s), \(q.zeroPoint ?? 0))")
-            }
-        case .tanh:
-            if let y = out(0), y.dtype == .int8, let q = y.quantization, let s = q.scale, (s != 1.0 / 128 || q.zeroPoint != 0) {
-                report(at, "int8 output must have scale 1/128 and zero point 0 (has \(s), \(q.zeroPoint ?? 0))")
-            }
-        default:
-            break
+        guard let verify = OperatorTable[op.builtinOperator]?.verify else { return }
+        withoutActuallyEscaping(report) { report in
+            verify(OpCheck(op: op, at: op.label(id), graph: g, model: model, report: report))
         }
     }
 
@@ -159,5 +89,70 @@ public enum Verifier {
     public static func outputSize(_ input: Int, _ k: Int, _ stride: Int, _ dilation: Int, _ p: Padding) -> Int {
         let eff = (k - 1) * dilation + 1
         return p == .same ? (input + stride - 1) / stride : max(0, (input - eff + stride) / stride)
+    }
+}
+
+/// One op as the verifier sees it: its operands, and where to report a problem.
+package struct OpCheck {
+    package let op: Op
+    package let at: String
+    package let graph: Graph
+    package let model: Model
+    private let sink: (String, String) -> Void
+
+    package init(op: Op, at: String, graph: Graph, model: Model, report: @escaping (String, String) -> Void) {
+        self.op = op
+        self.at = at
+        self.graph = graph
+        self.model = model
+        self.sink = report
+    }
+
+    package func report(_ message: String) { sink(at, message) }
+
+    /// Input `k`, nil when absent or out of range.
+    package func input(_ k: Int) -> Value? {
+        guard k < op.inputs.count, !op.inputs[k].isAbsent, op.inputs[k].index < graph.values.count else { return nil }
+        return graph[op.inputs[k]]
+    }
+    package func output(_ k: Int) -> Value? {
+        guard k < op.outputs.count, op.outputs[k].index < graph.values.count else { return nil }
+        return graph[op.outputs[k]]
+    }
+
+    /// A quantized weight must be symmetric (zero point 0) per the int8 spec.
+    package func weights(_ w: Value, axis: Int32?) {
+        guard w.dtype == .int8, let q = w.quantization, q.hasScales, model.isConstant(w) else { return }
+        if q.zeroPoints.contains(where: { $0 != 0 }) { report("int8 weights \"\(w.name)\" must have zero point 0") }
+        if let axis, q.scales.count > 1, q.axis != axis { report("per-channel weights \"\(w.name)\" quantized along axis \(q.axis), expected \(axis)") }
+    }
+
+    /// An int32 bias's scale must be input scale × weight scale, channel by channel.
+    package func bias(_ b: Value?, input: Value?, weights: Value?) {
+        guard let b, b.dtype == .int32, let bq = b.quantization, bq.hasScales,
+            let iq = input?.quantization, let iscale = iq.scale, let wq = weights?.quantization, wq.hasScales
+        else { return }
+        if bq.zeroPoints.contains(where: { $0 != 0 }) { report("int32 bias \"\(b.name)\" must have zero point 0") }
+        for c in 0..<bq.scales.count {
+            let ws = wq.scales.count == 1 ? wq.scales[0] : (c < wq.scales.count ? wq.scales[c] : wq.scales[0])
+            let expected = Double(iscale) * Double(ws)
+            let actual = Double(bq.scales[c])
+            // TFLite's kernel_util checks |in·w − bias| ≤ 1e-6 · min(in·w, bias); allow float rounding.
+            if abs(expected - actual) > max(1e-6 * min(expected, actual), 1e-12) * 4 {
+                report("bias scale \(actual) of channel \(c) is not input scale × weight scale (\(expected))")
+                break
+            }
+        }
+    }
+
+    package func spatial(_ x: Value, _ y: Value, kh: Int32, kw: Int32, sh: Int32, sw: Int32, dh: Int32, dw: Int32, _ p: Padding) {
+        Verifier.checkSpatial(x, y, kh: kh, kw: kw, sh: sh, sw: sw, dh: dh, dw: dw, p, at, sink)
+    }
+
+    /// An int8 output whose parameters the quantization spec fixes (SOFTMAX, LOGISTIC, TANH).
+    package func fixedInt8Output(scale: Float, zeroPoint: Int64) {
+        guard let y = output(0), y.dtype == .int8, let q = y.quantization, let s = q.scale, s != scale || q.zeroPoint != zeroPoint else { return }
+        let scaleText = "1/\(Int((1 / scale).rounded()))"
+        report("int8 output must have scale \(scaleText) and zero point \(zeroPoint) (has \(s), \(q.zeroPoint ?? 0))")
     }
 }

@@ -272,86 +272,14 @@ private struct Decoder {
         return value
     }
 
-    /// Typed attributes for the ops the IR models; anything else (or an unexpected options
-    /// table) stays opaque so the op still round-trips untouched.
+    /// Typed attributes for the ops the IR models (their `OperatorDefinition`'s options codec);
+    /// anything else (or an unexpected options table) stays opaque so the op still round-trips
+    /// untouched.
     package func decodeKind(_ op: BuiltinOperator, custom: String?, tag: UInt8, table: FBTable?, at label: String) throws -> (OpKind, Bool) {
-        typealias T = Schema.OptionsTag
-        func act(_ id: Int) throws -> ActivationFunction? { ActivationFunction(rawValue: try table!.scalar(id, default: Int8(0))) }
-        func pad(_ id: Int) throws -> Padding? { Padding(rawValue: try table!.scalar(id, default: Int8(0))) }
-        func i32(_ id: Int, _ d: Int32 = 0) throws -> Int32 { try table!.scalar(id, default: d) }
-        func flag(_ id: Int, _ d: Bool = false) throws -> Bool { try table!.bool(id, default: d) }
-        let hasTable = table != nil
-        var typed: OpKind?
-        var emptyTable = false
         if op == .custom {
             return (.custom(code: custom ?? ""), false)
         }
-        switch (op, tag) {
-        case (.conv2D, T.conv2D) where hasTable:
-            if let p = try pad(0), let a = try act(3) {
-                typed = .conv2D(Conv2DAttributes(padding: p, strideW: try i32(1), strideH: try i32(2), activation: a, dilationW: try i32(4, 1), dilationH: try i32(5, 1), quantizedBiasType: try table!.scalar(6, default: Int8(0))))
-            }
-        case (.depthwiseConv2D, T.depthwiseConv2D) where hasTable:
-            if let p = try pad(0), let a = try act(4) {
-                typed = .depthwiseConv2D(DepthwiseConv2DAttributes(padding: p, strideW: try i32(1), strideH: try i32(2), depthMultiplier: try i32(3), activation: a, dilationW: try i32(5, 1), dilationH: try i32(6, 1)))
-            }
-        case (.fullyConnected, T.fullyConnected) where hasTable:
-            if let a = try act(0) {
-                typed = .fullyConnected(FullyConnectedAttributes(activation: a, weightsFormat: try table!.scalar(1, default: Int8(0)), keepNumDims: try flag(2), asymmetricQuantizeInputs: try flag(3), quantizedBiasType: try table!.scalar(4, default: Int8(0))))
-            }
-        case (.averagePool2D, T.pool2D) where hasTable, (.maxPool2D, T.pool2D) where hasTable:
-            if let p = try pad(0), let a = try act(5) {
-                let attrs = Pool2DAttributes(padding: p, strideW: try i32(1), strideH: try i32(2), filterW: try i32(3), filterH: try i32(4), activation: a)
-                typed = op == .averagePool2D ? .averagePool2D(attrs) : .maxPool2D(attrs)
-            }
-        case (.reshape, T.none):
-            typed = .reshape(newShape: nil)
-        case (.reshape, T.reshape):
-            if let t = table, t.has(0) {
-                typed = .reshape(newShape: try t.scalars(0, as: Int32.self) ?? [])
-            } else {
-                typed = .reshape(newShape: nil)
-                emptyTable = true
-            }
-        case (.softmax, T.softmax) where hasTable:
-            typed = .softmax(beta: try table!.float32(0, default: 0))
-        case (.add, T.add) where hasTable, (.sub, T.sub) where hasTable:
-            if let a = try act(0) {
-                let attrs = ArithmeticAttributes(activation: a, potScaleInt16: try flag(1, true))
-                typed = op == .add ? .add(attrs) : .sub(attrs)
-            }
-        case (.mul, T.mul) where hasTable:
-            if let a = try act(0) { typed = .mul(activation: a) }
-        case (.mean, T.reducer) where hasTable:
-            typed = .mean(keepDims: try flag(0))
-        case (.concatenation, T.concatenation) where hasTable:
-            if let a = try act(1) { typed = .concatenation(axis: try i32(0), activation: a) }
-        case (.shape, T.shape) where hasTable:
-            typed = .shape(outType: DType(code: try table!.scalar(0, default: Int8(0))))  // ShapeOptions.out_type defaults to FLOAT32 (0) in the schema
-        case (.stridedSlice, T.stridedSlice) where hasTable:
-            typed = .stridedSlice(StridedSliceAttributes(beginMask: try i32(0), endMask: try i32(1), ellipsisMask: try i32(2), newAxisMask: try i32(3), shrinkAxisMask: try i32(4), offset: try flag(5)))
-        case (.pack, T.pack) where hasTable:
-            typed = .pack(valuesCount: try i32(0), axis: try i32(1))
-        case (.squeeze, T.squeeze) where hasTable:
-            typed = .squeeze(dims: try table!.scalars(0, as: Int32.self) ?? [])
-        case (.gather, T.gather) where hasTable:
-            typed = .gather(axis: try i32(0), batchDims: try i32(1))
-        case (.relu, T.none): typed = .relu
-        case (.relu6, T.none): typed = .relu6
-        case (.logistic, T.none): typed = .logistic
-        case (.tanh, T.none): typed = .tanh
-        case (.pad, T.none), (.quantize, T.none), (.dequantize, T.none):
-            typed = op == .pad ? .pad : op == .quantize ? .quantize : .dequantize
-        case (.pad, T.pad), (.quantize, T.quantize), (.dequantize, T.dequantize):
-            // An empty options table; keep the fact that one was written.
-            if table.map({ $0.rawVTableEntries().allSatisfy { $0 == 0 } }) ?? true {
-                typed = op == .pad ? .pad : op == .quantize ? .quantize : .dequantize
-                emptyTable = hasTable
-            }
-        default:
-            break
-        }
-        if let typed { return (typed, emptyTable) }
+        if let (typed, emptyTable) = try OperatorTable.decode(op, tag: tag, table: table) { return (typed, emptyTable) }
         return (.builtin(op, options: try opaqueOptions(tag: tag, table: table, at: label)), false)
     }
 

@@ -1,0 +1,168 @@
+import FlatBuffers
+import IR
+import Kernels
+import Support
+
+/// Everything tfrewrite knows about one TFLite builtin operator, declared once in the file of its
+/// family under `Operators/`. The importer, the exporter, the reports, the passes, the quantizer,
+/// the interpreter and the verifier look an operator up in `OperatorTable` instead of switching
+/// over operators themselves. Every aspect is optional: an operator tfrewrite only knows the
+/// version rule of declares just that, and keeps its options opaquely.
+public struct OperatorDefinition: Sendable {
+    public let op: BuiltinOperator
+    /// The options table as typed attributes: decode, encode, describe. nil: opaque options.
+    package var options: OptionsCodec?
+    /// The fused activation the typed attributes carry.
+    package var activation: ActivationField?
+    /// The lowest version the op's tensor types and options need (LiteRT's op_version.cc).
+    package var version: (@Sendable (OpVersions.Signature) -> MinimumVersion)?
+    /// How int8 quantization treats the operands and the output; nil result: the op stays float.
+    package var quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)?
+    /// The reference kernel (throws `Unsupported` for what it cannot run).
+    package var kernel: (@Sendable (KernelContext) throws -> any Kernel)?
+    /// Shape and quantization rules beyond the generic ones, for the verifier.
+    package var verify: (@Sendable (OpCheck) -> Void)?
+
+    package init(
+        _ op: BuiltinOperator,
+        options: OptionsCodec? = nil,
+        activation: ActivationField? = nil,
+        version: (@Sendable (OpVersions.Signature) -> MinimumVersion)? = nil,
+        quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
+        kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
+        verify: (@Sendable (OpCheck) -> Void)? = nil
+    ) {
+        self.op = op
+        self.options = options
+        self.activation = activation
+        self.version = version
+        self.quantization = quantization
+        self.kernel = kernel
+        self.verify = verify
+    }
+}
+
+/// An options table and the typed attributes it becomes (schema.fbs `BuiltinOptions`).
+package struct OptionsCodec: Sendable {
+    /// Typed attributes from the table, and whether an empty table was written (kept so the op
+    /// round-trips); nil keeps the options opaque (an unexpected tag or field value).
+    package var decode: @Sendable (OptionsReader) throws -> (OpKind, emptyTable: Bool)?
+    /// The union tag and table for the typed op; nil writes none. A tag with a nil table means
+    /// "tag without table".
+    package var encode: @Sendable (Op) -> (UInt8, FBTableSpec?)?
+    /// Ordered (name, value) pairs for inspect, diff and the IR printer (the fused activation
+    /// is shown apart).
+    package var describe: @Sendable (OpKind) -> [(String, String)]
+
+    package init(
+        decode: @escaping @Sendable (OptionsReader) throws -> (OpKind, emptyTable: Bool)?,
+        encode: @escaping @Sendable (Op) -> (UInt8, FBTableSpec?)?,
+        describe: @escaping @Sendable (OpKind) -> [(String, String)] = { _ in [] }
+    ) {
+        self.decode = decode
+        self.encode = encode
+        self.describe = describe
+    }
+
+    /// An op with no options: typed when the file wrote none (or, for ops whose converters write
+    /// an empty table, that empty table), opaque otherwise.
+    package static func none(_ kind: OpKind, emptyTableTag: UInt8? = nil) -> OptionsCodec {
+        OptionsCodec(
+            decode: { r in
+                if r.tag == Schema.OptionsTag.none { return (kind, false) }
+                guard let t = emptyTableTag, r.tag == t, r.table.map({ $0.rawVTableEntries().allSatisfy { $0 == 0 } }) ?? true else { return nil }
+                return (kind, r.table != nil)
+            },
+            encode: { op in
+                guard op.emptyOptionsTable, let t = emptyTableTag else { return nil }
+                return (t, FBTableSpec())
+            }
+        )
+    }
+}
+
+/// Reads the scalar fields of one options table; missing fields give the schema default.
+package struct OptionsReader {
+    package let tag: UInt8
+    package let table: FBTable?
+
+    package init(tag: UInt8, table: FBTable?) {
+        self.tag = tag
+        self.table = table
+    }
+
+    /// True when the union tag is `expected` and a table is present.
+    package func isTable(_ expected: UInt8) -> Bool { tag == expected && table != nil }
+    package func i32(_ id: Int, _ d: Int32 = 0) throws -> Int32 { try table?.scalar(id, default: d) ?? d }
+    package func i8(_ id: Int, _ d: Int8 = 0) throws -> Int8 { try table?.scalar(id, default: d) ?? d }
+    package func flag(_ id: Int, _ d: Bool = false) throws -> Bool { try table?.bool(id, default: d) ?? d }
+    package func f32(_ id: Int, _ d: Float = 0) throws -> Float { try table?.float32(id, default: d) ?? d }
+    package func int32s(_ id: Int) throws -> [Int32]? { try table?.scalars(id, as: Int32.self) }
+    /// nil for a value the schema does not define (the op then stays opaque).
+    package func activation(_ id: Int) throws -> ActivationFunction? { ActivationFunction(rawValue: try i8(id)) }
+    package func padding(_ id: Int) throws -> Padding? { Padding(rawValue: try i8(id)) }
+}
+
+/// Builds an options table, leaving out fields equal to the schema default as FlatBuffers
+/// builders do.
+package struct OptionsWriter {
+    package var table = FBTableSpec()
+    package init() {}
+    package mutating func i32(_ id: Int, _ v: Int32, _ d: Int32 = 0) { if v != d { table.add(id, .i32(v)) } }
+    package mutating func i8(_ id: Int, _ v: Int8, _ d: Int8 = 0) { if v != d { table.add(id, .i8(v)) } }
+    package mutating func flag(_ id: Int, _ v: Bool, _ d: Bool = false) { if v != d { table.add(id, .bool(v)) } }
+    package mutating func f32(_ id: Int, _ v: Float, _ d: Float = 0) { if v != d { table.add(id, .f32(v)) } }
+    package mutating func int32s(_ id: Int, _ v: [Int32]) { table.add(id, .scalarVector(bytes: le(v), elementSize: 4)) }
+}
+
+/// Reads and writes the fused activation of one typed op kind.
+package struct ActivationField: Sendable {
+    package var get: @Sendable (OpKind) -> ActivationFunction?
+    package var set: @Sendable (inout OpKind, ActivationFunction) -> Void
+    package init(get: @escaping @Sendable (OpKind) -> ActivationFunction?, set: @escaping @Sendable (inout OpKind, ActivationFunction) -> Void) {
+        self.get = get
+        self.set = set
+    }
+}
+
+/// What the quantizer asks for beyond the op itself.
+package struct QuantizationChoices: Sendable {
+    /// FULLY_CONNECTED weights get one scale per output unit.
+    package var perChannelFullyConnected: Bool
+    package init(perChannelFullyConnected: Bool) { self.perChannelFullyConnected = perChannelFullyConnected }
+}
+
+/// Every operator tfrewrite declares, by code.
+package enum OperatorTable {
+    /// One entry per operator; `OperatorTableTests` checks that no code is declared twice.
+    package static let all: [OperatorDefinition] =
+        convolutionOperators + fullyConnectedOperators + poolingOperators + reshapeOperators
+        + softmaxOperators + binaryOperators + unaryOperators + reductionOperators + padOperators
+        + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
+        + gatherOperators + transposeOperators + castOperators + versionedOperators
+
+    private static let byCode: [Int32: OperatorDefinition] = {
+        var d: [Int32: OperatorDefinition] = [:]
+        for def in all where d[def.op.code] == nil { d[def.op.code] = def }
+        return d
+    }()
+
+    package static subscript(_ op: BuiltinOperator) -> OperatorDefinition? { byCode[op.code] }
+
+    /// The typed kind of an op read from a .tflite file, or nil to keep its options opaque.
+    package static func decode(_ op: BuiltinOperator, tag: UInt8, table: FBTable?) throws -> (OpKind, emptyTable: Bool)? {
+        guard let codec = self[op]?.options else { return nil }
+        return try codec.decode(OptionsReader(tag: tag, table: table))
+    }
+}
+
+extension OpKind {
+    /// The fused activation, for ops whose options carry one; setting it on other ops does nothing.
+    public var fusedActivation: ActivationFunction? {
+        get { OperatorTable[builtinOperator]?.activation?.get(self) }
+        set {
+            guard let v = newValue, let field = OperatorTable[builtinOperator]?.activation else { return }
+            field.set(&self, v)
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// CONCATENATION and PACK (schema.fbs ConcatenationOptions, PackOptions; LiteRT's op_version.cc;
+// TFLM's concatenation and pack kernels).
+extension OperatorTable {
+    static let concatenationOperators = [concatenation, pack]
+
+    static let concatenation = OperatorDefinition(
+        .concatenation,
+        options: OptionsCodec(
+            decode: { r in
+                // ConcatenationOptions: 0 axis, 1 fused_activation_function.
+                guard r.isTable(Schema.OptionsTag.concatenation), let a = try r.activation(1) else { return nil }
+                return (.concatenation(axis: try r.i32(0), activation: a), false)
+            },
+            encode: { op in
+                guard case .concatenation(let axis, let a) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.i32(0, axis); w.i8(1, a.rawValue)
+                return (Schema.OptionsTag.concatenation, w.table)
+            },
+            describe: { kind in
+                guard case .concatenation(let axis, _) = kind else { return [] }
+                return [("axis", "\(axis)")]
+            }
+        ),
+        activation: ActivationField(
+            get: { if case .concatenation(_, let a) = $0 { a } else { nil } },
+            set: { kind, v in if case .concatenation(let axis, _) = kind { kind = .concatenation(axis: axis, activation: v) } }
+        ),
+        version: { s in
+            s.first([
+                (s.input(0) == .int4, 5, "int4 inputs"),
+                (s.input(0) == .uint32, 4, "uint32 inputs"),
+                (s.input(0) == .int16, 3, "int16 inputs"),
+                (s.input(0) == .int8, 2, "int8 inputs"),
+            ])
+        },
+        quantization: { op, _ in
+            guard case .concatenation = op.kind else { return nil }
+            return .init(roles: Array(repeating: .activation, count: op.inputs.count), output: .sameAsAllInputs)
+        },
+        kernel: { c in
+            guard case .concatenation(let axis, let act) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try ConcatenationKernel(c, axis: axis, activation: act)
+        }
+    )
+
+    static let pack = OperatorDefinition(
+        .pack,
+        options: OptionsCodec(
+            decode: { r in
+                // PackOptions: 0 values_count, 1 axis.
+                guard r.isTable(Schema.OptionsTag.pack) else { return nil }
+                return (.pack(valuesCount: try r.i32(0), axis: try r.i32(1)), false)
+            },
+            encode: { op in
+                guard case .pack(let count, let axis) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.i32(0, count); w.i32(1, axis)
+                return (Schema.OptionsTag.pack, w.table)
+            },
+            describe: { kind in
+                guard case .pack(let n, let axis) = kind else { return [] }
+                return [("values_count", "\(n)"), ("axis", "\(axis)")]
+            }
+        ),
+        version: { s in
+            s.first([
+                (s.input(0) == .int8, 2, "int8 inputs"),
+                (s.input(0) == .int16 && s.output(0) == .int16, 3, "int16 inputs and output"),
+                (s.input(0) == .uint32, 4, "uint32 inputs"),
+            ])
+        },
+        kernel: { c in
+            guard case .pack(let n, let axis) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try PackKernel(c, valuesCount: n, axis: axis)
+        }
+    )
+}

@@ -1,0 +1,82 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// FULLY_CONNECTED (schema.fbs FullyConnectedOptions; LiteRT's op_version.cc; TFLM's
+// fully_connected kernel).
+extension OperatorTable {
+    static let fullyConnectedOperators = [fullyConnected]
+
+    static let fullyConnected = OperatorDefinition(
+        .fullyConnected,
+        options: OptionsCodec(
+            decode: { r in
+                // FullyConnectedOptions: 0 fused_activation_function, 1 weights_format,
+                // 2 keep_num_dims, 3 asymmetric_quantize_inputs, 4 quantized_bias_type.
+                guard r.isTable(Schema.OptionsTag.fullyConnected), let a = try r.activation(0) else { return nil }
+                return (.fullyConnected(FullyConnectedAttributes(activation: a, weightsFormat: try r.i8(1), keepNumDims: try r.flag(2), asymmetricQuantizeInputs: try r.flag(3), quantizedBiasType: try r.i8(4))), false)
+            },
+            encode: { op in
+                guard case .fullyConnected(let a) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.i8(0, a.activation.rawValue); w.i8(1, a.weightsFormat); w.flag(2, a.keepNumDims)
+                w.flag(3, a.asymmetricQuantizeInputs); w.i8(4, a.quantizedBiasType)
+                return (Schema.OptionsTag.fullyConnected, w.table)
+            },
+            describe: { kind in
+                guard case .fullyConnected(let a) = kind else { return [] }
+                var f: [(String, String)] = []
+                if a.weightsFormat != 0 { f.append(("weights_format", "\(a.weightsFormat)")) }
+                if a.keepNumDims { f.append(("keep_num_dims", "true")) }
+                if a.asymmetricQuantizeInputs { f.append(("asymmetric_quantize_inputs", "true")) }
+                if a.quantizedBiasType != 0 { f.append(("quantized_bias_type", DType(code: a.quantizedBiasType).name)) }
+                return f
+            }
+        ),
+        activation: ActivationField(
+            get: { if case .fullyConnected(let a) = $0 { a.activation } else { nil } },
+            set: { kind, v in if case .fullyConnected(var a) = kind { a.activation = v; kind = .fullyConnected(a) } }
+        ),
+        version: { s in
+            var a = FullyConnectedAttributes()
+            if case .fullyConnected(let attrs) = s.op.kind { a = attrs }
+            let hybrid = s.input(0) == .float32 && s.input(1) == .int8 && s.output(0) == .float32
+            let perChannel = s.rank(1) >= 1 && s.scaleCount(1) == Int(s.shape(1)[0])
+            return s.first([
+                (s.input(1) == .int2, 14, "int2 weights"),
+                (s.input(0) == .int16 && s.input(1) == .int4 && s.output(0) == .int16, 13, "int16 activations with int4 weights"),
+                (hybrid && perChannel, 12, "float input with per-channel int8 weights (hybrid)"),
+                (s.input(0) == .int16 && s.input(1) == .int8 && s.output(0) == .int16 && a.quantizedBiasType != 0, 11, "int16 activations with quantized_bias_type"),
+                (s.input(0) == .int16 && s.input(1) == .int16 && s.output(0) == .int16, 7, "int16 input, weights and output"),
+                // An absent bias written as −1 still counts as an input; only a 2-input op needs v6.
+                (s.op.inputs.count == 2, 6, "only 2 inputs (no bias slot)"),
+                (a.keepNumDims, 5, "keep_num_dims"),
+                (s.input(0) == .int8 && s.input(1) == .int8 && s.output(0) == .int8, 4, "int8 input, weights and output"),
+                (s.input(0) == .int8 && s.input(1) == .int4 && s.output(0) == .int8, 10, "int4 weights"),
+                (hybrid && a.asymmetricQuantizeInputs, 9, "float input with int8 weights (hybrid, asymmetric inputs)"),
+                (hybrid, 3, "float input with int8 weights (hybrid)"),
+                (a.weightsFormat == 1, 2, "shuffled 4x16 int8 weights"),
+            ])
+        },
+        quantization: { op, choices in
+            guard case .fullyConnected(let a) = op.kind else { return nil }
+            // Shuffled weights are a uint8-era format with no int8 kernel.
+            guard a.weightsFormat == 0 else { return nil }
+            return .init(roles: [.activation, .weights(axis: choices.perChannelFullyConnected ? 0 : nil), .bias(input: 0, weights: 1)], output: .free)
+        },
+        kernel: { c in
+            guard case .fullyConnected(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try FullyConnectedKernel(c, a)
+        },
+        verify: { check in
+            guard case .fullyConnected = check.op.kind else { return }
+            guard let x = check.input(0), let w = check.input(1), let y = check.output(0) else { check.report("needs input, weights and output"); return }
+            guard w.rank == 2 else { check.report("weights must be 2-D [out, in], got \(w.shape)"); return }
+            if let nx = x.elementCount, w.shape[1] > 0, nx % Int(w.shape[1]) != 0 { check.report("input \(x.shape) does not divide into rows of \(w.shape[1])") }
+            if y.shape.last != w.shape[0] { check.report("output \(y.shape) does not end in \(w.shape[0]) units") }
+            if let b = check.input(2), b.elementCount != Int(w.shape[0]) { check.report("bias has \(b.elementCount ?? -1) elements, expected \(w.shape[0])") }
+            check.weights(w, axis: 0)
+            check.bias(check.input(2), input: x, weights: w)
+        }
+    )
+}

@@ -1,0 +1,49 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// GATHER (schema.fbs GatherOptions; LiteRT's op_version.cc; TFLM's gather kernel).
+extension OperatorTable {
+    static let gatherOperators = [gather]
+
+    static let gather = OperatorDefinition(
+        .gather,
+        options: OptionsCodec(
+            decode: { r in
+                // GatherOptions: 0 axis, 1 batch_dims.
+                guard r.isTable(Schema.OptionsTag.gather) else { return nil }
+                return (.gather(axis: try r.i32(0), batchDims: try r.i32(1)), false)
+            },
+            encode: { op in
+                guard case .gather(let axis, let batchDims) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.i32(0, axis); w.i32(1, batchDims)
+                return (Schema.OptionsTag.gather, w.table)
+            },
+            describe: { kind in
+                guard case .gather(let axis, let b) = kind else { return [] }
+                return [("axis", "\(axis)"), ("batch_dims", "\(b)")]
+            }
+        ),
+        version: { s in
+            var batchDims: Int32 = 0
+            if case .gather(_, let b) = s.op.kind { batchDims = b }
+            return s.first([
+                (s.input(0) == .int4, 7, "int4 params"),
+                (s.input(1) == .int16, 6, "int16 indices"),
+                (batchDims != 0, 5, "batch_dims \(batchDims)"),
+                (s.input(0) == .int16, 4, "int16 params"),
+                (s.input(0) == .bool, 3, "bool params"),
+                (s.input(0) == .int8, 2, "int8 params"),
+            ])
+        },
+        quantization: { op, _ in
+            guard case .gather = op.kind else { return nil }
+            return .init(roles: [.activation], output: .sameAsInput)
+        },
+        kernel: { c in
+            guard case .gather(let axis, let batchDims) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try GatherKernel(c, axis: axis, batchDims: batchDims)
+        }
+    )
+}

@@ -1,0 +1,40 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// PAD, PADV2 and MIRROR_PAD (LiteRT's op_version.cc; TFLM's pad kernel).
+extension OperatorTable {
+    static let padOperators = [pad, padV2, mirrorPad]
+
+    static let padVersion: @Sendable (OpVersions.Signature) -> MinimumVersion = { s in
+        s.first([
+            (s.input(0) == .bool, 5, "bool input"),
+            (s.rank(0) > 4, 4, "input rank \(s.rank(0)) > 4"),
+            (s.input(0) == .int16, 3, "int16 input"),
+            (s.input(0) == .int8, 2, "int8 input"),
+        ])
+    }
+
+    static let pad = OperatorDefinition(
+        .pad,
+        // Converters write an empty PadOptions table; keep whether one was there.
+        options: .none(.pad, emptyTableTag: Schema.OptionsTag.pad),
+        version: padVersion,
+        quantization: { op, _ in
+            guard case .pad = op.kind else { return nil }
+            return .init(roles: [.activation], output: .sameAsInput)
+        },
+        kernel: { c in
+            guard case .pad = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try PadKernel(c, withConstant: false)
+        }
+    )
+
+    static let padV2 = OperatorDefinition(
+        .padV2,
+        version: padVersion,
+        kernel: { c in try PadKernel(c, withConstant: true) }
+    )
+
+    static let mirrorPad = OperatorDefinition(.mirrorPad, version: { s in OpVersions.int8OrInt16Input(s) })
+}

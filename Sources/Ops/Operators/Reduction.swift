@@ -1,0 +1,44 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// MEAN, REDUCE_MAX and REDUCE_MIN (schema.fbs ReducerOptions; LiteRT's op_version.cc; TFLM's
+// reduce kernel).
+extension OperatorTable {
+    static let reductionOperators = [mean, reducer(.reduceMax), reducer(.reduceMin)]
+
+    static let mean = OperatorDefinition(
+        .mean,
+        options: OptionsCodec(
+            decode: { r in
+                // ReducerOptions: 0 keep_dims.
+                guard r.isTable(Schema.OptionsTag.reducer) else { return nil }
+                return (.mean(keepDims: try r.flag(0)), false)
+            },
+            encode: { op in
+                guard case .mean(let keep) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.flag(0, keep)
+                return (Schema.OptionsTag.reducer, w.table)
+            },
+            describe: { kind in
+                guard case .mean(let keep) = kind else { return [] }
+                return [("keep_dims", "\(keep)")]
+            }
+        ),
+        version: { s in OpVersions.int8OrInt16Input(s) },
+        quantization: { op, _ in
+            guard case .mean = op.kind else { return nil }
+            return .init(roles: [.activation, .passThrough], output: .free)
+        },
+        kernel: { c in
+            guard case .mean(let keepDims) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try MeanKernel(c, keepDims: keepDims)
+        }
+    )
+
+    /// Reducers tfrewrite knows only the version rule of.
+    static func reducer(_ code: BuiltinOperator) -> OperatorDefinition {
+        OperatorDefinition(code, version: { s in OpVersions.int8OrInt16Input(s) })
+    }
+}

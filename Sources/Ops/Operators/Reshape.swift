@@ -1,0 +1,86 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// RESHAPE, SQUEEZE and EXPAND_DIMS: the same data under another shape (schema.fbs
+// ReshapeOptions, SqueezeOptions; LiteRT's op_version.cc; TFLM's reshape/squeeze/expand_dims).
+extension OperatorTable {
+    static let reshapeOperators = [reshape, squeeze, expandDims]
+
+    static let reshape = OperatorDefinition(
+        .reshape,
+        options: OptionsCodec(
+            decode: { r in
+                // ReshapeOptions: 0 new_shape, the legacy form of the shape input.
+                if r.tag == Schema.OptionsTag.none { return (.reshape(newShape: nil), false) }
+                guard r.tag == Schema.OptionsTag.reshape else { return nil }
+                if let t = r.table, t.has(0) { return (.reshape(newShape: try r.int32s(0) ?? []), false) }
+                return (.reshape(newShape: nil), true)
+            },
+            encode: { op in
+                guard case .reshape(let newShape) = op.kind else { return nil }
+                if let s = newShape {
+                    var w = OptionsWriter()
+                    w.int32s(0, s)
+                    return (Schema.OptionsTag.reshape, w.table)
+                }
+                return op.emptyOptionsTable ? (Schema.OptionsTag.reshape, FBTableSpec()) : nil
+            },
+            describe: { kind in
+                guard case .reshape(let s) = kind else { return [] }
+                return s.map { [("new_shape", "[" + $0.map(String.init).joined(separator: ",") + "]")] } ?? []
+            }
+        ),
+        version: { _ in MinimumVersion(1, "no version rule: always 1") },
+        quantization: { op, _ in
+            guard case .reshape = op.kind else { return nil }
+            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
+        },
+        kernel: { c in
+            guard case .reshape(let newShape) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try ReshapeKernel(c, .reshape(optionShape: newShape))
+        },
+        verify: { check in
+            guard case .reshape = check.op.kind else { return }
+            if let x = check.input(0), let y = check.output(0), !x.isDynamic, !y.isDynamic, x.elementCount != y.elementCount {
+                check.report("reshape from \(x.shape) to \(y.shape) changes the element count")
+            }
+        }
+    )
+
+    static let squeeze = OperatorDefinition(
+        .squeeze,
+        options: OptionsCodec(
+            decode: { r in
+                // SqueezeOptions: 0 squeeze_dims.
+                guard r.isTable(Schema.OptionsTag.squeeze) else { return nil }
+                return (.squeeze(dims: try r.int32s(0) ?? []), false)
+            },
+            encode: { op in
+                guard case .squeeze(let dims) = op.kind else { return nil }
+                var w = OptionsWriter()
+                if !dims.isEmpty { w.int32s(0, dims) }
+                return (Schema.OptionsTag.squeeze, w.table)
+            },
+            describe: { kind in
+                guard case .squeeze(let dims) = kind else { return [] }
+                return [("squeeze_dims", "[" + dims.map(String.init).joined(separator: ",") + "]")]
+            }
+        ),
+        version: { s in s.first([(s.input(0) == .string, 2, "string input")]) },
+        quantization: { op, _ in
+            guard case .squeeze = op.kind else { return nil }
+            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
+        },
+        kernel: { c in
+            guard case .squeeze(let dims) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try ReshapeKernel(c, .squeeze(dims))
+        }
+    )
+
+    static let expandDims = OperatorDefinition(
+        .expandDims,
+        version: { _ in MinimumVersion(1, "no version rule: always 1") },
+        kernel: { c in try ReshapeKernel(c, .expandDims) }
+    )
+}

@@ -1,0 +1,34 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// SHAPE (schema.fbs ShapeOptions; TFLM's shape kernel).
+extension OperatorTable {
+    static let shapeOperators = [shape]
+
+    static let shape = OperatorDefinition(
+        .shape,
+        options: OptionsCodec(
+            decode: { r in
+                // ShapeOptions: 0 out_type, FLOAT32 (0) by the schema's default.
+                guard r.isTable(Schema.OptionsTag.shape) else { return nil }
+                return (.shape(outType: DType(code: try r.i8(0))), false)
+            },
+            encode: { op in
+                guard case .shape(let outType) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.i8(0, outType.code)
+                return (Schema.OptionsTag.shape, w.table)
+            },
+            describe: { kind in
+                guard case .shape(let t) = kind else { return [] }
+                return [("out_type", t.name)]
+            }
+        ),
+        version: { _ in MinimumVersion(1, "no version rule: always 1") },
+        kernel: { c in
+            guard case .shape(let t) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try ShapeKernel(c, outType: t)
+        }
+    )
+}

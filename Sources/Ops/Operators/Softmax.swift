@@ -1,0 +1,43 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// SOFTMAX (schema.fbs SoftmaxOptions; LiteRT's op_version.cc; TFLM's softmax kernel; the int8
+// output parameters are fixed by the TFLite quantization spec).
+extension OperatorTable {
+    static let softmaxOperators = [softmax]
+
+    static let softmax = OperatorDefinition(
+        .softmax,
+        options: OptionsCodec(
+            decode: { r in
+                // SoftmaxOptions: 0 beta.
+                guard r.isTable(Schema.OptionsTag.softmax) else { return nil }
+                return (.softmax(beta: try r.f32(0)), false)
+            },
+            encode: { op in
+                guard case .softmax(let beta) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.f32(0, beta)
+                return (Schema.OptionsTag.softmax, w.table)
+            },
+            describe: { kind in
+                guard case .softmax(let beta) = kind else { return [] }
+                return [("beta", "\(beta)")]
+            }
+        ),
+        version: { s in OpVersions.int8OrInt16Input(s) },
+        quantization: { op, _ in
+            guard case .softmax = op.kind else { return nil }
+            return .init(roles: [.activation], output: .fixed(.unitInterval))
+        },
+        kernel: { c in
+            guard case .softmax(let beta) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try SoftmaxKernel(c, beta: beta)
+        },
+        verify: { check in
+            guard case .softmax = check.op.kind else { return }
+            check.fixedInt8Output(scale: 1.0 / 256, zeroPoint: -128)
+        }
+    )
+}

@@ -1,0 +1,53 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// STRIDED_SLICE (schema.fbs StridedSliceOptions; LiteRT's op_version.cc; TFLM's strided_slice
+// kernel).
+extension OperatorTable {
+    static let sliceOperators = [stridedSlice]
+
+    static let stridedSlice = OperatorDefinition(
+        .stridedSlice,
+        options: OptionsCodec(
+            decode: { r in
+                // StridedSliceOptions: 0 begin_mask, 1 end_mask, 2 ellipsis_mask, 3 new_axis_mask,
+                // 4 shrink_axis_mask, 5 offset.
+                guard r.isTable(Schema.OptionsTag.stridedSlice) else { return nil }
+                return (.stridedSlice(StridedSliceAttributes(beginMask: try r.i32(0), endMask: try r.i32(1), ellipsisMask: try r.i32(2), newAxisMask: try r.i32(3), shrinkAxisMask: try r.i32(4), offset: try r.flag(5))), false)
+            },
+            encode: { op in
+                guard case .stridedSlice(let a) = op.kind else { return nil }
+                var w = OptionsWriter()
+                w.i32(0, a.beginMask); w.i32(1, a.endMask); w.i32(2, a.ellipsisMask); w.i32(3, a.newAxisMask); w.i32(4, a.shrinkAxisMask)
+                w.flag(5, a.offset)
+                return (Schema.OptionsTag.stridedSlice, w.table)
+            },
+            describe: { kind in
+                guard case .stridedSlice(let a) = kind else { return [] }
+                return [("begin_mask", "\(a.beginMask)"), ("end_mask", "\(a.endMask)"), ("ellipsis_mask", "\(a.ellipsisMask)"), ("new_axis_mask", "\(a.newAxisMask)"), ("shrink_axis_mask", "\(a.shrinkAxisMask)")] + (a.offset ? [("offset", "true")] : [])
+            }
+        ),
+        version: { s in
+            var a = StridedSliceAttributes()
+            if case .stridedSlice(let attrs) = s.op.kind { a = attrs }
+            return s.first([
+                (a.offset, 8, "offset option"),
+                (s.input(0) == .uint32, 7, "uint32 input"),
+                (a.ellipsisMask != 0 || a.newAxisMask != 0, 6, "ellipsis or new-axis mask"),
+                (s.input(0) == .string, 5, "string input"),
+                (s.rank(0) > 4, 4, "input rank \(s.rank(0)) > 4"),
+                (s.input(0) == .bool, 3, "bool input"),
+                (s.input(0) == .int8, 2, "int8 input"),
+            ])
+        },
+        quantization: { op, _ in
+            guard case .stridedSlice = op.kind else { return nil }
+            return .init(roles: [.activation], output: .sameAsInput)
+        },
+        kernel: { c in
+            guard case .stridedSlice(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try StridedSliceKernel(c, a)
+        }
+    )
+}

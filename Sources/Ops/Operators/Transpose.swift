@@ -1,0 +1,28 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// TRANSPOSE (LiteRT's op_version.cc; TFLM's transpose kernel).
+extension OperatorTable {
+    static let transposeOperators = [transpose]
+
+    static let transpose = OperatorDefinition(
+        .transpose,
+        version: { s in
+            s.first([
+                (s.rank(0) > 6 || s.input(0) == .bfloat16, 8, s.input(0) == .bfloat16 ? "bfloat16 input" : "input rank \(s.rank(0)) > 6"),
+                (s.input(0) == .int4, 7, "int4 input"),
+                (s.rank(0) > 5, 6, "input rank \(s.rank(0)) > 5"),
+                (s.input(0) == .int16, 5, "int16 input"),
+                (s.rank(0) > 4, 4, "input rank \(s.rank(0)) > 4"),
+                (s.input(0) == .bool, 3, "bool input"),
+                (s.input(0) == .int8, 2, "int8 input"),
+            ])
+        },
+        quantization: { op, _ in
+            guard case .builtin = op.kind else { return nil }
+            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
+        },
+        kernel: { c in try TransposeKernel(c) }
+    )
+}

@@ -1,0 +1,101 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// One-input elementwise ops: RELU, RELU6, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RSQRT, SQRT
+// (LiteRT's op_version.cc; TFLM's activations, logistic, tanh, hard_swish, leaky_relu and
+// elementwise kernels; LOGISTIC/TANH int8 outputs are fixed by the TFLite quantization spec).
+extension OperatorTable {
+    static let unaryOperators = [relu, relu6, logistic, tanh, hardSwish, leakyRelu, rsqrt, sqrt]
+
+    static let relu = OperatorDefinition(
+        .relu,
+        options: .none(.relu),
+        version: { s in
+            s.first([
+                (s.input(0) == .int16, 3, "int16 input"),
+                (s.input(0) == .int8 || s.input(0) == .uint8, 2, "\(s.name(s.input(0))) input"),
+            ])
+        },
+        quantization: { op, _ in
+            guard case .relu = op.kind else { return nil }
+            return .init(roles: [.activation], output: .free)
+        },
+        kernel: { c in try typedUnary(c, .relu, .relu) }
+    )
+
+    static let relu6 = OperatorDefinition(
+        .relu6,
+        options: .none(.relu6),
+        version: { s in OpVersions.int8OrInt16Input(s) },
+        quantization: { op, _ in
+            guard case .relu6 = op.kind else { return nil }
+            return .init(roles: [.activation], output: .free)
+        },
+        kernel: { c in try typedUnary(c, .relu6, .relu6) }
+    )
+
+    static let logistic = OperatorDefinition(
+        .logistic,
+        options: .none(.logistic),
+        version: { s in OpVersions.int8OrInt16InputAndOutput(s) },
+        quantization: { op, _ in
+            guard case .logistic = op.kind else { return nil }
+            return .init(roles: [.activation], output: .fixed(.unitInterval))
+        },
+        kernel: { c in try typedUnary(c, .logistic, .logistic) },
+        verify: { check in
+            guard case .logistic = check.op.kind else { return }
+            check.fixedInt8Output(scale: 1.0 / 256, zeroPoint: -128)
+        }
+    )
+
+    static let tanh = OperatorDefinition(
+        .tanh,
+        options: .none(.tanh),
+        version: { s in OpVersions.int8OrInt16InputAndOutput(s) },
+        quantization: { op, _ in
+            guard case .tanh = op.kind else { return nil }
+            return .init(roles: [.activation], output: .fixed(.signedUnitInterval))
+        },
+        kernel: { c in try typedUnary(c, .tanh, .tanh) },
+        verify: { check in
+            guard case .tanh = check.op.kind else { return }
+            check.fixedInt8Output(scale: 1.0 / 128, zeroPoint: 0)
+        }
+    )
+
+    static let hardSwish = OperatorDefinition(
+        .hardSwish,
+        version: { _ in MinimumVersion(1, "no version rule: always 1") },
+        kernel: { c in try UnaryKernel(c, .hardSwish) }
+    )
+
+    static let leakyRelu = OperatorDefinition(
+        .leakyRelu,
+        version: { s in s.first([(s.input(0) == .int16, 2, "int16 input")]) },
+        kernel: { c in
+            // LeakyReluOptions field 0: alpha (float, schema default 0).
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try UnaryKernel(c, .leakyRelu, alpha: options?.float32(0, default: 0) ?? 0)
+        }
+    )
+
+    static let rsqrt = OperatorDefinition(
+        .rsqrt,
+        version: { s in OpVersions.int8OrInt16Input(s) },
+        kernel: { c in try UnaryKernel(c, .rsqrt) }
+    )
+
+    static let sqrt = OperatorDefinition(
+        .sqrt,
+        version: { s in s.first([(s.input(0) == .int8 || s.input(0) == .int16, 2, "\(s.name(s.input(0))) input")]) },
+        kernel: { c in try UnaryKernel(c, .sqrt) }
+    )
+
+    /// The kernel of a unary op the IR models, when the op is in its typed form.
+    static func typedUnary(_ c: KernelContext, _ kind: OpKind, _ operation: UnaryOperation) throws -> any Kernel {
+        guard c.op.kind == kind else { throw Unsupported("no kernel for this op") }
+        return try UnaryKernel(c, operation)
+    }
+}
