@@ -14,6 +14,9 @@ public struct OperatorDefinition: Sendable {
     package var options: OptionsCodec?
     /// The fused activation the typed attributes carry.
     package var activation: ActivationField?
+    /// The activation function this op computes on its own (RELU, RELU6, RELU_N1_TO_1), which
+    /// `fuse-activation` moves into the op before it.
+    package var standaloneActivation: ActivationFunction?
     /// The lowest version the op's tensor types and options need (LiteRT's op_version.cc).
     package var version: (@Sendable (OpVersions.Signature) -> MinimumVersion)?
     /// How int8 quantization treats the operands and the output; nil result: the op stays float.
@@ -27,6 +30,7 @@ public struct OperatorDefinition: Sendable {
         _ op: BuiltinOperator,
         options: OptionsCodec? = nil,
         activation: ActivationField? = nil,
+        standaloneActivation: ActivationFunction? = nil,
         version: (@Sendable (OpVersions.Signature) -> MinimumVersion)? = nil,
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
@@ -35,6 +39,7 @@ public struct OperatorDefinition: Sendable {
         self.op = op
         self.options = options
         self.activation = activation
+        self.standaloneActivation = standaloneActivation
         self.version = version
         self.quantization = quantization
         self.kernel = kernel
@@ -119,7 +124,11 @@ package struct OptionsWriter {
 package struct ActivationField: Sendable {
     package var get: @Sendable (OpKind) -> ActivationFunction?
     package var set: @Sendable (inout OpKind, ActivationFunction) -> Void
-    package init(get: @escaping @Sendable (OpKind) -> ActivationFunction?, set: @escaping @Sendable (inout OpKind, ActivationFunction) -> Void) {
+    /// Whether converters fuse a following RELU into it (TF's converter does for CONV/DW/POOL/
+    /// FC/ADD/SUB/MUL); false where TFLM's kernel rejects a fused activation (CONCATENATION).
+    package var fusable: Bool
+    package init(fusable: Bool = true, get: @escaping @Sendable (OpKind) -> ActivationFunction?, set: @escaping @Sendable (inout OpKind, ActivationFunction) -> Void) {
+        self.fusable = fusable
         self.get = get
         self.set = set
     }

@@ -96,7 +96,7 @@ public struct FoldShapes: GraphPass {
 
     /// The fold patterns, one per root op kind, plus the RESHAPE static-output pattern.
     public static var patterns: [Pattern] {
-        let kinds: [BuiltinOperator] = [.shape, .stridedSlice, .pack, .concatenation, .gather, .add, .sub, .mul, .div, floorDiv, .reshape]
+        let kinds: [BuiltinOperator] = [.shape, .stridedSlice, .pack, .concatenation, .gather, .add, .sub, .mul, .div, .floorDiv, .reshape]
         return kinds.map { kind in
             Pattern(name: "fold-\(kind.name.lowercased().replacingOccurrences(of: "_", with: "-"))", rootKinds: [kind], benefit: 2) { r, id in
                 try fold(&r, id)
@@ -104,7 +104,6 @@ public struct FoldShapes: GraphPass {
         } + [reshapeStaticOutput]
     }
 
-    package static let floorDiv = BuiltinOperator(name: "FLOOR_DIV") ?? BuiltinOperator(90)
 
     /// Replaces the op's output by its value when `evaluate` can compute it.
     package static func fold(_ r: inout Rewriter, _ id: OpID) throws -> Bool {
@@ -166,9 +165,9 @@ public struct FoldShapes: GraphPass {
         case .mul(let act):
             guard act == .none, op.inputs.count == 2, let x = int(0), let y = int(1) else { return nil }
             return ShapeArithmetic.broadcast(x, y, ShapeArithmetic.multiply)
-        case .builtin(let code, let options) where code == .div || code == floorDiv:
+        case .builtin(let code, let options) where code == .div || code == .floorDiv:
             // DivOptions field 0 is the fused activation; FloorDivOptions has no fields.
-            guard code == floorDiv || (options?.int8Field(0) ?? 0) == 0, op.inputs.count == 2, let x = int(0), let y = int(1) else { return nil }
+            guard code == .floorDiv || (options?.int8Field(0) ?? 0) == 0, op.inputs.count == 2, let x = int(0), let y = int(1) else { return nil }
             return ShapeArithmetic.broadcast(x, y, code == .div ? ShapeArithmetic.divide : ShapeArithmetic.floorDivide)
         case .reshape(let newShape):
             guard let x = int(0), let requested = reshapeRequest(r, id, newShape: newShape),

@@ -36,28 +36,21 @@ public struct FuseActivation: ConditionalPatternPass {
 
     public var patterns: [Pattern] { [Self.pattern] }
 
-    package static let reluN1To1 = BuiltinOperator(20)
+    /// The ops that compute an activation on their own (`standaloneActivation` in the table).
+    static let activationOps = Set(OperatorTable.all.filter { $0.standaloneActivation != nil }.map(\.op))
 
-    public static let pattern = Pattern(name: name, rootKinds: [.relu, .relu6, reluN1To1]) { r, id in
+    public static let pattern = Pattern(name: name, rootKinds: activationOps) { r, id in
         let op = r[id]
-        let activation: ActivationFunction
-        switch op.builtinOperator {
-        case .relu: activation = .relu
-        case .relu6: activation = .relu6
-        case reluN1To1: activation = .reluN1To1
-        default: return false
-        }
+        guard let activation = OperatorTable[op.builtinOperator]?.standaloneActivation else { return false }
         guard op.inputs.count == 1, op.outputs.count == 1, let x = op.input(0), r.hasSingleUse(x),
             !r.graph.isGraphInput(x), let p = r.producer(of: x), r[p].outputs == [x],
             r[x].type == r[op.outputs[0]].type
         else { return false }
-        switch r[p].kind {
-        case .conv2D, .depthwiseConv2D, .fullyConnected, .averagePool2D, .maxPool2D, .add, .sub, .mul:
-            guard r[p].kind.fusedActivation == ActivationFunction.none else { return false }
-        default:
-            return false
-        }
-        r[p].kind.fusedActivation = activation
+        // The producer must carry a fusable activation field that is still NONE.
+        guard let field = OperatorTable[r[p].builtinOperator]?.activation, field.fusable,
+            field.get(r[p].kind) == ActivationFunction.none
+        else { return false }
+        field.set(&r[p].kind, activation)
         ImportPassSupport.absorb(&r, consumer: id, into: p)
         return true
     }

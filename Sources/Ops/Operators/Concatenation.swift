@@ -26,7 +26,9 @@ extension OperatorTable {
                 return [("axis", "\(axis)")]
             }
         ),
+        // TFLM's concatenation kernel rejects a fused activation, so nothing fuses into it.
         activation: ActivationField(
+            fusable: false,
             get: { if case .concatenation(_, let a) = $0 { a } else { nil } },
             set: { kind, v in if case .concatenation(let axis, _) = kind { kind = .concatenation(axis: axis, activation: v) } }
         ),

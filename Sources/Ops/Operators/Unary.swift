@@ -6,11 +6,12 @@ import Kernels
 // (LiteRT's op_version.cc; TFLM's activations, logistic, tanh, hard_swish, leaky_relu and
 // elementwise kernels; LOGISTIC/TANH int8 outputs are fixed by the TFLite quantization spec).
 extension OperatorTable {
-    static let unaryOperators = [relu, relu6, logistic, tanh, hardSwish, leakyRelu, rsqrt, sqrt]
+    static let unaryOperators = [relu, relu6, reluN1To1, logistic, tanh, hardSwish, leakyRelu, rsqrt, sqrt]
 
     static let relu = OperatorDefinition(
         .relu,
         options: .none(.relu),
+        standaloneActivation: .relu,
         version: { s in
             s.first([
                 (s.input(0) == .int16, 3, "int16 input"),
@@ -27,6 +28,7 @@ extension OperatorTable {
     static let relu6 = OperatorDefinition(
         .relu6,
         options: .none(.relu6),
+        standaloneActivation: .relu6,
         version: { s in OpVersions.int8OrInt16Input(s) },
         quantization: { op, _ in
             guard case .relu6 = op.kind else { return nil }
@@ -34,6 +36,9 @@ extension OperatorTable {
         },
         kernel: { c in try typedUnary(c, .relu6, .relu6) }
     )
+
+    /// RELU_N1_TO_1 stays opaque; tfrewrite only fuses it into the op before it.
+    static let reluN1To1 = OperatorDefinition(.reluN1To1, standaloneActivation: .reluN1To1)
 
     static let logistic = OperatorDefinition(
         .logistic,
