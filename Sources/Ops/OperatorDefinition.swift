@@ -14,6 +14,8 @@ public struct OperatorDefinition: Sendable {
     package var options: OptionsCodec?
     /// The fused activation the typed attributes carry.
     package var activation: ActivationField?
+    /// The constant weights a CONV_2D-like op reads, and their layout.
+    package var weights: WeightsOperand?
     /// The activation function this op computes on its own (RELU, RELU6, RELU_N1_TO_1), which
     /// `fuse-activation` moves into the op before it.
     package var standaloneActivation: ActivationFunction?
@@ -31,6 +33,7 @@ public struct OperatorDefinition: Sendable {
         options: OptionsCodec? = nil,
         activation: ActivationField? = nil,
         standaloneActivation: ActivationFunction? = nil,
+        weights: WeightsOperand? = nil,
         version: (@Sendable (OpVersions.Signature) -> MinimumVersion)? = nil,
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
@@ -40,6 +43,7 @@ public struct OperatorDefinition: Sendable {
         self.options = options
         self.activation = activation
         self.standaloneActivation = standaloneActivation
+        self.weights = weights
         self.version = version
         self.quantization = quantization
         self.kernel = kernel
@@ -134,6 +138,19 @@ package struct ActivationField: Sendable {
     }
 }
 
+/// The weights operand (1) and bias operand (2) of an op that multiplies its input by constant
+/// weights: passes that scale weights, calibration and bias correction work on the layout.
+package struct WeightsOperand: Sendable {
+    package var layout: FilterLayout
+    /// Whether float rewrites may scale the weights (not shuffled weights, not the int16-activation
+    /// bias formats).
+    package var rescalable: @Sendable (OpKind) -> Bool
+    package init(layout: FilterLayout, rescalable: @escaping @Sendable (OpKind) -> Bool = { _ in true }) {
+        self.layout = layout
+        self.rescalable = rescalable
+    }
+}
+
 /// What the quantizer asks for beyond the op itself.
 package struct QuantizationChoices: Sendable {
     /// FULLY_CONNECTED weights get one scale per output unit.
@@ -157,6 +174,14 @@ package enum OperatorTable {
     }()
 
     package static subscript(_ op: BuiltinOperator) -> OperatorDefinition? { byCode[op.code] }
+
+    /// The weights operand of a typed op kind (nil for opaque and custom ops).
+    package static func weights(of kind: OpKind) -> WeightsOperand? {
+        switch kind {
+        case .builtin, .custom: nil
+        default: self[kind.builtinOperator]?.weights
+        }
+    }
 
     /// The typed kind of an op read from a .tflite file, or nil to keep its options opaque.
     package static func decode(_ op: BuiltinOperator, tag: UInt8, table: FBTable?) throws -> (OpKind, emptyTable: Bool)? {

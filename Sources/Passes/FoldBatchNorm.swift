@@ -80,15 +80,15 @@ public struct FoldBatchNorm: ConditionalPatternPass {
             let x = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
             raw.storeBytes(of: (x * factor).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
         }
-        switch kind {
-        case .conv2D, .fullyConnected:
+        switch OperatorTable.weights(of: kind)?.layout {
+        case .ohwi?, .oi?:
             // Output channel = outermost dim (OHWI, [out, in]): contiguous blocks.
             guard w.shape.first.map(Int.init) == c, n % c == 0 else { return nil }
             let block = n / c
             t.bytes.withUnsafeMutableBytes { raw in
                 for ch in 0..<c { for i in (ch * block)..<((ch + 1) * block) { scale(raw, i, m[ch]) } }
             }
-        case .depthwiseConv2D:
+        case .oneHWO?:
             // Output channel = innermost dim (1HWO).
             guard w.shape.last.map(Int.init) == c, n % c == 0 else { return nil }
             t.bytes.withUnsafeMutableBytes { raw in

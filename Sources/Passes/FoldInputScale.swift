@@ -97,20 +97,21 @@ public struct FoldInputScale: ConditionalPatternPass {
         let c = f.count
         // Input channel of element i.
         let channelOf: (Int) -> Int
-        switch reader {
-        case .conv2D(let a):
+        guard let weights = OperatorTable.weights(of: reader), weights.rescalable(reader) else { return nil }
+        switch weights.layout {
+        case .ohwi:
             // OHWI; a grouped convolution's I is a fraction of the input channels: scalar only.
-            guard dims.count == 4, a.quantizedBiasType == 0, dims[3] == c || Set(f).count == 1 else { return nil }
+            guard dims.count == 4, dims[3] == c || Set(f).count == 1 else { return nil }
             let i = dims[3]
             channelOf = { $0 % i % c }
-        case .depthwiseConv2D:
+        case .oneHWO:
             // 1HWO with O = C·M: output channel o reads input channel o / M.
             guard dims.count == 4, dims[3] % c == 0 else { return nil }
             let o = dims[3], m = o / c
             channelOf = { $0 % o / m }
-        case .fullyConnected(let a):
+        case .oi:
             // [out, in]; input unit j of a flattened NHWC tensor is channel j mod C.
-            guard dims.count == 2, a.weightsFormat == 0, a.quantizedBiasType == 0, dims[1] % c == 0 else { return nil }
+            guard dims.count == 2, dims[1] % c == 0 else { return nil }
             let units = dims[1]
             channelOf = { $0 % units % c }
         default:

@@ -20,9 +20,9 @@ import Support
 package enum BiasCorrection {
     /// Number of output channels of a CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED.
     package static func outputChannels(_ op: Op, weights: ConstantTensor) -> Int? {
-        switch op.kind {
-        case .conv2D, .fullyConnected: return weights.shape.first.map(Int.init)
-        case .depthwiseConv2D: return weights.shape.last.map(Int.init)
+        switch OperatorTable.weights(of: op.kind)?.layout {
+        case .ohwi?, .oi?: return weights.shape.first.map(Int.init)
+        case .oneHWO?: return weights.shape.last.map(Int.init)
         default: return nil
         }
     }
@@ -52,8 +52,8 @@ package enum BiasCorrection {
                 channel += 1
             }
         }
-        switch op.kind {
-        case .conv2D:
+        switch OperatorTable.weights(of: op.kind)?.layout {
+        case .ohwi?:
             // OHWI; grouped convolutions read input channels g·I ..< (g+1)·I.
             guard dims.count == 4 else { return nil }
             let (o, kh, kw, i) = (dims[0], dims[1], dims[2], dims[3])
@@ -72,7 +72,7 @@ package enum BiasCorrection {
                 shift[oc] = Float(acc)
             }
             return shift
-        case .depthwiseConv2D:
+        case .oneHWO?:
             // 1HWO with O = C·M: output channel oc reads input channel oc / M.
             guard dims.count == 4, dims[0] == 1, !mean.isEmpty else { return nil }
             let o = dims[3], taps = dims[1] * dims[2]
@@ -85,7 +85,7 @@ package enum BiasCorrection {
                 shift[oc] = Float(acc * Double(mean[oc / m]))
             }
             return shift
-        case .fullyConnected:
+        case .oi?:
             guard dims.count == 2, dims[1] == mean.count else { return nil }
             let (o, i) = (dims[0], dims[1])
             var shift = [Float](repeating: 0, count: o)

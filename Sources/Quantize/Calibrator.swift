@@ -104,10 +104,11 @@ public enum Calibrator {
             guard let x = op.input(0), let w = op.input(1), x.index < g.values.count, w.index < g.values.count else { continue }
             let xv = g[x], wv = g[w]
             guard xv.dtype == .float32, !model.isConstant(xv), wv.dtype == .float32, model.isConstant(wv) else { continue }
+            guard let layout = OperatorTable.weights(of: op.kind)?.layout else { continue }
             let c: Int
-            switch op.kind {
-            case .conv2D, .depthwiseConv2D: c = Int(xv.shape.last ?? 0)
-            case .fullyConnected: c = wv.rank == 2 ? Int(wv.shape[1]) : 0
+            switch layout {
+            case .ohwi, .oneHWO: c = Int(xv.shape.last ?? 0)
+            case .oi: c = wv.rank == 2 ? Int(wv.shape[1]) : 0
             default: continue
             }
             if c > 0 { out[x] = c }

@@ -33,6 +33,7 @@ extension OperatorTable {
             get: { if case .conv2D(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .conv2D(var a) = kind { a.activation = v; kind = .conv2D(a) } }
         ),
+        weights: WeightsOperand(layout: .ohwi, rescalable: { if case .conv2D(let a) = $0 { a.quantizedBiasType == 0 } else { false } }),
         version: { s in
             var biasType: Int8 = 0
             if case .conv2D(let a) = s.op.kind { biasType = a.quantizedBiasType }
@@ -97,6 +98,7 @@ extension OperatorTable {
             get: { if case .depthwiseConv2D(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .depthwiseConv2D(var a) = kind { a.activation = v; kind = .depthwiseConv2D(a) } }
         ),
+        weights: WeightsOperand(layout: .oneHWO),
         version: { s in
             var dilated = false
             if case .depthwiseConv2D(let a) = s.op.kind { dilated = a.dilationW != 1 || a.dilationH != 1 }

@@ -37,6 +37,8 @@ extension OperatorTable {
             get: { if case .fullyConnected(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .fullyConnected(var a) = kind { a.activation = v; kind = .fullyConnected(a) } }
         ),
+        // Shuffled (weights_format 1) weights and int16-activation bias formats are not plain floats to scale.
+        weights: WeightsOperand(layout: .oi, rescalable: { if case .fullyConnected(let a) = $0 { a.weightsFormat == 0 && a.quantizedBiasType == 0 } else { false } }),
         version: { s in
             var a = FullyConnectedAttributes()
             if case .fullyConnected(let attrs) = s.op.kind { a = attrs }
