@@ -69,8 +69,9 @@ struct Convert: ParsableCommand {
         let ruleSet = rules.isEmpty ? nil : try RuleSet.load(rules)
         if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet) }
         try pipelineFlags.checkNames(ruleSet)
-        let verify = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
-        var context = ruleSet?.context(batch: batch, verifyAfterEachPass: verify) ?? PassContext()
+        var context = ruleSet?.context(batch: batch) ?? PassContext()
+        // Also without --rules: GraphDef and SavedModel imports run passes too.
+        context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
         defer { pipelineFlags.printStatistics(context) }
         var model = try pipelineFlags.load(path: input, options: try importFlags.loadOptions(), context: &context)
         if let ruleSet {

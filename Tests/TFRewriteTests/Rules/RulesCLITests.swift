@@ -108,6 +108,26 @@ final class RulesCLITests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
     }
+
+    /// TFREWRITE_VERIFY also holds without --rules: a GraphDef import runs passes of its own.
+    func testVerifyAfterEachPassEnvironmentWithoutRules() throws {
+        let graph = TestPaths.fixtures.appendingPathComponent("graphdef/tiny_conv.pb").path
+        func stats(verify: Bool) throws -> String {
+            let p = Process()
+            p.executableURL = TestPaths.executable
+            p.arguments = [graph, "-o", path("g.tflite"), "--stats"]
+            p.environment = verify ? ["TFREWRITE_VERIFY": "1"] : [:]
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, text)
+            return text
+        }
+        XCTAssertTrue(try stats(verify: true).contains(#/stats: IR verifier ran [1-9][0-9]* time\(s\)/#))
+        XCTAssertFalse(try stats(verify: false).contains("IR verifier"))
+    }
 }
 
 /// An installed binary has no Rules/ folder near it: the built-in rules come from the copy
