@@ -37,17 +37,7 @@ final class OutputSafetyTests: XCTestCase {
 
     /// Runs `script` with sh, $0 being the binary.
     func shell(_ script: String) throws -> ProcessResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script, TestPaths.executable.path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return ProcessResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", script, TestPaths.executable.path])
     }
 
     // MARK: temporaries

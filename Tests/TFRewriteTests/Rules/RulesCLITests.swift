@@ -113,17 +113,10 @@ final class RulesCLITests: XCTestCase {
     func testVerifyAfterEachPassEnvironmentWithoutRules() throws {
         let graph = TestPaths.fixtures.appendingPathComponent("graphdef/tiny_conv.pb").path
         func stats(verify: Bool) throws -> String {
-            let p = Process()
-            p.executableURL = TestPaths.executable
-            p.arguments = [graph, "-o", path("g.tflite"), "--stats"]
-            p.environment = verify ? ["TFREWRITE_VERIFY": "1"] : [:]
-            let err = Pipe()
-            p.standardError = err
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0, text)
-            return text
+            let r = try runProcess(TestPaths.executable, [graph, "-o", path("g.tflite"), "--stats"],
+                                   environment: verify ? ["TFREWRITE_VERIFY": "1"] : [:])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stderr
         }
         XCTAssertTrue(try stats(verify: true).contains(#/stats: IR verifier ran [1-9][0-9]* time\(s\)/#))
         XCTAssertFalse(try stats(verify: false).contains("IR verifier"))
