@@ -1,7 +1,7 @@
 #!/bin/sh
 # Regenerates Sources/TFRewrite/Rules/BuiltinRulesText.swift from Rules/*.yaml, so the
 # built-in rules work in an installed binary with no Rules/ folder next to it.
-# BuiltinRulesTests fails when the embedded copy and the files differ: run this then.
+# RuleSetTests.testEmbeddedCopiesMatchTheFiles fails when the embedded copy and the files differ: run this then.
 set -eu
 cd "$(dirname "$0")/.."
 out=Sources/TFRewrite/Rules/BuiltinRulesText.swift

@@ -142,6 +142,7 @@ public enum Conversion {
     /// Statistics as lines "name: count", sorted by name.
     public static func statisticsLines(_ context: PassContext) -> [String] {
         context.statistics.keys.sorted().map { "\($0): \(context.statistics[$0]!)" }
+            + (context.verifierRuns > 0 ? ["IR verifier ran \(context.verifierRuns) time(s)"] : [])
     }
 
     private static func hook(_ context: inout PassContext, _ control: PipelineControl) {

@@ -77,16 +77,30 @@ public enum CArrayExporter {
         return Output(source: c, header: h)
     }
 
-    /// Serializes `model` and writes `path` (.cc) and the header next to it (same name, .h),
-    /// each atomically. Returns the header's path.
+    /// Serializes `model` and writes `path` (.cc) and the header next to it (same name, .h):
+    /// both or neither. Returns the header's path.
     @discardableResult
     public static func write(_ model: Model, to path: String, arrayName: String? = nil, comment: String? = nil) throws -> String {
+        let outputs = OutputTransaction()
+        let headerPath = try write(model, to: path, arrayName: arrayName, comment: comment, in: outputs)
+        try outputs.commit()
+        return headerPath
+    }
+
+    /// Stages the C array and its header in `outputs` (committed with the caller's other files).
+    @discardableResult
+    public static func write(_ model: Model, to path: String, arrayName: String? = nil, comment: String? = nil, in outputs: OutputTransaction) throws -> String {
         let bytes = TFLiteExporter.serialize(model).bytes()
-        let headerPath = ((path as NSString).deletingPathExtension as NSString).appendingPathExtension("h") ?? path + ".h"
+        let headerPath = self.headerPath(for: path)
         let name = arrayName.map(sanitize) ?? identifier(fromPath: path)
         let out = render(bytes, name: name, headerName: (headerPath as NSString).lastPathComponent, comment: comment)
-        try AtomicFile.write(path: headerPath, text: out.header)
-        try AtomicFile.write(path: path, text: out.source)
+        try outputs.stage(headerPath) { try AtomicFile.writeAll($0, Array(out.header.utf8), path: headerPath) }
+        try outputs.stage(path) { try AtomicFile.writeAll($0, Array(out.source.utf8), path: path) }
         return headerPath
+    }
+
+    /// The header written beside a C array: same name, `.h`.
+    public static func headerPath(for path: String) -> String {
+        ((path as NSString).deletingPathExtension as NSString).appendingPathExtension("h") ?? path + ".h"
     }
 }

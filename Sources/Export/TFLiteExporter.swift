@@ -15,8 +15,15 @@ public enum TFLiteExporter {
 
     /// Serializes and writes atomically (temporary file + rename).
     public static func write(_ model: Model, to path: String) throws {
+        let outputs = OutputTransaction()
+        try write(model, to: path, in: outputs)
+        try outputs.commit()
+    }
+
+    /// Stages the .tflite in `outputs` (committed with the caller's other files).
+    public static func write(_ model: Model, to path: String, in outputs: OutputTransaction) throws {
         let output = serialize(model)
-        try AtomicFile.write(path: path) { fd in try output.write(to: fd, path: path) }
+        try outputs.stage(path) { fd in try output.write(to: fd, path: path) }
     }
 
     package typealias F = Schema

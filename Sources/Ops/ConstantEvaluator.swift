@@ -49,11 +49,14 @@ public enum ConstantEvaluator {
         case .relu6: return one(first().flatMap { unaryFloat($0) { min(max($0, 0), 6) } })
         case .logistic: return one(first().flatMap { unaryFloat($0) { 1 / (1 + exp(-$0)) } })
         case .tanh: return one(first().flatMap { unaryFloat($0) { tanh($0) } })
-        case .builtin(let op, _):
+        case .builtin(let op, let options):
             switch op {
             case .div:
-                guard inputs.count == 2, let x = inputs[0], let y = inputs[1], x.type.dtype == .float32 else { return nil }
-                return one(binary(x, y, .div))
+                // DivOptions carries a fused activation (schema.fbs); an undefined one is not folded.
+                guard inputs.count == 2, let x = inputs[0], let y = inputs[1], x.type.dtype == .float32,
+                    let activation = OpaqueOptions.divActivation(options)
+                else { return nil }
+                return one(binary(x, y, .div).flatMap { applyActivation($0, activation) })
             case .maximum, .minimum:
                 guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
                 return one(binary(x, y, op == .maximum ? .max : .min))

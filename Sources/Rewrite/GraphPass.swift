@@ -108,6 +108,8 @@ public struct PassContext {
     public var statistics: [String: Int] = [:]
     /// Run the IR verifier after every pass (tests and debug runs).
     public var verifyAfterEachPass: Bool = false
+    /// How many times the verifier checked the IR (`--stats` shows it, so a run can tell).
+    public var verifierRuns = 0
     /// Called after each pass with its name (for `--print-ir-after`).
     public var afterPass: ((String, Model) -> Void)?
 

@@ -15,6 +15,7 @@ public struct Pipeline {
             let name = passes[i].name
             if try passes[i].run(on: &model, context: &context) { changed = true }
             if context.verifyAfterEachPass {
+                context.verifierRuns += 1
                 let problems = Verifier.verify(model)
                 if let first = problems.first { throw PassError.verifierFailed(pass: name, message: first.description) }
             }

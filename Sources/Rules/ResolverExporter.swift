@@ -152,6 +152,12 @@ public enum ResolverExporter {
         try AtomicFile.write(path: path, text: render(model, name: name, headerName: (path as NSString).lastPathComponent, comment: comment))
     }
 
+    /// Stages the header in `outputs` (committed with the caller's other files).
+    public static func write(_ model: Model, to path: String, name: String, comment: String? = nil, in outputs: OutputTransaction) throws {
+        let text = render(model, name: name, headerName: (path as NSString).lastPathComponent, comment: comment)
+        try outputs.stage(path) { try AtomicFile.writeAll($0, Array(text.utf8), path: path) }
+    }
+
     /// A C string literal.
     package static func cString(_ s: String) -> String {
         var out = "\""

@@ -119,7 +119,7 @@ public struct RuleSet: Sendable {
                 guard let (text, display) = BuiltinRules.text(spec) else {
                     throw fail("unknown rules '\(spec)': not a built-in (\(BuiltinRules.names.joined(separator: ", "))) nor a .yaml path")
                 }
-                try add(text: text, file: display, key: "builtin:\(spec)", directory: BuiltinRules.directory, name: spec, includer: includer?.location)
+                try add(text: text, file: display, key: "builtin:\(spec)", directory: nil, name: spec, includer: includer?.location)
                 return
             }
             let dir = includer.map { $0.directory } ?? baseDirectory

@@ -65,12 +65,15 @@ struct Convert: ParsableCommand {
     }
 
     func run() throws {
+        // Before any work: a name collision must not cost a whole conversion.
+        if !pipelineFlags.listPasses { try checkOutputNames() }
         // Rules first: a typo in a rules file should not wait for the model to load.
         let ruleSet = rules.isEmpty ? nil : try RuleSet.load(rules)
         if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet) }
         try pipelineFlags.checkNames(ruleSet)
-        let verify = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
-        var context = ruleSet?.context(batch: batch, verifyAfterEachPass: verify) ?? PassContext()
+        var context = ruleSet?.context(batch: batch) ?? PassContext()
+        // Also without --rules: GraphDef and SavedModel imports run passes too.
+        context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
         defer { pipelineFlags.printStatistics(context) }
         var model = try pipelineFlags.load(path: input, options: try importFlags.loadOptions(), context: &context)
         if let ruleSet {
@@ -87,15 +90,30 @@ struct Convert: ParsableCommand {
         let quantizationSummary = try quantization.apply(to: &model, target: ruleSet?.target, input: input)
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
+        // The resolver, the C array and its header appear together or not at all.
+        let outputs = OutputTransaction()
         if let r = emitResolver {
-            try ResolverExporter.write(model, to: r, name: name, comment: comment)
+            try ResolverExporter.write(model, to: r, name: name, comment: comment, in: outputs)
         }
         if writesCArray {
-            try CArrayExporter.write(model, to: output, arrayName: name, comment: comment)
+            try CArrayExporter.write(model, to: output, arrayName: name, comment: comment, in: outputs)
         } else {
-            try TFLiteExporter.write(model, to: output)
+            try TFLiteExporter.write(model, to: output, in: outputs)
         }
+        try outputs.commit()
         quantizationSummary((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil)
+    }
+}
+
+extension Convert {
+    func checkOutputNames() throws {
+        var outputs: [(flag: String, path: String)] = [("-o", output)]
+        if writesCArray { outputs.append(("the header for -o", CArrayExporter.headerPath(for: output))) }
+        if let r = emitResolver { outputs.append(("--emit-resolver", r)) }
+        var inputs: [(what: String, path: String)] = [("input model", input)]
+        if let data = quantization.calibration { inputs.append(("calibration data", data)) }
+        for r in rules where !BuiltinRules.isBuiltin(r) { inputs.append(("rules file", r)) }
+        try OutputCollisions.check(outputs: outputs, inputs: inputs, mayReplaceModel: input)
     }
 }
 

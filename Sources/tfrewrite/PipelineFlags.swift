@@ -20,7 +20,7 @@ struct PipelineFlags: ParsableArguments {
 
     var control: PipelineControl {
         PipelineControl(disabled: Set(disabled), printIRAfter: Set(printIRAfter)) { pass, ir in
-            FileHandle.standardError.write(Data("// IR after \(pass)\n\(ir)".utf8))
+            writeStderr("// IR after \(pass)\n\(ir)")
         }
     }
 
@@ -60,6 +60,6 @@ struct PipelineFlags: ParsableArguments {
         guard stats else { return }
         let lines = Conversion.statisticsLines(context)
         let text = lines.isEmpty ? "stats: nothing fired\n" : lines.map { "stats: \($0)\n" }.joined()
-        FileHandle.standardError.write(Data(text.utf8))
+        writeStderr(text)
     }
 }

@@ -66,7 +66,7 @@ struct QuantizeFlags: ParsableArguments {
         progress.finish()
         model = result.model
         return { bytes in
-            FileHandle.standardError.write(Data(result.text(outputBytes: bytes, warnRandom: !random).utf8))
+            writeStderr(result.text(outputBytes: bytes, warnRandom: !random))
         }
     }
 }
@@ -92,7 +92,7 @@ final class CalibrationProgress: @unchecked Sendable {
             guard interactive else { return }
             if done == total || now - lastDraw > 0.1 {
                 lastDraw = now
-                FileHandle.standardError.write(Data("\r\(line())".utf8))
+                writeStderr("\r\(line())")
             }
         }
     }
@@ -108,7 +108,7 @@ final class CalibrationProgress: @unchecked Sendable {
         guard last.total > 0 else { return }
         let seconds = elapsed ?? Date().timeIntervalSince(start)
         let text = line() + String(format: " (%.2f s)", seconds)
-        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + text + "\n").utf8))
+        writeStderr((interactive ? "\r" : "") + text + "\n")
         last.total = 0
     }
 }

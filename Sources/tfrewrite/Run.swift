@@ -105,7 +105,7 @@ struct Run: ParsableCommand {
         let best = fastest.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) * 1e-15 } ?? 0
         summary += String(format: "  %d inference%@, %.3f ms each on average (fastest %.3f ms)\n", runs, runs == 1 ? "" : "s", mean / Double(runs), best)
         if let path = output { summary += "  wrote \(path)\n" }
-        FileHandle.standardError.write(Data(summary.utf8))
+        writeStderr(summary)
     }
 
     // MARK: Inputs

@@ -12,9 +12,9 @@ func oneLine(_ error: Error) -> String {
 }
 
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("tfrewrite: \(message)\n".utf8))
+    writeStderr("tfrewrite: \(message)\n")
 }
 
 func writeStdout(_ s: String) {
-    FileHandle.standardOutput.write(Data(s.utf8))
+    StandardStreams.write(s, to: 1)
 }

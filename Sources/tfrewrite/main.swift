@@ -15,10 +15,11 @@ func fail(_ error: Error) -> Never {
     } else {
         text = "tfrewrite: error: \(oneLine(error))"
     }
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    writeStderr(text + "\n")
     Foundation.exit(2)
 }
 
+StandardStreams.occupyClosedDescriptors()
 do {
     var command = try Tfrewrite.parseAsRoot()
     try command.run()

@@ -201,6 +201,24 @@ final class ImportPassTests: XCTestCase {
         XCTAssertEqual(after.subgraphs[0][after.subgraphs[0].ops[0].inputs[1]].name, "bn/Rsqrt")
     }
 
+    /// DIV carries its fused activation in DivOptions (schema.fbs); folding must apply it, as
+    /// the interpreter and the runtimes do.
+    func testConstantFoldKeepsDivActivation() throws {
+        var b = Builder()
+        let x = b.input("x", [1, 4])
+        let reluOptions = OpaqueOptions(typeTag: 29, vtable: [4], inline: [1, 0, 0, 0], alignmentPhase: 0)
+        let q = b.op(.builtin(.div, options: reluOptions), [b.const("n", [3, -3, 1, -1], [4]), b.const("d", [2], [1])], "q", [4])
+        b.output(b.op(.mul(activation: .none), [x, q], "y", [1, 4]))
+        let after = try runPreservingMeaning(try ConstantFold(), on: b.model)
+        XCTAssertEqual(opNames(after), ["MUL"])
+        XCTAssertEqual(after.constant(after.subgraphs[0].ops[0].inputs[1])?.floats, [1.5, 0, 0.5, 0])
+        // An activation code schema.fbs does not define is not folded (no guess).
+        let undefined = OpaqueOptions(typeTag: 29, vtable: [4], inline: [99, 0, 0, 0], alignmentPhase: 0)
+        let n = ConstantTensor(floats: [1], shape: [1])
+        XCTAssertNil(ConstantEvaluator.evaluate(.builtin(.div, options: undefined), inputs: [n, n],
+                                                outputs: [Value(name: "q", type: ElementType(.float32), shape: [1])]))
+    }
+
     func testConstantFoldShapeChain() throws {
         // Keras Flatten with a static batch: RESHAPE(x, PACK(STRIDED_SLICE(SHAPE(x)), -1)).
         var b = Builder()

@@ -119,13 +119,6 @@ final class RuleSetTests: XCTestCase {
         }
     }
 
-    func testBuiltinDirectoryIsFound() throws {
-        // Tests run from a package build folder, so the walk up from the executable finds a Rules/.
-        let dir = try XCTUnwrap(BuiltinRules.directory)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent("micro.yaml")))
-        XCTAssertEqual(BuiltinRules.text("micro")?.file, "Rules/micro.yaml")
-    }
-
     func testATargetWithoutOpsDoesNotRestrictOps() throws {
         let set = try RuleSet.parse("target:\n  runtime: any-ops\n  quantization: { hybrid: false }\n", file: "q.yaml")
         let t = try XCTUnwrap(set.target)

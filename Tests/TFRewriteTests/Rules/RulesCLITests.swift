@@ -108,30 +108,73 @@ final class RulesCLITests: XCTestCase {
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
     }
+
+    /// TFREWRITE_VERIFY also holds without --rules: a GraphDef import runs passes of its own.
+    func testVerifyAfterEachPassEnvironmentWithoutRules() throws {
+        let graph = TestPaths.fixtures.appendingPathComponent("graphdef/tiny_conv.pb").path
+        func stats(verify: Bool) throws -> String {
+            let r = try runProcess(TestPaths.executable, [graph, "-o", path("g.tflite"), "--stats"],
+                                   environment: verify ? ["TFREWRITE_VERIFY": "1"] : [:])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return r.stderr
+        }
+        XCTAssertTrue(try stats(verify: true).contains(#/stats: IR verifier ran [1-9][0-9]* time\(s\)/#))
+        XCTAssertFalse(try stats(verify: false).contains("IR verifier"))
+    }
 }
 
-/// An installed binary has no Rules/ folder near it: the built-in rules come from the copy
-/// compiled into the library.
+/// The built-in rules come from the copy compiled into the library, wherever the binary is
+/// installed and whatever directory it runs in.
 final class EmbeddedRulesCLITests: XCTestCase {
     func testBuiltinRulesWorkAwayFromThePackage() throws {
+        try checkMicroSpeechUsesTheBuiltin(workingDirectory: nil)
+    }
+
+    /// Run inside someone else's checkout whose Rules/micro_speech.yaml registers CONV_2D: the
+    /// binary must still check against the built-in four ops (the walk up from the working
+    /// directory used to pick that file up, and `check` then passed).
+    func testAStrangersRulesFolderIsIgnored() throws {
+        let checkout = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: checkout) }
+        let rules = checkout.appendingPathComponent("Rules")
+        let deep = checkout.appendingPathComponent("src/deep")
+        try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: deep, withIntermediateDirectories: true)
+        for name in ["micro", "micro_speech"] {
+            var text = try XCTUnwrap(BuiltinRules.text(name)?.text)
+            text = text.replacingOccurrences(of: "ops: { RESHAPE: any,", with: "ops: { CONV_2D: any, RESHAPE: any,")
+            try text.write(to: rules.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8)
+        }
+        // The planted file is valid and would let CONV_2D pass: read by path, it does.
+        let speech = TestPaths.fixtures.appendingPathComponent("micro_speech_int8.tflite").path
+        let byPath = try runTool(["check", speech, "--rules", rules.appendingPathComponent("micro_speech.yaml").path])
+        XCTAssertEqual(byPath.status, 0, byPath.stdout + byPath.stderr)
+        try checkMicroSpeechUsesTheBuiltin(workingDirectory: checkout)
+        try checkMicroSpeechUsesTheBuiltin(workingDirectory: deep)
+    }
+
+    /// Copies the binary to a fresh folder, runs `check --rules micro_speech` on the micro_speech
+    /// fixture and expects the built-in profile's finding (CONV_2D → conv-to-depthwise).
+    func checkMicroSpeechUsesTheBuiltin(workingDirectory: URL?, file: StaticString = #filePath, line: UInt = #line) throws {
         try requireTool()
         let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let exe = dir.appendingPathComponent("tfrewrite")
         try FileManager.default.copyItem(at: TestPaths.executable, to: exe)
         let speech = TestPaths.fixtures.appendingPathComponent("micro_speech_int8.tflite").path
         let p = Process()
         p.executableURL = exe
         p.arguments = ["check", speech, "--rules", "micro_speech", "--json"]
-        p.currentDirectoryURL = dir
+        p.currentDirectoryURL = workingDirectory ?? dir
         let out = Pipe()
         p.standardOutput = out
         p.standardError = Pipe()
         do { try p.run() } catch { throw XCTSkip("cannot run a copy of the binary: \(error)") }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 1)
-        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-        XCTAssertEqual(obj["rules"] as? [String], ["Rules/micro_speech.yaml"])
-        XCTAssertEqual((obj["findings"] as? [[String: Any]])?.first?["fix_pass"] as? String, "conv-to-depthwise")
+        XCTAssertEqual(p.terminationStatus, 1, file: file, line: line)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], file: file, line: line)
+        XCTAssertEqual(obj["rules"] as? [String], ["Rules/micro_speech.yaml"], file: file, line: line)
+        XCTAssertEqual((obj["findings"] as? [[String: Any]])?.first?["fix_pass"] as? String, "conv-to-depthwise", file: file, line: line)
     }
 }

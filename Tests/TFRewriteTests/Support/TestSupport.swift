@@ -55,10 +55,16 @@ struct ProcessResult {
 
 /// Runs the CLI with arguments and collects its output.
 func runTool(_ args: [String], cwd: URL? = nil) throws -> ProcessResult {
+    try runProcess(TestPaths.executable, args, cwd: cwd)
+}
+
+/// Runs a program with arguments (and, if given, only `environment`) and collects its output.
+func runProcess(_ executable: URL, _ args: [String], cwd: URL? = nil, environment: [String: String]? = nil) throws -> ProcessResult {
     let p = Process()
-    p.executableURL = TestPaths.executable
+    p.executableURL = executable
     p.arguments = args
     if let cwd { p.currentDirectoryURL = cwd }
+    if let environment { p.environment = environment }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
