@@ -1,3 +1,4 @@
+import FlatBuffers
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,12 +22,12 @@ import Glibc
 /// In-place destinations are written as they are staged and cannot be taken back.
 public final class OutputTransaction {
     private struct Staged {
-        var path: String
+        package var path: String
         /// nil for a destination written in place.
-        var temporary: String?
-        var slot: TemporaryFileCleanup.Slot?
+        package var temporary: String?
+        package var slot: TemporaryFileCleanup.Slot?
         /// Something (a file or a symlink) was at `path` and the rename replaces it.
-        var replaces: Bool
+        package var replaces: Bool
     }
 
     private var staged: [Staged] = []
@@ -127,7 +128,7 @@ public final class OutputTransaction {
 
     // MARK: - Destinations
 
-    enum Destination: Equatable {
+    package enum Destination: Equatable {
         case create(replaces: Bool)
         case replaceRegular(mode: mode_t, owner: uid_t, group: gid_t)
         case inPlace
@@ -135,7 +136,7 @@ public final class OutputTransaction {
     }
 
     /// What writing `path` means, from `lstat(2)` (and `stat(2)` through a symlink).
-    static func destination(of path: String) throws -> Destination {
+    package static func destination(of path: String) throws -> Destination {
         if let fd = descriptorAlias(path) { return .descriptor(fd) }
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -169,7 +170,7 @@ public final class OutputTransaction {
     /// The descriptor `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` and `/proc/self/fd/N` name.
     /// Written through a duplicate: reopening would lose an append mode or a pipe's other end, and
     /// renaming over `/dev/stdout` would replace the link itself.
-    static func descriptorAlias(_ path: String) -> Int32? {
+    package static func descriptorAlias(_ path: String) -> Int32? {
         switch path {
         case "/dev/stdout": return 1
         case "/dev/stderr": return 2
@@ -185,7 +186,7 @@ public final class OutputTransaction {
 
     /// Creates `.NAME.tmp-RANDOM` in `path`'s folder; `O_EXCL|O_NOFOLLOW` refuse anything
     /// already there, a symlink included. Registered for removal on a signal before it exists.
-    static func createTemporary(beside path: String, mode: mode_t) throws -> (Int32, String, TemporaryFileCleanup.Slot?) {
+    package static func createTemporary(beside path: String, mode: mode_t) throws -> (Int32, String, TemporaryFileCleanup.Slot?) {
         let prefix = siblingPrefix(of: path) + ".tmp-"
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<16 {
@@ -202,7 +203,7 @@ public final class OutputTransaction {
 
     /// A hard link to what is at `path` (`link(2)` does not follow a symlink), to restore it if a
     /// later output of the same commit fails; nil where the file system has no hard links.
-    static func hardLinkBackup(of path: String) -> (String?, TemporaryFileCleanup.Slot?) {
+    package static func hardLinkBackup(of path: String) -> (String?, TemporaryFileCleanup.Slot?) {
         var generator = SystemRandomNumberGenerator()
         let name = siblingPrefix(of: path) + ".old-" + String(generator.next() as UInt64, radix: 36)
         let slot = TemporaryFileCleanup.register(name)
@@ -214,7 +215,7 @@ public final class OutputTransaction {
     }
 
     /// `DIR/.NAME`, with NAME shortened so that a suffix still fits NAME_MAX (255 bytes).
-    static func siblingPrefix(of path: String) -> String {
+    package static func siblingPrefix(of path: String) -> String {
         let directory = (path as NSString).deletingLastPathComponent
         var base = (path as NSString).lastPathComponent
         while base.utf8.count > 200 { base.removeLast() }
@@ -231,5 +232,5 @@ public final class OutputTransaction {
         guard close(fd) == 0 else { throw AtomicFile.WriteError(path: path, message: "cannot write: \(errorText())") }
     }
 
-    static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+    package static func errorText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
 }

@@ -1,3 +1,4 @@
+import FlatBuffers
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +11,9 @@ import Glibc
 ///
 /// Handlers are installed on first use and only over the default action: a signal the caller
 /// ignores (`nohup`) or handles itself keeps its disposition.
-enum TemporaryFileCleanup {
-    static let slotCount = 64
-    static let slotSize = Int(PATH_MAX)
+package enum TemporaryFileCleanup {
+    package static let slotCount = 64
+    package static let slotSize = Int(PATH_MAX)
 
     // Allocated once and never freed, so the handler never reads freed memory.
     nonisolated(unsafe) private static let paths: UnsafeMutablePointer<CChar> = {
@@ -29,9 +30,9 @@ enum TemporaryFileCleanup {
 
     /// A registered path's slot; `nil` when the path is too long or every slot is taken (the file
     /// is then still removed on errors, only not on a signal).
-    struct Slot { fileprivate let index: Int }
+    package struct Slot { fileprivate let index: Int }
 
-    static func register(_ path: String) -> Slot? {
+    package static func register(_ path: String) -> Slot? {
         installHandlers
         let bytes = Array(path.utf8)
         guard bytes.count < slotSize, !bytes.contains(0) else { return nil }
@@ -48,7 +49,7 @@ enum TemporaryFileCleanup {
         }
     }
 
-    static func unregister(_ slot: Slot?) {
+    package static func unregister(_ slot: Slot?) {
         guard let slot else { return }
         lock.withLock { _ in
             inUse[slot.index] = 0
@@ -56,7 +57,7 @@ enum TemporaryFileCleanup {
         }
     }
 
-    static let handledSignals = [SIGINT, SIGHUP, SIGTERM]
+    package static let handledSignals = [SIGINT, SIGHUP, SIGTERM]
 
     private static let installHandlers: Void = {
         // Touch the storage before any handler can run, so the handler never initializes it.
