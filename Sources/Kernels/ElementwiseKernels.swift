@@ -8,15 +8,19 @@ import Glibc
 import Darwin
 #endif
 
-/// ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM (numpy broadcasting) and the one-input activations.
+/// ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM, SQUARED_DIFFERENCE (numpy broadcasting) and the one-input
+/// activations.
 
 package enum BinaryOperation: String {
     case add = "ADD", sub = "SUB", mul = "MUL", div = "DIV", maximum = "MAXIMUM", minimum = "MINIMUM"
+    case squaredDifference = "SQUARED_DIFFERENCE"
 }
 
 /// Binary elementwise ops. int8 ADD/SUB follow TFLM's add_common/sub_common (inputs shifted
 /// left 20 bits, each rescaled to twice the larger input scale, then to the output); int8 MUL
-/// uses one multiplier in_scale1·in_scale2/out_scale.
+/// uses one multiplier in_scale1·in_scale2/out_scale; int8 SQUARED_DIFFERENCE rescales its inputs
+/// as ADD does but shifted left 7 bits, squares the difference, then rescales to the output
+/// (tflite-micro tensorflow/lite/micro/kernels/squared_difference.cc).
 package final class BinaryKernel: Kernel {
     private let label: String
     private let a: Slot, b: Slot, output: Slot
@@ -31,6 +35,8 @@ package final class BinaryKernel: Kernel {
     private var m2 = QuantizedMultiplier(multiplier: 0, shift: 0)
     private var mOut = QuantizedMultiplier(multiplier: 0, shift: 0)
     private static let leftShift: Int32 = 20
+    /// TFLM squared_difference.cc: 255² · 2^(2·7) still fits in an int32.
+    private static let squaredDifferenceLeftShift: Int32 = 7
 
     package init(_ c: KernelContext, _ operation: BinaryOperation, activation: ActivationFunction) throws {
         label = c.label
@@ -66,12 +72,20 @@ package final class BinaryKernel: Kernel {
             offset2 = 0 &- b.zeroPoint
             outOffset = output.zeroPoint
             switch operation {
-            case .add, .sub:
-                // add_common.cc / sub_common.cc: 2·max(scale) is exact in float and in double.
+            case .add, .sub, .squaredDifference:
+                // add_common.cc / sub_common.cc / squared_difference.cc: 2·max(scale) is exact in
+                // float and in double.
                 let twiceMax = 2 * Double(max(a.scale, b.scale))
                 m1 = QuantizedMultiplier(Double(a.scale) / twiceMax)
                 m2 = QuantizedMultiplier(Double(b.scale) / twiceMax)
-                mOut = QuantizedMultiplier(twiceMax / (Double(1 << Self.leftShift) * Double(output.scale)))
+                if operation == .squaredDifference {
+                    // TFLM squared_difference.cc PrepareQuantized: (2·max scale)² over
+                    // 2^(2·7)·out_scale, a product the C++ code takes in float before widening it.
+                    let shiftedOutputScale = Float(1 << (2 * Self.squaredDifferenceLeftShift)) * output.scale
+                    mOut = QuantizedMultiplier(twiceMax * twiceMax / Double(shiftedOutputScale))
+                } else {
+                    mOut = QuantizedMultiplier(twiceMax / (Double(1 << Self.leftShift) * Double(output.scale)))
+                }
             case .mul:
                 mOut = QuantizedMultiplier(Double(a.scale) * Double(b.scale) / Double(output.scale))
             default: break
@@ -103,6 +117,7 @@ package final class BinaryKernel: Kernel {
         case .div: bc.forEach { o, i, j in out[o] = min(max(x[i] / y[j], lo), hi) }
         case .maximum: bc.forEach { o, i, j in out[o] = x[i] > y[j] ? x[i] : y[j] }
         case .minimum: bc.forEach { o, i, j in out[o] = x[i] < y[j] ? x[i] : y[j] }
+        case .squaredDifference: bc.forEach { o, i, j in let d = x[i] - y[j]; out[o] = d * d }
         }
     }
 
@@ -116,6 +131,7 @@ package final class BinaryKernel: Kernel {
         case .div: break  // refused at init
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }
+        case .squaredDifference: bc.forEach { o, i, j in let d = x[i] &- y[j]; out[o] = d &* d }
         }
     }
 
@@ -143,6 +159,15 @@ package final class BinaryKernel: Kernel {
         case .div: break  // refused at init
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }
+        case .squaredDifference:
+            let sqShift = Self.squaredDifferenceLeftShift
+            bc.forEach { o, i, j in
+                let s1 = FixedPoint.multiplySmallerThanOne((o1 &+ Int32(x[i])) &* (1 << sqShift), m1)
+                let s2 = FixedPoint.multiplySmallerThanOne((o2 &+ Int32(y[j])) &* (1 << sqShift), m2)
+                let d = s1 &- s2
+                let v = FixedPoint.multiply(d &* d, mo) &+ oo
+                out[o] = Int8(truncatingIfNeeded: min(hi, max(lo, v)))
+            }
         }
     }
 }

@@ -60,6 +60,10 @@ public enum ConstantEvaluator {
             case .maximum, .minimum:
                 guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
                 return one(binary(x, y, op == .maximum ? .max : .min))
+            case .squaredDifference:
+                // (x − y)·(x − y) in the tensor's type, as the TFLite kernels compute it.
+                guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
+                return one(binary(x, y, .sub).flatMap { binary($0, $0, .mul) })
             case .rsqrt: return one(first().flatMap { unaryFloat($0) { 1 / $0.squareRoot() } })
             case .sqrt: return one(first().flatMap { unaryFloat($0) { $0.squareRoot() } })
             case .expandDims:

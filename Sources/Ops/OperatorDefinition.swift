@@ -165,7 +165,8 @@ package enum OperatorTable {
         convolutionOperators + fullyConnectedOperators + poolingOperators + reshapeOperators
         + softmaxOperators + binaryOperators + unaryOperators + reductionOperators + padOperators
         + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
-        + gatherOperators + transposeOperators + castOperators + versionedOperators
+        + gatherOperators + transposeOperators + castOperators + squaredDifferenceOperators
+        + versionedOperators
 
     private static let byCode: [Int32: OperatorDefinition] = {
         var d: [Int32: OperatorDefinition] = [:]

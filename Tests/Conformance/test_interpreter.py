@@ -432,6 +432,16 @@ SINGLE_OP_MODELS = {
     "minimum_f32": lambda: binary(OP.MINIMUM, T.FLOAT32, ([3, 4], [3, 4]), [3, 4]),
     "add_int32": lambda: binary(OP.ADD, T.INT32, ([3, 4], [4]), [3, 4]),
     "mul_int32": lambda: binary(OP.MUL, T.INT32, ([3, 4], [3, 4]), [3, 4]),
+    # SQUARED_DIFFERENCE (Docs/adding-an-op.md): int8 with saturation at the top of the output
+    # range, 4-D broadcasting both ways, float32 and int32.
+    "squared_difference_int8_broadcast": lambda: binary(OP.SQUARED_DIFFERENCE, T.INT8, ([2, 1, 4, 5], [3, 1, 5]), [2, 3, 4, 5],
+                                                        [(0.05, -3), (0.03, 7), (0.2, -128)]),
+    "squared_difference_int8_same_scale": lambda: binary(OP.SQUARED_DIFFERENCE, T.INT8, ([4, 9], [4, 9]), [4, 9],
+                                                         [(0.1, 2), (0.1, 2), (1.5, -100)]),
+    "squared_difference_int8_fine_output": lambda: binary(OP.SQUARED_DIFFERENCE, T.INT8, ([6, 7], [7]), [6, 7],
+                                                          [(0.004, 0), (0.011, -20), (0.003, -128)]),
+    "squared_difference_f32_broadcast": lambda: binary(OP.SQUARED_DIFFERENCE, T.FLOAT32, ([2, 1, 4], [3, 1]), [2, 3, 4]),
+    "squared_difference_int32": lambda: binary(OP.SQUARED_DIFFERENCE, T.INT32, ([3, 4], [4]), [3, 4]),
     # Activations.
     "logistic_int8": lambda: unary(OP.LOGISTIC, T.INT8, [4, 64], (0.1, 10), (1 / 256, -128)),
     "logistic_int8_fine": lambda: unary(OP.LOGISTIC, T.INT8, [256], (0.02, -1), (1 / 256, -128)),
@@ -541,6 +551,71 @@ def test_interpreter_catches_a_wrong_model(tmp_path):
     assert not isinstance(theirs, oracle.RunFailure), str(theirs)
     with pytest.raises(AssertionError):
         assert_conforms(b, ours, theirs)
+
+
+# ---------------------------------------------------------------------------
+# Float single-op models quantized by tfrewrite
+# ---------------------------------------------------------------------------
+
+QUANTIZED_FLOAT_MODELS = {
+    # A runtime input minus a per-channel constant (TF's x − mean as in normalization layers).
+    "squared_difference_const": lambda: _with_constant_operand(OP.SQUARED_DIFFERENCE, [2, 3, 8], [8]),
+    "squared_difference_two_inputs": lambda: binary(OP.SQUARED_DIFFERENCE, T.FLOAT32, ([2, 3, 8], [3, 1]), [2, 3, 8]),
+}
+
+
+def _with_constant_operand(opcode, shape, const_shape):
+    n = Net()
+    a = n.input(shape, T.FLOAT32)
+    c = n.tensor(const_shape, T.FLOAT32, data=f32(const_shape, 1.0), name="c")
+    o = n.output(shape, T.FLOAT32)
+    return n.build(opcode, [a, c], [o])
+
+
+@pytest.mark.parametrize("name", sorted(QUANTIZED_FLOAT_MODELS))
+def test_quantized_single_op_runs_on_tflm(name, tmp_path):
+    """`tfrewrite --quantize int8` of a float single-op model: TFLM and LiteRT run the int8
+    model, our interpreter matches TFLM bit for bit, and the dequantized outputs stay within a
+    few output steps of the float model's."""
+    float_model, int8_model = tmp_path / "float.tflite", tmp_path / "int8.tflite"
+    float_model.write_bytes(QUANTIZED_FLOAT_MODELS[name]())
+    specs = oracle.input_specs(float_model)
+    calib_rng = np.random.default_rng(SEED + 1)
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, **{s.name: calib_rng.standard_normal([64, *s.shape]).astype(np.float32) for s in specs})
+    proc = harness.run_tfrewrite(TFREWRITE, float_model, "--quantize", "int8", "--calibration", calib, "-o", int8_model)
+    assert proc.returncode == 0, harness.describe_process(proc)
+    check_model(int8_model, tmp_path / "ours", runs=20)
+
+    float_inputs = [[np.clip(x, -2.5, 2.5) for x in run] for run in oracle.make_inputs(float_model, SEED, 20)]
+    graph_in = [_quantization(int8_model, "input", k) for k in range(len(specs))]
+    (sx, _), (sy, _) = _quantization(int8_model, "op_input", 0), _quantization(int8_model, "op_input", 1)
+    out_scale, out_zp = _quantization(int8_model, "output", 0)
+    int8_inputs = [[np.clip(np.round(x / s) + z, -128, 127).astype(np.int8) for x, (s, z) in zip(run, graph_in)]
+                   for run in float_inputs]
+    expected = oracle.run("litert", float_model, float_inputs)
+    assert not isinstance(expected, oracle.RunFailure), str(expected)
+    for runtime in oracle.RUNTIMES:
+        got = oracle.run(runtime, int8_model, int8_inputs)
+        assert not isinstance(got, oracle.RunFailure), f"{runtime}: {got}"
+        for r, (want, have) in enumerate(zip(expected, got)):
+            want = want[0].astype(np.float64)
+            real = (have[0].astype(np.float64) - out_zp) * out_scale
+            # Each input is off by at most half its step, so (x − y)² by at most
+            # |x − y|·(sx + sy) + ((sx + sy)/2)²; the output rounds once (plus the kernel's
+            # fixed-point rounding) and saturates above its calibrated range.
+            bound = np.sqrt(want) * (sx + sy) + ((sx + sy) / 2) ** 2 + out_scale
+            in_range = want <= out_scale * (127 - out_zp)
+            worst = (np.abs(real - want) - bound)[in_range].max()
+            assert worst <= 0, f"{runtime} run {r}: error exceeds the rounding bound by {worst:g}"
+
+
+def _quantization(model_path, which, k):
+    """(scale, zero point) of subgraph 0's input `k`, output `k`, or operator 0's input `k`."""
+    sg = oracle._schema().Model.GetRootAs(Path(model_path).read_bytes(), 0).Subgraphs(0)
+    index = {"input": sg.Inputs, "output": sg.Outputs, "op_input": sg.Operators(0).Inputs}[which](k)
+    q = sg.Tensors(index).Quantization()
+    return float(q.Scale(0)), int(q.ZeroPoint(0))
 
 
 # ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import Ops
 import Support
 import TFProto
 
-// Element-wise ops: Add/AddV2/Sub/Mul/RealDiv/Maximum/Minimum (numpy broadcasting),
+// Element-wise ops: Add/AddV2/Sub/Mul/RealDiv/Maximum/Minimum/SquaredDifference (numpy broadcasting),
 // BiasAdd (ADD of a [C] vector along the NHWC channel axis), and the activations. When every
 // input is constant the result is computed here (batch-norm factors, Rsqrt of variances), so
 // what reaches the model is the runtime part only.

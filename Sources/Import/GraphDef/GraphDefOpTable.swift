@@ -27,6 +27,7 @@ extension GraphDefLowering {
         "RealDiv": { try $0.lowerBinary($1, $2, .builtin(.div, options: nil)) },
         "Maximum": { try $0.lowerBinary($1, $2, .builtin(.maximum, options: nil)) },
         "Minimum": { try $0.lowerBinary($1, $2, .builtin(.minimum, options: nil)) },
+        "SquaredDifference": { try $0.lowerBinary($1, $2, .builtin(.squaredDifference, options: nil)) },
         "BiasAdd": { try $0.lowerBiasAdd($1, $2) },
         "Relu": { try $0.lowerUnary($1, $2, .relu) },
         "Relu6": { try $0.lowerUnary($1, $2, .relu6) },

@@ -60,7 +60,6 @@ extension OperatorTable {
         OperatorDefinition(.logSoftmax, version: int8InputVersion),
         OperatorDefinition(.greater, version: int8InputVersion),
         OperatorDefinition(.lessEqual, version: int8InputVersion),
-        OperatorDefinition(.squaredDifference, version: int8InputVersion),
         OperatorDefinition(.depthToSpace, version: int8InputVersion),
         OperatorDefinition(.less, version: OpVersions.int8OrInt16Input),
         OperatorDefinition(.greaterEqual, version: OpVersions.int8OrInt16Input),

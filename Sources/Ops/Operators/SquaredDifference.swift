@@ -1,0 +1,20 @@
+import IR
+import Kernels
+
+// SQUARED_DIFFERENCE: (x − y)², with numpy broadcasting. Its SquaredDifferenceOptions table has
+// no fields (schema.fbs), so the op keeps its options opaquely and round-trips as read.
+extension OperatorTable {
+    static let squaredDifferenceOperators = [squaredDifference]
+
+    static let squaredDifference = OperatorDefinition(
+        .squaredDifference,
+        // tensorflow/lite/tools/versioning/op_version.cc: version 2 for int8 inputs.
+        version: int8InputVersion,
+        // tensorflow/lite/tools/optimize/operator_property.cc (the same entry as SUB): both
+        // inputs quantized as activations, the output from its own observed range.
+        quantization: activationOperandsFree,
+        // tflite-micro tensorflow/lite/micro/kernels/squared_difference.cc: float32, int32 and
+        // int8 (int16 too, which tfrewrite does not model); no fused activation.
+        kernel: { c in try BinaryKernel(c, .squaredDifference, activation: .none) }
+    )
+}
