@@ -47,6 +47,9 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Pipeline control")
     var pipelineFlags: PipelineFlags
 
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
     static let cSourceExtensions = ["cc", "cpp", "cxx"]
 
     var writesCArray: Bool { Self.cSourceExtensions.contains((output as NSString).pathExtension.lowercased()) }

@@ -84,7 +84,9 @@ public enum ModelLoader {
             }
             model = try GraphDefImporter.load(path: path, options: options.graph)
         case .savedModel:
-            model = try SavedModelImporter.load(directory: savedModelDirectory(path), signature: options.signature, options: options.graph)
+            model = isDirectory(path)
+                ? try SavedModelImporter.load(directory: path, signature: options.signature, options: options.graph)
+                : try SavedModelImporter.load(file: path, signature: options.signature, options: options.graph)
         }
         if options.runImportPipeline {
             var context = PassContext()

@@ -106,4 +106,76 @@ final class HostileInputTests: XCTestCase {
         let chain = try write("chain.yaml", ruleFile(where: Array(repeating: "true", count: n).joined(separator: " and ")))
         try expectRulesRefused(chain, mentions: ["chain.yaml:7:", "nested more than 256 levels"])
     }
+
+    // MARK: Model and data files that are not regular files
+
+    func testFIFOsAndDevicesAreRefusedAsModels() throws {
+        let out = path("out.tflite")
+        let fifoModel = path("fifo-model")
+        try FileManager.default.createDirectory(atPath: fifoModel, withIntermediateDirectories: true)
+        XCTAssertEqual(mkfifo(fifoModel + "/saved_model.pb", 0o600), 0)
+        try expectRefused([fifoModel, "-o", out], mentions: ["saved_model.pb", "is a FIFO"], output: out)
+        try expectRefused([fifoModel + "/saved_model.pb", "-o", out], mentions: ["is a FIFO"], output: out)
+
+        let zeroModel = path("zero-model")
+        try FileManager.default.createDirectory(atPath: zeroModel, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: zeroModel + "/saved_model.pb", withDestinationPath: "/dev/zero")
+        try expectRefused([zeroModel, "-o", out], mentions: ["saved_model.pb", "is a device"], output: out)
+        try expectRefused(["/dev/zero", "-o", out], mentions: ["/dev/zero", "is a device"], output: out)
+        try expectRefused(["inspect", "/dev/zero"], mentions: ["/dev/zero", "is a device"])
+    }
+
+    func testFIFOsAndDevicesAreRefusedAsData() throws {
+        let fifo = path("samples.npy")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let out = path("out.npy")
+        try expectRefused(["run", fixtureModel, "--input", fifo, "-o", out], mentions: ["samples.npy", "is a FIFO"], output: out)
+        try expectRefused(["run", fixtureModel, "--input", "/dev/zero", "-o", out], mentions: ["/dev/zero", "is a device"], output: out)
+        let converted = path("out.tflite")
+        try expectRefused([fixtureModel, "-o", converted, "--quantize", "int8", "--calibration", fifo], mentions: ["is a FIFO"], output: converted)
+    }
+
+    /// A garbage `frozen.pb` that looks like a SavedModel (first byte 0x08) beside a valid
+    /// saved_model.pb: the named file is read, and refused, never its sibling.
+    func testTheNamedFileIsTheFileConverted() throws {
+        let dir = path("sibling")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.savedModel("tiny_conv") + "/saved_model.pb", toPath: dir + "/saved_model.pb")
+        let garbage = dir + "/frozen.pb"
+        try Data([0x08, 0xff, 0xff, 0xff, 0xff, 0x67, 0x61, 0x72, 0x62, 0x61, 0x67, 0x65]).write(to: URL(fileURLWithPath: garbage))
+        let out = path("out.tflite")
+        try expectRefused([garbage, "-o", out], mentions: ["frozen.pb"], output: out)
+        // The SavedModel proto itself, named as a file, still converts.
+        let r = try runTool([dir + "/saved_model.pb", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    // MARK: Calibration data
+
+    /// An .npz whose directory lists `copies` entries that all point at one stored member.
+    func overlappingArchive(memberBytes: Int, copies: Int) throws -> [UInt8] {
+        let member = Npy.encode(NpyArray(dtype: .float32, shape: [memberBytes / 4], data: [UInt8](repeating: 0, count: memberBytes)))
+        let one = try Zip.storedArchive([("x.npy", member)])
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(one[at + $1]) << (8 * $1) } }
+        func le(_ v: Int, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        // The end-of-central-directory record is the last 22 bytes (no comment): size at +12, offset at +16.
+        let eocd = one.count - 22
+        let directoryOffset = u32(eocd + 16), directorySize = u32(eocd + 12)
+        let entry = one[directoryOffset..<(directoryOffset + directorySize)]
+        var out = Array(one[..<directoryOffset])
+        for _ in 0..<copies { out += entry }
+        out += [0x50, 0x4B, 5, 6] + le(0, 4) + le(copies, 2) + le(copies, 2) + le(copies * entry.count, 4) + le(directoryOffset, 4) + le(0, 2)
+        return out
+    }
+
+    func testOverlappingNpzMembersAreRefused() throws {
+        let bomb = try write("bomb.npz", try overlappingArchive(memberBytes: 1 << 20, copies: 5000))
+        let out = path("out.npz")
+        try expectRefused(["run", fixtureModel, "--input", bomb, "-o", out], mentions: ["bomb.npz", "overlap"], output: out)
+        let converted = path("out.tflite")
+        try expectRefused([fixtureModel, "-o", converted, "--quantize", "int8", "--calibration", bomb], mentions: ["bomb.npz", "overlap"], output: converted)
+        try expectRefused(["verify", fixtureModel, fixtureModel, "--inputs", bomb], mentions: ["bomb.npz", "overlap"])
+        // One member is a valid archive.
+        XCTAssertEqual(try Npy.decodeNpz(try overlappingArchive(memberBytes: 64, copies: 1), path: "one.npz").count, 1)
+    }
 }

@@ -27,6 +27,15 @@ public enum SavedModelImporter {
         return try importSavedModel(saved, directory: directory, signature: signature, options: options)
     }
 
+    /// Reads the SavedModel proto in the file `path` itself (whatever its name), never a
+    /// sibling: the file the user named is the file converted.
+    public static func load(file path: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
+        let storage = try ByteStorage.map(path: path)
+        guard storage.count > 0 else { throw GraphDefImportError.savedModel(path: path, message: "the file is empty") }
+        let saved = try ProtoDecoding.savedModel(storage.bytes, path: path)
+        return try importSavedModel(saved, directory: ModelLoader.savedModelDirectory(path), signature: signature, options: options)
+    }
+
     public static func importSavedModel(_ saved: TFSavedModel, directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
         guard let meta = saved.metaGraphs.first(where: { $0.tags.contains(servingTag) }) else {
             let tags = saved.metaGraphs.map { "[" + $0.tags.joined(separator: ",") + "]" }.joined(separator: " ")
