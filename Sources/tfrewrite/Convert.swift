@@ -84,6 +84,8 @@ struct Convert: ParsableCommand {
                 throw CLIError("\(input): after the passes, the target \(target) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written (see tfrewrite check)")
             } catch let e as PassError {
                 throw CLIError("\(input): \(e)")
+            } catch let e as RewriteBudgetExceeded {
+                throw CLIError("\(input): \(e)")
             }
         }
         // After the rules: the quantizer needs the final weights and ops.

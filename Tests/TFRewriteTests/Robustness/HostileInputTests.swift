@@ -178,4 +178,40 @@ final class HostileInputTests: XCTestCase {
         // One member is a valid archive.
         XCTAssertEqual(try Npy.decodeNpz(try overlappingArchive(memberBytes: 64, copies: 1), path: "one.npz").count, 1)
     }
+
+    // MARK: Custom rewrites that never stop
+
+    /// A frozen GraphDef x [1,4] → Relu.
+    func reluGraph() throws -> String {
+        try write("relu.pb", graphDefBytes([.placeholder("x", [1, 4]), TestNode("r", "Relu", ["x"], [("T", .type(.float))])]))
+    }
+
+    func testARewriteThatMatchesItsOwnResultIsStopped() throws {
+        let rules = try write("grow.yaml", """
+            rules:
+              - name: grow
+                match: { op: RELU, inputs: [x], outputs: [y] }
+                rewrite:
+                  - tensor: { bind: t, like: y, name: "{y.name}/g" }
+                  - insert: { op: RELU, inputs: [x], outputs: [t] }
+                  - insert: { op: RELU, inputs: [t], outputs: [y] }
+                  - erase: root
+
+            """)
+        let out = path("out.tflite")
+        try expectRefused([try reluGraph(), "-o", out, "--rules", rules], mentions: ["relu.pb", "rule grow (", "grow.yaml:2)", "keeps growing subgraph 0"], output: out)
+    }
+
+    func testANameTemplateThatDoublesIsStopped() throws {
+        let rules = try write("double.yaml", """
+            rules:
+              - name: double
+                match: { op: RELU, inputs: [x], outputs: [y] }
+                rewrite:
+                  - set: { y.name: "{y.name}{y.name}" }
+
+            """)
+        let out = path("out.tflite")
+        try expectRefused([try reluGraph(), "-o", out, "--rules", rules], mentions: ["rule double", "double.yaml:2", "longer than 65536 bytes"], output: out)
+    }
 }

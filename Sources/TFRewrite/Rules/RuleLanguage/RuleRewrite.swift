@@ -8,6 +8,9 @@ struct RuleRewriteError: Error {
 /// the model as it was matched (`snapshot`), and names the rewrite made from the model as it is.
 struct RuleRewrite {
     let rule: RuleDefinition
+    /// Longest tensor name a rule may make: far above real names (TF's fused names run to a few
+    /// hundred bytes), far below what a template doubling the name on each application reaches.
+    static let maxNameLength = 1 << 16
 
     func apply(_ r: inout Rewriter, _ matched: RuleBindings, root: OpID) throws {
         let snapshot = r
@@ -107,6 +110,9 @@ struct RuleRewrite {
                     case .string(let x): s += x
                     case let v: s += v.description
                     }
+                }
+                guard s.utf8.count <= RuleRewrite.maxNameLength else {
+                    throw RuleEvalError("the name template \"\(RuleExprParser.excerpt(t.text))\" gives a name longer than \(RuleRewrite.maxNameLength) bytes (does it repeat a name on every application?)")
                 }
             }
             return s
