@@ -6,7 +6,7 @@ import TFRewrite
 /// so every command that includes the group gets it without further code.
 struct MemoryFlags: ParsableArguments {
     @Option(name: .customLong("max-memory"), help: ArgumentHelp(
-        "Refuse inputs that would need more memory than this for one constant, tensor set or sample set (bytes, or with K/M/G/T; default: half the physical memory).",
+        "Refuse inputs that would need more memory than this for one constant, tensor set or sample set (bytes, or with K/M/G/T; default: a quarter of the physical memory).",
         valueName: "SIZE"))
     var maxMemory: String?
 

@@ -4,13 +4,14 @@ import Synchronization
 /// The most memory tfrewrite may allocate for one thing whose size a file decides (a folded
 /// constant, the interpreter's tensors, calibration samples, an .npz member): checked before
 /// allocating, so a tiny hostile file that declares gigabytes is refused with a message
-/// instead of aborting on a failed allocation. The default is half the physical memory;
+/// instead of aborting on a failed allocation. The default is a quarter of the physical memory;
 /// the CLI's `--max-memory` changes it for the whole process.
 public enum MemoryBudget {
     private static let configured = Atomic<Int>(0)
 
-    /// Half of the machine's physical memory (at least 1 GiB).
-    public static let defaultBytes: Int = max(Int(clamping: ProcessInfo.processInfo.physicalMemory / 2), 1 << 30)
+    /// A quarter of the machine's physical memory (at least 1 GiB): room for the temporaries
+    /// next to what is checked, and for other processes.
+    public static let defaultBytes: Int = max(Int(clamping: ProcessInfo.processInfo.physicalMemory / 4), 1 << 30)
 
     /// The budget in bytes.
     public static var bytes: Int {

@@ -214,4 +214,53 @@ final class HostileInputTests: XCTestCase {
         let out = path("out.tflite")
         try expectRefused([try reluGraph(), "-o", out, "--rules", rules], mentions: ["rule double", "double.yaml:2", "longer than 65536 bytes"], output: out)
     }
+
+    // MARK: Constant folding
+
+    /// x [1, columns] + (p [rows, 1] ⊕ q [1, columns]): two tiny constants that broadcast to rows × columns.
+    func broadcastingConstants(_ op: String, rows: Int64, columns: Int64) throws -> String {
+        try write("broadcast.pb", graphDefBytes([
+            .placeholder("x", [1, columns]),
+            .const("p", .floats(Array(repeating: 0.5, count: Int(rows)), [rows, 1])),
+            .const("q", .floats(Array(repeating: 0.25, count: Int(columns)), [1, columns])),
+            TestNode("pq", op, ["p", "q"], [("T", .type(.float))]),
+            TestNode("sum", "Add", ["x", "pq"], [("T", .type(.float))]),
+        ]))
+    }
+
+    func testFoldingPastTheMemoryBudgetIsRefused() throws {
+        let graph = try broadcastingConstants("Mul", rows: 2048, columns: 4096)
+        let out = path("out.tflite")
+        try expectRefused([graph, "-o", out, "--max-memory", "64M"],
+                          mentions: ["folding MUL", "tensor \"pq\"", "[2048, 4096]", "192.0 MiB", "memory budget of 64.0 MiB", "--max-memory"], output: out)
+        try expectRefused(["inspect", graph, "--max-memory", "64M"], mentions: ["folding MUL"])
+        // Within the budget the same graph folds and converts.
+        let r = try runTool([graph, "-o", out, "--max-memory", "1G"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    // MARK: GraphDef shape arithmetic
+
+    func testHugeAudioSpectrogramWindowIsRefused() throws {
+        let graph = try write("spectrogram.pb", graphDefBytes([
+            .placeholder("wav", [16000, 1]),
+            TestNode("spectrogram", "AudioSpectrogram", ["wav"], [("window_size", .i(1 << 62 + 1)), ("stride", .i(320))]),
+            .const("rate", .ints([16000], [])),
+            TestNode("mfcc", "Mfcc", ["spectrogram", "rate"], [("dct_coefficient_count", .i(10))]),
+            TestNode("relu", "Relu", ["mfcc"], [("T", .type(.float))]),
+        ]))
+        let out = path("out.tflite")
+        try expectRefused([graph, "-o", out, "--input", "mfcc"], mentions: ["--input mfcc", "AudioSpectrogram 'spectrogram'", "window_size 4611686018427387905"], output: out)
+    }
+
+    func testMostNegativeAttributeIsRefused() throws {
+        let graph = try write("strides.pb", graphDefBytes(smallConvGraph().map { node in
+            guard node.name == "conv" else { return node }
+            var hostile = node
+            hostile.attrs = node.attrs.map { $0.0 == "strides" ? ("strides", .ints([1, Int64.min, Int64.min, 1])) : $0 }
+            return hostile
+        }))
+        let out = path("out.tflite")
+        try expectRefused([graph, "-o", out], mentions: ["conv", "strides", "out of range"], output: out)
+    }
 }
