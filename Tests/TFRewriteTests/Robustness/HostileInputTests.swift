@@ -263,4 +263,36 @@ final class HostileInputTests: XCTestCase {
         let out = path("out.tflite")
         try expectRefused([graph, "-o", out], mentions: ["conv", "strides", "out of range"], output: out)
     }
+
+    // MARK: .tflite quantization parameters
+
+    /// The tiny FULLY_CONNECTED model with its input made int8 with `quantization`.
+    func modelWithInputQuantization(_ quantization: Quantization, name: String) throws -> String {
+        var m = tinyFullyConnectedModel()
+        let x = m.subgraphs[0].inputs[0]
+        m.subgraphs[0].values[x.index].type = ElementType(.int8, quantization: quantization)
+        let file = path(name)
+        try TFLiteExporter.write(m, to: file)
+        return file
+    }
+
+    func testHostileQuantizationParametersAreRefusedAtLoad() throws {
+        let cases: [(String, Quantization, String)] = [
+            ("nan.tflite", .perTensor(scale: .nan, zeroPoint: 0), "quantization scale nan is not positive and finite"),
+            ("negative.tflite", .perTensor(scale: -1, zeroPoint: 0), "quantization scale -1.0 is not positive and finite"),
+            ("infinite.tflite", .perTensor(scale: .infinity, zeroPoint: 0), "quantization scale inf is not positive and finite"),
+            ("zp.tflite", .perTensor(scale: 0.5, zeroPoint: .max), "zero point 9223372036854775807 is outside the INT8 range -128...127"),
+            ("counts.tflite", Quantization(scales: [0.5], zeroPoints: [0, 1]), "1 quantization scale(s) but 2 zero point(s)"),
+            ("axis.tflite", Quantization(scales: [0.5, 0.25], zeroPoints: [0, 0], axis: 7), "per-channel scales along axis 7"),
+        ]
+        for (name, q, message) in cases {
+            let model = try modelWithInputQuantization(q, name: name)
+            try expectRefused(["verify", model, model], mentions: ["tensor 0 \"x\"", message])
+            let out = path("out.npy")
+            let input = try write("x.npy", Npy.encode(NpyArray(dtype: .int8, shape: [1, 4], data: [1, 2, 3, 4])))
+            try expectRefused(["run", model, "--input", input, "-o", out], mentions: [message], output: out)
+            let converted = path("out.tflite")
+            try expectRefused([model, "-o", converted], mentions: [message], output: converted)
+        }
+    }
 }
