@@ -26,6 +26,8 @@ public final class Interpreter {
     private let graph: Graph
     private var slots: [Slot?]
     private var steps: [Step] = []
+    /// Bytes of the non-constant tensors allocated so far (see `reserve`).
+    private var reservedBytes = 0
 
     private struct Step {
         var opIndex: Int
@@ -61,6 +63,7 @@ public final class Interpreter {
             guard RuntimeTensor.supportedDTypes.contains(i.dtype) else {
                 throw InterpreterError.invalidModel("input has type \(i.dtype.name), which the interpreter cannot hold", at: "input \(i.name)")
             }
+            try reserve(graph[i.id], shape: i.shape)
             slots[i.id.index] = Slot(id: i.id, value: graph[i.id], shape: i.shape)
         }
 
@@ -91,7 +94,7 @@ public final class Interpreter {
                     guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) else {
                         throw Unsupported("output type \(graph[v].dtype.name)")
                     }
-                    makeOutputSlot(v)
+                    try makeOutputSlot(v)
                 }
                 let kernel = try KernelFactory.make(context)
                 steps.append(Step(opIndex: index, kernel: kernel))
@@ -100,7 +103,7 @@ public final class Interpreter {
                 // Give the outputs memory anyway, so later ops are judged on their own merits.
                 for v in op.outputs where !v.isAbsent && v.index < graph.values.count
                     && RuntimeTensor.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
-                    makeOutputSlot(v)
+                    try makeOutputSlot(v)
                 }
             }
             for v in op.outputs where !v.isAbsent { written.insert(v.raw) }
@@ -121,11 +124,28 @@ public final class Interpreter {
         }
     }
 
-    private func makeOutputSlot(_ v: ValueID) {
+    private func makeOutputSlot(_ v: ValueID) throws {
         if slots[v.index] == nil {
             let value = graph[v]
-            slots[v.index] = Slot(id: v, value: value, shape: value.shape.map { Int(max($0, 0)) })
+            let shape = value.shape.map { Int(max($0, 0)) }
+            try reserve(value, shape: shape)
+            slots[v.index] = Slot(id: v, value: value, shape: shape)
         }
+    }
+
+    /// Counts a tensor's memory against `MemoryBudget` before it is allocated: a tiny file can
+    /// declare gigabytes of activations, which must be refused with a message, not abort.
+    /// (A tensor over `Slot.maxBytes` is not preallocated; the kernel that writes it reports it.)
+    private func reserve(_ value: Value, shape: [Int]) throws {
+        let (bytes, overflow) = (RuntimeTensor.elementCount(shape) ?? Int.max).multipliedReportingOverflow(by: value.dtype.byteSize ?? 1)
+        guard !overflow, bytes <= Slot.maxBytes else { return }
+        let total = reservedBytes + bytes
+        guard total <= MemoryBudget.bytes else {
+            throw MemoryBudgetError(
+                what: "allocating the interpreter's tensors (up to \(value.name) of shape \(shape) in subgraph \(subgraphIndex))",
+                bytes: total, budget: MemoryBudget.bytes)
+        }
+        reservedBytes = total
     }
 
     private func constantSlot(_ id: ValueID, _ data: ByteSlice) throws -> Slot {

@@ -295,4 +295,36 @@ final class HostileInputTests: XCTestCase {
             try expectRefused([model, "-o", converted], mentions: [message], output: converted)
         }
     }
+
+    // MARK: Activations
+
+    /// x [1, 4] → `chain` RELUs whose outputs each declare `elements` floats → y.
+    func modelWithDeclaredActivations(elements: Int32, chain: Int, name: String) throws -> String {
+        var m = Model(description: "huge activations")
+        var g = Graph(name: "main")
+        var previous = g.addValue(Value(name: "x", type: ElementType(.float32), shape: [1, 4]))
+        g.inputs = [previous]
+        for k in 0..<chain {
+            let next = g.addValue(Value(name: "relu\(k)", type: ElementType(.float32), shape: [1, elements]))
+            g.addOp(Op(kind: .relu, inputs: [previous], outputs: [next]))
+            previous = next
+        }
+        g.outputs = [previous]
+        m.subgraphs = [g]
+        let file = path(name)
+        try TFLiteExporter.write(m, to: file)
+        return file
+    }
+
+    func testActivationsPastTheMemoryBudgetAreRefused() throws {
+        // Seven tensors of 2 GiB each: 14 GiB of activations from a file of a few hundred bytes.
+        let model = try modelWithDeclaredActivations(elements: 1 << 29, chain: 7, name: "huge.tflite")
+        XCTAssertLessThan(try FileManager.default.attributesOfItem(atPath: model)[.size] as! Int, 4096)
+        try expectRefused(["verify", model, model, "--max-memory", "1G"], mentions: ["allocating the interpreter's tensors (up to relu0 of shape [1, 536870912]", "memory budget of 1.0 GiB"])
+        let input = try write("x.npy", Npy.encode(NpyArray(dtype: .float32, shape: [1, 4], data: [UInt8](repeating: 0, count: 16))))
+        let out = path("out.tflite")
+        try expectRefused([model, "-o", out, "--quantize", "int8", "--calibration", input, "--max-memory", "1G"], mentions: ["memory budget of 1.0 GiB"], output: out)
+        let npyOut = path("out.npy")
+        try expectRefused(["run", model, "--input", input, "-o", npyOut, "--max-memory", "1G"], mentions: ["memory budget of 1.0 GiB"], output: npyOut)
+    }
 }
