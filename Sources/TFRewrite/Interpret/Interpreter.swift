@@ -26,8 +26,6 @@ public final class Interpreter {
     private let graph: Graph
     private var slots: [Slot?]
     private var steps: [Step] = []
-    /// Bytes of the non-constant tensors allocated so far (see `reserve`).
-    private var reservedBytes = 0
 
     private struct Step {
         var opIndex: Int
@@ -43,6 +41,7 @@ public final class Interpreter {
         let graph = model.subgraphs[subgraph]
         self.graph = graph
         self.slots = Array(repeating: nil, count: graph.values.count)
+        try Self.checkActivationMemory(graph, in: model, subgraph: subgraph)
 
         func info(_ id: ValueID, _ kind: String) throws -> TensorInfo {
             guard !id.isAbsent, id.index < graph.values.count else {
@@ -63,7 +62,6 @@ public final class Interpreter {
             guard RuntimeTensor.supportedDTypes.contains(i.dtype) else {
                 throw InterpreterError.invalidModel("input has type \(i.dtype.name), which the interpreter cannot hold", at: "input \(i.name)")
             }
-            try reserve(graph[i.id], shape: i.shape)
             slots[i.id.index] = Slot(id: i.id, value: graph[i.id], shape: i.shape)
         }
 
@@ -94,7 +92,7 @@ public final class Interpreter {
                     guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) else {
                         throw Unsupported("output type \(graph[v].dtype.name)")
                     }
-                    try makeOutputSlot(v)
+                    makeOutputSlot(v)
                 }
                 let kernel = try KernelFactory.make(context)
                 steps.append(Step(opIndex: index, kernel: kernel))
@@ -103,7 +101,7 @@ public final class Interpreter {
                 // Give the outputs memory anyway, so later ops are judged on their own merits.
                 for v in op.outputs where !v.isAbsent && v.index < graph.values.count
                     && RuntimeTensor.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
-                    try makeOutputSlot(v)
+                    makeOutputSlot(v)
                 }
             }
             for v in op.outputs where !v.isAbsent { written.insert(v.raw) }
@@ -124,28 +122,34 @@ public final class Interpreter {
         }
     }
 
-    private func makeOutputSlot(_ v: ValueID) throws {
+    private func makeOutputSlot(_ v: ValueID) {
         if slots[v.index] == nil {
             let value = graph[v]
-            let shape = value.shape.map { Int(max($0, 0)) }
-            try reserve(value, shape: shape)
-            slots[v.index] = Slot(id: v, value: value, shape: shape)
+            slots[v.index] = Slot(id: v, value: value, shape: value.shape.map { Int(max($0, 0)) })
         }
     }
 
-    /// Counts a tensor's memory against `MemoryBudget` before it is allocated: a tiny file can
-    /// declare gigabytes of activations, which must be refused with a message, not abort.
+    /// Sums the memory of every tensor `init` will preallocate (graph inputs and op outputs at
+    /// their declared shapes, constants aside) and refuses the model before allocating any
+    /// when the sum exceeds `MemoryBudget`: a tiny file can declare gigabytes of activations.
     /// (A tensor over `Slot.maxBytes` is not preallocated; the kernel that writes it reports it.)
-    private func reserve(_ value: Value, shape: [Int]) throws {
-        let (bytes, overflow) = (RuntimeTensor.elementCount(shape) ?? Int.max).multipliedReportingOverflow(by: value.dtype.byteSize ?? 1)
-        guard !overflow, bytes <= Slot.maxBytes else { return }
-        let total = reservedBytes + bytes
-        guard total <= MemoryBudget.bytes else {
-            throw MemoryBudgetError(
-                what: "allocating the interpreter's tensors (up to \(value.name) of shape \(shape) in subgraph \(subgraphIndex))",
-                bytes: total, budget: MemoryBudget.bytes)
+    private static func checkActivationMemory(_ graph: Graph, in model: Model, subgraph: Int) throws {
+        var counted = Set<Int32>()
+        var total = 0
+        let written = graph.inputs + graph.ops.lazy.filter { !$0.isErased }.flatMap(\.outputs)
+        for v in written where !v.isAbsent && v.index < graph.values.count && counted.insert(v.raw).inserted {
+            let value = graph[v]
+            guard model.constantData(value) == nil else { continue }
+            let shape = value.shape.map { Int(max($0, 0)) }
+            let (bytes, overflow) = (RuntimeTensor.elementCount(shape) ?? Int.max).multipliedReportingOverflow(by: value.dtype.byteSize ?? 1)
+            guard !overflow, bytes <= Slot.maxBytes else { continue }
+            total += bytes
+            guard total <= MemoryBudget.bytes else {
+                throw MemoryBudgetError(
+                    what: "allocating the interpreter's tensors (up to \(value.name) of shape \(shape) in subgraph \(subgraph))",
+                    bytes: total, budget: MemoryBudget.bytes)
+            }
         }
-        reservedBytes = total
     }
 
     private func constantSlot(_ id: ValueID, _ data: ByteSlice) throws -> Slot {
