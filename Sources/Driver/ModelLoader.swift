@@ -96,7 +96,9 @@ public enum ModelLoader {
             }
             model = try GraphDefImporter.load(path: path, options: options.graph)
         case .savedModel:
-            model = try SavedModelImporter.load(directory: savedModelDirectory(path), signature: options.signature, options: options.graph)
+            model = isDirectory(path)
+                ? try SavedModelImporter.load(directory: path, signature: options.signature, options: options.graph)
+                : try SavedModelImporter.load(file: path, signature: options.signature, options: options.graph)
         }
         if options.runImportPipeline {
             var context = PassContext()
@@ -125,16 +127,9 @@ public enum ModelLoader {
         }
     }
 
-    package static func savedModelDirectory(_ path: String) -> String {
-        if isDirectory(path) { return path }
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return String(path[..<slash])
-    }
+    package static func savedModelDirectory(_ path: String) -> String { SavedModelImporter.directory(of: path) }
 
-    package static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
+    package static func isDirectory(_ path: String) -> Bool { SavedModelImporter.isDirectory(path) }
 }
 
 #if canImport(Glibc)

@@ -81,10 +81,12 @@ public final class ByteStorage: @unchecked Sendable {
     public var count: Int { bytes.count }
 
     /// Maps the whole file read-only and private. An empty file gives empty storage (mmap of
-    /// zero bytes is an error). Non-regular files such as pipes cannot be mapped, so they are read
-    /// into memory instead.
+    /// zero bytes is an error). Only regular files are read: a FIFO would block the open (or
+    /// never end), a device such as /dev/zero never ends, so both are refused by `stat` before
+    /// opening, and again by `fstat` after a non-blocking open in case the path changed.
     public static func map(path: String) throws -> ByteStorage {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        _ = try regularFileSize(path: path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw FileError(path: path, message: "cannot open: \(SystemIO.errorText())")
         }
@@ -94,14 +96,9 @@ public final class ByteStorage: @unchecked Sendable {
             close(fd)
             throw FileError(path: path, message: "cannot stat: \(text)")
         }
-        let type = info.st_mode & S_IFMT
-        if type == S_IFDIR {
+        if let problem = notRegularFile(info.st_mode) {
             close(fd)
-            throw FileError(path: path, message: "cannot read: is a directory")
-        }
-        if type != S_IFREG {
-            defer { close(fd) }
-            return ByteStorage(copying: try readAll(fd, path: path))
+            throw FileError(path: path, message: problem)
         }
         let size = Int(info.st_size)
         if size == 0 {
@@ -120,17 +117,25 @@ public final class ByteStorage: @unchecked Sendable {
             ownership: .mapping)
     }
 
-    private static func readAll(_ fd: Int32, path: String) throws -> [UInt8] {
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: path, message: "cannot read: \(SystemIO.errorText())")
-            }
-            if got == 0 { return result }
-            result.append(contentsOf: chunk[0..<got])
+    /// The size of the regular file at `path` (following symbolic links); a directory, FIFO,
+    /// socket or device is an error saying which it is.
+    public static func regularFileSize(path: String) throws -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw FileError(path: path, message: "cannot open: \(SystemIO.errorText())")
+        }
+        if let problem = notRegularFile(info.st_mode) { throw FileError(path: path, message: problem) }
+        return Int(info.st_size)
+    }
+
+    private static func notRegularFile(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "cannot read: is a directory"
+        case S_IFIFO: return "cannot read: is a FIFO (named pipe), not a regular file"
+        case S_IFCHR, S_IFBLK: return "cannot read: is a device, not a regular file"
+        case S_IFSOCK: return "cannot read: is a socket, not a regular file"
+        default: return "cannot read: not a regular file"
         }
     }
 }

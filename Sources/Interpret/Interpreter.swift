@@ -54,6 +54,7 @@ public final class Interpreter {
         let graph = model.subgraphs[subgraph]
         self.graph = graph
         self.slots = Array(repeating: nil, count: graph.values.count)
+        try Self.checkActivationMemory(graph, in: model, subgraph: subgraph)
 
         func info(_ id: ValueID, _ kind: String) throws -> TensorInfo {
             guard !id.isAbsent, id.index < graph.values.count else {
@@ -138,6 +139,29 @@ public final class Interpreter {
         if slots[v.index] == nil {
             let value = graph[v]
             slots[v.index] = Slot(id: v, value: value, shape: value.shape.map { Int(max($0, 0)) })
+        }
+    }
+
+    /// Sums the memory of every tensor `init` will preallocate (graph inputs and op outputs at
+    /// their declared shapes, constants aside) and refuses the model before allocating any
+    /// when the sum exceeds `MemoryBudget`: a tiny file can declare gigabytes of activations.
+    /// (A tensor over `Slot.maxBytes` is not preallocated; the kernel that writes it reports it.)
+    private static func checkActivationMemory(_ graph: Graph, in model: Model, subgraph: Int) throws {
+        var counted = Set<Int32>()
+        var total = 0
+        let written = graph.inputs + graph.ops.lazy.filter { !$0.isErased }.flatMap(\.outputs)
+        for v in written where !v.isAbsent && v.index < graph.values.count && counted.insert(v.raw).inserted {
+            let value = graph[v]
+            guard model.constantData(value) == nil else { continue }
+            let shape = value.shape.map { Int(max($0, 0)) }
+            let (bytes, overflow) = (RuntimeTensor.elementCount(shape) ?? Int.max).multipliedReportingOverflow(by: value.dtype.byteSize ?? 1)
+            guard !overflow, bytes <= Slot.maxBytes else { continue }
+            total += bytes
+            guard total <= MemoryBudget.bytes else {
+                throw MemoryBudgetError(
+                    what: "allocating the interpreter's tensors (up to \(value.name) of shape \(shape) in subgraph \(subgraph))",
+                    bytes: total, budget: MemoryBudget.bytes)
+            }
         }
     }
 

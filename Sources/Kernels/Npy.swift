@@ -1,8 +1,8 @@
-import Foundation
 import CFloatKernels
 import FlatBuffers
 import IR
 import Support
+import Foundation
 
 /// Element types of the .npy files tfrewrite reads and writes (numpy `descr` strings).
 public enum NpyDType: String, Sendable, CaseIterable {
@@ -245,6 +245,17 @@ public enum Npy {
     }
 
     package static func readFile(_ path: String) throws -> [UInt8] {
+        // Only regular files within the memory budget: a FIFO or /dev/zero would never end.
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+            do {
+                try MemoryBudget.check(bytes: try ByteStorage.regularFileSize(path: path), for: "reading the file")
+            } catch let e as FileError {
+                throw NpyError(path: path, message: e.message)
+            } catch let e as MemoryBudgetError {
+                throw NpyError(path: path, message: e.description)
+            }
+        }
         guard let d = FileManager.default.contents(atPath: path) else {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
@@ -403,6 +414,7 @@ package enum Zip {
         guard cdOffset <= UInt64(b.count), cdSize <= UInt64(b.count) - cdOffset else { throw fail("central directory lies outside the file") }
         var at = Int(cdOffset)
         var result: [Entry] = []
+        var members: [(extent: Range<Int>, crc: UInt32)] = []
         for k in 0..<count {
             guard at + 46 <= b.count, u32(b, at) == 0x0201_4B50 else { throw fail("central directory entry \(k) is corrupt") }
             let flags = u16(b, at + 8)
@@ -440,11 +452,25 @@ package enum Zip {
             let dataStart = lo + 30 + u16(b, lo + 26) + u16(b, lo + 28)
             guard dataStart <= b.count, size <= UInt64(b.count - dataStart) else { throw fail("member '\(name)' runs past the end of the file") }
             let range = dataStart..<(dataStart + Int(size))
-            guard crc32(b[range]) == crc else { throw fail("member '\(name)' fails its CRC-32 check") }
             result.append(Entry(name: name, data: range))
+            members.append((lo..<range.upperBound, crc))
             at += 46 + nameLen + extraLen + commentLen
         }
+        try checkNoOverlap(result, members.map(\.extent), fail: fail)
+        for (entry, member) in zip(result, members) where crc32(b[entry.data]) != member.crc {
+            throw fail("member '\(entry.name)' fails its CRC-32 check")
+        }
         return result
+    }
+
+    /// Stored members each own their bytes, so together they are never larger than the archive
+    /// (an expansion ratio of at most 1). A zip bomb makes many directory entries share one
+    /// stream; refuse any two members whose local header and data overlap before reading any.
+    private static func checkNoOverlap(_ entries: [Entry], _ extents: [Range<Int>], fail: (String) -> NpyError) throws {
+        let order = extents.indices.sorted { extents[$0].lowerBound < extents[$1].lowerBound }
+        for (previous, next) in zip(order, order.dropFirst()) where extents[next].lowerBound < extents[previous].upperBound {
+            throw fail("members '\(entries[previous].name)' and '\(entries[next].name)' overlap in the archive (a zip bomb?)")
+        }
     }
 
     /// A zip of stored members (no zip64: members and offsets must stay below 4 GiB).

@@ -16,6 +16,8 @@ public enum ConstantEvaluator {
     /// when the op is not one this evaluator computes, an input is quantized, or the inputs do
     /// not fit. `outputs` gives the result types and shapes the IR already knows.
     public static func evaluate(_ kind: OpKind, inputs: [ConstantTensor?], outputs: [Value]) -> [ConstantTensor]? {
+        // Too large for the memory budget: not folded here; `ConstantFold` reports it.
+        guard outputs.allSatisfy(fitsMemoryBudget) else { return nil }
         let present = inputs.compactMap { $0 }
         guard !present.contains(where: { $0.type.isQuantized }), !outputs.contains(where: { $0.type.isQuantized }) else { return nil }
         func first() -> ConstantTensor? { inputs.first ?? nil }
@@ -83,6 +85,41 @@ public enum ConstantEvaluator {
         default:
             return nil
         }
+    }
+
+    // MARK: - Memory
+
+    /// Bytes folding into `v` may hold at once: the result twice (values, then bytes) plus the
+    /// two broadcast index arrays `binary` builds (one Int per output element each). nil when
+    /// the shape overflows.
+    static func workingBytes(_ v: Value) -> Int? {
+        guard let count = Value.elementCount(v.shape) else { return nil }
+        let perElement = 2 * (v.dtype.byteSize ?? 8) + 2 * MemoryLayout<Int>.size
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: perElement)
+        return overflow ? nil : bytes
+    }
+
+    static func fitsMemoryBudget(_ v: Value) -> Bool {
+        workingBytes(v).map { $0 <= MemoryBudget.bytes } ?? false
+    }
+
+    /// Whether `evaluate` computes ops of this kind at all (when their inputs fit).
+    public static func computes(_ kind: OpKind) -> Bool {
+        switch kind {
+        case .add, .sub, .mul, .reshape, .squeeze, .concatenation, .pack, .stridedSlice, .relu, .relu6, .logistic, .tanh:
+            return true
+        case .builtin(let op, _):
+            return [.div, .maximum, .minimum, .rsqrt, .sqrt, .expandDims, .transpose, .cast].contains(op)
+        default:
+            return false
+        }
+    }
+
+    /// Throws when folding an op of `kind` into `output` would exceed the memory budget.
+    public static func checkMemoryBudget(_ kind: OpKind, output: Value, label: @autoclosure () -> String) throws {
+        guard computes(kind), !fitsMemoryBudget(output) else { return }
+        throw MemoryBudgetError(
+            what: "folding \(label()) into a constant of shape \(output.shape)", bytes: workingBytes(output), budget: MemoryBudget.bytes)
     }
 
     // MARK: - Building blocks

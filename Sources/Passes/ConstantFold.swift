@@ -53,6 +53,7 @@ public struct ConstantFold: ConditionalPatternPass {
             guard !op.inputs.isEmpty, op.inputs.allSatisfy({ $0.isAbsent || r.isConstant($0) }),
                 op.inputs.contains(where: { !$0.isAbsent })
             else { return false }
+            try ConstantEvaluator.checkMemoryBudget(op.kind, output: r[out], label: "\(op.label(id)) (tensor \"\(r[out].name)\")")
             let inputs = op.inputs.map { $0.isAbsent ? nil : r.constant($0) }
             result = ConstantEvaluator.evaluate(op.kind, inputs: inputs, outputs: [r[out]])?.first
         }

@@ -215,8 +215,8 @@ public enum SampleData {
         let counts = try inputs.map { try $0.checkedElementCount() }
         let bytesPerSample = zip(inputs, counts).reduce(0) { $0 + $1.1 * ($1.0.dtype.byteSize ?? 1) }
         let (total, overflow) = bytesPerSample.multipliedReportingOverflow(by: count)
-        guard !overflow, total <= maxRandomBytes else {
-            throw QuantizeError.calibration("random:\(count) would need \(overflow ? "more than 2^63" : String(total)) bytes of samples (at most \(maxRandomBytes >> 30) GiB); use fewer samples")
+        guard !overflow, total <= min(maxRandomBytes, MemoryBudget.bytes) else {
+            throw QuantizeError.calibration("random:\(count) would need \(overflow ? "more than 2^63" : String(total)) bytes of samples (at most \(MemoryBudget.describe(min(maxRandomBytes, MemoryBudget.bytes)))); use fewer samples")
         }
         var rng = SplitMix64(seed: seed)
         var samples: [[RuntimeTensor]] = []

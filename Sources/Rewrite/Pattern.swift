@@ -89,6 +89,7 @@ public struct GreedyRewriteDriver {
         for s in model.subgraphs.indices {
             var rewriter = Rewriter(model: model, subgraph: s, context: context)
             var iteration = 0
+            let budget = RewriteBudget(rewriter.graph)
             while true {
                 var fired: [String] = []
                 var i = 0
@@ -101,6 +102,7 @@ public struct GreedyRewriteDriver {
                         if try p.matchAndRewrite(&rewriter, id) {
                             fired.append(p.name)
                             rewriter.context.count(p.name)
+                            try budget.check(rewriter.graph, pass: passName, pattern: p.name, subgraph: s)
                             break
                         }
                         if rewriter[id].isErased { break }

@@ -34,6 +34,7 @@ public struct YAMLNode: Hashable, Sendable {
     /// Parses one YAML document. An empty document is a null scalar at line 1.
     public static func parse(_ text: String, file: String) throws -> YAMLNode {
         let node: Node?
+        try YAMLLimits.check(text, file: file)
         do {
             node = try Yams.compose(yaml: text)
         } catch let e as YamlError {

@@ -17,6 +17,9 @@ struct Check: ParsableCommand {
     @Option(name: .long, help: "Rules whose target to check against (built-in name or .yaml path; repeatable). Default: micro.")
     var rules: [String] = []
 
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
     @Flag(help: "Print JSON.")
     var json = false
 

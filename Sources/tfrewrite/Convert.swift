@@ -47,6 +47,9 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Pipeline control")
     var pipelineFlags: PipelineFlags
 
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
     static let cSourceExtensions = ["cc", "cpp", "cxx"]
 
     var writesCArray: Bool { Self.cSourceExtensions.contains((output as NSString).pathExtension.lowercased()) }
@@ -83,6 +86,8 @@ struct Convert: ParsableCommand {
                 let target = ruleSet.target?.displayName ?? "?"
                 throw CLIError("\(input): after the passes, the target \(target) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written (see tfrewrite check)")
             } catch let e as PassError {
+                throw CLIError("\(input): \(e)")
+            } catch let e as RewriteBudgetExceeded {
                 throw CLIError("\(input): \(e)")
             }
         }

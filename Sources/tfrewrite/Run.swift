@@ -24,6 +24,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Input data: .npy, .npz or a folder of .npy files (repeat for several inputs).")
     var input: [String] = []
 
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
     @Option(name: .shortAndLong, help: "Where to write the outputs (.npy or .npz).")
     var output: String?
 

@@ -27,6 +27,9 @@ struct Inspect: ParsableCommand {
     @OptionGroup(title: "TensorFlow graph inputs")
     var importFlags: ImportFlags
 
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
     @Flag(help: "Print JSON (stable key order, no file offsets).")
     var json = false
 
@@ -62,6 +65,8 @@ struct Diff: ParsableCommand {
     var a: String
     @Argument(help: "The second model.")
     var b: String
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
     @Flag(help: "Print JSON.")
     var json = false
 

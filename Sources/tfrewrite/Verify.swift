@@ -23,6 +23,9 @@ struct Verify: ParsableCommand {
     @Argument(help: "The model to check against it (e.g. the int8 model).")
     var b: String
 
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
     @Option(help: "Input samples: .npy, .npz, folder of .npy files, or random:N.")
     var inputs: String?
 

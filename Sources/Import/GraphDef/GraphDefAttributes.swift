@@ -57,7 +57,8 @@ extension TFNodeDef {
         switch attrs[key] {
         case .list(let l)?:
             return try l.i.map { v in
-                guard let i = Int(exactly: v), abs(i) < Int(Int32.max) else {
+                // A range test, not abs(): abs(Int.min) overflows.
+                guard let i = Int(exactly: v), i > -Int(Int32.max), i < Int(Int32.max) else {
                     throw invalid("attribute '\(key)' holds \(v), out of range")
                 }
                 return i

@@ -198,6 +198,9 @@ package struct GraphDefLowering {
         } else {
             var inference = GraphDefShapeInference(topology: topology)
             guard let inferred = inference.shape(of: input.tensor) else {
+                if let problem = inference.problems.first {
+                    throw GraphDefImportError.badArgument(flag: input.origin, message: "cannot infer the shape of '\(input.tensor)': \(problem)")
+                }
                 throw GraphDefImportError.badArgument(
                     flag: input.origin,
                     message: "cannot infer the shape of '\(input.tensor)' (\(node.op)) from the graph: give it as --input \(input.tensor.node):SHAPE, e.g. --input \(input.tensor.node):1,49,10")
@@ -386,7 +389,7 @@ package struct GraphDefLowering {
             throw node.invalid("\(what) must be int32 or int64, got \(t.type.dtype.name)")
         }
         return try ints.map { i in
-            guard let v = Int(exactly: i), abs(v) <= Int(Int32.max) else { throw node.invalid("\(what) holds \(i), out of range") }
+            guard let v = Int(exactly: i), v >= -Int(Int32.max), v <= Int(Int32.max) else { throw node.invalid("\(what) holds \(i), out of range") }
             return v
         }
     }

@@ -24,6 +24,8 @@ package struct GraphDefShapeInference {
     package let topology: GraphDefTopology
     private var memo: [TFTensorRef: [Int]?] = [:]
     private var visiting = Set<TFTensorRef>()
+    /// Why a shape could not be inferred, when a node's attributes make it impossible.
+    private(set) var problems: [String] = []
 
     package init(topology: GraphDefTopology) { self.topology = topology }
 
@@ -68,6 +70,13 @@ package struct GraphDefShapeInference {
                 let window = try? node.attrInt("window_size"), let stride = try? node.attrInt("stride"),
                 window > 0, stride > 0
             else { return nil }
+            // TF's kernel sizes the FFT with NextPowerOfTwo on an int32 (spectrogram.cc), so a
+            // window past 2^30 has no FFT size; checking first also keeps the doubling below
+            // from overflowing.
+            guard window <= 1 << 30 else {
+                problems.append("AudioSpectrogram '\(node.name)' has window_size \(window), more than 2^30")
+                return nil
+            }
             let frames = input[0] < window ? 0 : 1 + (input[0] - window) / stride
             var fft = 1
             while fft < window { fft *= 2 }

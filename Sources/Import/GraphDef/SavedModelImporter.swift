@@ -1,4 +1,5 @@
 import FlatBuffers
+import Foundation
 import IR
 import Ops
 import Support
@@ -29,6 +30,27 @@ public enum SavedModelImporter {
         guard storage.count > 0 else { throw GraphDefImportError.savedModel(path: directory, message: "saved_model.pb is empty") }
         let saved = try ProtoDecoding.savedModel(storage.bytes, path: pbPath)
         return try importSavedModel(saved, directory: directory, signature: signature, options: options)
+    }
+
+    /// Reads the SavedModel proto in the file `path` itself (whatever its name), never a
+    /// sibling: the file the user named is the file converted.
+    public static func load(file path: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
+        let storage = try ByteStorage.map(path: path)
+        guard storage.count > 0 else { throw GraphDefImportError.savedModel(path: path, message: "the file is empty") }
+        let saved = try ProtoDecoding.savedModel(storage.bytes, path: path)
+        return try importSavedModel(saved, directory: directory(of: path), signature: signature, options: options)
+    }
+
+    /// The SavedModel folder a path names: the path itself, or the folder of the file.
+    package static func directory(of path: String) -> String {
+        if isDirectory(path) { return path }
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return String(path[..<slash])
+    }
+
+    package static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     public static func importSavedModel(_ saved: TFSavedModel, directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {

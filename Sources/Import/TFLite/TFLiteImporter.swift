@@ -255,6 +255,7 @@ private struct Decoder {
             quantization = Quantization(scales: scales, zeroPoints: zeroPoints, axis: axis, min: mins, max: maxs, customDetails: details)
         }
         let dtype = DType(code: typeCode)
+        if let problem = quantization?.problem(for: dtype) { throw TFLiteImportError.invalid(problem, at: shown) }
         let value = Value(name: name, type: ElementType(dtype, quantization: quantization), shape: shape, shapeSignature: signature, hasRank: try t.bool(F.TensorField.hasRank, default: false), isVariable: try t.bool(F.TensorField.isVariable, default: false), buffer: BufferID(buffer))
         if buffer > 0, let data = buffers[Int(buffer)].data, !data.isEmpty {
             guard let n = value.elementCount else {

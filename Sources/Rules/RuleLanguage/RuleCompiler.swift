@@ -107,6 +107,9 @@ public struct CustomRulesPass: GraphPass {
         } catch PassError.didNotConverge(let pass, let n, let firing) {
             let located = firing.map { name in rules.first { $0.name == name }.map { "\(name) (\($0.location))" } ?? name }
             throw PassError.didNotConverge(pass: pass, iterations: n, stillFiring: located)
+        } catch var e as RewriteBudgetExceeded {
+            e.pattern = rules.first { $0.name == e.pattern }.map { "rule \(e.pattern) (\($0.location))" } ?? e.pattern
+            throw e
         }
     }
 }

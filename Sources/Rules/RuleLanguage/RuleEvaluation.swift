@@ -191,7 +191,12 @@ package struct RuleEvaluator {
             default: return .bool(a >= b)
             }
         case "+":
-            if case .string(let a) = x, case .string(let b) = y { return .string(a + b) }
+            if case .string(let a) = x, case .string(let b) = y {
+                guard a.utf8.count + b.utf8.count <= RuleRewrite.maxNameLength else {
+                    throw RuleEvalError("a string longer than \(RuleRewrite.maxNameLength) bytes")
+                }
+                return .string(a + b)
+            }
             if case .list(let a) = x, case .list(let b) = y { return .list(a + b) }
             fallthrough
         default:

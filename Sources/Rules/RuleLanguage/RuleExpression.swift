@@ -50,6 +50,23 @@ package indirect enum RuleExpr: Hashable, Sendable {
         }
     }
 
+    /// The number of levels of the tree, measured without recursion (a hostile expression may be
+    /// too deep to walk recursively).
+    package var height: Int {
+        var deepest = 0
+        var pending: [(RuleExpr, Int)] = [(self, 1)]
+        while let (e, level) = pending.popLast() {
+            deepest = max(deepest, level)
+            switch e {
+            case .property(let x, _), .unary(_, let x): pending.append((x, level + 1))
+            case .index(let a, let b), .binary(_, let a, let b): pending += [(a, level + 1), (b, level + 1)]
+            case .list(let l), .call(_, let l): pending += l.map { ($0, level + 1) }
+            case .bool, .int, .float, .string, .symbol, .name: break
+            }
+        }
+        return deepest
+    }
+
     /// The conjuncts of a chain of `and`s (the expression itself otherwise).
     package var conjuncts: [RuleExpr] {
         if case .binary("and", let a, let b) = self { return a.conjuncts + b.conjuncts }
@@ -81,7 +98,28 @@ package struct RuleExprParser {
         p.tokens = try tokenize(text)
         let e = try p.expression()
         guard p.peek == .end else { throw RuleExprError("unexpected \(describe(p.peek)) after a complete expression") }
+        // Type checking and evaluation recurse over the tree: a long chain (`a + a + … + a`) is
+        // as deep as heavy nesting, so the finished tree is measured too.
+        guard e.height <= maxNesting else { throw RuleExprError("the expression is nested more than \(maxNesting) levels deep") }
         return e
+    }
+
+    /// Deepest nesting of parentheses, brackets, calls and operators an expression may have;
+    /// the parser and every walk over the tree recurse once per level.
+    package static let maxNesting = 256
+    private var nesting = 0
+
+    /// An expression as quoted in an error: long ones are cut, so the error stays one readable line.
+    package static func excerpt(_ text: String) -> String {
+        text.count <= 80 ? text : String(text.prefix(60)) + "… (\(text.count) characters)"
+    }
+
+    /// Runs `parse` one nesting level deeper, refusing to go past `maxNesting`.
+    private mutating func nested<R>(_ parse: (inout RuleExprParser) throws -> R) throws -> R {
+        guard nesting < Self.maxNesting else { throw RuleExprError("the expression is nested more than \(Self.maxNesting) levels deep") }
+        nesting += 1
+        defer { nesting -= 1 }
+        return try parse(&self)
     }
 
     private init(text: String, isBound: @escaping (String) -> Bool) {
@@ -190,7 +228,7 @@ package struct RuleExprParser {
         guard accept(op) else { throw RuleExprError("expected '\(op)', found \(Self.describe(peek))") }
     }
 
-    package mutating func expression() throws -> RuleExpr { try orExpr() }
+    package mutating func expression() throws -> RuleExpr { try nested { try $0.orExpr() } }
 
     private mutating func orExpr() throws -> RuleExpr {
         var e = try andExpr()
@@ -203,7 +241,7 @@ package struct RuleExprParser {
         return e
     }
     private mutating func notExpr() throws -> RuleExpr {
-        if accept("not") { return .unary("not", try notExpr()) }
+        if accept("not") { return .unary("not", try nested { try $0.notExpr() }) }
         return try comparison()
     }
     private mutating func comparison() throws -> RuleExpr {
@@ -227,7 +265,7 @@ package struct RuleExprParser {
     }
     private mutating func unary() throws -> RuleExpr {
         if accept("-") {
-            let inner = try unary()
+            let inner = try nested { try $0.unary() }
             if case .int(let n) = inner { return .int(-n) }
             if case .float(let d) = inner { return .float(-d) }
             return .unary("-", inner)

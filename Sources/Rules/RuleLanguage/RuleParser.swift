@@ -270,7 +270,7 @@ package struct RuleParser {
                 do {
                     expr = try RuleExprParser.parse(s, isBound: scope.isBound)
                 } catch let e as RuleExprError {
-                    throw fail(node.location, "\(what): in '\(s)': \(e.message)")
+                    throw fail(node.location, "\(what): in '\(RuleExprParser.excerpt(s))': \(e.message)")
                 }
             }
         case .list(let items):
@@ -338,7 +338,7 @@ package struct RuleParser {
                     default: throw RuleExprError("{\(inner)} is \(t); a name part must be a string or number")
                     }
                 } catch let x as RuleExprError {
-                    throw fail(node.location, "\(what): in {\(inner)}: \(x.message)")
+                    throw fail(node.location, "\(what): in {\(RuleExprParser.excerpt(inner))}: \(x.message)")
                 }
                 if !literal.isEmpty { parts.append(.text(literal)); literal = "" }
                 parts.append(.expr(e))

@@ -19,6 +19,9 @@ package struct RuleRewriteError: Error {
 /// the model as it was matched (`snapshot`), and names the rewrite made from the model as it is.
 package struct RuleRewrite {
     package let rule: RuleDefinition
+    /// Longest tensor name a rule may make: far above real names (TF's fused names run to a few
+    /// hundred bytes), far below what a template doubling the name on each application reaches.
+    package static let maxNameLength = 1 << 16
 
     package func apply(_ r: inout Rewriter, _ matched: RuleBindings, root: OpID) throws {
         let snapshot = r
@@ -118,6 +121,9 @@ package struct RuleRewrite {
                     case .string(let x): s += x
                     case let v: s += v.description
                     }
+                }
+                guard s.utf8.count <= RuleRewrite.maxNameLength else {
+                    throw RuleEvalError("the name template \"\(RuleExprParser.excerpt(t.text))\" gives a name longer than \(RuleRewrite.maxNameLength) bytes (does it repeat a name on every application?)")
                 }
             }
             return s
