@@ -139,6 +139,8 @@ public enum Int8Quantizer {
         var graph: Graph {
             get { model.subgraphs[0] }
             set { model.subgraphs[0] = newValue }
+            // In place: with get/set alone every write through `graph` copied the whole graph.
+            _modify { yield &model.subgraphs[0] }
         }
 
         mutating func run() throws {
