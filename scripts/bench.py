@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Times whole processes and reports peak RSS (os.wait4's ru_maxrss).
 
-    scripts/bench.py NAME [--runs N] [--bytes B] -- CMD ARGS...
+    scripts/bench.py NAME [--runs N] [--bytes B] [--per-op N] -- CMD ARGS...
 
-Prints one line: name, median and min wall time, peak RSS (MiB, max over runs), and MB/s
-when --bytes gives how many bytes one run reads+writes.
+Prints one line: name, median and min wall time, peak RSS (MiB, max over runs), MB/s
+when --bytes gives how many bytes one run reads+writes, and microseconds per op (median)
+when --per-op gives the model's op count.
 """
 import argparse
 import os
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("name")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--bytes", type=int, default=0)
+    ap.add_argument("--per-op", type=int, default=0)
     argv = sys.argv[1:]
     if "--" not in argv:
         sys.exit("bench: usage: bench.py NAME [--runs N] [--bytes B] -- CMD ...")
@@ -47,6 +49,8 @@ def main():
     line = f"{a.name:<44} median {med:8.3f} s  min {min(times):8.3f} s  peak RSS {max(rss):8.1f} MiB"
     if a.bytes:
         line += f"  {a.bytes / med / 1e9:6.2f} GB/s"
+    if a.per_op:
+        line += f"  {med / a.per_op * 1e6:8.2f} us/op"
     print(line, flush=True)
 
 
