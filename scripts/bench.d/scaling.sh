@@ -8,7 +8,8 @@
 # Goal: per job, the largest time per op is within 2x of the smallest (printed as "spread").
 # A process has a fixed cost (start, load the rules, ~20 ms) that would dominate 1k ops, so
 # the spread is computed on the time beyond a 1-op model's ("net"), from the fastest run of
-# each (the machine's other load only ever adds time); raw medians are printed too.
+# each (the machine's other load only ever adds time), for wall time and for CPU time (user +
+# system, all threads: less disturbed by other processes on a shared machine).
 # Then the large cases of issues 13 and 21: a 100k-node GraphDef chain (goal < 10 s), a 100k-op
 # chain through --quantize int8, and a model of 10k subgraphs through --rules micro.
 # SCALING_SIZES overrides the sizes (e.g. SCALING_SIZES="1000 4000" for a quick look).
@@ -29,11 +30,12 @@ timed() {  # JOB N CMD...: one bench.py line, remembered for the spread
     local runs=5
     ((n >= 64000)) && runs=3
     local line
-    local per=(--per-op "$n")
-    ((n == 1)) && per=()
-    line=$(python3 scripts/bench.py "$job, $n ops" --runs "$runs" "${per[@]}" -- "$@")
+    line=$(python3 scripts/bench.py "$job, $n ops" --runs "$runs" --per-op "$n" -- "$@")
     echo "$line"
-    echo "$job|$n|$(echo "$line" | sed -E 's/.* min +([0-9.]+) s .*/\1/')" >>"$results"
+    local wall cpu
+    wall=$(echo "$line" | sed -E 's/.* min +([0-9.]+) s .*/\1/')
+    cpu=$(echo "$line" | sed -E 's/.*cpu min +([0-9.]+) s.*/\1/')
+    echo "$job|$n|$wall|$cpu" >>"$results"
 }
 
 for n in 1 "${sizes[@]}"; do
@@ -46,18 +48,19 @@ for n in 1 "${sizes[@]}"; do
 done
 python3 - "$results" <<'PY'
 import sys
-fixed, net = {}, {}
-for line in open(sys.argv[1]):
-    job, n, seconds = line.rstrip("\n").split("|")
-    n, seconds = int(n), float(seconds)
-    if n == 1:
-        fixed[job] = seconds
-    else:
-        net.setdefault(job, []).append((n, (seconds - fixed[job]) / n * 1e6))
-for job, figures in net.items():
-    us = [u for _, u in figures]
-    listing = ", ".join(f"{n // 1000}k {u:.1f}" for n, u in figures)
-    print(f"spread {job:<28} {max(us) / min(us):5.2f}x  net us/op (fastest run minus a 1-op model's, {fixed[job]:.3f} s): {listing}")
+for column, what in ((2, "wall"), (3, "cpu")):
+    fixed, net = {}, {}
+    for line in open(sys.argv[1]):
+        fields = line.rstrip("\n").split("|")
+        job, n, seconds = fields[0], int(fields[1]), float(fields[column])
+        if n == 1:
+            fixed[job] = seconds
+        else:
+            net.setdefault(job, []).append((n, (seconds - fixed[job]) / n * 1e6))
+    for job, figures in net.items():
+        us = [u for _, u in figures]
+        listing = ", ".join(f"{n // 1000}k {u:.1f}" for n, u in figures)
+        print(f"spread ({what}) {job:<28} {max(us) / min(us):5.2f}x  net us/op (least time minus a 1-op model's, {fixed[job]:.3f} s): {listing}")
 PY
 
 pb=$("$BIN/tfrewrite-bench-models" relu-pb "$dir" 100000)
