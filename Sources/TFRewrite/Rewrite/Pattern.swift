@@ -32,9 +32,15 @@ public struct Rewriter {
 
     public init(model: Model, subgraph: Int, context: PassContext) {
         self.storage = model
-        self.useDef = UseDefIndex(model.subgraphs[subgraph])
+        self.useDef = UseDefIndex(model.subgraphs.indices.contains(subgraph) ? model.subgraphs[subgraph] : Graph())
         self.subgraph = subgraph
         self.context = context
+    }
+
+    /// The index for the model as it is now (an empty one when `subgraph` is out of range, so
+    /// a rewriter over no graph traps only when asked about one, as before it had an index).
+    private mutating func rebuildIndex() {
+        useDef = UseDefIndex(storage.subgraphs.indices.contains(subgraph) ? storage.subgraphs[subgraph] : Graph())
     }
 
     // `_modify` lets callers change the model in place: a get/set pair would copy the whole
@@ -43,22 +49,22 @@ public struct Rewriter {
         get { storage }
         set {
             storage = newValue
-            useDef = UseDefIndex(storage.subgraphs[subgraph])
+            rebuildIndex()
         }
         _modify {
             yield &storage
-            useDef = UseDefIndex(storage.subgraphs[subgraph])
+            rebuildIndex()
         }
     }
     public var graph: Graph {
         get { storage.subgraphs[subgraph] }
         set {
             storage.subgraphs[subgraph] = newValue
-            useDef = UseDefIndex(storage.subgraphs[subgraph])
+            rebuildIndex()
         }
         _modify {
             yield &storage.subgraphs[subgraph]
-            useDef = UseDefIndex(storage.subgraphs[subgraph])
+            rebuildIndex()
         }
     }
     public subscript(_ id: OpID) -> Op {

@@ -73,6 +73,11 @@ final class UseDefIndexTests: XCTestCase {
         assertAgrees(r, "compact (op indices moved)")
     }
 
+    func testARewriterOverNoGraphIsMadeWithoutTrapping() {
+        let r = Rewriter(model: Model(), subgraph: 0, context: PassContext())
+        XCTAssertEqual(r.subgraph, 0)
+    }
+
     func testRandomEditsAgreeWithTheScans() {
         var rng = SplitMix64(seed: 7)
         for round in 0..<20 {
