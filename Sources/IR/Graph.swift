@@ -49,14 +49,16 @@ public struct Graph: Hashable, Sendable {
 
     public mutating func eraseOp(_ id: OpID) { ops[id.index].isErased = true }
 
-    /// The live op writing `value`, if any.
+    /// The live op writing `value`, if any. Scans every op: passes ask `Rewriter.producer(of:)`,
+    /// which answers from a `UseDefIndex`.
     public func producer(of value: ValueID) -> OpID? {
         guard !value.isAbsent else { return nil }
         for (i, op) in ops.enumerated() where !op.isErased && op.outputs.contains(value) { return OpID(i) }
         return nil
     }
 
-    /// Live ops reading `value`, with the input position, in op order.
+    /// Live ops reading `value`, with the input position, in op order. Scans every op (see
+    /// `UseDefIndex` for repeated questions).
     public func uses(of value: ValueID) -> [(op: OpID, operand: Int)] {
         var result: [(OpID, Int)] = []
         for (i, op) in ops.enumerated() where !op.isErased {

@@ -152,19 +152,27 @@ extension Model {
     public mutating func removeDeadCode() {
         for s in subgraphs.indices {
             var g = subgraphs[s]
-            var changed = true
-            while changed {
-                changed = false
-                let counts = g.useCounts()
-                for i in g.ops.indices where !g.ops[i].isErased && g.ops[i].intermediates.isEmpty {
-                    let outs = g.ops[i].outputs
-                    if !outs.isEmpty && outs.allSatisfy({ $0.isAbsent || ($0.index < counts.count && counts[$0.index] == 0) }) {
-                        g.ops[i].isErased = true
-                        changed = true
-                    }
-                }
-                if changed { g.ops.removeAll { $0.isErased } }
+            var counts = g.useCounts()
+            func isDead(_ i: Int) -> Bool {
+                let op = g.ops[i]
+                return !op.isErased && op.intermediates.isEmpty && !op.outputs.isEmpty
+                    && op.outputs.allSatisfy({ $0.isAbsent || ($0.index < counts.count && counts[$0.index] == 0) })
             }
+            // A worklist: erasing an op can only make the ops writing its inputs dead, so only
+            // those are looked at again (one pass per dead op, not one sweep per chain link).
+            let writers = g.writersByValue()
+            var worklist = g.ops.indices.filter(isDead)
+            var erasedAny = false
+            while let i = worklist.popLast() {
+                guard isDead(i) else { continue }
+                g.ops[i].isErased = true
+                erasedAny = true
+                for v in g.ops[i].inputs where !v.isAbsent && v.index < counts.count {
+                    counts[v.index] -= 1
+                    if counts[v.index] == 0 { worklist += writers[v.index].filter(isDead) }
+                }
+            }
+            if erasedAny { g.ops.removeAll { $0.isErased } }
             subgraphs[s] = g
             compactValues(inSubgraph: s)
         }

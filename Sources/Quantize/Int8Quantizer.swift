@@ -148,6 +148,8 @@ public enum Int8Quantizer {
         package var graph: Graph {
             get { model.subgraphs[0] }
             set { model.subgraphs[0] = newValue }
+            // In place: with get/set alone every write through `graph` copied the whole graph.
+            _modify { yield &model.subgraphs[0] }
         }
 
         package mutating func run() throws {

@@ -217,27 +217,40 @@ private func quoted(_ s: String?) -> String { s.map { "\"\($0)\"" } ?? "none" }
 
 package enum AlignStep { case match(Int, Int), delete(Int), insert(Int) }
 
-/// Longest-common-subsequence alignment of two sequences (O(n·m); op lists are small).
+/// Longest-common-subsequence alignment of two sequences: O(n·m) time and memory for what
+/// follows their common prefix.
 package func lcsAlign(_ a: [String], _ b: [String]) -> [AlignStep] {
-    let n = a.count, m = b.count
-    var dp = [[Int]](repeating: [Int](repeating: 0, count: m + 1), count: n + 1)
+    // The walk below matches equal heads first, and the table of a suffix pair is the full
+    // table's corner, so a common prefix is matched without a table: comparing a model with
+    // its own rewrite costs O(ops), not O(ops²) time and memory.
+    var prefix = 0
+    while prefix < a.count && prefix < b.count && a[prefix] == b[prefix] { prefix += 1 }
+    var steps: [AlignStep] = (0..<prefix).map { .match($0, $0) }
+    let n = a.count - prefix, m = b.count - prefix
+    // dp[i][j] = LCS length of a[prefix+i...] and b[prefix+j...], one flat row-major table.
+    let width = m + 1
+    var dp = [Int32](repeating: 0, count: (n + 1) * width)
     if n > 0 && m > 0 {
         for i in stride(from: n - 1, through: 0, by: -1) {
             for j in stride(from: m - 1, through: 0, by: -1) {
-                dp[i][j] = a[i] == b[j] ? dp[i + 1][j + 1] + 1 : max(dp[i + 1][j], dp[i][j + 1])
+                dp[i * width + j] = a[prefix + i] == b[prefix + j]
+                    ? dp[(i + 1) * width + j + 1] + 1 : max(dp[(i + 1) * width + j], dp[i * width + j + 1])
             }
         }
     }
-    var steps: [AlignStep] = []
     var i = 0, j = 0
     while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            steps.append(.match(i, j)); i += 1; j += 1
-        } else if j < m && (i == n || dp[i][j + 1] >= dp[i + 1][j]) {
+        if i < n && j < m && a[prefix + i] == b[prefix + j] {
+            steps.append(.match(prefix + i, prefix + j)); i += 1; j += 1
+        } else if j < m && (i == n || dp[i * width + j + 1] >= dp[(i + 1) * width + j]) {
             // Prefer removals before insertions so replacements pair up in order.
-            if i < n && dp[i + 1][j] == dp[i][j + 1] { steps.append(.delete(i)); i += 1 } else { steps.append(.insert(j)); j += 1 }
+            if i < n && dp[(i + 1) * width + j] == dp[i * width + j + 1] {
+                steps.append(.delete(prefix + i)); i += 1
+            } else {
+                steps.append(.insert(prefix + j)); j += 1
+            }
         } else {
-            steps.append(.delete(i)); i += 1
+            steps.append(.delete(prefix + i)); i += 1
         }
     }
     return steps

@@ -25,47 +25,93 @@ public struct Pattern: Sendable {
 /// The mutable view a pattern gets: the model and the subgraph being rewritten, with the
 /// helpers rewrites need. Values are never renumbered while patterns run; erased ops are
 /// removed and new ops ordered when the driver compacts the graph.
+///
+/// Use/def questions (`producer(of:)`, `uses(of:)`) are answered from a `UseDefIndex` that the
+/// op subscript, `addOp`, `erase` and `replaceAllUses` keep current; changing `model` or `graph`
+/// directly rebuilds it (O(graph) once, e.g. after the driver compacts).
 public struct Rewriter {
-    public var model: Model
+    private var storage: Model
+    private var useDef: UseDefIndex
     public let subgraph: Int
     public var context: PassContext
 
     public init(model: Model, subgraph: Int, context: PassContext) {
-        self.model = model
+        self.storage = model
+        self.useDef = UseDefIndex(model.subgraphs.indices.contains(subgraph) ? model.subgraphs[subgraph] : Graph())
         self.subgraph = subgraph
         self.context = context
     }
 
+    /// The index for the model as it is now (an empty one when `subgraph` is out of range, so
+    /// a rewriter over no graph traps only when asked about one, as before it had an index).
+    private mutating func rebuildIndex() {
+        useDef = UseDefIndex(storage.subgraphs.indices.contains(subgraph) ? storage.subgraphs[subgraph] : Graph())
+    }
+
+    // `_modify` lets callers change the model in place: a get/set pair would copy the whole
+    // graph on every write.
+    public var model: Model {
+        get { storage }
+        set {
+            storage = newValue
+            rebuildIndex()
+        }
+        _modify {
+            yield &storage
+            rebuildIndex()
+        }
+    }
     public var graph: Graph {
-        get { model.subgraphs[subgraph] }
-        set { model.subgraphs[subgraph] = newValue }
+        get { storage.subgraphs[subgraph] }
+        set {
+            storage.subgraphs[subgraph] = newValue
+            rebuildIndex()
+        }
+        _modify {
+            yield &storage.subgraphs[subgraph]
+            rebuildIndex()
+        }
     }
     public subscript(_ id: OpID) -> Op {
-        get { model.subgraphs[subgraph].ops[id.index] }
-        set { model.subgraphs[subgraph].ops[id.index] = newValue }
+        get { storage.subgraphs[subgraph].ops[id.index] }
+        set {
+            let old = storage.subgraphs[subgraph].ops[id.index]
+            storage.subgraphs[subgraph].ops[id.index] = newValue
+            useDef.opChanged(at: id, from: old, to: newValue)
+        }
     }
     public subscript(_ id: ValueID) -> Value {
-        get { model.subgraphs[subgraph].values[id.index] }
-        set { model.subgraphs[subgraph].values[id.index] = newValue }
+        get { storage.subgraphs[subgraph].values[id.index] }
+        set { storage.subgraphs[subgraph].values[id.index] = newValue }
     }
 
-    public func constant(_ id: ValueID) -> ConstantTensor? { model.constant(id, in: subgraph) }
-    public func isConstant(_ id: ValueID) -> Bool { model.isConstant(id, in: subgraph) }
-    public func producer(of v: ValueID) -> OpID? { graph.producer(of: v) }
-    public func uses(of v: ValueID) -> [(op: OpID, operand: Int)] { graph.uses(of: v) }
+    public func constant(_ id: ValueID) -> ConstantTensor? { storage.constant(id, in: subgraph) }
+    public func isConstant(_ id: ValueID) -> Bool { storage.isConstant(id, in: subgraph) }
+    public func producer(of v: ValueID) -> OpID? { useDef.producer(of: v, in: storage.subgraphs[subgraph]) }
+    public func uses(of v: ValueID) -> [(op: OpID, operand: Int)] { useDef.uses(of: v, in: storage.subgraphs[subgraph]) }
+    /// `uses(of: v).count`, without building the list.
+    public func useCount(of v: ValueID) -> Int { useDef.useCount(of: v, in: storage.subgraphs[subgraph]) }
     /// True when exactly one op reads `v` and it is not a graph output.
-    public func hasSingleUse(_ v: ValueID) -> Bool { uses(of: v).count == 1 && !graph.isGraphOutput(v) }
+    public func hasSingleUse(_ v: ValueID) -> Bool { useCount(of: v) == 1 && !graph.isGraphOutput(v) }
 
-    public mutating func setConstant(_ id: ValueID, _ t: ConstantTensor) { model.setConstant(id, t, in: subgraph) }
+    public mutating func setConstant(_ id: ValueID, _ t: ConstantTensor) { storage.setConstant(id, t, in: subgraph) }
     @discardableResult
-    public mutating func addConstant(_ t: ConstantTensor, name: String) -> ValueID { model.addConstant(t, name: name, in: subgraph) }
+    public mutating func addConstant(_ t: ConstantTensor, name: String) -> ValueID { storage.addConstant(t, name: name, in: subgraph) }
     @discardableResult
-    public mutating func addValue(_ v: Value) -> ValueID { model.subgraphs[subgraph].addValue(v) }
+    public mutating func addValue(_ v: Value) -> ValueID { storage.subgraphs[subgraph].addValue(v) }
     @discardableResult
-    public mutating func addOp(_ op: Op) -> OpID { model.subgraphs[subgraph].addOp(op) }
-    public mutating func erase(_ op: OpID) { model.subgraphs[subgraph].eraseOp(op) }
+    public mutating func addOp(_ op: Op) -> OpID {
+        let id = storage.subgraphs[subgraph].addOp(op)
+        useDef.opAppended(op, at: id)
+        return id
+    }
+    public mutating func erase(_ op: OpID) { self[op].isErased = true }
+    /// `Graph.replaceAllUses(of:with:)`, visiting only the ops that read `old`.
     public mutating func replaceAllUses(of old: ValueID, with new: ValueID) {
-        model.subgraphs[subgraph].replaceAllUses(of: old, with: new)
+        for use in uses(of: old) { self[use.op].inputs[use.operand] = new }
+        for k in storage.subgraphs[subgraph].outputs.indices where storage.subgraphs[subgraph].outputs[k] == old {
+            storage.subgraphs[subgraph].outputs[k] = new
+        }
     }
 }
 
@@ -88,6 +134,11 @@ public struct GreedyRewriteDriver {
         var changedAny = false
         for s in model.subgraphs.indices {
             var rewriter = Rewriter(model: model, subgraph: s, context: context)
+            // The rewriter holds the only reference, so its writes do not copy every subgraph
+            // (that made models with many subgraphs quadratic). On an error the model is the
+            // rewriter's, as far as it got.
+            model = Model()
+            defer { model = rewriter.model }
             var iteration = 0
             let budget = RewriteBudget(rewriter.graph)
             while true {
@@ -118,7 +169,6 @@ public struct GreedyRewriteDriver {
                     throw PassError.didNotConverge(pass: passName, iterations: iteration, stillFiring: Array(Set(fired)).sorted())
                 }
             }
-            model = rewriter.model
             context = rewriter.context
         }
         return changedAny
