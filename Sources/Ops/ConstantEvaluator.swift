@@ -9,8 +9,9 @@ import Support
 /// SHAPE → STRIDED_SLICE → PACK chains). Used by `ConstantFold` and by the GraphDef importer,
 /// which folds as it lowers so that shapes downstream are known.
 ///
-/// Semantics follow the TFLite kernels (reference_ops) for the ops listed in `evaluate`;
-/// anything else returns nil ("cannot fold"), never a guess.
+/// Each operator's `fold` in the operator table says how it is computed, with the building
+/// blocks here; semantics follow the TFLite kernels (reference_ops). Anything else returns nil
+/// ("cannot fold"), never a guess.
 public enum ConstantEvaluator {
     /// The outputs of `kind` applied to `inputs` (nil entries = absent optional inputs), or nil
     /// when the op is not one this evaluator computes, an input is quantized, or the inputs do
@@ -20,71 +21,7 @@ public enum ConstantEvaluator {
         guard outputs.allSatisfy(fitsMemoryBudget) else { return nil }
         let present = inputs.compactMap { $0 }
         guard !present.contains(where: { $0.type.isQuantized }), !outputs.contains(where: { $0.type.isQuantized }) else { return nil }
-        func first() -> ConstantTensor? { inputs.first ?? nil }
-        func one(_ t: ConstantTensor?) -> [ConstantTensor]? { t.map { [$0] } }
-        switch kind {
-        case .add(let a):
-            guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
-            return one(binary(x, y, .add).flatMap { applyActivation($0, a.activation) })
-        case .sub(let a):
-            guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
-            return one(binary(x, y, .sub).flatMap { applyActivation($0, a.activation) })
-        case .mul(let act):
-            guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
-            return one(binary(x, y, .mul).flatMap { applyActivation($0, act) })
-        case .reshape, .squeeze:
-            guard let x = first(), outputs.count == 1, Value.elementCount(outputs[0].shape) == x.elementCount else { return nil }
-            return [x.reshaped(outputs[0].shape)]
-        case .concatenation(let axis, let act):
-            guard act == .none, present.count == inputs.count else { return nil }
-            return one(concatenate(present, axis: Int(axis)))
-        case .pack(_, let axis):
-            guard present.count == inputs.count else { return nil }
-            return one(pack(present, axis: Int(axis)))
-        case .stridedSlice(let a):
-            guard inputs.count == 4, let x = inputs[0], let b = inputs[1]?.integers, let e = inputs[2]?.integers,
-                let s = inputs[3]?.integers, StridedSliceGeometry.runtimesDisagree(a) == nil,
-                let g = try? StridedSliceGeometry(shape: x.shape.map(Int.init), begin: b, end: e, strides: s, attributes: a)
-            else { return nil }
-            return [g.apply(to: x)]
-        case .relu: return one(first().flatMap { unaryFloat($0) { max($0, 0) } })
-        case .relu6: return one(first().flatMap { unaryFloat($0) { min(max($0, 0), 6) } })
-        case .logistic: return one(first().flatMap { unaryFloat($0) { 1 / (1 + exp(-$0)) } })
-        case .tanh: return one(first().flatMap { unaryFloat($0) { tanh($0) } })
-        case .builtin(let op, let options):
-            switch op {
-            case .div:
-                // DivOptions carries a fused activation (schema.fbs); an undefined one is not folded.
-                guard inputs.count == 2, let x = inputs[0], let y = inputs[1], x.type.dtype == .float32,
-                    let activation = OpaqueOptions.divActivation(options)
-                else { return nil }
-                return one(binary(x, y, .div).flatMap { applyActivation($0, activation) })
-            case .maximum, .minimum:
-                guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
-                return one(binary(x, y, op == .maximum ? .max : .min))
-            case .squaredDifference:
-                // (x − y)·(x − y) in the tensor's type, as the TFLite kernels compute it.
-                guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
-                return one(binary(x, y, .sub).flatMap { binary($0, $0, .mul) })
-            case .rsqrt: return one(first().flatMap { unaryFloat($0) { 1 / $0.squareRoot() } })
-            case .sqrt: return one(first().flatMap { unaryFloat($0) { $0.squareRoot() } })
-            case .expandDims:
-                guard let x = first(), outputs.count == 1, Value.elementCount(outputs[0].shape) == x.elementCount else { return nil }
-                return [x.reshaped(outputs[0].shape)]
-            case .transpose:
-                guard inputs.count == 2, let x = inputs[0], let perm = inputs[1]?.integers, perm.count == x.shape.count,
-                    perm.map(Int.init).sorted() == Array(0..<x.shape.count)
-                else { return nil }
-                return [x.transposed(perm.map(Int.init))]
-            case .cast:
-                guard let x = first(), outputs.count == 1 else { return nil }
-                return one(cast(x, to: outputs[0].dtype))
-            default:
-                return nil
-            }
-        default:
-            return nil
-        }
+        return OperatorTable[kind.builtinOperator]?.fold?(ConstantFoldInputs(kind: kind, inputs: inputs, outputs: outputs))
     }
 
     // MARK: - Memory
@@ -104,14 +41,12 @@ public enum ConstantEvaluator {
     }
 
     /// Whether `evaluate` computes ops of this kind at all (when their inputs fit).
+    /// An op with typed attributes in its opaque form (odd options) is not computed.
     public static func computes(_ kind: OpKind) -> Bool {
         switch kind {
-        case .add, .sub, .mul, .reshape, .squeeze, .concatenation, .pack, .stridedSlice, .relu, .relu6, .logistic, .tanh:
-            return true
-        case .builtin(let op, _):
-            return [.div, .maximum, .minimum, .rsqrt, .sqrt, .expandDims, .transpose, .cast].contains(op)
-        default:
-            return false
+        case .custom: return false
+        case .builtin(let op, _): return OperatorTable[op].map { $0.fold != nil && $0.options == nil } ?? false
+        default: return OperatorTable[kind.builtinOperator]?.fold != nil
         }
     }
 

@@ -27,6 +27,8 @@ public struct OperatorDefinition: Sendable {
     package var kernel: (@Sendable (KernelContext) throws -> any Kernel)?
     /// Shape and quantization rules beyond the generic ones, for the verifier.
     package var verify: (@Sendable (OpCheck) -> Void)?
+    /// The op computed on constant inputs (constant folding), nil when it cannot be.
+    package var fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)?
 
     package init(
         _ op: BuiltinOperator,
@@ -37,7 +39,8 @@ public struct OperatorDefinition: Sendable {
         version: (@Sendable (OpVersions.Signature) -> MinimumVersion)? = nil,
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
-        verify: (@Sendable (OpCheck) -> Void)? = nil
+        verify: (@Sendable (OpCheck) -> Void)? = nil,
+        fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)? = nil
     ) {
         self.op = op
         self.options = options
@@ -48,6 +51,7 @@ public struct OperatorDefinition: Sendable {
         self.quantization = quantization
         self.kernel = kernel
         self.verify = verify
+        self.fold = fold
     }
 }
 
@@ -148,6 +152,40 @@ package struct WeightsOperand: Sendable {
     package init(layout: FilterLayout, rescalable: @escaping @Sendable (OpKind) -> Bool = { _ in true }) {
         self.layout = layout
         self.rescalable = rescalable
+    }
+}
+
+/// An op's constant inputs (nil entries: absent optional inputs) and the result types and
+/// shapes the IR already knows, for its `fold`.
+package struct ConstantFoldInputs {
+    package let kind: OpKind
+    package let inputs: [ConstantTensor?]
+    package let outputs: [Value]
+
+    package var first: ConstantTensor? { inputs.first ?? nil }
+    /// Both operands of a binary op.
+    package var pair: (ConstantTensor, ConstantTensor)? {
+        guard inputs.count == 2, let x = inputs[0], let y = inputs[1] else { return nil }
+        return (x, y)
+    }
+    /// Every input, when none is absent.
+    package var all: [ConstantTensor]? {
+        let present = inputs.compactMap { $0 }
+        return present.count == inputs.count ? present : nil
+    }
+    /// The input reshaped to the one output's shape (RESHAPE, SQUEEZE, EXPAND_DIMS).
+    package var reshapedToOutput: [ConstantTensor]? {
+        guard let x = first, outputs.count == 1, Value.elementCount(outputs[0].shape) == x.elementCount else { return nil }
+        return [x.reshaped(outputs[0].shape)]
+    }
+    /// A float elementwise function of the first input.
+    package func unaryFloat(_ f: (Float) -> Float) -> [ConstantTensor]? {
+        first.flatMap { ConstantEvaluator.unaryFloat($0, f) }.map { [$0] }
+    }
+    /// A binary op with broadcasting, then a fused activation.
+    package func binary(_ op: ConstantEvaluator.BinaryOperation, activation: ActivationFunction = .none) -> [ConstantTensor]? {
+        guard let (x, y) = pair else { return nil }
+        return ConstantEvaluator.binary(x, y, op).flatMap { ConstantEvaluator.applyActivation($0, activation) }.map { [$0] }
     }
 }
 

@@ -59,6 +59,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .add(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .add, activation: a.activation)
+        },
+        fold: { f in
+            guard case .add(let a) = f.kind else { return nil }
+            return f.binary(.add, activation: a.activation)
         }
     )
 
@@ -86,6 +90,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .sub(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .sub, activation: a.activation)
+        },
+        fold: { f in
+            guard case .sub(let a) = f.kind else { return nil }
+            return f.binary(.sub, activation: a.activation)
         }
     )
 
@@ -133,6 +141,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .mul(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .mul, activation: a)
+        },
+        fold: { f in
+            guard case .mul(let act) = f.kind else { return nil }
+            return f.binary(.mul, activation: act)
         }
     )
 
@@ -146,6 +158,13 @@ extension OperatorTable {
                 throw Unsupported("fused activation \(options?.int8(0, default: 0) ?? 0)")
             }
             return try BinaryKernel(c, .div, activation: activation)
+        },
+        fold: { f in
+            // DivOptions carries a fused activation (schema.fbs); an undefined one is not folded.
+            guard case .builtin(_, let options) = f.kind, let (x, _) = f.pair, x.type.dtype == .float32,
+                let activation = OpaqueOptions.divActivation(options)
+            else { return nil }
+            return f.binary(.div, activation: activation)
         }
     )
 
@@ -162,7 +181,8 @@ extension OperatorTable {
                     (s.input(0) == .int8, 2, "int8 inputs"),
                 ])
             },
-            kernel: { c in try BinaryKernel(c, operation, activation: .none) }
+            kernel: { c in try BinaryKernel(c, operation, activation: .none) },
+            fold: { f in f.binary(operation == .maximum ? .max : .min) }
         )
     }
 }

@@ -19,6 +19,10 @@ extension OperatorTable {
                 (either(.int8), 3, "int8 cast"),
                 (either(.uint32), 2, "uint32 cast"),
             ])
+        },
+        fold: { f in
+            guard let x = f.first, f.outputs.count == 1 else { return nil }
+            return ConstantEvaluator.cast(x, to: f.outputs[0].dtype).map { [$0] }
         }
     )
 }

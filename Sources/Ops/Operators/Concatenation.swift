@@ -47,6 +47,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .concatenation(let axis, let act) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try ConcatenationKernel(c, axis: axis, activation: act)
+        },
+        fold: { f in
+            guard case .concatenation(let axis, let act) = f.kind, act == .none, let parts = f.all else { return nil }
+            return ConstantEvaluator.concatenate(parts, axis: Int(axis)).map { [$0] }
         }
     )
 
@@ -79,6 +83,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .pack(let n, let axis) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try PackKernel(c, valuesCount: n, axis: axis)
+        },
+        fold: { f in
+            guard case .pack(_, let axis) = f.kind, let parts = f.all else { return nil }
+            return ConstantEvaluator.pack(parts, axis: Int(axis)).map { [$0] }
         }
     )
 }

@@ -45,6 +45,10 @@ extension OperatorTable {
             if let x = check.input(0), let y = check.output(0), !x.isDynamic, !y.isDynamic, x.elementCount != y.elementCount {
                 check.report("reshape from \(x.shape) to \(y.shape) changes the element count")
             }
+        },
+        fold: { f in
+            guard case .reshape = f.kind else { return nil }
+            return f.reshapedToOutput
         }
     )
 
@@ -75,12 +79,17 @@ extension OperatorTable {
         kernel: { c in
             guard case .squeeze(let dims) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try ReshapeKernel(c, .squeeze(dims))
+        },
+        fold: { f in
+            guard case .squeeze = f.kind else { return nil }
+            return f.reshapedToOutput
         }
     )
 
     static let expandDims = OperatorDefinition(
         .expandDims,
         version: { _ in MinimumVersion(1, "no version rule: always 1") },
-        kernel: { c in try ReshapeKernel(c, .expandDims) }
+        kernel: { c in try ReshapeKernel(c, .expandDims) },
+        fold: { f in f.reshapedToOutput }
     )
 }

@@ -15,6 +15,11 @@ extension OperatorTable {
         quantization: activationOperandsFree,
         // tflite-micro tensorflow/lite/micro/kernels/squared_difference.cc: float32, int32 and
         // int8 (int16 too, which tfrewrite does not model); no fused activation.
-        kernel: { c in try BinaryKernel(c, .squaredDifference, activation: .none) }
+        kernel: { c in try BinaryKernel(c, .squaredDifference, activation: .none) },
+        // (x − y)·(x − y) in the tensor's type, as the TFLite kernels compute it.
+        fold: { f in
+            guard let (x, y) = f.pair else { return nil }
+            return ConstantEvaluator.binary(x, y, .sub).flatMap { ConstantEvaluator.binary($0, $0, .mul) }.map { [$0] }
+        }
     )
 }

@@ -48,6 +48,13 @@ extension OperatorTable {
         kernel: { c in
             guard case .stridedSlice(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try StridedSliceKernel(c, a)
+        },
+        fold: { f in
+            guard case .stridedSlice(let a) = f.kind, f.inputs.count == 4, let x = f.inputs[0], let b = f.inputs[1]?.integers,
+                let e = f.inputs[2]?.integers, let s = f.inputs[3]?.integers, StridedSliceGeometry.runtimesDisagree(a) == nil,
+                let g = try? StridedSliceGeometry(shape: x.shape.map(Int.init), begin: b, end: e, strides: s, attributes: a)
+            else { return nil }
+            return [g.apply(to: x)]
         }
     )
 }

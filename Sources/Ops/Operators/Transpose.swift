@@ -23,6 +23,12 @@ extension OperatorTable {
             guard case .builtin = op.kind else { return nil }
             return .init(roles: [.activation, .passThrough], output: .sameAsInput)
         },
-        kernel: { c in try TransposeKernel(c) }
+        kernel: { c in try TransposeKernel(c) },
+        fold: { f in
+            guard f.inputs.count == 2, let x = f.inputs[0], let perm = f.inputs[1]?.integers, perm.count == x.shape.count,
+                perm.map(Int.init).sorted() == Array(0..<x.shape.count)
+            else { return nil }
+            return [x.transposed(perm.map(Int.init))]
+        }
     )
 }

@@ -1,4 +1,5 @@
 import FlatBuffers
+import Foundation
 import IR
 import Kernels
 
@@ -22,7 +23,11 @@ extension OperatorTable {
             guard case .relu = op.kind else { return nil }
             return .init(roles: [.activation], output: .free)
         },
-        kernel: { c in try typedUnary(c, .relu, .relu) }
+        kernel: { c in try typedUnary(c, .relu, .relu) },
+        fold: { f in
+            guard f.kind == .relu else { return nil }
+            return f.unaryFloat { max($0, 0) }
+        }
     )
 
     static let relu6 = OperatorDefinition(
@@ -34,7 +39,11 @@ extension OperatorTable {
             guard case .relu6 = op.kind else { return nil }
             return .init(roles: [.activation], output: .free)
         },
-        kernel: { c in try typedUnary(c, .relu6, .relu6) }
+        kernel: { c in try typedUnary(c, .relu6, .relu6) },
+        fold: { f in
+            guard f.kind == .relu6 else { return nil }
+            return f.unaryFloat { min(max($0, 0), 6) }
+        }
     )
 
     /// RELU_N1_TO_1 stays opaque; tfrewrite only fuses it into the op before it.
@@ -52,6 +61,10 @@ extension OperatorTable {
         verify: { check in
             guard case .logistic = check.op.kind else { return }
             check.fixedInt8Output(scale: 1.0 / 256, zeroPoint: -128)
+        },
+        fold: { f in
+            guard f.kind == .logistic else { return nil }
+            return f.unaryFloat { 1 / (1 + exp(-$0)) }
         }
     )
 
@@ -67,6 +80,10 @@ extension OperatorTable {
         verify: { check in
             guard case .tanh = check.op.kind else { return }
             check.fixedInt8Output(scale: 1.0 / 128, zeroPoint: 0)
+        },
+        fold: { f in
+            guard f.kind == .tanh else { return nil }
+            return f.unaryFloat { Foundation.tanh($0) }
         }
     )
 
@@ -89,13 +106,15 @@ extension OperatorTable {
     static let rsqrt = OperatorDefinition(
         .rsqrt,
         version: { s in OpVersions.int8OrInt16Input(s) },
-        kernel: { c in try UnaryKernel(c, .rsqrt) }
+        kernel: { c in try UnaryKernel(c, .rsqrt) },
+        fold: { f in f.unaryFloat { 1 / $0.squareRoot() } }
     )
 
     static let sqrt = OperatorDefinition(
         .sqrt,
         version: { s in s.first([(s.input(0) == .int8 || s.input(0) == .int16, 2, "\(s.name(s.input(0))) input")]) },
-        kernel: { c in try UnaryKernel(c, .sqrt) }
+        kernel: { c in try UnaryKernel(c, .sqrt) },
+        fold: { f in f.unaryFloat { $0.squareRoot() } }
     )
 
     /// The kernel of a unary op the IR models, when the op is in its typed form.
