@@ -13,7 +13,7 @@ import Support
 ///     const unsigned int model_len = 19480;
 ///
 /// TFLM reads the FlatBuffer in place, so the array is 16-byte aligned (int64 zero points and
-/// 16-aligned constant buffers need it; FACTS.md §1.7). The header's `extern` declarations also
+/// 16-aligned constant buffers need it; schema.fbs). The header's `extern` declarations also
 /// give the `const` arrays external linkage in C++.
 public enum CArrayExporter {
     public struct Output: Equatable, Sendable {

@@ -5,7 +5,7 @@ import Support
 
 /// Writes the IR as a .tflite FlatBuffer. Deterministic: the same model always gives the same
 /// bytes. Every buffer's data starts at a 16-byte aligned file offset (TFLM reads constant
-/// arrays in place and some MCUs fault on unaligned access; FACTS.md §1.7).
+/// arrays in place and some MCUs fault on unaligned access; schema.fbs).
 public enum TFLiteExporter {
     public static let bufferAlignment = 16
 

@@ -3,7 +3,7 @@ import Support
 
 /// How real numbers map to int8 for one tensor: real = scale · (q − zeroPoint).
 ///
-/// The choices follow the int8 quantization spec (FACTS.md §4) and what TF's converter does
+/// The choices follow the int8 quantization spec (TFLite's quantization_spec.md) and what TF's converter does
 /// with them (checked against Fixtures/reference/*_int8.tflite):
 /// - activations: asymmetric over [−128, 127], the range widened to contain 0, the zero point
 ///   "nudged" to an integer the way TF does it (below);
@@ -151,7 +151,7 @@ public enum ConstantQuantizer {
     }
 
     /// An int32 bias with scale[c] = inputScale · weightScales[c] and zero point 0. One scale
-    /// per channel when the weights have several, along axis 0 of the 1-D bias (FACTS.md §3.3).
+    /// per channel when the weights have several, along axis 0 of the 1-D bias (TFLite's kernel_util.cc).
     /// Values beyond int32 saturate; `saturated` counts them.
     public static func bias(_ values: [Float], shape: [Int32], inputScale: Float, weightScales: [Float]) -> (tensor: ConstantTensor, saturated: Int) {
         let perChannel = weightScales.count > 1

@@ -26,7 +26,7 @@ public enum Padding: Int8, Hashable, Sendable, CustomStringConvertible {
     public var description: String { self == .same ? "SAME" : "VALID" }
 }
 
-/// Conv2DOptions (FACTS §1.5).
+/// Conv2DOptions (schema.fbs).
 public struct Conv2DAttributes: Hashable, Sendable {
     public var padding: Padding
     public var strideW: Int32
@@ -47,7 +47,7 @@ public struct Conv2DAttributes: Hashable, Sendable {
     }
 }
 
-/// DepthwiseConv2DOptions (FACTS §1.5).
+/// DepthwiseConv2DOptions (schema.fbs).
 public struct DepthwiseConv2DAttributes: Hashable, Sendable {
     public var padding: Padding
     public var strideW: Int32
@@ -67,7 +67,7 @@ public struct DepthwiseConv2DAttributes: Hashable, Sendable {
     }
 }
 
-/// FullyConnectedOptions (FACTS §1.5).
+/// FullyConnectedOptions (schema.fbs).
 public struct FullyConnectedAttributes: Hashable, Sendable {
     public var activation: ActivationFunction
     public var weightsFormat: Int8 = 0
@@ -83,7 +83,7 @@ public struct FullyConnectedAttributes: Hashable, Sendable {
     }
 }
 
-/// Pool2DOptions (FACTS §1.5).
+/// Pool2DOptions (schema.fbs).
 public struct Pool2DAttributes: Hashable, Sendable {
     public var padding: Padding
     public var strideW: Int32

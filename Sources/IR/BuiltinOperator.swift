@@ -76,7 +76,7 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let placeholderForGreaterOpCodes = BuiltinOperator(127)
     /// Codes ≥ 127 are stored in `builtin_code`; `deprecated_builtin_code` holds this placeholder.
 
-    // Schema order, checked against FACTS.md §1.3 for the codes listed there; the tail past 161
+    // Schema order, checked against schema.fbs for the codes listed there; the tail past 161
     // differs between schema snapshots, so those print as BUILTIN_<n>.
     package static let names: [String] = [
         "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEPTH_TO_SPACE", "DEQUANTIZE",

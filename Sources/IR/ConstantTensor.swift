@@ -2,7 +2,7 @@ import FlatBuffers
 import Support
 
 /// Names for the memory orders of weight tensors, so a transform states where it goes and the
-/// per-channel quantization axis moves with the data (FACTS.md §1.6, §3.3).
+/// per-channel quantization axis moves with the data (schema.fbs and TFLite's kernel_util.cc).
 public enum FilterLayout: String, Sendable {
     /// CONV_2D filter [out, kh, kw, in].
     case ohwi = "OHWI"

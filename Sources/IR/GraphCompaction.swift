@@ -70,7 +70,7 @@ extension Model {
     }
 
     /// Points runtime (non-constant) tensors that own an empty buffer at the shared empty
-    /// buffer 0 (legal per the schema, FACTS.md §1.7). Returns how many moved.
+    /// buffer 0 (legal per schema.fbs). Returns how many moved.
     @discardableResult
     public mutating func shareEmptyBuffers() -> Int {
         var moved = 0
@@ -87,7 +87,7 @@ extension Model {
     }
 
     /// Makes tensors whose constant bytes are identical share one buffer (as TF's converter
-    /// does, FACTS.md §1.7). Buffers of variable tensors and metadata are left alone. Returns
+    /// does, schema.fbs). Buffers of variable tensors and metadata are left alone. Returns
     /// how many buffers became unused; `removeUnusedBuffers()` then drops them.
     @discardableResult
     public mutating func shareIdenticalBuffers() -> Int {
@@ -131,7 +131,7 @@ extension Model {
         }
         let dropped = n - kept.count
         if dropped == 0 { return 0 }
-        // Buffer 0 must stay the empty sentinel (FACTS.md §1.7).
+        // Buffer 0 must stay the empty sentinel (schema.fbs).
         kept[0] = .empty
         buffers = kept
         for s in subgraphs.indices {

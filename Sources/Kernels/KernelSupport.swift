@@ -6,7 +6,7 @@ import Support
 /// Shared pieces of the kernels: window geometry, broadcasting, and reading the options of ops
 /// the IR keeps opaque.
 
-/// TFLite's padding rules (kernels/padding.h, FACTS §4): output size and leading padding.
+/// TFLite's padding rules (kernels/padding.h): output size and leading padding.
 package enum Window {
     /// `ComputeOutSize`; negative when the filter does not fit (VALID).
     package static func outSize(_ padding: Padding, input: Int, filter: Int, stride: Int, dilation: Int) -> Int {

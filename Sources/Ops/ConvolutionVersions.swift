@@ -4,8 +4,8 @@ import Kernels
 import Support
 
 /// The minimum operator versions of CONV_2D and DEPTHWISE_CONV_2D for a given signature, from
-/// the rules of TFLite's op_version.cc (FACTS.md §2.1). Passes that turn one into the other set
-/// these, so old runtimes that match versions exactly (FACTS.md §2.3) keep loading the model.
+/// the rules of TFLite's op_version.cc. Passes that turn one into the other set
+/// these, so old runtimes that match versions exactly (tflite-micro's micro_op_resolver.cc) keep loading the model.
 package enum ConvolutionVersions {
     package struct Signature {
         package var input: DType

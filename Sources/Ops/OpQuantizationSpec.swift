@@ -3,7 +3,7 @@ import IR
 import Kernels
 import Support
 
-/// What the int8 quantization spec (FACTS.md §4, quantization_spec.md) asks of one op: how each
+/// What the int8 quantization spec (TFLite's quantization_spec.md) asks of one op: how each
 /// operand is quantized and how the output parameters are chosen.
 package struct OpQuantizationSpec {
     package enum OperandRole: Equatable {

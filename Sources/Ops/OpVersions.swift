@@ -5,10 +5,10 @@ import Support
 
 /// The lowest OperatorCode.version an op needs, from its actual tensor types and options.
 ///
-/// The rules restate TFLite's `op_version.cc` (FACTS.md §2.1): for each op a list of conditions
+/// The rules restate TFLite's `op_version.cc`: for each op a list of conditions
 /// checked in order, the first that holds giving the version. The converter only ever raises
 /// versions; tfrewrite recomputes the minimum so runtimes that match versions exactly (old
-/// TFLM, FACTS.md §2.3) accept the model.
+/// TFLM, tflite-micro's micro_op_resolver.cc) accept the model.
 public struct MinimumVersion: Hashable, Sendable, CustomStringConvertible {
     public var version: Int32
     /// Why this version, e.g. "int8 input, weights and output".

@@ -4,7 +4,7 @@ import Kernels
 import Support
 
 /// The oldest TFLite runtime release that runs each (op, version), restated from TFLite's
-/// `runtime_version.cc` (FACTS.md §2.2), and the `min_runtime_version` metadata computed from
+/// `runtime_version.cc`, and the `min_runtime_version` metadata computed from
 /// it: the highest release over all ops, compared component by component. Pairs missing from
 /// the table are skipped, as TFLite's own writer does.
 public enum RuntimeVersions {
@@ -131,7 +131,7 @@ public enum RuntimeVersions {
     }
 
     public static let metadataName = "min_runtime_version"
-    /// The converter writes the string NUL-padded into a 16-byte buffer (FACTS.md §1.2).
+    /// The converter writes the string NUL-padded into a 16-byte buffer (schema.fbs).
     public static let metadataSize = 16
 
     /// Rewrites an existing `min_runtime_version` entry for the model's current op versions.

@@ -4,7 +4,7 @@ import Kernels
 import Support
 
 /// Field ids and union tags of the TFLite schema that the importer and exporter share
-/// (FACTS.md §1.2 and §1.4; a field's vtable slot is 4 + 2·id).
+/// (schema.fbs; a field's vtable slot is 4 + 2·id).
 package enum Schema {
     package enum ModelField { package static let version = 0, operatorCodes = 1, subgraphs = 2, description = 3, buffers = 4, metadataBuffer = 5, metadata = 6, signatureDefs = 7, externalBufferGroups = 8, externalBuffers = 9 }
     package enum OperatorCodeField { package static let deprecatedBuiltinCode = 0, customCode = 1, version = 2, builtinCode = 3 }

@@ -85,7 +85,7 @@ public enum Verifier {
         }
     }
 
-    /// FACTS.md §6: SAME → ceil(in/stride); VALID → (in − eff_k)/stride + 1.
+    /// TF's op definitions: SAME → ceil(in/stride); VALID → (in − eff_k)/stride + 1.
     public static func outputSize(_ input: Int, _ k: Int, _ stride: Int, _ dilation: Int, _ p: Padding) -> Int {
         let eff = (k - 1) * dilation + 1
         return p == .same ? (input + stride - 1) / stride : max(0, (input - eff + stride) / stride)

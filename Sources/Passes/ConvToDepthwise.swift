@@ -7,7 +7,7 @@ import Rewrite
 import Support
 
 /// Rewrites a CONV_2D whose input has one channel as a DEPTHWISE_CONV_2D with depth multiplier =
-/// output channels, as TOCO's ConvertPureConvToDepthwise did (FACTS.md §3.1), for runtimes
+/// output channels, as TOCO's ConvertPureConvToDepthwise did (TOCO's graph_transformations), for runtimes
 /// built without CONV_2D (TFLM's micro_speech registers only DEPTHWISE_CONV_2D, §2.3).
 ///
 /// With one input channel, out[b,y,x,o] = Σ_{i,j} in[b,…,0]·f[o,i,j,0], which is exactly a

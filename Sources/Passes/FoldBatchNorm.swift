@@ -31,7 +31,7 @@ import Support
 ///     #0 CONV_2D v1 {padding=SAME, stride=1x1, dilation=1x1} (%0, %8, %10) -> %7 "bn": f32[1,8,8,2]
 ///
 /// The output channel is dim 0 of CONV_2D (OHWI) and FULLY_CONNECTED ([out, in]) weights and
-/// dim 3 of DEPTHWISE_CONV_2D (1HWO) weights (FACTS.md §1.6). Applies only when the MUL has no
+/// dim 3 of DEPTHWISE_CONV_2D (1HWO) weights (schema.fbs). Applies only when the MUL has no
 /// fused activation, the producer has none, nothing else reads the producer's output, and the
 /// factor varies at most along the channel axis. New weights and biases are new constants:
 /// weights another op shares are never changed.

@@ -8,7 +8,7 @@ import Support
 
 /// Folds an ADD (or SUB) of a per-channel constant that follows a CONV_2D,
 /// DEPTHWISE_CONV_2D or FULLY_CONNECTED into that op's bias, as TF's converter does with
-/// BiasAdd and with the shift of a batch norm (FACTS.md §3.2: "Add/Sub with const into conv
+/// BiasAdd and with the shift of a batch norm (TF's prepare_tf.cc and optimize_patterns.td: "Add/Sub with const into conv
 /// bias").
 ///
 /// Given:

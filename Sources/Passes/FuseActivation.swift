@@ -7,7 +7,7 @@ import Rewrite
 import Support
 
 /// Fuses a RELU, RELU6 or RELU_N1_TO_1 into the fused_activation_function of the op that
-/// feeds it, as TF's converter does (FACTS.md §3.2: "Optimizer fuses RELU/RELU6/RELU_N1_TO_1
+/// feeds it, as TF's converter does (TF's prepare_tf.cc and optimize_patterns.td: "Optimizer fuses RELU/RELU6/RELU_N1_TO_1
 /// into preceding CONV/DW/POOL/ADD/SUB/MUL", single use).
 ///
 /// Given:

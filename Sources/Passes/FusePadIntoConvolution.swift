@@ -7,7 +7,7 @@ import Rewrite
 import Support
 
 /// Turns a zero PAD feeding a VALID CONV_2D or DEPTHWISE_CONV_2D into SAME padding when the two
-/// compute the same thing, as TF's converter does (FACTS.md §3.2, FuseSamePaddingConv2D:
+/// compute the same thing, as TF's converter does (TF's prepare_tf.cc and optimize_patterns.td, FuseSamePaddingConv2D:
 /// Keras ZeroPadding2D((0,1),(0,1)) before a stride-2 VALID depthwise becomes a SAME
 /// depthwise). MobileNet graphs have one such PAD per downsampling block.
 ///
@@ -22,7 +22,7 @@ import Support
 ///     #1 DEPTHWISE_CONV_2D v1 {padding=SAME, stride=2x2, dilation=1x1, depth_multiplier=1} (%0, %3, %4) -> %5: f32[1,56,56,32]
 ///
 /// SAME pads ⌊total/2⌋ before and the rest after, total = max(0, (out−1)·stride + eff_k − in),
-/// out = ⌈in/stride⌉ (FACTS.md §6). The rewrite applies per spatial axis when the PAD puts
+/// out = ⌈in/stride⌉ (TF's op definitions). The rewrite applies per spatial axis when the PAD puts
 /// exactly ⌊total/2⌋ before and the VALID output size equals SAME's (so padding after beyond
 /// SAME's is never read), with no batch or channel padding, and the PAD's output has no
 /// other reader.

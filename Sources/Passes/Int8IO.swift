@@ -9,7 +9,7 @@ import Support
 /// Makes a model with float I/O around an int8 body take and return int8 directly: drops the
 /// QUANTIZE (float → int8) behind a graph input and the DEQUANTIZE (int8 → float) in front of
 /// a graph output, as converting with `inference_input/output_type=tf.int8` would have
-/// (FACTS.md §4).
+/// (TFLite's quantization_spec.md).
 ///
 /// Given:
 ///

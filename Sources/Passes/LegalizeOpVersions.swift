@@ -17,7 +17,7 @@ import Support
 ///
 /// Ops without a rule (custom ops, builtins tfrewrite does not know) keep their version.
 /// Old TFLM matched versions exactly, so a version is never raised above what the file had
-/// unless the types demand it, and never inflated (FACTS.md §2.3).
+/// unless the types demand it, and never inflated (tflite-micro's micro_op_resolver.cc).
 public struct LegalizeOpVersions: GraphPass {
     public static let name = "legalize-op-versions"
     public static let summary = "Set each op's version to the minimum its types need, update min_runtime_version, and check the target's ops and versions"

@@ -27,7 +27,7 @@ import Support
 ///   (the schema field is optional; the conformance tests run such models on both).
 ///   signature_defs keep their own names.
 /// - `min_max` (default true): drops Quantization.min/max; kernels read only scale and zero
-///   point (converters write none for int8, FACTS.md §4).
+///   point (converters write none for int8, TFLite's quantization_spec.md).
 /// - `description` (default true): drops Model.description ("MLIR Converted.").
 /// - `metadata`: false (default); true drops the CONVERSION_METADATA and min_runtime_version
 ///   entries and their buffers; a list names the entries to drop. OfflineMemoryAllocation

@@ -7,7 +7,7 @@ import Rewrite
 import Support
 
 /// Whether a runtime can load a model's ops: each op must be registered by the target and, for
-/// runtimes that match versions exactly (old TFLM, FACTS.md §2.3), be at most the registered
+/// runtimes that match versions exactly (old TFLM, tflite-micro's micro_op_resolver.cc), be at most the registered
 /// version. This is what makes a runtime refuse the model at load time; kernel-level limits
 /// (tensor types, quantization modes) are the `check` lint's business.
 public enum TargetCheck {

@@ -11,7 +11,7 @@ import Support
 public struct QuantizationOptions: Sendable {
     /// FULLY_CONNECTED weights get one scale per output unit (converters since 2024; TFLM since
     /// PR #2673). Off by default: the quantization spec says per-tensor, and older TFLM builds
-    /// compute per-channel FC wrong (FACTS.md §2.3).
+    /// compute per-channel FC wrong (tflite-micro's micro_op_resolver.cc).
     public var perChannelFullyConnected: Bool
     /// Keep float32 graph inputs and outputs, with QUANTIZE after each input and DEQUANTIZE
     /// before each output (as TF does without inference_input/output_type).
@@ -92,7 +92,7 @@ public enum QuantizeError: Error, CustomStringConvertible, Equatable {
 ///              #0 FULLY_CONNECTED {act=RELU} (%0, i8 weights q(s_w, 0), i32 bias q(s_x·s_w, 0)) -> %3: i8 q(s_3, −128)
 ///              #1 SOFTMAX (%3) -> %4: i8 q(1/256, −128)
 ///
-/// Parameters (FACTS.md §4):
+/// Parameters (TFLite's quantization_spec.md):
 /// - activations: asymmetric from the observed range (`AffineParameters.asymmetric`); the ops
 ///   that must keep scale and zero point (RESHAPE, pools, PAD, SQUEEZE, STRIDED_SLICE, GATHER,
 ///   TRANSPOSE, and CONCATENATION across all inputs) put their operand and result in one

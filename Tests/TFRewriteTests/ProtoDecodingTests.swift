@@ -3,7 +3,7 @@ import XCTest
 
 @testable import TFRewrite
 
-// MARK: - Message builders (field numbers: TensorFlow's .proto files, FACTS §5.2)
+// MARK: - Message builders (field numbers: TensorFlow's .proto files)
 
 private func shapeProto(_ dims: [Int64]) -> ProtoWriter {
     ProtoWriter { s in for d in dims { s.message(2, ProtoWriter { $0.int(1, d) }) } }
@@ -253,7 +253,7 @@ final class ProtoDecodingTests: XCTestCase {
     }
 
     func testShortValueListRepeatsLastValueAndEmptyListIsZeros() throws {
-        // float_val [1,2] with shape [5] → [1,2,2,2,2] (FACTS §5.2, tf.io.parse_tensor).
+        // float_val [1,2] with shape [5] → [1,2,2,2,2] (tensor.proto, tf.io.parse_tensor).
         let short = TFTensor(dtype: 1, shape: TFTensorShape(dims: [5]), floatVal: [1, 2])
         XCTAssertEqual(
             try short.decodedValues(nodeName: "s"), TFTensorValues(shape: [5], elements: .float([1, 2, 2, 2, 2])))

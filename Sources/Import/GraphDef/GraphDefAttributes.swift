@@ -5,7 +5,7 @@ import Support
 import TFProto
 
 // Typed reads of NodeDef attributes. A missing attribute takes the OpDef default the
-// caller passes (FACTS.md §6 lists them); a present one of the wrong kind is an error
+// caller passes (TF's op definitions list them); a present one of the wrong kind is an error
 // naming the node, since guessing would silently change the model's meaning.
 
 extension TFNodeDef {
@@ -93,7 +93,7 @@ extension TFNodeDef {
         }
     }
 
-    /// `data_format`: only NHWC is lowered (TFLite kernels are NHWC; FACTS.md §6: the MLIR
+    /// `data_format`: only NHWC is lowered (TFLite kernels are NHWC; TF's op definitions: the MLIR
     /// converter does not legalize NCHW either).
     package func requireNHWC() throws {
         let format = try attrString("data_format", default: "NHWC")

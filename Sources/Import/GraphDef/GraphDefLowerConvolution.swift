@@ -5,7 +5,7 @@ import Support
 import TFProto
 
 // Conv2D and DepthwiseConv2dNative → CONV_2D and DEPTHWISE_CONV_2D, the way TF's MLIR
-// converter legalizes them (prepare_tf.cc, FACTS.md §3.2): NHWC only; the Conv2D filter
+// converter legalizes them (prepare_tf.cc): NHWC only; the Conv2D filter
 // goes HWIO → OHWI; the depthwise filter [kh,kw,in,M] is reshaped (same memory order) to
 // [1,kh,kw,in·M] with depth_multiplier M; a zero bias is added so later passes can fold
 // BiasAdd and batch norm into it; EXPLICIT padding becomes a PAD then VALID.
@@ -55,7 +55,7 @@ package struct WindowAttributes {
         }
     }
 
-    /// Output height and width for an input of height×width and a kernel (FACTS.md §6).
+    /// Output height and width for an input of height×width and a kernel (TF's op definitions).
     package func outputSize(height: Int, width: Int, kernelH: Int, kernelW: Int) -> (Int, Int) {
         (Verifier.outputSize(height, kernelH, strideH, dilationH, padding), Verifier.outputSize(width, kernelW, strideW, dilationW, padding))
     }

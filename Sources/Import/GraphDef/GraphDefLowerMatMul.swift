@@ -6,13 +6,13 @@ import TFProto
 
 // MatMul → FULLY_CONNECTED and FusedBatchNorm → MUL + ADD.
 //
-// FULLY_CONNECTED computes x·Wᵀ with weights W stored [out, in] (FACTS.md §1.6), the
+// FULLY_CONNECTED computes x·Wᵀ with weights W stored [out, in] (schema.fbs), the
 // transpose of MatMul's b [in, out]; with transpose_b the weights are already [out, in].
 // transpose_a on the runtime input becomes a TRANSPOSE in front.
 //
 // Inference batch norm is y = (x − μ)·γ/√(σ² + ε) + β per channel = x·m + s with
 // m = γ·rsqrt(σ² + ε) and s = β − μ·m, computed here in float32 like TF's converter
-// (FACTS.md §6). `fold-batch-norm` then moves m and s into the conv or FC before it.
+// (TF's op definitions). `fold-batch-norm` then moves m and s into the conv or FC before it.
 
 extension GraphDefLowering {
     package mutating func lowerMatMul(_ node: TFNodeDef, _ inputs: [ValueID]) throws -> [ValueID?] {

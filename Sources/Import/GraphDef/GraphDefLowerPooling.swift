@@ -5,7 +5,7 @@ import Support
 import TFProto
 
 // AvgPool / MaxPool → AVERAGE_POOL_2D / MAX_POOL_2D (filter from ksize[1..2]); Mean →
-// MEAN with int32 axes (FACTS.md §6). TF's SAME average pooling divides by the number of
+// MEAN with int32 axes (TF's op definitions). TF's SAME average pooling divides by the number of
 // valid (unpadded) cells, as TFLite's does, so the attributes carry over unchanged.
 
 extension GraphDefLowering {

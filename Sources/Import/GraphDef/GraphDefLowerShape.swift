@@ -5,7 +5,7 @@ import Support
 import TFProto
 
 // Shape and layout ops. With static shapes, Reshape/Squeeze/ExpandDims all become RESHAPE
-// with the resolved int32 shape (as TF's converter does, FACTS.md §3.2), and Shape always
+// with the resolved int32 shape (as TF's converter does, TF's prepare_tf.cc and optimize_patterns.td), and Shape always
 // folds to a constant; StridedSlice, Pack, ConcatV2, Transpose and Cast fold when their inputs
 // are constant (the batch-size arithmetic of Keras Flatten/Reshape) and otherwise become the
 // TFLite builtin.

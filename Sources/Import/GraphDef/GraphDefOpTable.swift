@@ -12,7 +12,7 @@ extension GraphDefLowering {
     package typealias Lowering = @Sendable (inout GraphDefLowering, TFNodeDef, [ValueID]) throws -> [ValueID?]
 
     package static let lowerings: [String: Lowering] = [
-        // Convolutions (FACTS.md §3.2, §6)
+        // Convolutions (TF's prepare_tf.cc and optimize_patterns.td and TF's op definitions)
         "Conv2D": { try $0.lowerConv2D($1, $2) },
         "DepthwiseConv2dNative": { try $0.lowerDepthwiseConv2D($1, $2) },
         // Pooling and reductions

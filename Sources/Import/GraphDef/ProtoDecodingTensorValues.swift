@@ -5,7 +5,7 @@ import Support
 import TFProto
 
 // Turns a TensorProto into typed element arrays with TensorFlow's rules
-// (tensor.cc `Tensor::FromProto`, FACTS §5.2 TensorProto semantics):
+// (tensor.cc `Tensor::FromProto`, tensor.proto):
 // - non-empty `tensor_content` is the raw little-endian row-major buffer and must be
 //   exactly elementCount × elementSize bytes;
 // - otherwise the typed `*_val` list is used: an empty list means all zeros (empty

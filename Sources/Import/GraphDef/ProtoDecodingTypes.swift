@@ -6,7 +6,7 @@ import TFProto
 
 // Swift value types for the parts of TensorFlow's GraphDef / SavedModel protos that
 // tfrewrite reads. They hold no C pointers: `ProtoDecoding` copies protobuf-c's structs
-// into them and frees the C side before returning. Field meanings: FACTS §5.2.
+// into them and frees the C side before returning. Field meanings: TF's .proto files.
 
 /// TensorFlow `DataType` (types.proto). Raw values are the proto enum numbers.
 public enum TFDataType: Int32, Sendable, CaseIterable, CustomStringConvertible {

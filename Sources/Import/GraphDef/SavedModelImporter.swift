@@ -6,8 +6,8 @@ import Support
 import TFProto
 
 /// Reads a constants-only SavedModel directory: `saved_model.pb`, the MetaGraphDef tagged
-/// "serve", and one signature, whose inputs and outputs ("node:idx" TensorInfo names, FACTS.md
-/// §5.2) become the model's, in key order. The graph is then lowered like a frozen GraphDef.
+/// "serve", and one signature, whose inputs and outputs ("node:idx" TensorInfo names, TF's
+/// meta_graph.proto) become the model's, in key order. The graph is then lowered like a frozen GraphDef.
 /// A graph that still reads variables (VarHandleOp / VariableV2) needs the checkpoint under
 /// variables/, which is not read: such a SavedModel must be frozen first.
 public enum SavedModelImporter {

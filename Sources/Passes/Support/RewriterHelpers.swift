@@ -89,7 +89,7 @@ extension ElementType {
 }
 
 /// A zero bias for a conv-like op: int32 (int64 for int16 activations) with scale
-/// input·filter per channel, as the converter writes biases (FACTS.md §3.3), or float zeros
+/// input·filter per channel, as the converter writes biases (TFLite's kernel_util.cc), or float zeros
 /// for float and hybrid ops. Nil when the quantization does not say what the bias should be.
 package func zeroBias(input x: Value, filter: ConstantTensor, channels: Int32) -> ConstantTensor? {
     let n = Int(channels)

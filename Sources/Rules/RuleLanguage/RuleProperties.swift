@@ -10,7 +10,7 @@ import Rewrite
 import Support
 
 /// What rules can read and write: tensor properties, op properties, and the typed attributes of
-/// the ops the IR models, by their schema option names (FACTS.md §1.5).
+/// the ops the IR models, by their schema option names (schema.fbs).
 package enum RuleProperties {
     /// Tensor properties and their types.
     package static let tensor: [String: RuleType] = [

@@ -60,7 +60,7 @@ struct ProtoWriter {
     }
 }
 
-/// An attribute value for `TestNode` (AttrValue, FACTS.md §5.2).
+/// An attribute value for `TestNode` (AttrValue, TF's attr_value.proto).
 enum TestAttr {
     case i(Int64), f(Float), b(Bool), s(String), type(TFDataType), ints([Int64]), shape([Int64]?), tensor(TestTensor)
 

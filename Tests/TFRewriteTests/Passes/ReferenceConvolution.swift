@@ -1,7 +1,6 @@
 @testable import TFRewrite
 
-/// Plain-loop CONV_2D and DEPTHWISE_CONV_2D written from the op definitions (FACTS.md §1.6,
-/// §6), used to check that a rewrite between the two computes the same thing. Values are
+/// Plain-loop CONV_2D and DEPTHWISE_CONV_2D written from the op definitions (schema.fbs's operand conventions and TF's op definitions), used to check that a rewrite between the two computes the same thing. Values are
 /// Doubles; int8 callers pass (q − zero point) and integer biases, so sums stay exact.
 enum ReferenceConvolution {
     struct Geometry {
@@ -13,7 +12,7 @@ enum ReferenceConvolution {
         Verifier.outputSize(n, k, s, d, p)
     }
 
-    /// pad_before = total/2 (FACTS.md §4 "Padding helper").
+    /// pad_before = total/2 (TFLite's kernels' padding helper).
     static func padBefore(_ n: Int, _ out: Int, _ k: Int, _ s: Int, _ d: Int) -> Int {
         max(0, (out - 1) * s + (k - 1) * d + 1 - n) / 2
     }

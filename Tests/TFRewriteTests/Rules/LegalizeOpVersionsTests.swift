@@ -4,7 +4,7 @@ import XCTest
 
 @testable import TFRewrite
 
-/// One test per op_version.cc rule (FACTS.md §2.1) on tiny one-op graphs, then the pass itself.
+/// One test per op_version.cc rule on tiny one-op graphs, then the pass itself.
 final class LegalizeOpVersionsTests: XCTestCase {
     func v(_ m: Model, file: StaticString = #filePath, line: UInt = #line) -> Int32? { minimumVersion(m)?.version }
 
@@ -60,7 +60,7 @@ final class LegalizeOpVersionsTests: XCTestCase {
     func testFullyConnectedInt8Is4EvenWithAnAbsentBias() {
         let withBias = oneOpModel(.fullyConnected(FullyConnectedAttributes()), version: 12, inputs: [.i8([1, 4]), .weights([3, 4], perChannelAxis: 0), .const(.int32, [3])], outputs: [.i8([1, 3])])
         XCTAssertEqual(minimumVersion(withBias), MinimumVersion(4, "int8 input, weights and output"))
-        // A bias written as −1 still counts as an input (FACTS.md §2.1).
+        // A bias written as −1 still counts as an input (op_version.cc).
         let absentBias = oneOpModel(.fullyConnected(FullyConnectedAttributes()), inputs: [.i8([1, 4]), .weights([3, 4]), nil], outputs: [.i8([1, 3])])
         XCTAssertEqual(v(absentBias), 4)
     }
@@ -77,7 +77,7 @@ final class LegalizeOpVersionsTests: XCTestCase {
         XCTAssertEqual(v(plain), 3)
         let asym = oneOpModel(.fullyConnected(FullyConnectedAttributes(asymmetricQuantizeInputs: true)), inputs: [.act(.float32, [1, 4]), .weights([3, 4]), nil], outputs: [.act(.float32, [1, 3])])
         XCTAssertEqual(v(asym), 9)
-        // TF 2.21 dynamic-range conversion: per-channel hybrid FC is v12 (FACTS.md §2.1).
+        // TF 2.21 dynamic-range conversion: per-channel hybrid FC is v12 (op_version.cc).
         let perChannel = oneOpModel(.fullyConnected(FullyConnectedAttributes()), inputs: [.act(.float32, [1, 4]), .weights([3, 4], perChannelAxis: 0), nil], outputs: [.act(.float32, [1, 3])])
         XCTAssertEqual(v(perChannel), 12)
     }
