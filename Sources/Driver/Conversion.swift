@@ -67,15 +67,10 @@ public enum Conversion {
         var raw = options
         raw.runImportPipeline = false
         var model = try ModelLoader.load(path: path, options: raw)
-        var passes: [any GraphPass] = []
-        for (name, _) in ImportPipeline.standardPassNames where !control.disabled.contains(name) {
-            guard let entry = PassRegistry.entry(name) else { throw PassError.failed(pass: name, message: "not registered") }
-            passes.append(try entry.make(PassOptions()))
-        }
         let saved = context.afterPass
         hook(&context, control)
         defer { context.afterPass = saved }
-        var imports = Pipeline(passes)
+        var imports = try PipelineBuilder.imports(disabling: control.disabled)
         try imports.run(on: &model, context: &context)
         ImportPipeline.removeDeadCode(&model)
         if context.verifyAfterEachPass, let problem = Verifier.verify(model).first {
@@ -84,40 +79,20 @@ public enum Conversion {
         return model
     }
 
-    /// Runs a rule set's custom rules and passes (like `RuleSet.run`), then `extraPasses`
-    /// (before a final `legalize-op-versions`, which must see every rewrite), skipping disabled
-    /// passes and rules, then checks the target.
-    public static func run(_ ruleSet: RuleSet?, extraPasses: [any GraphPass] = [], on model: inout Model, control: PipelineControl = PipelineControl(), context: inout PassContext) throws {
-        var passes = try ruleSet.map { try pipeline($0, disabling: control.disabled).passes } ?? []
-        let extra = extraPasses.filter { !control.disabled.contains($0.name) }
-        if let last = passes.last, last.name == LegalizeOpVersions.name {
-            passes.insert(contentsOf: extra, at: passes.count - 1)
-        } else {
-            passes += extra
-        }
+    /// Runs the conversion pipeline `PipelineBuilder` makes: the rule set's custom rules and
+    /// passes, `extraPasses` (before a final `legalize-op-versions`), the target check, then
+    /// int8 quantization when asked for, skipping disabled passes and rules.
+    public static func run(_ ruleSet: RuleSet?, extraPasses: [any GraphPass] = [], quantization: QuantizeInt8Pass? = nil, on model: inout Model, control: PipelineControl = PipelineControl(), context: inout PassContext) throws {
+        var pipeline = try PipelineBuilder.conversion(PipelineRequest(ruleSet: ruleSet, extraPasses: extraPasses, quantization: quantization, disabled: control.disabled))
         let saved = context.afterPass
         hook(&context, control)
         defer { context.afterPass = saved }
-        var all = Pipeline(passes)
-        try all.run(on: &model, context: &context)
-        if let target = ruleSet?.target { try TargetCheck.verify(model, target: target) }
+        try pipeline.run(on: &model, context: &context)
     }
 
     /// A rule set's pipeline without the disabled passes and rules.
     public static func pipeline(_ ruleSet: RuleSet, disabling disabled: Set<String>) throws -> Pipeline {
-        var list: [any GraphPass] = []
-        let rules = ruleSet.rules.filter { !disabled.contains($0.name) }
-        if !rules.isEmpty, !disabled.contains(CustomRulesPass.name) {
-            guard let compiler = RuleCompilers.current else {
-                throw RulesError(at: rules[0].location, "custom rules are read but this build cannot run them (no rule compiler is registered)")
-            }
-            list.append(try compiler.compile(rules))
-        }
-        for spec in ruleSet.passes where !disabled.contains(spec.name) {
-            guard let entry = PassRegistry.entry(spec.name) else { throw RulesError(at: spec.location, "unknown pass '\(spec.name)'") }
-            list.append(try spec.make(entry))
-        }
-        return Pipeline(list)
+        try ruleSet.pipeline(disabling: disabled)
     }
 
     /// What `--list-passes` shows: every registered pass (import passes marked), the

@@ -37,8 +37,9 @@ public enum ImportPipeline {
         ("simplify-reshapes", "last: reshape chains and the flatten before FULLY_CONNECTED; independent of the folds"),
     ]
 
-    public static func standard() throws -> Pipeline {
-        Pipeline(try standardPassNames.map { n in
+    /// The standard passes in order, minus `disabled` ones.
+    public static func standard(disabling disabled: Set<String> = []) throws -> Pipeline {
+        Pipeline(try standardPassNames.filter { !disabled.contains($0.name) }.map { n in
             guard let entry = PassRegistry.importPasses.first(where: { $0.name == n.name }) else {
                 throw PassError.failed(pass: n.name, message: "not registered")
             }

@@ -17,6 +17,7 @@ extension PassRegistry {
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
+            entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]
     }
 }

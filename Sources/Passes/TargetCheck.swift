@@ -62,3 +62,28 @@ public enum TargetCheck {
         if !p.isEmpty { throw PassError.unsupportedByTarget(p.map(\.description)) }
     }
 }
+
+/// The target check as a pass, the last step before quantization in every conversion for a
+/// target (`PipelineBuilder`): a firmware must be able to load what is written.
+///
+///     Given:   a target (rules file) that registers RESHAPE, DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX
+///              #0 CONV_2D v3 (...)
+///     Result:  error "CONV_2D #0: not registered"; nothing changes
+public struct CheckTarget: GraphPass {
+    public static let name = "check-target"
+    public static let summary = "Fail unless the target registers every op at its version (always runs last for a target)"
+
+    /// The target to check against; nil: the pass context's.
+    public var target: TargetProfile?
+
+    public init(target: TargetProfile? = nil) { self.target = target }
+
+    public init(options: PassOptions) throws {
+        _ = try PassOptionReader(options, pass: Self.name, known: [])
+    }
+
+    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
+        if let t = target ?? context.target { try TargetCheck.verify(model, target: t) }
+        return false
+    }
+}

@@ -26,6 +26,10 @@ public struct QuantizeInt8Pass: GraphPass {
     public var percentile: Double?
     public var floatIO: Bool
     public var biasCorrection: Bool
+    /// Calibration progress (samples done, total, pass), for a progress line.
+    public var progress: Calibrator.Progress?
+    /// Receives the whole result (summary, ranges), for the CLI's report.
+    public var onResult: (@Sendable (PostTrainingQuantization.Result) -> Void)?
 
     public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, biasCorrection: Bool = true) {
         self.calibration = calibration
@@ -54,7 +58,8 @@ public struct QuantizeInt8Pass: GraphPass {
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
         var request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: context.target)
         request.biasCorrection = biasCorrection
-        let result = try PostTrainingQuantization.run(model, request)
+        let result = try PostTrainingQuantization.run(model, request, progress: progress)
+        onResult?(result)
         model = result.model
         context.count(Self.name, result.summary.quantizedOps)
         if result.samplesAreRandom { context.note("\(Self.name): \(PostTrainingQuantization.Result.randomWarning)") }

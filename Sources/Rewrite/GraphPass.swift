@@ -112,6 +112,8 @@ public struct PassContext {
     public var verifierRuns = 0
     /// Called after each pass with its name (for `--print-ir-after`).
     public var afterPass: ((String, Model) -> Void)?
+    /// The pass a `Pipeline` is running (or ran last), so a caller can say where an error arose.
+    public var currentPass: String?
 
     public init(target: TargetProfile? = nil, batch: Int? = nil) {
         self.target = target

@@ -13,6 +13,7 @@ public struct Pipeline {
         var changed = false
         for i in passes.indices {
             let name = passes[i].name
+            context.currentPass = name
             if try passes[i].run(on: &model, context: &context) { changed = true }
             if context.verifyAfterEachPass {
                 context.verifierRuns += 1

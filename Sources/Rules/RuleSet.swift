@@ -61,16 +61,19 @@ public struct RuleSet: Sendable {
         return s
     }
 
-    /// The passes in order. Custom rules, when a `RuleCompiler` is registered, run first.
-    public func pipeline() throws -> Pipeline {
+    /// The rule set's passes in order, minus `disabled` passes and rules. Custom rules, when a
+    /// `RuleCompiler` is registered, run first. A conversion runs them inside the pipeline
+    /// `PipelineBuilder` makes.
+    public func pipeline(disabling disabled: Set<String> = []) throws -> Pipeline {
         var list: [any GraphPass] = []
-        if let first = rules.first {
+        let rules = self.rules.filter { !disabled.contains($0.name) }
+        if let first = rules.first, !disabled.contains(CustomRulesPass.name) {
             guard let compiler = RuleCompilers.current else {
-                throw RulesError(at: first.location, "custom rules are read but this build cannot run them yet (no rule compiler is registered)")
+                throw RulesError(at: first.location, "custom rules are read but this build cannot run them (no rule compiler is registered)")
             }
             list.append(try compiler.compile(rules))
         }
-        for spec in passes {
+        for spec in passes where !disabled.contains(spec.name) {
             guard let entry = PassRegistry.entry(spec.name) else {
                 throw RulesError(at: spec.location, "unknown pass '\(spec.name)'")
             }
@@ -90,10 +93,9 @@ public struct RuleSet: Sendable {
     /// no file listed `legalize-op-versions`). Returns the context with the passes' notes.
     @discardableResult
     public func run(on model: inout Model, batch: Int? = nil, verifyAfterEachPass: Bool = false) throws -> PassContext {
-        var pipeline = try pipeline()
+        var pipeline = try PipelineBuilder.conversion(PipelineRequest(ruleSet: self))
         var ctx = context(batch: batch, verifyAfterEachPass: verifyAfterEachPass)
         try pipeline.run(on: &model, context: &ctx)
-        if let target { try TargetCheck.verify(model, target: target) }
         return ctx
     }
 

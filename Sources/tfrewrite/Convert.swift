@@ -79,11 +79,20 @@ struct Convert: ParsableCommand {
         context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
         defer { pipelineFlags.printStatistics(context) }
         var model = try pipelineFlags.load(path: input, options: try importFlags.loadOptions(), context: &context)
-        if let ruleSet {
+        // One pipeline: the rules' passes, the target check, then int8 quantization.
+        let quantizing = quantization.pass()
+        if ruleSet != nil || quantizing != nil {
             do {
-                try pipelineFlags.run(ruleSet, on: &model, context: &context)
+                try pipelineFlags.run(ruleSet, quantization: quantizing?.pass, on: &model, context: &context)
+            } catch where quantizing != nil && context.currentPass == QuantizeInt8Pass.name {
+                quantizing?.progress.finish()
+                if case PassError.unsupportedByTarget(let lines) = error {
+                    let name = ruleSet?.target?.displayName ?? "?"
+                    throw CLIError("\(input): after quantizing, the target \(name) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written")
+                }
+                throw CLIError("\(input): quantize: \(oneLine(error))")
             } catch PassError.unsupportedByTarget(let lines) {
-                let target = ruleSet.target?.displayName ?? "?"
+                let target = ruleSet?.target?.displayName ?? "?"
                 throw CLIError("\(input): after the passes, the target \(target) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written (see tfrewrite check)")
             } catch let e as PassError {
                 throw CLIError("\(input): \(e)")
@@ -91,8 +100,8 @@ struct Convert: ParsableCommand {
                 throw CLIError("\(input): \(e)")
             }
         }
-        // After the rules: the quantizer needs the final weights and ops.
-        let quantizationSummary = try quantization.apply(to: &model, target: ruleSet?.target, input: input)
+        quantizing?.progress.finish()
+        let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
         // The resolver, the C array and its header appear together or not at all.

@@ -51,9 +51,10 @@ struct PipelineFlags: ParsableArguments {
         try Conversion.load(path: path, options: options, control: control, context: &context)
     }
 
-    /// Runs the rule set's rules and passes under this control (and checks the target).
-    func run(_ ruleSet: RuleSet, on model: inout Model, context: inout PassContext) throws {
-        try Conversion.run(ruleSet, on: &model, control: control, context: &context)
+    /// Runs the conversion pipeline under this control: the rule set's rules and passes, the
+    /// target check, and quantization when asked for.
+    func run(_ ruleSet: RuleSet?, quantization: QuantizeInt8Pass?, on model: inout Model, context: inout PassContext) throws {
+        try Conversion.run(ruleSet, quantization: quantization, on: &model, control: control, context: &context)
     }
 
     func printStatistics(_ context: PassContext) {

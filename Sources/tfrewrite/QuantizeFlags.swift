@@ -44,35 +44,34 @@ struct QuantizeFlags: ParsableArguments {
 
     /// Quantizes `model` (after the rules' passes, so the quantizer sees the final weights and
     /// ops); prints progress and, via the returned closure, the summary once the file exists.
-    func apply(to model: inout Model, target: TargetProfile?, input: String) throws -> (_ outputBytes: Int?) -> Void {
-        guard let calibration else { return { _ in } }
-        let request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: target)
+    /// The `quantize-int8` pass these flags ask for (nil without --quantize), with the progress
+    /// line and the report printed after the model is written.
+    func pass() -> (pass: QuantizeInt8Pass, progress: CalibrationProgress, report: (_ outputBytes: Int?) -> Void)? {
+        guard let calibration else { return nil }
         let random = (try? SampleData.randomCount(calibration)) ?? nil != nil
         if random {
             printError("warning: calibrating on random data (\(calibration)): the int8 model's accuracy is unknown; pass real samples with --calibration DATA")
         }
         let progress = CalibrationProgress()
-        let result: PostTrainingQuantization.Result
-        do {
-            result = try PostTrainingQuantization.run(model, request, progress: progress.report)
-        } catch PassError.unsupportedByTarget(let lines) {
-            progress.finish()
-            let name = target?.displayName ?? "?"
-            throw CLIError("\(input): after quantizing, the target \(name) cannot run \(lines.count) op(s): \(lines.joined(separator: "; ")); nothing written")
-        } catch {
-            progress.finish()
-            throw CLIError("\(input): quantize: \(oneLine(error))")
-        }
-        progress.finish()
-        model = result.model
-        return { bytes in
+        let box = ResultBox()
+        var pass = QuantizeInt8Pass(calibration: calibration, percentile: percentile, floatIO: floatIO)
+        pass.progress = progress.report
+        pass.onResult = { box.set($0) }
+        return (pass, progress, { bytes in
+            guard let result = box.get() else { return }
             writeStderr(result.text(outputBytes: bytes, warnRandom: !random))
-        }
+        })
     }
 }
 
-/// `calibrating: 12/32 samples` on stderr: redrawn in place on a terminal, one final line
-/// otherwise (logs stay readable).
+/// Holds the quantization result the pass hands over while the pipeline runs.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: PostTrainingQuantization.Result?
+    func set(_ r: PostTrainingQuantization.Result) { lock.lock(); result = r; lock.unlock() }
+    func get() -> PostTrainingQuantization.Result? { lock.lock(); defer { lock.unlock() }; return result }
+}
+
 final class CalibrationProgress: @unchecked Sendable {
     private let lock = NSLock()
     private let interactive = isatty(2) != 0

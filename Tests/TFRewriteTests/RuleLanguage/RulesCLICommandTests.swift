@@ -84,7 +84,9 @@ final class RulesCLICommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("#1 DEPTHWISE_CONV_2D v3"), r.stderr)
         XCTAssertTrue(r.stderr.contains("stats: conv-to-depthwise: 1"), r.stderr)
         let all = try runTool([fixture("micro_speech_int8.tflite"), "-o", out, "--rules", "micro_speech", "--print-ir-after", "all"])
-        XCTAssertEqual(all.stderr.components(separatedBy: "// IR after ").count - 1, 5, "one IR per pass of micro_speech")
+        // The five passes of micro_speech, then check-target: the target check is a pass too.
+        XCTAssertEqual(all.stderr.components(separatedBy: "// IR after ").count - 1, 6, "one IR per pass of micro_speech")
+        XCTAssertTrue(all.stderr.contains("// IR after check-target"), all.stderr)
     }
 
     func testImportPassesCanBeDisabledAndShown() throws {

@@ -1,0 +1,61 @@
+import Export
+import FlatBuffers
+import IR
+import Kernels
+import Ops
+import PassCatalog
+import Passes
+import Quantize
+import Rewrite
+import Support
+
+/// What a conversion asks for, whoever asks: the CLI's flags, rules files, a Swift program.
+public struct PipelineRequest {
+    /// The rules files' target, passes and custom rules.
+    public var ruleSet: RuleSet?
+    /// A library user's own passes.
+    public var extraPasses: [any GraphPass]
+    /// Int8 quantization (`--quantize int8`), when asked for.
+    public var quantization: QuantizeInt8Pass?
+    /// Passes and rules to skip (`--disable-pass`).
+    public var disabled: Set<String>
+
+    public init(ruleSet: RuleSet? = nil, extraPasses: [any GraphPass] = [], quantization: QuantizeInt8Pass? = nil, disabled: Set<String> = []) {
+        self.ruleSet = ruleSet
+        self.extraPasses = extraPasses
+        self.quantization = quantization
+        self.disabled = disabled
+    }
+}
+
+/// The one place a conversion's passes are put in order. Each step says why it sits where it
+/// does; `--list-passes`, `--disable-pass`, `--print-ir-after` and `--stats` see them all.
+public enum PipelineBuilder {
+    /// After a GraphDef or SavedModel import: `ImportPipeline`'s passes, minus disabled ones.
+    public static func imports(disabling disabled: Set<String> = []) throws -> Pipeline {
+        try ImportPipeline.standard(disabling: disabled)
+    }
+
+    /// The rewrites, the target check and quantization, in order:
+    /// 1. the rules files' custom rules, then their passes;
+    /// 2. the library user's passes, before a final `legalize-op-versions` (which must see
+    ///    every rewrite);
+    /// 3. `check-target` when a rules file named a target: the firmware must load the result;
+    /// 4. `quantize-int8` last: it needs the final weights and ops, and sets versions and checks
+    ///    the target again for the int8 types.
+    public static func conversion(_ request: PipelineRequest) throws -> Pipeline {
+        if request.disabled.contains(CheckTarget.name) {
+            throw PassError.failed(pass: CheckTarget.name, message: "cannot be disabled: a conversion for a target must be loadable by it")
+        }
+        var passes = try request.ruleSet?.pipeline(disabling: request.disabled).passes ?? []
+        let extra = request.extraPasses.filter { !request.disabled.contains($0.name) }
+        if let last = passes.last, last.name == LegalizeOpVersions.name {
+            passes.insert(contentsOf: extra, at: passes.count - 1)
+        } else {
+            passes += extra
+        }
+        if let target = request.ruleSet?.target { passes.append(CheckTarget(target: target)) }
+        if let q = request.quantization, !request.disabled.contains(QuantizeInt8Pass.name) { passes.append(q) }
+        return Pipeline(passes)
+    }
+}
