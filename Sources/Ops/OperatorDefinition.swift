@@ -27,6 +27,9 @@ public struct OperatorDefinition: Sendable {
     package var kernel: (@Sendable (KernelContext) throws -> any Kernel)?
     /// Shape and quantization rules beyond the generic ones, for the verifier.
     package var verify: (@Sendable (OpCheck) -> Void)?
+    /// The attributes of its typed options the rule language may read and write, in the order
+    /// messages list them.
+    package var attributes: [OperatorAttribute]
 
     package init(
         _ op: BuiltinOperator,
@@ -37,7 +40,8 @@ public struct OperatorDefinition: Sendable {
         version: (@Sendable (OpVersions.Signature) -> MinimumVersion)? = nil,
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
-        verify: (@Sendable (OpCheck) -> Void)? = nil
+        verify: (@Sendable (OpCheck) -> Void)? = nil,
+        attributes: [OperatorAttribute] = []
     ) {
         self.op = op
         self.options = options
@@ -48,11 +52,15 @@ public struct OperatorDefinition: Sendable {
         self.quantization = quantization
         self.kernel = kernel
         self.verify = verify
+        self.attributes = attributes
     }
 }
 
 /// An options table and the typed attributes it becomes (schema.fbs `BuiltinOptions`).
 package struct OptionsCodec: Sendable {
+    /// The typed kind of a new op (a rule's `insert:` or `convert:`): the options a converter
+    /// writes for the plain op.
+    package var defaultKind: OpKind?
     /// Typed attributes from the table, and whether an empty table was written (kept so the op
     /// round-trips); nil keeps the options opaque (an unexpected tag or field value).
     package var decode: @Sendable (OptionsReader) throws -> (OpKind, emptyTable: Bool)?
@@ -64,10 +72,12 @@ package struct OptionsCodec: Sendable {
     package var describe: @Sendable (OpKind) -> [(String, String)]
 
     package init(
+        defaultKind: OpKind? = nil,
         decode: @escaping @Sendable (OptionsReader) throws -> (OpKind, emptyTable: Bool)?,
         encode: @escaping @Sendable (Op) -> (UInt8, FBTableSpec?)?,
         describe: @escaping @Sendable (OpKind) -> [(String, String)] = { _ in [] }
     ) {
+        self.defaultKind = defaultKind
         self.decode = decode
         self.encode = encode
         self.describe = describe
@@ -77,6 +87,7 @@ package struct OptionsCodec: Sendable {
     /// an empty table, that empty table), opaque otherwise.
     package static func none(_ kind: OpKind, emptyTableTag: UInt8? = nil) -> OptionsCodec {
         OptionsCodec(
+            defaultKind: kind,
             decode: { r in
                 if r.tag == Schema.OptionsTag.none { return (kind, false) }
                 guard let t = emptyTableTag, r.tag == t, r.table.map({ $0.rawVTableEntries().allSatisfy { $0 == 0 } }) ?? true else { return nil }
@@ -160,9 +171,10 @@ package struct QuantizationChoices: Sendable {
 
 /// Every operator tfrewrite declares, by code.
 package enum OperatorTable {
-    /// One entry per operator; `OperatorTableTests` checks that no code is declared twice.
+    /// One entry per operator; `OperatorTableTests` checks that no code is declared twice. Messages
+    /// that list operators (which ops have an attribute) list them in this order.
     package static let all: [OperatorDefinition] =
-        convolutionOperators + fullyConnectedOperators + poolingOperators + reshapeOperators
+        convolutionOperators + poolingOperators + fullyConnectedOperators + reshapeOperators
         + softmaxOperators + binaryOperators + unaryOperators + reductionOperators + padOperators
         + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
         + gatherOperators + transposeOperators + castOperators + versionedOperators

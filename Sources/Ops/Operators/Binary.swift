@@ -8,10 +8,15 @@ import Kernels
 extension OperatorTable {
     static let binaryOperators = [add, sub, mul, div, maximum, minimum]
 
+    static let addOptions = TypedOptions<ArithmeticAttributes>(payload: { if case .add(let a) = $0 { a } else { nil } }, make: { .add($0) })
+    static let subOptions = TypedOptions<ArithmeticAttributes>(payload: { if case .sub(let a) = $0 { a } else { nil } }, make: { .sub($0) })
+
     /// ADD and SUB share their options table layout: 0 fused_activation_function,
     /// 1 pot_scale_int16 (default true).
-    static func addOrSubOptions(tag: UInt8, make: @escaping @Sendable (ArithmeticAttributes) -> OpKind, attributes: @escaping @Sendable (OpKind) -> ArithmeticAttributes?) -> OptionsCodec {
-        OptionsCodec(
+    static func addOrSubOptions(tag: UInt8, defaultKind: OpKind, typed: TypedOptions<ArithmeticAttributes>) -> OptionsCodec {
+        let make = typed.make, attributes = typed.payload
+        return OptionsCodec(
+            defaultKind: defaultKind,
             decode: { r in
                 guard r.isTable(tag), let a = try r.activation(0) else { return nil }
                 return (make(ArithmeticAttributes(activation: a, potScaleInt16: try r.flag(1, true))), false)
@@ -35,7 +40,7 @@ extension OperatorTable {
 
     static let add = OperatorDefinition(
         .add,
-        options: addOrSubOptions(tag: Schema.OptionsTag.add, make: { .add($0) }, attributes: { if case .add(let a) = $0 { a } else { nil } }),
+        options: addOrSubOptions(tag: Schema.OptionsTag.add, defaultKind: .add(ArithmeticAttributes()), typed: addOptions),
         activation: ActivationField(
             get: { if case .add(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .add(var a) = kind { a.activation = v; kind = .add(a) } }
@@ -59,12 +64,13 @@ extension OperatorTable {
         kernel: { c in
             guard case .add(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .add, activation: a.activation)
-        }
+        },
+        attributes: [.fusedActivation, addOptions.attribute("pot_scale_int16", \.potScaleInt16)]
     )
 
     static let sub = OperatorDefinition(
         .sub,
-        options: addOrSubOptions(tag: Schema.OptionsTag.sub, make: { .sub($0) }, attributes: { if case .sub(let a) = $0 { a } else { nil } }),
+        options: addOrSubOptions(tag: Schema.OptionsTag.sub, defaultKind: .sub(ArithmeticAttributes()), typed: subOptions),
         activation: ActivationField(
             get: { if case .sub(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .sub(var a) = kind { a.activation = v; kind = .sub(a) } }
@@ -86,12 +92,14 @@ extension OperatorTable {
         kernel: { c in
             guard case .sub(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .sub, activation: a.activation)
-        }
+        },
+        attributes: [.fusedActivation, subOptions.attribute("pot_scale_int16", \.potScaleInt16)]
     )
 
     static let mul = OperatorDefinition(
         .mul,
         options: OptionsCodec(
+            defaultKind: .mul(activation: .none),
             decode: { r in
                 // MulOptions: 0 fused_activation_function.
                 guard r.isTable(Schema.OptionsTag.mul), let a = try r.activation(0) else { return nil }
@@ -133,7 +141,8 @@ extension OperatorTable {
         kernel: { c in
             guard case .mul(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .mul, activation: a)
-        }
+        },
+        attributes: [.fusedActivation]
     )
 
     /// DIV keeps its DivOptions opaquely (0 fused_activation_function); the kernel reads it.
@@ -148,6 +157,7 @@ extension OperatorTable {
             return try BinaryKernel(c, .div, activation: activation)
         }
     )
+
 
     static let maximum = maximumOrMinimum(.maximum, .maximum)
     static let minimum = maximumOrMinimum(.minimum, .minimum)

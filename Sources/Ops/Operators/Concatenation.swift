@@ -10,6 +10,7 @@ extension OperatorTable {
     static let concatenation = OperatorDefinition(
         .concatenation,
         options: OptionsCodec(
+            defaultKind: .concatenation(axis: 0, activation: .none),
             decode: { r in
                 // ConcatenationOptions: 0 axis, 1 fused_activation_function.
                 guard r.isTable(Schema.OptionsTag.concatenation), let a = try r.activation(1) else { return nil }
@@ -47,12 +48,23 @@ extension OperatorTable {
         kernel: { c in
             guard case .concatenation(let axis, let act) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try ConcatenationKernel(c, axis: axis, activation: act)
-        }
+        },
+        attributes: [
+            .fusedActivation,
+            OperatorAttribute(
+                "axis",
+                read: { (kind: OpKind) -> Int32? in if case .concatenation(let axis, _) = kind { axis } else { nil } },
+                write: { (kind: OpKind, axis: Int32) -> OpKind? in
+                    if case .concatenation(_, let a) = kind { .concatenation(axis: axis, activation: a) } else { nil }
+                }
+            ),
+        ]
     )
 
     static let pack = OperatorDefinition(
         .pack,
         options: OptionsCodec(
+            defaultKind: .pack(valuesCount: 0, axis: 0),
             decode: { r in
                 // PackOptions: 0 values_count, 1 axis.
                 guard r.isTable(Schema.OptionsTag.pack) else { return nil }
@@ -79,6 +91,18 @@ extension OperatorTable {
         kernel: { c in
             guard case .pack(let n, let axis) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try PackKernel(c, valuesCount: n, axis: axis)
-        }
+        },
+        attributes: [
+            OperatorAttribute(
+                "axis",
+                read: { (kind: OpKind) -> Int32? in if case .pack(_, let axis) = kind { axis } else { nil } },
+                write: { (kind: OpKind, axis: Int32) -> OpKind? in if case .pack(let n, _) = kind { .pack(valuesCount: n, axis: axis) } else { nil } }
+            ),
+            OperatorAttribute(
+                "values_count",
+                read: { (kind: OpKind) -> Int32? in if case .pack(let n, _) = kind { n } else { nil } },
+                write: { (kind: OpKind, n: Int32) -> OpKind? in if case .pack(_, let axis) = kind { .pack(valuesCount: n, axis: axis) } else { nil } }
+            ),
+        ]
     )
 }

@@ -10,6 +10,7 @@ extension OperatorTable {
     static let reshape = OperatorDefinition(
         .reshape,
         options: OptionsCodec(
+            defaultKind: .reshape(newShape: nil),
             decode: { r in
                 // ReshapeOptions: 0 new_shape, the legacy form of the shape input.
                 if r.tag == Schema.OptionsTag.none { return (.reshape(newShape: nil), false) }
@@ -45,12 +46,18 @@ extension OperatorTable {
             if let x = check.input(0), let y = check.output(0), !x.isDynamic, !y.isDynamic, x.elementCount != y.elementCount {
                 check.report("reshape from \(x.shape) to \(y.shape) changes the element count")
             }
-        }
+        },
+        // An empty new_shape stands for none (the legacy option left out).
+        attributes: [
+            TypedOptions<[Int32]>(payload: { if case .reshape(let s) = $0 { s ?? [] } else { nil } }, make: { .reshape(newShape: $0.isEmpty ? nil : $0) })
+                .attribute("new_shape", \.self)
+        ]
     )
 
     static let squeeze = OperatorDefinition(
         .squeeze,
         options: OptionsCodec(
+            defaultKind: .squeeze(dims: []),
             decode: { r in
                 // SqueezeOptions: 0 squeeze_dims.
                 guard r.isTable(Schema.OptionsTag.squeeze) else { return nil }
@@ -75,7 +82,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .squeeze(let dims) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try ReshapeKernel(c, .squeeze(dims))
-        }
+        },
+        attributes: [
+            TypedOptions<[Int32]>(payload: { if case .squeeze(let d) = $0 { d } else { nil } }, make: { .squeeze(dims: $0) }).attribute("squeeze_dims", \.self)
+        ]
     )
 
     static let expandDims = OperatorDefinition(

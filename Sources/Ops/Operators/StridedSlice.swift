@@ -7,9 +7,13 @@ import Kernels
 extension OperatorTable {
     static let sliceOperators = [stridedSlice]
 
+    static let stridedSliceOptions = TypedOptions<StridedSliceAttributes>(
+        payload: { if case .stridedSlice(let a) = $0 { a } else { nil } }, make: { .stridedSlice($0) })
+
     static let stridedSlice = OperatorDefinition(
         .stridedSlice,
         options: OptionsCodec(
+            defaultKind: .stridedSlice(StridedSliceAttributes()),
             decode: { r in
                 // StridedSliceOptions: 0 begin_mask, 1 end_mask, 2 ellipsis_mask, 3 new_axis_mask,
                 // 4 shrink_axis_mask, 5 offset.
@@ -48,6 +52,14 @@ extension OperatorTable {
         kernel: { c in
             guard case .stridedSlice(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try StridedSliceKernel(c, a)
-        }
+        },
+        attributes: [
+            stridedSliceOptions.attribute("begin_mask", \.beginMask),
+            stridedSliceOptions.attribute("end_mask", \.endMask),
+            stridedSliceOptions.attribute("ellipsis_mask", \.ellipsisMask),
+            stridedSliceOptions.attribute("new_axis_mask", \.newAxisMask),
+            stridedSliceOptions.attribute("shrink_axis_mask", \.shrinkAxisMask),
+            stridedSliceOptions.attribute("offset", \.offset),
+        ]
     )
 }
