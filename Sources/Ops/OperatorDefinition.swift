@@ -30,6 +30,9 @@ public struct OperatorDefinition: Sendable {
     /// The attributes of its typed options the rule language may read and write, in the order
     /// messages list them.
     package var attributes: [OperatorAttribute]
+    /// The op evaluated on integer constants (shape arithmetic, for `fold-shapes`); nil result
+    /// when its inputs are not all known or the case is not handled.
+    package var shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)?
 
     package init(
         _ op: BuiltinOperator,
@@ -41,7 +44,8 @@ public struct OperatorDefinition: Sendable {
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
         verify: (@Sendable (OpCheck) -> Void)? = nil,
-        attributes: [OperatorAttribute] = []
+        attributes: [OperatorAttribute] = [],
+        shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)? = nil
     ) {
         self.op = op
         self.options = options
@@ -53,6 +57,7 @@ public struct OperatorDefinition: Sendable {
         self.kernel = kernel
         self.verify = verify
         self.attributes = attributes
+        self.shapeArithmetic = shapeArithmetic
     }
 }
 

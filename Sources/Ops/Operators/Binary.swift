@@ -2,14 +2,19 @@ import FlatBuffers
 import IR
 import Kernels
 
-// The elementwise binary ops ADD, SUB, MUL, DIV, MAXIMUM and MINIMUM (schema.fbs AddOptions,
-// SubOptions, MulOptions, DivOptions; LiteRT's op_version.cc; TFLM's add/sub/mul/div/
+// The elementwise binary ops ADD, SUB, MUL, DIV, FLOOR_DIV, MAXIMUM and MINIMUM (schema.fbs
+// AddOptions, SubOptions, MulOptions, DivOptions; LiteRT's op_version.cc; TFLM's add/sub/mul/div/
 // maximum_minimum kernels).
 extension OperatorTable {
-    static let binaryOperators = [add, sub, mul, div, maximum, minimum]
+    static let binaryOperators = [add, sub, mul, div, floorDiv, maximum, minimum]
 
     static let addOptions = TypedOptions<ArithmeticAttributes>(payload: { if case .add(let a) = $0 { a } else { nil } }, make: { .add($0) })
     static let subOptions = TypedOptions<ArithmeticAttributes>(payload: { if case .sub(let a) = $0 { a } else { nil } }, make: { .sub($0) })
+
+    /// Integer ADD, SUB, MUL, DIV and FLOOR_DIV for `fold-shapes`, unless a fused activation is set.
+    static func elementwiseShapeArithmetic(_ f: @escaping @Sendable (Int64, Int64) -> Int64?) -> @Sendable (ShapeOperands) -> IntTensor? {
+        { operands in operands.op.kind.fusedActivation == ActivationFunction.none ? operands.elementwise(f) : nil }
+    }
 
     /// ADD and SUB share their options table layout: 0 fused_activation_function,
     /// 1 pot_scale_int16 (default true).
@@ -65,7 +70,8 @@ extension OperatorTable {
             guard case .add(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .add, activation: a.activation)
         },
-        attributes: [.fusedActivation, addOptions.attribute("pot_scale_int16", \.potScaleInt16)]
+        attributes: [.fusedActivation, addOptions.attribute("pot_scale_int16", \.potScaleInt16)],
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.add)
     )
 
     static let sub = OperatorDefinition(
@@ -93,7 +99,8 @@ extension OperatorTable {
             guard case .sub(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .sub, activation: a.activation)
         },
-        attributes: [.fusedActivation, subOptions.attribute("pot_scale_int16", \.potScaleInt16)]
+        attributes: [.fusedActivation, subOptions.attribute("pot_scale_int16", \.potScaleInt16)],
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.subtract)
     )
 
     static let mul = OperatorDefinition(
@@ -142,7 +149,8 @@ extension OperatorTable {
             guard case .mul(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try BinaryKernel(c, .mul, activation: a)
         },
-        attributes: [.fusedActivation]
+        attributes: [.fusedActivation],
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.multiply)
     )
 
     /// DIV keeps its DivOptions opaquely (0 fused_activation_function); the kernel reads it.
@@ -155,9 +163,21 @@ extension OperatorTable {
                 throw Unsupported("fused activation \(options?.int8(0, default: 0) ?? 0)")
             }
             return try BinaryKernel(c, .div, activation: activation)
+        },
+        shapeArithmetic: { operands in
+            guard case .builtin(_, let options) = operands.op.kind, (options?.int8(0, default: 0) ?? 0) == 0 else { return nil }
+            return operands.elementwise(ShapeArithmetic.divide)
         }
     )
 
+    /// FLOOR_DIV keeps its FloorDivOptions (no fields) opaquely.
+    static let floorDiv = OperatorDefinition(
+        .floorDiv,
+        shapeArithmetic: { operands in
+            guard case .builtin = operands.op.kind else { return nil }
+            return operands.elementwise(ShapeArithmetic.floorDivide)
+        }
+    )
 
     static let maximum = maximumOrMinimum(.maximum, .maximum)
     static let minimum = maximumOrMinimum(.minimum, .minimum)

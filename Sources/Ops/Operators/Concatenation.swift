@@ -58,7 +58,11 @@ extension OperatorTable {
                     if case .concatenation(_, let a) = kind { .concatenation(axis: axis, activation: a) } else { nil }
                 }
             ),
-        ]
+        ],
+        shapeArithmetic: { operands in
+            guard case .concatenation(let axis, let act) = operands.op.kind, act == .none, let xs = operands.allConstants() else { return nil }
+            return ShapeArithmetic.concatenate(xs, axis: Int(axis))
+        }
     )
 
     static let pack = OperatorDefinition(
@@ -103,6 +107,10 @@ extension OperatorTable {
                 read: { (kind: OpKind) -> Int32? in if case .pack(let n, _) = kind { n } else { nil } },
                 write: { (kind: OpKind, n: Int32) -> OpKind? in if case .pack(_, let axis) = kind { .pack(valuesCount: n, axis: axis) } else { nil } }
             ),
-        ]
+        ],
+        shapeArithmetic: { operands in
+            guard case .pack(let count, let axis) = operands.op.kind, let xs = operands.allConstants(), xs.count == Int(count) else { return nil }
+            return ShapeArithmetic.pack(xs, axis: Int(axis))
+        }
     )
 }

@@ -57,6 +57,12 @@ extension OperatorTable {
                 read: { (kind: OpKind) -> Int32? in if case .gather(_, let b) = kind { b } else { nil } },
                 write: { (kind: OpKind, b: Int32) -> OpKind? in if case .gather(let axis, _) = kind { .gather(axis: axis, batchDims: b) } else { nil } }
             ),
-        ]
+        ],
+        shapeArithmetic: { operands in
+            guard case .gather(let axis, let batchDims) = operands.op.kind, operands.op.inputs.count == 2,
+                let params = operands.constant(0), let indices = operands.constant(1)
+            else { return nil }
+            return ShapeArithmetic.gather(params, indices: indices, axis: Int(axis), batchDims: Int(batchDims))
+        }
     )
 }

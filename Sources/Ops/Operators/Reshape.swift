@@ -51,7 +51,14 @@ extension OperatorTable {
         attributes: [
             TypedOptions<[Int32]>(payload: { if case .reshape(let s) = $0 { s ?? [] } else { nil } }, make: { .reshape(newShape: $0.isEmpty ? nil : $0) })
                 .attribute("new_shape", \.self)
-        ]
+        ],
+        shapeArithmetic: { operands in
+            guard case .reshape(let newShape) = operands.op.kind, let x = operands.constant(0),
+                let requested = operands.reshapeRequest(newShape: newShape),
+                let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: x.elementCount)
+            else { return nil }
+            return IntTensor(dtype: x.dtype, shape: dims, values: x.values)
+        }
     )
 
     static let squeeze = OperatorDefinition(

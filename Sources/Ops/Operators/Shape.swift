@@ -33,6 +33,11 @@ extension OperatorTable {
         },
         attributes: [
             TypedOptions<DType>(payload: { if case .shape(let t) = $0 { t } else { nil } }, make: { .shape(outType: $0) }).attribute("out_type", \.self)
-        ]
+        ],
+        // The dimensions of a tensor whose shape is fully known.
+        shapeArithmetic: { operands in
+            guard case .shape(let outType) = operands.op.kind, let x = operands.value(0), !x.isDynamic, x.hasRank || !x.shape.isEmpty else { return nil }
+            return ShapeArithmetic.shape(of: x.shape, outType: outType)
+        }
     )
 }

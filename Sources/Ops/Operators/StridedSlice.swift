@@ -60,6 +60,12 @@ extension OperatorTable {
             stridedSliceOptions.attribute("new_axis_mask", \.newAxisMask),
             stridedSliceOptions.attribute("shrink_axis_mask", \.shrinkAxisMask),
             stridedSliceOptions.attribute("offset", \.offset),
-        ]
+        ],
+        shapeArithmetic: { operands in
+            guard case .stridedSlice(let a) = operands.op.kind, operands.op.inputs.count == 4, let x = operands.constant(0),
+                let begin = operands.vector(1), let end = operands.vector(2), let strides = operands.vector(3)
+            else { return nil }
+            return ShapeArithmetic.stridedSlice(x, begin: begin, end: end, strides: strides, a)
+        }
     )
 }
