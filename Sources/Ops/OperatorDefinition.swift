@@ -29,6 +29,12 @@ public struct OperatorDefinition: Sendable {
     package var verify: (@Sendable (OpCheck) -> Void)?
     /// The op computed on constant inputs (constant folding), nil when it cannot be.
     package var fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)?
+    /// The attributes of its typed options the rule language may read and write, in the order
+    /// messages list them.
+    package var attributes: [OperatorAttribute]
+    /// The op evaluated on integer constants (shape arithmetic, for `fold-shapes`); nil result
+    /// when its inputs are not all known or the case is not handled.
+    package var shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)?
 
     package init(
         _ op: BuiltinOperator,
@@ -40,7 +46,9 @@ public struct OperatorDefinition: Sendable {
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
         verify: (@Sendable (OpCheck) -> Void)? = nil,
-        fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)? = nil
+        fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)? = nil,
+        attributes: [OperatorAttribute] = [],
+        shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)? = nil
     ) {
         self.op = op
         self.options = options
@@ -52,11 +60,16 @@ public struct OperatorDefinition: Sendable {
         self.kernel = kernel
         self.verify = verify
         self.fold = fold
+        self.attributes = attributes
+        self.shapeArithmetic = shapeArithmetic
     }
 }
 
 /// An options table and the typed attributes it becomes (schema.fbs `BuiltinOptions`).
 package struct OptionsCodec: Sendable {
+    /// The typed kind of a new op (a rule's `insert:` or `convert:`): the options a converter
+    /// writes for the plain op.
+    package var defaultKind: OpKind?
     /// Typed attributes from the table, and whether an empty table was written (kept so the op
     /// round-trips); nil keeps the options opaque (an unexpected tag or field value).
     package var decode: @Sendable (OptionsReader) throws -> (OpKind, emptyTable: Bool)?
@@ -68,10 +81,12 @@ package struct OptionsCodec: Sendable {
     package var describe: @Sendable (OpKind) -> [(String, String)]
 
     package init(
+        defaultKind: OpKind? = nil,
         decode: @escaping @Sendable (OptionsReader) throws -> (OpKind, emptyTable: Bool)?,
         encode: @escaping @Sendable (Op) -> (UInt8, FBTableSpec?)?,
         describe: @escaping @Sendable (OpKind) -> [(String, String)] = { _ in [] }
     ) {
+        self.defaultKind = defaultKind
         self.decode = decode
         self.encode = encode
         self.describe = describe
@@ -81,6 +96,7 @@ package struct OptionsCodec: Sendable {
     /// an empty table, that empty table), opaque otherwise.
     package static func none(_ kind: OpKind, emptyTableTag: UInt8? = nil) -> OptionsCodec {
         OptionsCodec(
+            defaultKind: kind,
             decode: { r in
                 if r.tag == Schema.OptionsTag.none { return (kind, false) }
                 guard let t = emptyTableTag, r.tag == t, r.table.map({ $0.rawVTableEntries().allSatisfy { $0 == 0 } }) ?? true else { return nil }
@@ -198,9 +214,10 @@ package struct QuantizationChoices: Sendable {
 
 /// Every operator tfrewrite declares, by code.
 package enum OperatorTable {
-    /// One entry per operator; `OperatorTableTests` checks that no code is declared twice.
+    /// One entry per operator; `OperatorTableTests` checks that no code is declared twice. Messages
+    /// that list operators (which ops have an attribute) list them in this order.
     package static let all: [OperatorDefinition] =
-        convolutionOperators + fullyConnectedOperators + poolingOperators + reshapeOperators
+        convolutionOperators + poolingOperators + fullyConnectedOperators + reshapeOperators
         + softmaxOperators + binaryOperators + unaryOperators + reductionOperators + padOperators
         + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
         + gatherOperators + transposeOperators + castOperators + squaredDifferenceOperators

@@ -106,3 +106,18 @@ public struct ConvToDepthwise: PatternPass {
         if let b = m.zeroBias { r.addZeroBias(to: id, b) }
     }
 }
+
+extension ConvToDepthwise: RemovesMissingOps {
+    package static var removableOps: Set<BuiltinOperator> { [.conv2D] }
+
+    /// A CONV_2D the target lacks: rewritten when its input has one channel, else no fix.
+    package static func missingOpFix(_ r: Rewriter, _ id: OpID, target: TargetProfile) -> MissingOpFix? {
+        guard case .conv2D = r[id].kind else { return nil }
+        if oneChannelConv(r, id) != nil, target.registers(.depthwiseConv2D) {
+            return MissingOpFix(detail: "its input has 1 channel", pass: name, hint: "conv-to-depthwise rewrites it as DEPTHWISE_CONV_2D")
+        }
+        let channels = r.operand(id, 0).map { $0.rank == 4 ? "\($0.shape[3])" : "?" } ?? "?"
+        return MissingOpFix(detail: "its input has \(channels) channel(s)", pass: nil,
+                            hint: target.registers(.depthwiseConv2D) ? "no automatic fix (conv-to-depthwise needs a 1-channel input)" : "no automatic fix")
+    }
+}

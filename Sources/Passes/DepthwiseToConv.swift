@@ -90,3 +90,12 @@ public struct DepthwiseToConv: PatternPass {
         if let b = m.zeroBias { r.addZeroBias(to: id, b) }
     }
 }
+
+extension DepthwiseToConv: RemovesMissingOps {
+    package static var removableOps: Set<BuiltinOperator> { [.depthwiseConv2D] }
+
+    package static func missingOpFix(_ r: Rewriter, _ id: OpID, target: TargetProfile) -> MissingOpFix? {
+        guard oneChannelDepthwise(r, id) != nil, target.registers(.conv2D) else { return nil }
+        return MissingOpFix(detail: "its input has 1 channel", pass: name, hint: "depthwise-to-conv rewrites it as CONV_2D")
+    }
+}

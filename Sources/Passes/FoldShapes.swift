@@ -94,9 +94,10 @@ public struct FoldShapes: GraphPass {
         return n
     }
 
-    /// The fold patterns, one per root op kind, plus the RESHAPE static-output pattern.
+    /// The fold patterns, one per op the table gives shape arithmetic, plus the RESHAPE
+    /// static-output pattern.
     public static var patterns: [Pattern] {
-        let kinds: [BuiltinOperator] = [.shape, .stridedSlice, .pack, .concatenation, .gather, .add, .sub, .mul, .div, .floorDiv, .reshape]
+        let kinds = OperatorTable.all.filter { $0.shapeArithmetic != nil }.map(\.op)
         return kinds.map { kind in
             Pattern(name: "fold-\(kind.name.lowercased().replacingOccurrences(of: "_", with: "-"))", rootKinds: [kind], benefit: 2) { r, id in
                 try fold(&r, id)
@@ -124,76 +125,30 @@ public struct FoldShapes: GraphPass {
     }
 
     /// The op's output as a constant, nil when its inputs are not all known or the case is not
-    /// handled. Reusable by other passes and rules.
+    /// handled (the op's `shapeArithmetic` in the operator table). Reusable by other passes and rules.
     public static func evaluate(_ r: Rewriter, _ id: OpID) -> IntTensor? {
-        let op = r[id]
-        func int(_ k: Int) -> IntTensor? {
-            guard let v = op.input(k), v.index < r.graph.values.count, let c = r.constant(v) else { return nil }
-            return IntTensor(c)
-        }
-        func all() -> [IntTensor]? {
-            var xs: [IntTensor] = []
-            for k in op.inputs.indices {
-                guard let x = int(k) else { return nil }
-                xs.append(x)
-            }
-            return xs.isEmpty ? nil : xs
-        }
-        func vector(_ k: Int) -> [Int64]? {
-            guard let t = int(k), t.shape.count == 1 else { return nil }
-            return t.values
-        }
-        switch op.kind {
-        case .shape(let outType):
-            guard let x = r.operand(id, 0), !x.isDynamic, x.hasRank || !x.shape.isEmpty else { return nil }
-            return ShapeArithmetic.shape(of: x.shape, outType: outType)
-        case .stridedSlice(let a):
-            guard op.inputs.count == 4, let x = int(0), let b = vector(1), let e = vector(2), let s = vector(3) else { return nil }
-            return ShapeArithmetic.stridedSlice(x, begin: b, end: e, strides: s, a)
-        case .pack(let count, let axis):
-            guard let xs = all(), xs.count == Int(count) else { return nil }
-            return ShapeArithmetic.pack(xs, axis: Int(axis))
-        case .concatenation(let axis, let act):
-            guard act == .none, let xs = all() else { return nil }
-            return ShapeArithmetic.concatenate(xs, axis: Int(axis))
-        case .gather(let axis, let batchDims):
-            guard op.inputs.count == 2, let p = int(0), let i = int(1) else { return nil }
-            return ShapeArithmetic.gather(p, indices: i, axis: Int(axis), batchDims: Int(batchDims))
-        case .add(let a), .sub(let a):
-            guard a.activation == .none, op.inputs.count == 2, let x = int(0), let y = int(1) else { return nil }
-            return ShapeArithmetic.broadcast(x, y, op.builtinOperator == .add ? ShapeArithmetic.add : ShapeArithmetic.subtract)
-        case .mul(let act):
-            guard act == .none, op.inputs.count == 2, let x = int(0), let y = int(1) else { return nil }
-            return ShapeArithmetic.broadcast(x, y, ShapeArithmetic.multiply)
-        case .builtin(let code, let options) where code == .div || code == .floorDiv:
-            // DivOptions field 0 is the fused activation; FloorDivOptions has no fields.
-            guard code == .floorDiv || (options?.int8Field(0) ?? 0) == 0, op.inputs.count == 2, let x = int(0), let y = int(1) else { return nil }
-            return ShapeArithmetic.broadcast(x, y, code == .div ? ShapeArithmetic.divide : ShapeArithmetic.floorDivide)
-        case .reshape(let newShape):
-            guard let x = int(0), let requested = reshapeRequest(r, id, newShape: newShape),
-                let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: x.elementCount)
-            else { return nil }
-            return IntTensor(dtype: x.dtype, shape: dims, values: x.values)
-        default:
-            return nil
-        }
+        guard let evaluate = OperatorTable[r[id].builtinOperator]?.shapeArithmetic else { return nil }
+        return evaluate(operands(r, id))
     }
 
-    /// RESHAPE's requested shape: the constant shape input when there is a 1-D one, else the
-    /// legacy ReshapeOptions.new_shape (as TFLite's reshape kernel chooses).
-    package static func reshapeRequest(_ r: Rewriter, _ id: OpID, newShape: [Int32]?) -> [Int64]? {
-        if let s = r[id].input(1), s.index < r.graph.values.count {
-            guard let c = r.constant(s), let t = IntTensor(c), t.shape.count == 1 else { return nil }
-            return t.values
-        }
-        return newShape.map { $0.map(Int64.init) }
+    /// The op's inputs as shape arithmetic sees them.
+    package static func operands(_ r: Rewriter, _ id: OpID) -> ShapeOperands {
+        let op = r[id]
+        return ShapeOperands(
+            op: op,
+            value: { k in r.operand(id, k) },
+            constant: { k in
+                guard let v = op.input(k), v.index < r.graph.values.count, let c = r.constant(v) else { return nil }
+                return IntTensor(c)
+            }
+        )
     }
 
     /// RESHAPE with a known shape and a static input: give the output that static shape.
     package static let reshapeStaticOutput = Pattern(name: "reshape-static-output", rootKinds: [.reshape]) { r, id in
         guard case .reshape(let newShape) = r[id].kind, r[id].outputs.count == 1,
             let x = r.operand(id, 0), !x.isDynamic, let count = x.elementCount, let y = r.result(id),
-            let requested = reshapeRequest(r, id, newShape: newShape)
+            let requested = operands(r, id).reshapeRequest(newShape: newShape)
         else { return false }
         guard let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: count), let d32 = IntTensor.dims32(dims) else {
             r.context.noteOnce("\(name): \(r[id].label(id)) asks for shape \(requested), which cannot hold the \(count) elements of its input; left alone")
@@ -204,19 +159,5 @@ public struct FoldShapes: GraphPass {
         r[out].shape = d32
         if r[out].shapeSignature != nil { r[out].shapeSignature = d32 }
         return true
-    }
-}
-
-extension OpaqueOptions {
-    /// An int8 scalar field of the kept options table, 0 when absent (the schema default).
-    /// Nil when the table is too short to hold it.
-    package func int8Field(_ id: Int) -> Int8? {
-        guard id < vtable.count else { return 0 }
-        let offset = Int(vtable[id])
-        if offset == 0 { return 0 }
-        // vtable offsets count from the table start; `inline` starts after the 4-byte soffset.
-        let at = offset - 4
-        guard at >= 0, at < inline.count else { return nil }
-        return Int8(bitPattern: inline[at])
     }
 }

@@ -151,3 +151,19 @@ public struct Int8IO: GraphPass {
         }
     }
 }
+
+extension Int8IO: RemovesMissingOps {
+    package static var removableOps: Set<BuiltinOperator> { [.quantize, .dequantize] }
+
+    /// A QUANTIZE of a float graph input or a DEQUANTIZE to a float graph output.
+    package static func missingOpFix(_ r: Rewriter, _ id: OpID, target: TargetProfile) -> MissingOpFix? {
+        let op = r[id], g = r.graph
+        if case .quantize = op.kind, let x = op.input(0), g.isGraphInput(x), g[x].dtype == .float32 {
+            return MissingOpFix(detail: "it converts the float input \"\(g[x].name)\" to int8", pass: name, hint: "int8-io makes the model take int8 input directly")
+        }
+        if case .dequantize = op.kind, let y = op.outputs.first, g.isGraphOutput(y), g[y].dtype == .float32 {
+            return MissingOpFix(detail: "it converts the int8 result to the float output \"\(g[y].name)\"", pass: name, hint: "int8-io makes the model return int8 directly")
+        }
+        return nil
+    }
+}

@@ -126,7 +126,7 @@ public struct ModelCheck: Sendable {
             let rewriter = Rewriter(model: model, subgraph: s, context: PassContext(target: target))
             for (i, op) in g.ops.enumerated() where !op.isErased {
                 if !target.allows(op) {
-                    notInTarget(s, i, op, g, chains, rewriter)
+                    notInTarget(s, i, op, chains, rewriter)
                 } else if target.checksVersions, let max = target.maxVersion(op), op.version > max {
                     let minimum = OpVersions.minimum(op, in: g, model: model)
                     if let m = minimum, m.version <= max {
@@ -150,40 +150,12 @@ public struct ModelCheck: Sendable {
             tensorTypes(s, g)
         }
 
-        package mutating func notInTarget(_ s: Int, _ i: Int, _ op: Op, _ g: Graph, _ chains: ShapeChains, _ r: Rewriter) {
+        package mutating func notInTarget(_ s: Int, _ i: Int, _ op: Op, _ chains: ShapeChains, _ r: Rewriter) {
             let problem = "is not in the target \(target.displayName)"
             let id = OpID(i)
-            switch op.kind {
-            case .conv2D:
-                let channels = r.operand(id, 0).map { $0.rank == 4 ? "\($0.shape[3])" : "?" } ?? "?"
-                if ConvToDepthwise.oneChannelConv(r, id) != nil, target.registers(.depthwiseConv2D) {
-                    add("op-not-in-target", .error, s, i, op, "\(problem); its input has 1 channel", pass: ConvToDepthwise.name,
-                        "conv-to-depthwise rewrites it as DEPTHWISE_CONV_2D")
-                } else {
-                    add("op-not-in-target", .error, s, i, op, "\(problem); its input has \(channels) channel(s)", pass: nil,
-                        target.registers(.depthwiseConv2D) ? "no automatic fix (conv-to-depthwise needs a 1-channel input)" : "no automatic fix")
-                }
+            if let fix = MissingOpFixes.fix(r, id, target: target) {
+                add("op-not-in-target", .error, s, i, op, "\(problem); \(fix.detail)", pass: fix.pass, fix.hint)
                 return
-            case .depthwiseConv2D:
-                if DepthwiseToConv.oneChannelDepthwise(r, id) != nil, target.registers(.conv2D) {
-                    add("op-not-in-target", .error, s, i, op, "\(problem); its input has 1 channel", pass: DepthwiseToConv.name,
-                        "depthwise-to-conv rewrites it as CONV_2D")
-                    return
-                }
-            case .quantize:
-                if let x = op.input(0), g.isGraphInput(x), g[x].dtype == .float32 {
-                    add("op-not-in-target", .error, s, i, op, "\(problem); it converts the float input \"\(g[x].name)\" to int8", pass: Int8IO.name,
-                        "int8-io makes the model take int8 input directly")
-                    return
-                }
-            case .dequantize:
-                if let y = op.outputs.first, g.isGraphOutput(y), g[y].dtype == .float32 {
-                    add("op-not-in-target", .error, s, i, op, "\(problem); it converts the int8 result to the float output \"\(g[y].name)\"", pass: Int8IO.name,
-                        "int8-io makes the model return int8 directly")
-                    return
-                }
-            default:
-                break
             }
             if let chain = chains.chain(containing: i) {
                 add("op-not-in-target", .error, s, i, op, "\(problem); it computes the shape of RESHAPE #\(chain.reshape)", pass: FoldShapes.name,

@@ -2,16 +2,26 @@ import FlatBuffers
 import IR
 import Kernels
 
-// The elementwise binary ops ADD, SUB, MUL, DIV, MAXIMUM and MINIMUM (schema.fbs AddOptions,
-// SubOptions, MulOptions, DivOptions; LiteRT's op_version.cc; TFLM's add/sub/mul/div/
+// The elementwise binary ops ADD, SUB, MUL, DIV, FLOOR_DIV, MAXIMUM and MINIMUM (schema.fbs
+// AddOptions, SubOptions, MulOptions, DivOptions; LiteRT's op_version.cc; TFLM's add/sub/mul/div/
 // maximum_minimum kernels).
 extension OperatorTable {
-    static let binaryOperators = [add, sub, mul, div, maximum, minimum]
+    static let binaryOperators = [add, sub, mul, div, floorDiv, maximum, minimum]
+
+    static let addOptions = TypedOptions<ArithmeticAttributes>(payload: { if case .add(let a) = $0 { a } else { nil } }, make: { .add($0) })
+    static let subOptions = TypedOptions<ArithmeticAttributes>(payload: { if case .sub(let a) = $0 { a } else { nil } }, make: { .sub($0) })
+
+    /// Integer ADD, SUB, MUL, DIV and FLOOR_DIV for `fold-shapes`, unless a fused activation is set.
+    static func elementwiseShapeArithmetic(_ f: @escaping @Sendable (Int64, Int64) -> Int64?) -> @Sendable (ShapeOperands) -> IntTensor? {
+        { operands in operands.op.kind.fusedActivation == ActivationFunction.none ? operands.elementwise(f) : nil }
+    }
 
     /// ADD and SUB share their options table layout: 0 fused_activation_function,
     /// 1 pot_scale_int16 (default true).
-    static func addOrSubOptions(tag: UInt8, make: @escaping @Sendable (ArithmeticAttributes) -> OpKind, attributes: @escaping @Sendable (OpKind) -> ArithmeticAttributes?) -> OptionsCodec {
-        OptionsCodec(
+    static func addOrSubOptions(tag: UInt8, defaultKind: OpKind, typed: TypedOptions<ArithmeticAttributes>) -> OptionsCodec {
+        let make = typed.make, attributes = typed.payload
+        return OptionsCodec(
+            defaultKind: defaultKind,
             decode: { r in
                 guard r.isTable(tag), let a = try r.activation(0) else { return nil }
                 return (make(ArithmeticAttributes(activation: a, potScaleInt16: try r.flag(1, true))), false)
@@ -35,7 +45,7 @@ extension OperatorTable {
 
     static let add = OperatorDefinition(
         .add,
-        options: addOrSubOptions(tag: Schema.OptionsTag.add, make: { .add($0) }, attributes: { if case .add(let a) = $0 { a } else { nil } }),
+        options: addOrSubOptions(tag: Schema.OptionsTag.add, defaultKind: .add(ArithmeticAttributes()), typed: addOptions),
         activation: ActivationField(
             get: { if case .add(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .add(var a) = kind { a.activation = v; kind = .add(a) } }
@@ -63,12 +73,14 @@ extension OperatorTable {
         fold: { f in
             guard case .add(let a) = f.kind else { return nil }
             return f.binary(.add, activation: a.activation)
-        }
+        },
+        attributes: [.fusedActivation, addOptions.attribute("pot_scale_int16", \.potScaleInt16)],
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.add)
     )
 
     static let sub = OperatorDefinition(
         .sub,
-        options: addOrSubOptions(tag: Schema.OptionsTag.sub, make: { .sub($0) }, attributes: { if case .sub(let a) = $0 { a } else { nil } }),
+        options: addOrSubOptions(tag: Schema.OptionsTag.sub, defaultKind: .sub(ArithmeticAttributes()), typed: subOptions),
         activation: ActivationField(
             get: { if case .sub(let a) = $0 { a.activation } else { nil } },
             set: { kind, v in if case .sub(var a) = kind { a.activation = v; kind = .sub(a) } }
@@ -94,12 +106,15 @@ extension OperatorTable {
         fold: { f in
             guard case .sub(let a) = f.kind else { return nil }
             return f.binary(.sub, activation: a.activation)
-        }
+        },
+        attributes: [.fusedActivation, subOptions.attribute("pot_scale_int16", \.potScaleInt16)],
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.subtract)
     )
 
     static let mul = OperatorDefinition(
         .mul,
         options: OptionsCodec(
+            defaultKind: .mul(activation: .none),
             decode: { r in
                 // MulOptions: 0 fused_activation_function.
                 guard r.isTable(Schema.OptionsTag.mul), let a = try r.activation(0) else { return nil }
@@ -145,7 +160,9 @@ extension OperatorTable {
         fold: { f in
             guard case .mul(let act) = f.kind else { return nil }
             return f.binary(.mul, activation: act)
-        }
+        },
+        attributes: [.fusedActivation],
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.multiply)
     )
 
     /// DIV keeps its DivOptions opaquely (0 fused_activation_function); the kernel reads it.
@@ -165,6 +182,19 @@ extension OperatorTable {
                 let activation = OpaqueOptions.divActivation(options)
             else { return nil }
             return f.binary(.div, activation: activation)
+        },
+        shapeArithmetic: { operands in
+            guard case .builtin(_, let options) = operands.op.kind, (options?.int8(0, default: 0) ?? 0) == 0 else { return nil }
+            return operands.elementwise(ShapeArithmetic.divide)
+        }
+    )
+
+    /// FLOOR_DIV keeps its FloorDivOptions (no fields) opaquely.
+    static let floorDiv = OperatorDefinition(
+        .floorDiv,
+        shapeArithmetic: { operands in
+            guard case .builtin = operands.op.kind else { return nil }
+            return operands.elementwise(ShapeArithmetic.floorDivide)
         }
     )
 

@@ -10,6 +10,7 @@ extension OperatorTable {
     static let concatenation = OperatorDefinition(
         .concatenation,
         options: OptionsCodec(
+            defaultKind: .concatenation(axis: 0, activation: .none),
             decode: { r in
                 // ConcatenationOptions: 0 axis, 1 fused_activation_function.
                 guard r.isTable(Schema.OptionsTag.concatenation), let a = try r.activation(1) else { return nil }
@@ -51,12 +52,27 @@ extension OperatorTable {
         fold: { f in
             guard case .concatenation(let axis, let act) = f.kind, act == .none, let parts = f.all else { return nil }
             return ConstantEvaluator.concatenate(parts, axis: Int(axis)).map { [$0] }
+        },
+        attributes: [
+            .fusedActivation,
+            OperatorAttribute(
+                "axis",
+                read: { (kind: OpKind) -> Int32? in if case .concatenation(let axis, _) = kind { axis } else { nil } },
+                write: { (kind: OpKind, axis: Int32) -> OpKind? in
+                    if case .concatenation(_, let a) = kind { .concatenation(axis: axis, activation: a) } else { nil }
+                }
+            ),
+        ],
+        shapeArithmetic: { operands in
+            guard case .concatenation(let axis, let act) = operands.op.kind, act == .none, let xs = operands.allConstants() else { return nil }
+            return ShapeArithmetic.concatenate(xs, axis: Int(axis))
         }
     )
 
     static let pack = OperatorDefinition(
         .pack,
         options: OptionsCodec(
+            defaultKind: .pack(valuesCount: 0, axis: 0),
             decode: { r in
                 // PackOptions: 0 values_count, 1 axis.
                 guard r.isTable(Schema.OptionsTag.pack) else { return nil }
@@ -87,6 +103,22 @@ extension OperatorTable {
         fold: { f in
             guard case .pack(_, let axis) = f.kind, let parts = f.all else { return nil }
             return ConstantEvaluator.pack(parts, axis: Int(axis)).map { [$0] }
+        },
+        attributes: [
+            OperatorAttribute(
+                "axis",
+                read: { (kind: OpKind) -> Int32? in if case .pack(_, let axis) = kind { axis } else { nil } },
+                write: { (kind: OpKind, axis: Int32) -> OpKind? in if case .pack(let n, _) = kind { .pack(valuesCount: n, axis: axis) } else { nil } }
+            ),
+            OperatorAttribute(
+                "values_count",
+                read: { (kind: OpKind) -> Int32? in if case .pack(let n, _) = kind { n } else { nil } },
+                write: { (kind: OpKind, n: Int32) -> OpKind? in if case .pack(_, let axis) = kind { .pack(valuesCount: n, axis: axis) } else { nil } }
+            ),
+        ],
+        shapeArithmetic: { operands in
+            guard case .pack(let count, let axis) = operands.op.kind, let xs = operands.allConstants(), xs.count == Int(count) else { return nil }
+            return ShapeArithmetic.pack(xs, axis: Int(axis))
         }
     )
 }

@@ -7,9 +7,14 @@ import Kernels
 extension OperatorTable {
     static let convolutionOperators = [conv2D, depthwiseConv2D]
 
+    static let conv2DOptions = TypedOptions<Conv2DAttributes>(payload: { if case .conv2D(let a) = $0 { a } else { nil } }, make: { .conv2D($0) })
+    static let depthwiseConv2DOptions = TypedOptions<DepthwiseConv2DAttributes>(
+        payload: { if case .depthwiseConv2D(let a) = $0 { a } else { nil } }, make: { .depthwiseConv2D($0) })
+
     static let conv2D = OperatorDefinition(
         .conv2D,
         options: OptionsCodec(
+            defaultKind: .conv2D(Conv2DAttributes(padding: .same, strideW: 1, strideH: 1)),
             decode: { r in
                 // Conv2DOptions: 0 padding, 1 stride_w, 2 stride_h, 3 fused_activation_function,
                 // 4 dilation_w_factor (default 1), 5 dilation_h_factor (default 1), 6 quantized_bias_type.
@@ -70,12 +75,22 @@ extension OperatorTable {
             check.spatial(x, y, kh: w.shape[1], kw: w.shape[2], sh: a.strideH, sw: a.strideW, dh: a.dilationH, dw: a.dilationW, a.padding)
             check.weights(w, axis: 0)
             check.bias(check.input(2), input: x, weights: w)
-        }
+        },
+        attributes: [
+            conv2DOptions.attribute("padding", \.padding),
+            conv2DOptions.attribute("stride_w", \.strideW),
+            conv2DOptions.attribute("stride_h", \.strideH),
+            conv2DOptions.attribute("dilation_w", \.dilationW),
+            conv2DOptions.attribute("dilation_h", \.dilationH),
+            .fusedActivation,
+            conv2DOptions.attribute("quantized_bias_type", \.quantizedBiasType),
+        ]
     )
 
     static let depthwiseConv2D = OperatorDefinition(
         .depthwiseConv2D,
         options: OptionsCodec(
+            defaultKind: .depthwiseConv2D(DepthwiseConv2DAttributes(padding: .same, strideW: 1, strideH: 1, depthMultiplier: 1)),
             decode: { r in
                 // DepthwiseConv2DOptions: 0 padding, 1 stride_w, 2 stride_h, 3 depth_multiplier,
                 // 4 fused_activation_function, 5 dilation_w_factor, 6 dilation_h_factor (default 1).
@@ -133,6 +148,15 @@ extension OperatorTable {
             check.spatial(x, y, kh: w.shape[1], kw: w.shape[2], sh: a.strideH, sw: a.strideW, dh: a.dilationH, dw: a.dilationW, a.padding)
             check.weights(w, axis: 3)
             check.bias(check.input(2), input: x, weights: w)
-        }
+        },
+        attributes: [
+            depthwiseConv2DOptions.attribute("padding", \.padding),
+            depthwiseConv2DOptions.attribute("stride_w", \.strideW),
+            depthwiseConv2DOptions.attribute("stride_h", \.strideH),
+            depthwiseConv2DOptions.attribute("dilation_w", \.dilationW),
+            depthwiseConv2DOptions.attribute("dilation_h", \.dilationH),
+            depthwiseConv2DOptions.attribute("depth_multiplier", \.depthMultiplier),
+            .fusedActivation,
+        ]
     )
 }

@@ -7,9 +7,13 @@ import Kernels
 extension OperatorTable {
     static let fullyConnectedOperators = [fullyConnected]
 
+    static let fullyConnectedOptions = TypedOptions<FullyConnectedAttributes>(
+        payload: { if case .fullyConnected(let a) = $0 { a } else { nil } }, make: { .fullyConnected($0) })
+
     static let fullyConnected = OperatorDefinition(
         .fullyConnected,
         options: OptionsCodec(
+            defaultKind: .fullyConnected(FullyConnectedAttributes()),
             decode: { r in
                 // FullyConnectedOptions: 0 fused_activation_function, 1 weights_format,
                 // 2 keep_num_dims, 3 asymmetric_quantize_inputs, 4 quantized_bias_type.
@@ -79,6 +83,13 @@ extension OperatorTable {
             if let b = check.input(2), b.elementCount != Int(w.shape[0]) { check.report("bias has \(b.elementCount ?? -1) elements, expected \(w.shape[0])") }
             check.weights(w, axis: 0)
             check.bias(check.input(2), input: x, weights: w)
-        }
+        },
+        attributes: [
+            .fusedActivation,
+            fullyConnectedOptions.attribute("weights_format", \.weightsFormat),
+            fullyConnectedOptions.attribute("keep_num_dims", \.keepNumDims),
+            fullyConnectedOptions.attribute("asymmetric_quantize_inputs", \.asymmetricQuantizeInputs),
+            fullyConnectedOptions.attribute("quantized_bias_type", \.quantizedBiasType),
+        ]
     )
 }

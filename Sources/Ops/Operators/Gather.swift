@@ -9,6 +9,7 @@ extension OperatorTable {
     static let gather = OperatorDefinition(
         .gather,
         options: OptionsCodec(
+            defaultKind: .gather(axis: 0, batchDims: 0),
             decode: { r in
                 // GatherOptions: 0 axis, 1 batch_dims.
                 guard r.isTable(Schema.OptionsTag.gather) else { return nil }
@@ -44,6 +45,24 @@ extension OperatorTable {
         kernel: { c in
             guard case .gather(let axis, let batchDims) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try GatherKernel(c, axis: axis, batchDims: batchDims)
+        },
+        attributes: [
+            OperatorAttribute(
+                "axis",
+                read: { (kind: OpKind) -> Int32? in if case .gather(let axis, _) = kind { axis } else { nil } },
+                write: { (kind: OpKind, axis: Int32) -> OpKind? in if case .gather(_, let b) = kind { .gather(axis: axis, batchDims: b) } else { nil } }
+            ),
+            OperatorAttribute(
+                "batch_dims",
+                read: { (kind: OpKind) -> Int32? in if case .gather(_, let b) = kind { b } else { nil } },
+                write: { (kind: OpKind, b: Int32) -> OpKind? in if case .gather(let axis, _) = kind { .gather(axis: axis, batchDims: b) } else { nil } }
+            ),
+        ],
+        shapeArithmetic: { operands in
+            guard case .gather(let axis, let batchDims) = operands.op.kind, operands.op.inputs.count == 2,
+                let params = operands.constant(0), let indices = operands.constant(1)
+            else { return nil }
+            return ShapeArithmetic.gather(params, indices: indices, axis: Int(axis), batchDims: Int(batchDims))
         }
     )
 }

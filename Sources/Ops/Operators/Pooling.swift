@@ -16,9 +16,11 @@ extension OperatorTable {
             }
         }
         @Sendable func make(_ a: Pool2DAttributes) -> OpKind { isMax ? .maxPool2D(a) : .averagePool2D(a) }
+        let typed = TypedOptions(payload: attributes, make: make)
         return OperatorDefinition(
             code,
             options: OptionsCodec(
+                defaultKind: make(Pool2DAttributes(padding: .same, strideW: 1, strideH: 1, filterW: 1, filterH: 1)),
                 decode: { r in
                     // Pool2DOptions: 0 padding, 1 stride_w, 2 stride_h, 3 filter_width, 4 filter_height,
                     // 5 fused_activation_function.
@@ -53,7 +55,15 @@ extension OperatorTable {
             kernel: { c in
                 guard let a = attributes(c.op.kind) else { throw Unsupported("no kernel for this op") }
                 return try Pool2DKernel(c, a, isMax: isMax)
-            }
+            },
+            attributes: [
+                typed.attribute("padding", \.padding),
+                typed.attribute("stride_w", \.strideW),
+                typed.attribute("stride_h", \.strideH),
+                .fusedActivation,
+                typed.attribute("filter_w", \.filterW),
+                typed.attribute("filter_h", \.filterH),
+            ]
         )
     }
 }

@@ -10,6 +10,7 @@ extension OperatorTable {
     static let mean = OperatorDefinition(
         .mean,
         options: OptionsCodec(
+            defaultKind: .mean(keepDims: false),
             decode: { r in
                 // ReducerOptions: 0 keep_dims.
                 guard r.isTable(Schema.OptionsTag.reducer) else { return nil }
@@ -34,7 +35,10 @@ extension OperatorTable {
         kernel: { c in
             guard case .mean(let keepDims) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try MeanKernel(c, keepDims: keepDims)
-        }
+        },
+        attributes: [
+            TypedOptions<Bool>(payload: { if case .mean(let k) = $0 { k } else { nil } }, make: { .mean(keepDims: $0) }).attribute("keep_dims", \.self)
+        ]
     )
 
     /// Reducers tfrewrite knows only the version rule of.

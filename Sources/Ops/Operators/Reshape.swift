@@ -10,6 +10,7 @@ extension OperatorTable {
     static let reshape = OperatorDefinition(
         .reshape,
         options: OptionsCodec(
+            defaultKind: .reshape(newShape: nil),
             decode: { r in
                 // ReshapeOptions: 0 new_shape, the legacy form of the shape input.
                 if r.tag == Schema.OptionsTag.none { return (.reshape(newShape: nil), false) }
@@ -49,12 +50,25 @@ extension OperatorTable {
         fold: { f in
             guard case .reshape = f.kind else { return nil }
             return f.reshapedToOutput
+        },
+        // An empty new_shape stands for none (the legacy option left out).
+        attributes: [
+            TypedOptions<[Int32]>(payload: { if case .reshape(let s) = $0 { s ?? [] } else { nil } }, make: { .reshape(newShape: $0.isEmpty ? nil : $0) })
+                .attribute("new_shape", \.self)
+        ],
+        shapeArithmetic: { operands in
+            guard case .reshape(let newShape) = operands.op.kind, let x = operands.constant(0),
+                let requested = operands.reshapeRequest(newShape: newShape),
+                let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: x.elementCount)
+            else { return nil }
+            return IntTensor(dtype: x.dtype, shape: dims, values: x.values)
         }
     )
 
     static let squeeze = OperatorDefinition(
         .squeeze,
         options: OptionsCodec(
+            defaultKind: .squeeze(dims: []),
             decode: { r in
                 // SqueezeOptions: 0 squeeze_dims.
                 guard r.isTable(Schema.OptionsTag.squeeze) else { return nil }
@@ -83,7 +97,10 @@ extension OperatorTable {
         fold: { f in
             guard case .squeeze = f.kind else { return nil }
             return f.reshapedToOutput
-        }
+        },
+        attributes: [
+            TypedOptions<[Int32]>(payload: { if case .squeeze(let d) = $0 { d } else { nil } }, make: { .squeeze(dims: $0) }).attribute("squeeze_dims", \.self)
+        ]
     )
 
     static let expandDims = OperatorDefinition(

@@ -9,6 +9,7 @@ extension OperatorTable {
     static let shape = OperatorDefinition(
         .shape,
         options: OptionsCodec(
+            defaultKind: .shape(outType: .int32),
             decode: { r in
                 // ShapeOptions: 0 out_type, FLOAT32 (0) by the schema's default.
                 guard r.isTable(Schema.OptionsTag.shape) else { return nil }
@@ -29,6 +30,14 @@ extension OperatorTable {
         kernel: { c in
             guard case .shape(let t) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try ShapeKernel(c, outType: t)
+        },
+        attributes: [
+            TypedOptions<DType>(payload: { if case .shape(let t) = $0 { t } else { nil } }, make: { .shape(outType: $0) }).attribute("out_type", \.self)
+        ],
+        // The dimensions of a tensor whose shape is fully known.
+        shapeArithmetic: { operands in
+            guard case .shape(let outType) = operands.op.kind, let x = operands.value(0), !x.isDynamic, x.hasRank || !x.shape.isEmpty else { return nil }
+            return ShapeArithmetic.shape(of: x.shape, outType: outType)
         }
     )
 }

@@ -10,6 +10,7 @@ extension OperatorTable {
     static let softmax = OperatorDefinition(
         .softmax,
         options: OptionsCodec(
+            defaultKind: .softmax(beta: 1),
             decode: { r in
                 // SoftmaxOptions: 0 beta.
                 guard r.isTable(Schema.OptionsTag.softmax) else { return nil }
@@ -38,6 +39,9 @@ extension OperatorTable {
         verify: { check in
             guard case .softmax = check.op.kind else { return }
             check.fixedInt8Output(scale: 1.0 / 256, zeroPoint: -128)
-        }
+        },
+        attributes: [
+            TypedOptions<Float>(payload: { if case .softmax(let b) = $0 { b } else { nil } }, make: { .softmax(beta: $0) }).attribute("beta", \.self)
+        ]
     )
 }

@@ -7,9 +7,13 @@ import Kernels
 extension OperatorTable {
     static let sliceOperators = [stridedSlice]
 
+    static let stridedSliceOptions = TypedOptions<StridedSliceAttributes>(
+        payload: { if case .stridedSlice(let a) = $0 { a } else { nil } }, make: { .stridedSlice($0) })
+
     static let stridedSlice = OperatorDefinition(
         .stridedSlice,
         options: OptionsCodec(
+            defaultKind: .stridedSlice(StridedSliceAttributes()),
             decode: { r in
                 // StridedSliceOptions: 0 begin_mask, 1 end_mask, 2 ellipsis_mask, 3 new_axis_mask,
                 // 4 shrink_axis_mask, 5 offset.
@@ -55,6 +59,20 @@ extension OperatorTable {
                 let g = try? StridedSliceGeometry(shape: x.shape.map(Int.init), begin: b, end: e, strides: s, attributes: a)
             else { return nil }
             return [g.apply(to: x)]
+        },
+        attributes: [
+            stridedSliceOptions.attribute("begin_mask", \.beginMask),
+            stridedSliceOptions.attribute("end_mask", \.endMask),
+            stridedSliceOptions.attribute("ellipsis_mask", \.ellipsisMask),
+            stridedSliceOptions.attribute("new_axis_mask", \.newAxisMask),
+            stridedSliceOptions.attribute("shrink_axis_mask", \.shrinkAxisMask),
+            stridedSliceOptions.attribute("offset", \.offset),
+        ],
+        shapeArithmetic: { operands in
+            guard case .stridedSlice(let a) = operands.op.kind, operands.op.inputs.count == 4, let x = operands.constant(0),
+                let begin = operands.vector(1), let end = operands.vector(2), let strides = operands.vector(3)
+            else { return nil }
+            return ShapeArithmetic.stridedSlice(x, begin: begin, end: end, strides: strides, a)
         }
     )
 }

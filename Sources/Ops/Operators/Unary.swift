@@ -100,7 +100,15 @@ extension OperatorTable {
             // LeakyReluOptions field 0: alpha (float, schema default 0).
             guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try UnaryKernel(c, .leakyRelu, alpha: options?.float32(0, default: 0) ?? 0)
-        }
+        },
+        // The IR keeps LeakyReluOptions opaquely, so alpha is read-only.
+        attributes: [
+            OperatorAttribute(
+                "alpha",
+                read: { (kind: OpKind) -> Float? in if case .builtin(_, let options) = kind { options?.float32(0, default: 0) ?? 0 } else { nil } },
+                write: nil
+            )
+        ]
     )
 
     static let rsqrt = OperatorDefinition(

@@ -56,6 +56,8 @@ package enum RuleProperties {
 
     package static let functions = ["abs", "all", "any", "contains", "ends_with", "float", "if", "len", "max", "min", "product", "replace", "starts_with", "str", "sum"]
 
+    /// An attribute name as rules see it: its type, the ops that have it (in `OperatorTable.all`
+    /// order), and whether rules may write it. Each operator declares its attributes in the table.
     package struct Attribute: Sendable {
         package var name: String
         package var type: RuleType
@@ -64,43 +66,30 @@ package enum RuleProperties {
         package var settable: Bool = true
     }
 
-    package static let convLike: [BuiltinOperator] = [.conv2D, .depthwiseConv2D]
-    package static let pools: [BuiltinOperator] = [.averagePool2D, .maxPool2D]
+    /// Every attribute of the operator table, by first declaration. An attribute name has one
+    /// type and settability on every op that declares it (`OperatorTableTests` checks).
+    package static let attributes: [Attribute] = {
+        var list: [Attribute] = []
+        var index: [String: Int] = [:]
+        for def in OperatorTable.all {
+            for a in def.attributes {
+                if let i = index[a.name] {
+                    list[i].kinds.append(def.op)
+                } else {
+                    index[a.name] = list.count
+                    list.append(Attribute(name: a.name, type: ruleType(a.type), kinds: [def.op], settable: a.settable))
+                }
+            }
+        }
+        return list
+    }()
 
-    package static let attributes: [Attribute] = [
-        Attribute(name: "padding", type: .enumeration(.padding), kinds: convLike + pools),
-        Attribute(name: "stride_w", type: .int, kinds: convLike + pools),
-        Attribute(name: "stride_h", type: .int, kinds: convLike + pools),
-        Attribute(name: "dilation_w", type: .int, kinds: convLike),
-        Attribute(name: "dilation_h", type: .int, kinds: convLike),
-        Attribute(name: "depth_multiplier", type: .int, kinds: [.depthwiseConv2D]),
-        Attribute(name: "fused_activation", type: .enumeration(.activation), kinds: convLike + pools + [.fullyConnected, .add, .sub, .mul, .concatenation]),
-        Attribute(name: "filter_w", type: .int, kinds: pools),
-        Attribute(name: "filter_h", type: .int, kinds: pools),
-        Attribute(name: "weights_format", type: .int, kinds: [.fullyConnected]),
-        Attribute(name: "keep_num_dims", type: .bool, kinds: [.fullyConnected]),
-        Attribute(name: "asymmetric_quantize_inputs", type: .bool, kinds: [.fullyConnected]),
-        Attribute(name: "quantized_bias_type", type: .int, kinds: [.conv2D, .fullyConnected]),
-        Attribute(name: "pot_scale_int16", type: .bool, kinds: [.add, .sub]),
-        Attribute(name: "beta", type: .float, kinds: [.softmax]),
-        Attribute(name: "keep_dims", type: .bool, kinds: [.mean]),
-        Attribute(name: "axis", type: .int, kinds: [.concatenation, .pack, .gather]),
-        Attribute(name: "new_shape", type: .list(.int), kinds: [.reshape]),
-        Attribute(name: "out_type", type: .enumeration(.dtype), kinds: [.shape]),
-        Attribute(name: "begin_mask", type: .int, kinds: [.stridedSlice]),
-        Attribute(name: "end_mask", type: .int, kinds: [.stridedSlice]),
-        Attribute(name: "ellipsis_mask", type: .int, kinds: [.stridedSlice]),
-        Attribute(name: "new_axis_mask", type: .int, kinds: [.stridedSlice]),
-        Attribute(name: "shrink_axis_mask", type: .int, kinds: [.stridedSlice]),
-        Attribute(name: "offset", type: .bool, kinds: [.stridedSlice]),
-        Attribute(name: "values_count", type: .int, kinds: [.pack]),
-        Attribute(name: "squeeze_dims", type: .list(.int), kinds: [.squeeze]),
-        Attribute(name: "batch_dims", type: .int, kinds: [.gather]),
-        // LeakyReluOptions.alpha: the IR keeps LEAKY_RELU's options opaquely, so it is read-only.
-        Attribute(name: "alpha", type: .float, kinds: [.leakyRelu], settable: false),
-    ]
+    private static let attributesByName: [String: Attribute] = Dictionary(attributes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
-    package static func attributes(of op: BuiltinOperator) -> [Attribute] { attributes.filter { $0.kinds.contains(op) } }
+    /// The op's attributes in the order its definition declares them.
+    package static func attributes(of op: BuiltinOperator) -> [Attribute] {
+        (OperatorTable[op]?.attributes ?? []).compactMap { attributesByName[$0.name] }
+    }
 
     package static func attributeNames(of op: BuiltinOperator) -> String {
         let names = attributes(of: op).map(\.name)
@@ -125,140 +114,24 @@ package enum RuleProperties {
 
     // MARK: Reading and writing attributes
 
+    /// The declaration of attribute `name` on the op of `kind`.
+    private static func declaration(_ name: String, of kind: OpKind) -> OperatorAttribute? {
+        OperatorTable[kind.builtinOperator]?.attributes.first { $0.name == name }
+    }
+
     /// The attribute's value on an op kind, nil when the kind has no such attribute.
     package static func get(_ name: String, of kind: OpKind) -> RuleValue? {
-        func i(_ v: Int32) -> RuleValue { .int(Int64(v)) }
-        switch (name, kind) {
-        case ("fused_activation", _): return kind.fusedActivation.map { .symbol($0.description) }
-        case ("padding", .conv2D(let a)): return .symbol(a.padding.description)
-        case ("padding", .depthwiseConv2D(let a)): return .symbol(a.padding.description)
-        case ("padding", .averagePool2D(let a)), ("padding", .maxPool2D(let a)): return .symbol(a.padding.description)
-        case ("stride_w", .conv2D(let a)): return i(a.strideW)
-        case ("stride_h", .conv2D(let a)): return i(a.strideH)
-        case ("stride_w", .depthwiseConv2D(let a)): return i(a.strideW)
-        case ("stride_h", .depthwiseConv2D(let a)): return i(a.strideH)
-        case ("stride_w", .averagePool2D(let a)), ("stride_w", .maxPool2D(let a)): return i(a.strideW)
-        case ("stride_h", .averagePool2D(let a)), ("stride_h", .maxPool2D(let a)): return i(a.strideH)
-        case ("dilation_w", .conv2D(let a)): return i(a.dilationW)
-        case ("dilation_h", .conv2D(let a)): return i(a.dilationH)
-        case ("dilation_w", .depthwiseConv2D(let a)): return i(a.dilationW)
-        case ("dilation_h", .depthwiseConv2D(let a)): return i(a.dilationH)
-        case ("depth_multiplier", .depthwiseConv2D(let a)): return i(a.depthMultiplier)
-        case ("filter_w", .averagePool2D(let a)), ("filter_w", .maxPool2D(let a)): return i(a.filterW)
-        case ("filter_h", .averagePool2D(let a)), ("filter_h", .maxPool2D(let a)): return i(a.filterH)
-        case ("weights_format", .fullyConnected(let a)): return .int(Int64(a.weightsFormat))
-        case ("keep_num_dims", .fullyConnected(let a)): return .bool(a.keepNumDims)
-        case ("asymmetric_quantize_inputs", .fullyConnected(let a)): return .bool(a.asymmetricQuantizeInputs)
-        case ("quantized_bias_type", .fullyConnected(let a)): return .int(Int64(a.quantizedBiasType))
-        case ("quantized_bias_type", .conv2D(let a)): return .int(Int64(a.quantizedBiasType))
-        case ("pot_scale_int16", .add(let a)), ("pot_scale_int16", .sub(let a)): return .bool(a.potScaleInt16)
-        case ("beta", .softmax(let b)): return .float(Double(b))
-        case ("keep_dims", .mean(let k)): return .bool(k)
-        case ("axis", .concatenation(let axis, _)): return i(axis)
-        case ("axis", .pack(_, let axis)): return i(axis)
-        case ("axis", .gather(let axis, _)): return i(axis)
-        case ("new_shape", .reshape(let s)): return .list((s ?? []).map { .int(Int64($0)) })
-        case ("out_type", .shape(let t)): return .symbol(t.name)
-        case ("begin_mask", .stridedSlice(let a)): return i(a.beginMask)
-        case ("end_mask", .stridedSlice(let a)): return i(a.endMask)
-        case ("ellipsis_mask", .stridedSlice(let a)): return i(a.ellipsisMask)
-        case ("new_axis_mask", .stridedSlice(let a)): return i(a.newAxisMask)
-        case ("shrink_axis_mask", .stridedSlice(let a)): return i(a.shrinkAxisMask)
-        case ("offset", .stridedSlice(let a)): return .bool(a.offset)
-        case ("values_count", .pack(let n, _)): return i(n)
-        case ("squeeze_dims", .squeeze(let d)): return .list(d.map { .int(Int64($0)) })
-        case ("batch_dims", .gather(_, let b)): return i(b)
-        case ("alpha", .builtin(.leakyRelu, let o)):
-            // LeakyReluOptions field 0, schema default 0.
-            return .float(Double(o?.float32(0, default: 0) ?? 0))
-        default: return nil
-        }
+        declaration(name, of: kind)?.read(kind).map(ruleValue)
     }
 
     /// Sets an attribute; throws when the kind has no such attribute or the value does not fit.
     package static func set(_ name: String, _ value: RuleValue, on kind: inout OpKind) throws {
-        func int32() throws -> Int32 {
-            guard let n = value.integer, let v = Int32(exactly: n) else { throw RuleEvalError("\(name): expected a 32-bit int, got \(value)") }
-            return v
+        guard let a = declaration(name, of: kind), let write = a.write, a.read(kind) != nil else {
+            // Setting fused_activation on an op that has none leaves the op as it is.
+            if name == OperatorAttribute.fusedActivation.name { return }
+            throw RuleEvalError("\(kind.name) has no settable attribute '\(name)'")
         }
-        func int8() throws -> Int8 {
-            guard let n = value.integer, let v = Int8(exactly: n) else { throw RuleEvalError("\(name): expected an int in -128...127, got \(value)") }
-            return v
-        }
-        func bool() throws -> Bool {
-            guard case .bool(let b) = value else { throw RuleEvalError("\(name): expected true or false, got \(value)") }
-            return b
-        }
-        func padding() throws -> Padding {
-            guard case .symbol(let s) = value, let p = RuleEnum.padding.canonical(s) else { throw RuleEvalError("\(name): expected SAME or VALID, got \(value)") }
-            return p == "SAME" ? .same : .valid
-        }
-        func ints() throws -> [Int32] {
-            guard case .list(let l) = value else { throw RuleEvalError("\(name): expected a list of ints, got \(value)") }
-            return try l.map {
-                guard let n = $0.integer, let v = Int32(exactly: n) else { throw RuleEvalError("\(name): expected 32-bit ints, got \($0)") }
-                return v
-            }
-        }
-        var k = kind
-        switch (name, k) {
-        case ("fused_activation", _):
-            guard k.fusedActivation != nil else { break }
-            guard case .symbol(let s) = value, let a = ActivationFunction(name: s) else { throw RuleEvalError("fused_activation: expected an activation (\(RuleEnum.activation.examples)), got \(value)") }
-            k.fusedActivation = a
-            kind = k
-            return
-        case ("padding", .conv2D(var a)): a.padding = try padding(); k = .conv2D(a)
-        case ("padding", .depthwiseConv2D(var a)): a.padding = try padding(); k = .depthwiseConv2D(a)
-        case ("padding", .averagePool2D(var a)): a.padding = try padding(); k = .averagePool2D(a)
-        case ("padding", .maxPool2D(var a)): a.padding = try padding(); k = .maxPool2D(a)
-        case ("stride_w", .conv2D(var a)): a.strideW = try int32(); k = .conv2D(a)
-        case ("stride_h", .conv2D(var a)): a.strideH = try int32(); k = .conv2D(a)
-        case ("stride_w", .depthwiseConv2D(var a)): a.strideW = try int32(); k = .depthwiseConv2D(a)
-        case ("stride_h", .depthwiseConv2D(var a)): a.strideH = try int32(); k = .depthwiseConv2D(a)
-        case ("stride_w", .averagePool2D(var a)): a.strideW = try int32(); k = .averagePool2D(a)
-        case ("stride_h", .averagePool2D(var a)): a.strideH = try int32(); k = .averagePool2D(a)
-        case ("stride_w", .maxPool2D(var a)): a.strideW = try int32(); k = .maxPool2D(a)
-        case ("stride_h", .maxPool2D(var a)): a.strideH = try int32(); k = .maxPool2D(a)
-        case ("dilation_w", .conv2D(var a)): a.dilationW = try int32(); k = .conv2D(a)
-        case ("dilation_h", .conv2D(var a)): a.dilationH = try int32(); k = .conv2D(a)
-        case ("dilation_w", .depthwiseConv2D(var a)): a.dilationW = try int32(); k = .depthwiseConv2D(a)
-        case ("dilation_h", .depthwiseConv2D(var a)): a.dilationH = try int32(); k = .depthwiseConv2D(a)
-        case ("depth_multiplier", .depthwiseConv2D(var a)): a.depthMultiplier = try int32(); k = .depthwiseConv2D(a)
-        case ("filter_w", .averagePool2D(var a)): a.filterW = try int32(); k = .averagePool2D(a)
-        case ("filter_h", .averagePool2D(var a)): a.filterH = try int32(); k = .averagePool2D(a)
-        case ("filter_w", .maxPool2D(var a)): a.filterW = try int32(); k = .maxPool2D(a)
-        case ("filter_h", .maxPool2D(var a)): a.filterH = try int32(); k = .maxPool2D(a)
-        case ("weights_format", .fullyConnected(var a)): a.weightsFormat = try int8(); k = .fullyConnected(a)
-        case ("keep_num_dims", .fullyConnected(var a)): a.keepNumDims = try bool(); k = .fullyConnected(a)
-        case ("asymmetric_quantize_inputs", .fullyConnected(var a)): a.asymmetricQuantizeInputs = try bool(); k = .fullyConnected(a)
-        case ("quantized_bias_type", .fullyConnected(var a)): a.quantizedBiasType = try int8(); k = .fullyConnected(a)
-        case ("quantized_bias_type", .conv2D(var a)): a.quantizedBiasType = try int8(); k = .conv2D(a)
-        case ("pot_scale_int16", .add(var a)): a.potScaleInt16 = try bool(); k = .add(a)
-        case ("pot_scale_int16", .sub(var a)): a.potScaleInt16 = try bool(); k = .sub(a)
-        case ("beta", .softmax):
-            guard let d = value.number else { throw RuleEvalError("beta: expected a number, got \(value)") }
-            k = .softmax(beta: Float(d))
-        case ("keep_dims", .mean): k = .mean(keepDims: try bool())
-        case ("axis", .concatenation(_, let act)): k = .concatenation(axis: try int32(), activation: act)
-        case ("axis", .pack(let n, _)): k = .pack(valuesCount: n, axis: try int32())
-        case ("axis", .gather(_, let b)): k = .gather(axis: try int32(), batchDims: b)
-        case ("new_shape", .reshape):
-            let s = try ints()
-            k = .reshape(newShape: s.isEmpty ? nil : s)
-        case ("out_type", .shape):
-            guard case .symbol(let s) = value, let t = DType(name: s) else { throw RuleEvalError("out_type: expected a dtype, got \(value)") }
-            k = .shape(outType: t)
-        case ("begin_mask", .stridedSlice(var a)): a.beginMask = try int32(); k = .stridedSlice(a)
-        case ("end_mask", .stridedSlice(var a)): a.endMask = try int32(); k = .stridedSlice(a)
-        case ("ellipsis_mask", .stridedSlice(var a)): a.ellipsisMask = try int32(); k = .stridedSlice(a)
-        case ("new_axis_mask", .stridedSlice(var a)): a.newAxisMask = try int32(); k = .stridedSlice(a)
-        case ("shrink_axis_mask", .stridedSlice(var a)): a.shrinkAxisMask = try int32(); k = .stridedSlice(a)
-        case ("offset", .stridedSlice(var a)): a.offset = try bool(); k = .stridedSlice(a)
-        case ("values_count", .pack(_, let axis)): k = .pack(valuesCount: try int32(), axis: axis)
-        case ("squeeze_dims", .squeeze): k = .squeeze(dims: try ints())
-        case ("batch_dims", .gather(let axis, _)): k = .gather(axis: axis, batchDims: try int32())
-        default:
+        guard let k = write(kind, try attributeValue(value, as: a.type, name: name)) else {
             throw RuleEvalError("\(kind.name) has no settable attribute '\(name)'")
         }
         kind = k
@@ -266,33 +139,69 @@ package enum RuleProperties {
 
     /// A new op kind with default attributes (those a converter writes for the plain op).
     package static func defaultKind(_ op: BuiltinOperator, customCode: String? = nil) -> OpKind {
-        switch op {
-        case .conv2D: return .conv2D(Conv2DAttributes(padding: .same, strideW: 1, strideH: 1))
-        case .depthwiseConv2D: return .depthwiseConv2D(DepthwiseConv2DAttributes(padding: .same, strideW: 1, strideH: 1, depthMultiplier: 1))
-        case .fullyConnected: return .fullyConnected(FullyConnectedAttributes())
-        case .averagePool2D: return .averagePool2D(Pool2DAttributes(padding: .same, strideW: 1, strideH: 1, filterW: 1, filterH: 1))
-        case .maxPool2D: return .maxPool2D(Pool2DAttributes(padding: .same, strideW: 1, strideH: 1, filterW: 1, filterH: 1))
-        case .reshape: return .reshape(newShape: nil)
-        case .softmax: return .softmax(beta: 1)
-        case .add: return .add(ArithmeticAttributes())
-        case .sub: return .sub(ArithmeticAttributes())
-        case .mul: return .mul(activation: .none)
-        case .mean: return .mean(keepDims: false)
-        case .pad: return .pad
-        case .concatenation: return .concatenation(axis: 0, activation: .none)
-        case .quantize: return .quantize
-        case .dequantize: return .dequantize
-        case .shape: return .shape(outType: .int32)
-        case .stridedSlice: return .stridedSlice(StridedSliceAttributes())
-        case .pack: return .pack(valuesCount: 0, axis: 0)
-        case .squeeze: return .squeeze(dims: [])
-        case .gather: return .gather(axis: 0, batchDims: 0)
-        case .relu: return .relu
-        case .relu6: return .relu6
-        case .logistic: return .logistic
-        case .tanh: return .tanh
-        case .custom: return .custom(code: customCode ?? "")
-        default: return .builtin(op, options: nil)
+        if op == .custom { return .custom(code: customCode ?? "") }
+        return OperatorTable[op]?.options?.defaultKind ?? .builtin(op, options: nil)
+    }
+
+    // MARK: The table's attribute types in the rule language
+
+    package static func ruleType(_ type: AttributeType) -> RuleType {
+        switch type {
+        case .int32, .int8: .int
+        case .bool: .bool
+        case .float32: .float
+        case .padding: .enumeration(.padding)
+        case .activation: .enumeration(.activation)
+        case .dtype: .enumeration(.dtype)
+        case .int32List: .list(.int)
+        }
+    }
+
+    package static func ruleValue(_ value: AttributeValue) -> RuleValue {
+        switch value {
+        case .int32(let v): .int(Int64(v))
+        case .int8(let v): .int(Int64(v))
+        case .bool(let b): .bool(b)
+        case .float32(let f): .float(Double(f))
+        case .padding(let p): .symbol(p.description)
+        case .activation(let a): .symbol(a.description)
+        case .dtype(let t): .symbol(t.name)
+        case .int32List(let l): .list(l.map { .int(Int64($0)) })
+        }
+    }
+
+    /// `value` as an attribute value of `type`; throws when it does not fit the options field.
+    package static func attributeValue(_ value: RuleValue, as type: AttributeType, name: String) throws -> AttributeValue {
+        switch type {
+        case .int32:
+            guard let n = value.integer, let v = Int32(exactly: n) else { throw RuleEvalError("\(name): expected a 32-bit int, got \(value)") }
+            return .int32(v)
+        case .int8:
+            guard let n = value.integer, let v = Int8(exactly: n) else { throw RuleEvalError("\(name): expected an int in -128...127, got \(value)") }
+            return .int8(v)
+        case .bool:
+            guard case .bool(let b) = value else { throw RuleEvalError("\(name): expected true or false, got \(value)") }
+            return .bool(b)
+        case .float32:
+            guard let d = value.number else { throw RuleEvalError("\(name): expected a number, got \(value)") }
+            return .float32(Float(d))
+        case .padding:
+            guard case .symbol(let s) = value, let p = RuleEnum.padding.canonical(s) else { throw RuleEvalError("\(name): expected SAME or VALID, got \(value)") }
+            return .padding(p == "SAME" ? .same : .valid)
+        case .activation:
+            guard case .symbol(let s) = value, let a = ActivationFunction(name: s) else {
+                throw RuleEvalError("\(name): expected an activation (\(RuleEnum.activation.examples)), got \(value)")
+            }
+            return .activation(a)
+        case .dtype:
+            guard case .symbol(let s) = value, let t = DType(name: s) else { throw RuleEvalError("\(name): expected a dtype, got \(value)") }
+            return .dtype(t)
+        case .int32List:
+            guard case .list(let l) = value else { throw RuleEvalError("\(name): expected a list of ints, got \(value)") }
+            return .int32List(try l.map {
+                guard let n = $0.integer, let v = Int32(exactly: n) else { throw RuleEvalError("\(name): expected 32-bit ints, got \($0)") }
+                return v
+            })
         }
     }
 }

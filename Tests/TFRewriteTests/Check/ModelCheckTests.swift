@@ -8,6 +8,17 @@ final class ModelCheckTests: XCTestCase {
     func target(_ name: String) throws -> TargetProfile { try XCTUnwrap(RuleSet.load([name]).target) }
     func fixture(_ name: String) throws -> Model { try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent(name).path) }
 
+    /// The passes `check` asks about ops a target lacks are passes a rules file can name, and
+    /// each says which ops it removes.
+    func testPassesThatRemoveMissingOpsAreRegistered() {
+        let names = Set(PassRegistry.all.map(\.name))
+        XCTAssertFalse(MissingOpFixes.passes.isEmpty)
+        for pass in MissingOpFixes.passes {
+            XCTAssertTrue(names.contains(pass.name), pass.name)
+            XCTAssertFalse(pass.removableOps.isEmpty, pass.name)
+        }
+    }
+
     func testMicroSpeechInt8FailsTheMicroSpeechTarget() throws {
         let result = ModelCheck.run(try fixture("micro_speech_int8.tflite"), target: try target("micro_speech"))
         XCTAssertFalse(result.isClean)

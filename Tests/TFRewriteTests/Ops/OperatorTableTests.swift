@@ -82,15 +82,85 @@ final class OperatorTableTests: XCTestCase {
         XCTAssertNil(relu.fusedActivation)
     }
 
-    // MARK: - Nothing outside the table knows operators
+    /// Rules see one attribute name with one type and settability, whatever the op; the ops
+    /// whose options carry a fused activation list `fused_activation`, and no other op does.
+    func testAttributesAreDeclaredConsistently() {
+        var seen: [String: (AttributeType, Bool)] = [:]
+        for def in OperatorTable.all {
+            let names = def.attributes.map(\.name)
+            XCTAssertEqual(Set(names).count, names.count, "\(def.op.name): an attribute declared twice")
+            XCTAssertEqual(names.contains("fused_activation"), def.activation != nil, def.op.name)
+            for a in def.attributes {
+                if let (type, settable) = seen[a.name] {
+                    XCTAssertEqual(type, a.type, "\(a.name) on \(def.op.name)")
+                    XCTAssertEqual(settable, a.settable, "\(a.name) on \(def.op.name)")
+                }
+                seen[a.name] = (a.type, a.settable)
+            }
+        }
+        XCTAssertEqual(seen["alpha"]?.1, false)
+    }
 
-    /// Files that still switch over four or more operators; each is a step of the op-table
-    /// migration still to take. The list may only shrink.
-    static let filesStillSwitchingOverOperators: Set<String> = [
-        "Sources/Rules/RuleLanguage/RuleProperties.swift",
-        "Sources/Passes/FoldShapes.swift",
-        "Sources/Report/ModelCheck.swift",
-    ]
+    /// Every typed kind reads each of its attributes, and writing back what it read changes nothing;
+    /// writing another value changes the kind and reads back.
+    func testAttributesReadAndWriteTheTypedKind() throws {
+        for kind in Self.typedKinds {
+            let def = try XCTUnwrap(OperatorTable[kind.builtinOperator])
+            for a in def.attributes {
+                let v = try XCTUnwrap(a.read(kind), "\(kind.name).\(a.name)")
+                XCTAssertEqual(a.type, Self.type(of: v))
+                guard let write = a.write else { continue }
+                XCTAssertEqual(write(kind, v), kind, "\(kind.name).\(a.name)")
+                let other = Self.otherValue(v)
+                let changed = try XCTUnwrap(write(kind, other), "\(kind.name).\(a.name)")
+                XCTAssertNotEqual(changed, kind, "\(kind.name).\(a.name)")
+                XCTAssertEqual(a.read(changed), other, "\(kind.name).\(a.name)")
+                XCTAssertNil(write(.custom(code: "x"), other))
+            }
+        }
+        // Options kept opaquely have no typed attributes to write.
+        let conv = try XCTUnwrap(OperatorTable[.conv2D]?.attributes.first { $0.name == "stride_w" })
+        XCTAssertNil(conv.read(.builtin(.conv2D, options: nil)))
+        XCTAssertNil(conv.write?(.builtin(.conv2D, options: nil), .int32(2)))
+    }
+
+    /// A rule's `insert:` makes the typed kind, not opaque options.
+    func testEveryTypedKindDeclaresTheKindOfANewOp() throws {
+        for kind in Self.typedKinds {
+            let made = try XCTUnwrap(OperatorTable[kind.builtinOperator]?.options?.defaultKind, kind.name)
+            XCTAssertEqual(made.builtinOperator, kind.builtinOperator)
+            if case .builtin = made { XCTFail("\(kind.name): the default kind is opaque") }
+        }
+        XCTAssertEqual(OperatorTable[.conv2D]?.options?.defaultKind, .conv2D(Conv2DAttributes(padding: .same, strideW: 1, strideH: 1)))
+    }
+
+    static func type(of v: AttributeValue) -> AttributeType {
+        switch v {
+        case .int32: .int32
+        case .int8: .int8
+        case .bool: .bool
+        case .float32: .float32
+        case .padding: .padding
+        case .activation: .activation
+        case .dtype: .dtype
+        case .int32List: .int32List
+        }
+    }
+
+    static func otherValue(_ v: AttributeValue) -> AttributeValue {
+        switch v {
+        case .int32(let n): .int32(n + 1)
+        case .int8(let n): .int8(n == 1 ? 0 : 1)
+        case .bool(let b): .bool(!b)
+        case .float32(let f): .float32(f + 1)
+        case .padding(let p): .padding(p == .same ? .valid : .same)
+        case .activation(let a): .activation(a == .relu ? .tanh : .relu)
+        case .dtype(let t): .dtype(t == .int64 ? .int32 : .int64)
+        case .int32List(let l): .int32List(l + [7])
+        }
+    }
+
+    // MARK: - Nothing outside the table knows operators
 
     func testNoOtherFileSwitchesOverOperatorsOrSpellsTheirCodes() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -119,8 +189,7 @@ final class OperatorTableTests: XCTestCase {
             if found.count >= 4 && found.subtracting(shared).count >= 2 { switching.insert(path) }
         }
         XCTAssertEqual(spellingCodes, ["Sources/IR/BuiltinOperator.swift"])
-        XCTAssertEqual(switching.subtracting(Self.filesStillSwitchingOverOperators).sorted(), [], "new files switching over operators")
-        XCTAssertEqual(Self.filesStillSwitchingOverOperators.subtracting(switching).sorted(), [], "migrated: take these off the list")
+        XCTAssertEqual(switching.sorted(), [], "files switching over operators: declare the knowledge in Sources/Ops/Operators instead")
     }
 
     /// Case names declared by enums other than OpKind.

@@ -115,6 +115,25 @@ final class FoldShapesTests: XCTestCase {
         XCTAssertEqual(g.ops[2].inputs[0], v[6])
     }
 
+    /// A fused activation is more than shape arithmetic: those ops stay (their table entries
+    /// decline them).
+    func testOpsWithAFusedActivationAreLeftAlone() throws {
+        var b = PassGraphBuilder()
+        let one = b.ints("one", [1])
+        let two = b.ints("two", [2])
+        let kinds: [OpKind] = [.add(ArithmeticAttributes(activation: .relu)), .mul(activation: .relu6), .concatenation(axis: 0, activation: .relu)]
+        for (i, kind) in kinds.enumerated() {
+            let y = b.value("y\(i)", int32Type, [kind.builtinOperator == .concatenation ? 2 : 1])
+            b.op(kind, [one, two], [y])
+            let z = b.value("z\(i)", int32Type, [1])
+            b.op(.reshape(newShape: nil), [b.input("x\(i)", int32Type, [1]), y], [z])
+            b.output(z)
+        }
+        var m = b.model
+        _ = try runVerified([FoldShapes()], on: &m)
+        XCTAssertEqual(liveOpNames(m), ["ADD", "RESHAPE", "MUL", "RESHAPE", "CONCATENATION", "RESHAPE"])
+    }
+
     func testRefusesWhatTheKernelWouldReject() {
         let x = IntTensor(dtype: .int32, shape: [3], values: [1, 2, 3])
         XCTAssertNil(ShapeArithmetic.gather(x, indices: IntTensor(dtype: .int32, shape: [1], values: [3]), axis: 0, batchDims: 0))
