@@ -16,6 +16,8 @@ public struct OperatorDefinition: Sendable {
     package var activation: ActivationField?
     /// The constant weights a CONV_2D-like op reads, and their layout.
     package var weights: WeightsOperand?
+    /// The sliding window of a convolution or pool: padding, strides, dilations.
+    package var window: WindowField?
     /// The activation function this op computes on its own (RELU, RELU6, RELU_N1_TO_1), which
     /// `fuse-activation` moves into the op before it.
     package var standaloneActivation: ActivationFunction?
@@ -42,6 +44,7 @@ public struct OperatorDefinition: Sendable {
         activation: ActivationField? = nil,
         standaloneActivation: ActivationFunction? = nil,
         weights: WeightsOperand? = nil,
+        window: WindowField? = nil,
         version: (@Sendable (OpVersions.Signature) -> MinimumVersion)? = nil,
         quantization: (@Sendable (Op, QuantizationChoices) -> OpQuantizationSpec?)? = nil,
         kernel: (@Sendable (KernelContext) throws -> any Kernel)? = nil,
@@ -55,6 +58,7 @@ public struct OperatorDefinition: Sendable {
         self.activation = activation
         self.standaloneActivation = standaloneActivation
         self.weights = weights
+        self.window = window
         self.version = version
         self.quantization = quantization
         self.kernel = kernel
@@ -202,6 +206,25 @@ package struct ConstantFoldInputs {
     package func binary(_ op: ConstantEvaluator.BinaryOperation, activation: ActivationFunction = .none) -> [ConstantTensor]? {
         guard let (x, y) = pair else { return nil }
         return ConstantEvaluator.binary(x, y, op).flatMap { ConstantEvaluator.applyActivation($0, activation) }.map { [$0] }
+    }
+}
+
+/// The sliding-window geometry of a typed op kind, and a way to change its padding.
+package struct Window: Equatable {
+    package var padding: Padding
+    package var strides: (h: Int, w: Int)
+    package var dilations: (h: Int, w: Int)
+    package static func == (a: Window, b: Window) -> Bool {
+        a.padding == b.padding && a.strides == b.strides && a.dilations == b.dilations
+    }
+}
+
+package struct WindowField: Sendable {
+    package var get: @Sendable (OpKind) -> Window?
+    package var setPadding: @Sendable (inout OpKind, Padding) -> Void
+    package init(get: @escaping @Sendable (OpKind) -> Window?, setPadding: @escaping @Sendable (inout OpKind, Padding) -> Void) {
+        self.get = get
+        self.setPadding = setPadding
     }
 }
 

@@ -40,13 +40,9 @@ public struct FusePadIntoConvolution: ConditionalPatternPass {
 
     public static let pattern = Pattern(name: name, rootKinds: [.conv2D, .depthwiseConv2D]) { r, id in
         let op = r[id]
-        let (padding, strides, dilations): (Padding, (Int, Int), (Int, Int))
-        switch op.kind {
-        case .conv2D(let a): (padding, strides, dilations) = (a.padding, (Int(a.strideH), Int(a.strideW)), (Int(a.dilationH), Int(a.dilationW)))
-        case .depthwiseConv2D(let a): (padding, strides, dilations) = (a.padding, (Int(a.strideH), Int(a.strideW)), (Int(a.dilationH), Int(a.dilationW)))
-        default: return false
-        }
-        guard padding == .valid, let padded = op.input(0), let w = op.input(1), r[w].rank == 4,
+        guard let field = OperatorTable[op.builtinOperator]?.window, let window = field.get(op.kind) else { return false }
+        let (strides, dilations) = (window.strides, window.dilations)
+        guard window.padding == .valid, let padded = op.input(0), let w = op.input(1), r[w].rank == 4,
             let y = op.outputs.first, r[y].rank == 4, r.hasSingleUse(padded),
             let p = r.producer(of: padded), case .pad = r[p].kind, r[p].outputs == [padded],
             let x = r[p].input(0), let pv = r[p].input(1), let pads = r.constant(pv)?.integers, pads.count == 8,
@@ -63,11 +59,7 @@ public struct FusePadIntoConvolution: ConditionalPatternPass {
         guard matchesSame(Int(r[x].shape[1]), pads[2], r[y].shape[1], kernel.0, strides.0, dilations.0),
             matchesSame(Int(r[x].shape[2]), pads[4], r[y].shape[2], kernel.1, strides.1, dilations.1)
         else { return false }
-        switch r[id].kind {
-        case .conv2D(var a): a.padding = .same; r[id].kind = .conv2D(a)
-        case .depthwiseConv2D(var a): a.padding = .same; r[id].kind = .depthwiseConv2D(a)
-        default: return false
-        }
+        field.setPadding(&r[id].kind, .same)
         r[id].inputs[0] = x
         r[id].provenance = r[p].provenance + r[id].provenance.filter { !r[p].provenance.contains($0) }
         r.erase(p)

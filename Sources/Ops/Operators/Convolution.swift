@@ -39,6 +39,10 @@ extension OperatorTable {
             set: { kind, v in if case .conv2D(var a) = kind { a.activation = v; kind = .conv2D(a) } }
         ),
         weights: WeightsOperand(layout: .ohwi, rescalable: { if case .conv2D(let a) = $0 { a.quantizedBiasType == 0 } else { false } }),
+        window: WindowField(
+            get: { if case .conv2D(let a) = $0 { Window(padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW))) } else { nil } },
+            setPadding: { kind, p in if case .conv2D(var a) = kind { a.padding = p; kind = .conv2D(a) } }
+        ),
         version: { s in
             var biasType: Int8 = 0
             if case .conv2D(let a) = s.op.kind { biasType = a.quantizedBiasType }
@@ -114,6 +118,10 @@ extension OperatorTable {
             set: { kind, v in if case .depthwiseConv2D(var a) = kind { a.activation = v; kind = .depthwiseConv2D(a) } }
         ),
         weights: WeightsOperand(layout: .oneHWO),
+        window: WindowField(
+            get: { if case .depthwiseConv2D(let a) = $0 { Window(padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW))) } else { nil } },
+            setPadding: { kind, p in if case .depthwiseConv2D(var a) = kind { a.padding = p; kind = .depthwiseConv2D(a) } }
+        ),
         version: { s in
             var dilated = false
             if case .depthwiseConv2D(let a) = s.op.kind { dilated = a.dilationW != 1 || a.dilationH != 1 }
