@@ -29,13 +29,12 @@ public enum IRParser {
     public static func parse(_ text: String) throws(IRParseError) -> Model {
         var model = Model()
         var current: SubgraphText?
-        for (n, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let lineNumber = n + 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
             let body = line.drop { $0 == " " }
             if body.isEmpty || (body.hasPrefix("#") && !(body.dropFirst().first?.isNumber ?? false)) { continue }
+            var cursor = IRTextCursor(body)
             do throws(IRTextFailure) {
-                var cursor = IRTextCursor(body)
                 if cursor.skip("subgraph ") {
                     if let s = current { try s.build(into: &model) }
                     current = try SubgraphText(header: &cursor, index: model.subgraphs.count, line: lineNumber)
@@ -44,14 +43,14 @@ public enum IRParser {
                 guard current != nil else { throw IRTextFailure("expected 'subgraph 0' before '\(body)'") }
                 try current!.read(&cursor, line: lineNumber)
             } catch {
-                throw IRParseError(line: lineNumber, error.message)
+                throw IRParseError(line: error.line ?? lineNumber, error.message)
             }
         }
         guard let last = current else { throw IRParseError(line: 1, "no 'subgraph 0' line") }
         do throws(IRTextFailure) {
             try last.build(into: &model)
         } catch {
-            throw IRParseError(line: last.line, error.message)
+            throw IRParseError(line: error.line ?? last.line, error.message)
         }
         return model
     }
@@ -222,7 +221,12 @@ private struct SubgraphText {
         throw IRTextFailure("options have no closing '}'")
     }
 
+    /// Failures carry the line of the subgraph header.
     func build(into model: inout Model) throws(IRTextFailure) {
+        do throws(IRTextFailure) { try buildGraph(into: &model) } catch { throw IRTextFailure(error.message, line: line) }
+    }
+
+    private func buildGraph(into model: inout Model) throws(IRTextFailure) {
         var graph = Graph(name: name)
         let count = max(values.keys.max().map { Int($0) + 1 } ?? 0, referencedCount)
         graph.values = (0..<count).map { _ in Value(name: "", type: ElementType(.float32), shape: []) }

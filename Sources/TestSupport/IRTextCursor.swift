@@ -67,7 +67,9 @@ struct IRTextCursor {
     mutating func valueID() throws(IRTextFailure) -> ValueIDText {
         try expect("%", "a value like %3")
         if skip("none") { return .absent }
-        return .index(try integer(Int32.self, "a value number after '%'"))
+        let i = try integer(Int32.self, "a value number after '%'")
+        guard i >= 0 else { throw IRTextFailure("value numbers are 0 or more, got %\(i)") }
+        return .index(i)
     }
 
     var excerpt: String {
@@ -85,5 +87,10 @@ enum ValueIDText: Equatable {
 /// A parse failure inside one line; `IRParser` turns it into an `IRParseError` with the line.
 struct IRTextFailure: Error {
     let message: String
-    init(_ message: String) { self.message = message }
+    /// Set when the failure belongs to another line than the one being read.
+    var line: Int?
+    init(_ message: String, line: Int? = nil) {
+        self.message = message
+        self.line = line
+    }
 }

@@ -171,6 +171,8 @@ final class IRParserTests: XCTestCase {
             (header + "  output\n", "line 3: expected input, const, output or an op (#0 …), got 'output'"),
             (header + "  input %2 \"q\": i8[1] q(0.5)\n", "line 3: expected ', ' and the zero point at ')'"),
             (header + "  #0 ADD v1 {act=RELU (%0, %0) -> %1: f32[1,4]\n", "line 3: options have no closing '}'"),
+            (header + "  output %-1\n", "line 3: value numbers are 0 or more, got %-1"),
+            (header + "  output %0\r\nsubgraph 2\n", "line 4: subgraph 2 out of order: expected subgraph 1"),
         ]
         for (text, expected) in cases {
             XCTAssertThrowsError(try IRParser.parse(text), expected) { error in
