@@ -1,5 +1,6 @@
 import FlatBuffers
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import TFRewrite
@@ -162,29 +163,46 @@ final class ImportPassTests: XCTestCase {
 
     func testFuseReluN1To1() throws {
         // The interpreter has no RELU_N1_TO_1 kernel: structure only.
-        var b = Builder()
-        let x = b.input("x", [1, 4])
-        let s = b.op(.sub(ArithmeticAttributes()), [x, b.const("c", [1], [1])], "sub", [1, 4])
-        b.output(b.op(.builtin(BuiltinOperator(20), options: nil), [s], "clip", [1, 4]))
-        var m = b.model
+        var m = try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": f32[1,4]
+              const %1 "c": f32[1] = [1.0]
+              #0 SUB v1 (%0, %1) -> %2 "sub": f32[1,4]
+              #1 RELU_N1_TO_1 v1 (%2) -> %3 "clip": f32[1,4]
+              output %3
+            """)
         var context = PassContext()
         var pass = try FuseActivation()
         XCTAssertTrue(try pass.run(on: &m, context: &context))
         XCTAssertEqual(opNames(m), ["SUB"])
         XCTAssertEqual(m.subgraphs[0].ops[0].kind.fusedActivation, .reluN1To1)
         XCTAssertEqual(m.subgraphs[0][m.subgraphs[0].ops[0].outputs[0]].name, "clip")
+        XCTAssertEqual(IRPrinter.print(m), """
+            subgraph 0 "main"
+              input %0 "x": f32[1,4]
+              const %1 "c": f32[1] = [1.0]
+              #0 SUB v1 {act=RELU_N1_TO_1} (%0, %1) -> %3 "clip": f32[1,4]
+              output %3
+
+            """)
     }
 
     func testFuseActivationNeedsASingleReader() throws {
-        var b = Builder()
-        let x = b.input("x", [1, 4])
-        let f = b.op(.fullyConnected(FullyConnectedAttributes()), [x, b.random("w", [4, 4]), .absent], "fc", [1, 4])
-        b.output(b.op(.relu, [f], "relu", [1, 4]))
-        b.output(f)
-        var m = b.model
+        let given = """
+            subgraph 0 "main"
+              input %0 "x": f32[1,4]
+              const %1 "w": f32[4,4] = [0.5, -0.25, 1.0, 0.0, -1.0, 0.75, 0.125, -0.5, 0.25, 0.5, -0.75, 1.0, 0.0, -0.125, 0.5, 0.25]
+              #0 FULLY_CONNECTED v1 (%0, %1, %none) -> %2 "fc": f32[1,4]
+              #1 RELU v1 (%2) -> %3 "relu": f32[1,4]
+              output %3
+              output %2
+
+            """
+        var m = try IRParser.parse(given)
         var context = PassContext()
         var pass = try FuseActivation()
         XCTAssertFalse(try pass.run(on: &m, context: &context))
+        XCTAssertEqual(IRPrinter.print(m), given)
     }
 
     // MARK: constant-fold

@@ -1,31 +1,29 @@
+import TestSupport
 import XCTest
 
 @testable import TFRewrite
 
 final class FoldShapesTests: XCTestCase {
     /// Keras Flatten with batch None: SHAPE → STRIDED_SLICE → PACK → RESHAPE.
-    func flattenChain() -> Model {
-        var b = PassGraphBuilder()
-        let x = b.input("x", int8Type(0.1, -128), [1, 1, 1, 64], signature: [-1, 1, 1, 64])
-        let begin = b.ints("begin", [0])
-        let end = b.ints("end", [1])
-        let units = b.ints("units", [64], shape: [])
-        let shape = b.value("shape", int32Type, [4])
-        let batch = b.value("batch", int32Type, [])
-        let packed = b.value("packed", int32Type, [2])
-        let y = b.value("y", int8Type(0.1, -128), [1, 64], signature: [-1, 64])
-        b.op(.shape(outType: .int32), [x], [shape])
-        b.op(.stridedSlice(StridedSliceAttributes(shrinkAxisMask: 1)), [shape, begin, end, end], [batch])
-        b.op(.pack(valuesCount: 2, axis: 0), [batch, units], [packed])
-        b.op(.reshape(newShape: nil), [x, packed], [y])
-        let z = b.value("z", int8Type(0.00390625, -128), [1, 64], signature: [-1, 64])
-        b.op(.softmax(beta: 1), version: 2, [y], [z])
-        b.output(z)
-        return b.model
+    func flattenChain() throws -> Model {
+        try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": i8[?,1,1,64] q(0.1, -128)
+              const %1 "begin": i32[1] = [0]
+              const %2 "end": i32[1] = [1]
+              const %3 "units": i32[] = [64]
+              #0 SHAPE v1 {out_type=INT32} (%0) -> %4 "shape": i32[4]
+              #1 STRIDED_SLICE v1 {begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=1} (%4, %1, %2, %2) -> %5 "batch": i32[]
+              #2 PACK v1 {values_count=2, axis=0} (%5, %3) -> %6 "packed": i32[2]
+              #3 RESHAPE v1 (%0, %6) -> %7 "y": i8[?,64] q(0.1, -128)
+              #4 SOFTMAX v2 {beta=1.0} (%7) -> %8 "z": i8[?,64] q(0.00390625, -128)
+              output %8
+
+            """)
     }
 
     func testFlattenChainFoldsWithBatchGolden() throws {
-        let given = flattenChain()
+        let given = try flattenChain()
         var m = given
         var ctx = PassContext(batch: 1)
         XCTAssertTrue(try runVerified([FoldShapes(), Cleanup()], on: &m, context: &ctx))
@@ -35,7 +33,7 @@ final class FoldShapesTests: XCTestCase {
     }
 
     func testBatchOptionWinsAndSetsStaticShapes() throws {
-        var m = flattenChain()
+        var m = try flattenChain()
         var ctx = PassContext(batch: 1)
         try runVerified([try FoldShapes(options: PassOptions(["batch": .int(4)])), Cleanup()], on: &m, context: &ctx)
         let g = m.subgraphs[0]
@@ -47,7 +45,7 @@ final class FoldShapesTests: XCTestCase {
     }
 
     func testDynamicBatchWithoutBatchIsLeftWithANote() throws {
-        var m = flattenChain()
+        var m = try flattenChain()
         var ctx = PassContext()
         XCTAssertFalse(try runVerified([FoldShapes()], on: &m, context: &ctx))
         XCTAssertEqual(liveOpNames(m), ["SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE", "SOFTMAX"])
@@ -55,20 +53,23 @@ final class FoldShapesTests: XCTestCase {
     }
 
     func testStaticShapeFoldsWithoutBatch() throws {
-        var m = flattenChain()
+        var m = try flattenChain()
         for i in m.subgraphs[0].values.indices { m.subgraphs[0].values[i].shapeSignature = nil }
         XCTAssertTrue(try runVerified([FoldShapes(), Cleanup()], on: &m))
         XCTAssertEqual(liveOpNames(m), ["RESHAPE", "SOFTMAX"])
     }
 
     func testGraphOutputsAreNotFolded() throws {
-        var b = PassGraphBuilder()
-        let x = b.input("x", float32Type, [2, 3])
-        let s = b.value("s", int32Type, [2])
-        b.op(.shape(outType: .int32), [x], [s])
-        b.output(s)
-        var m = b.model
+        let given = """
+            subgraph 0 "main"
+              input %0 "x": f32[2,3]
+              #0 SHAPE v1 {out_type=INT32} (%0) -> %1 "s": i32[2]
+              output %1
+
+            """
+        var m = try IRParser.parse(given)
         XCTAssertFalse(try runVerified([FoldShapes()], on: &m))
+        XCTAssertEqual(IRPrinter.print(m), given)
     }
 
     func testArithmeticAndGatherChain() throws {
