@@ -6,8 +6,6 @@ import Support
 /// Builtin options tables: typed op kinds through their operator's `OptionsCodec`, opaque ones
 /// copied back as they were read.
 package enum OptionsEncoding {
-    package typealias T = Schema.OptionsTag
-
     /// The union tag and table for an op, or nil for NONE. A nil table with a tag means
     /// "tag without table" (kept from odd source files). Typed ops use their operator's codec.
     package static func encode(_ op: Op) -> (UInt8, FBTableSpec?)? {
