@@ -56,3 +56,25 @@ extension FuzzTarget {
         exit(0)
     }
 }
+
+#if FUZZING
+// libFuzzer's driver (compiler-rt FuzzerInterface.h, LLVM ≥ 11). SwiftPM links an executable's
+// `main` to the module's own entry point, so the fuzzer build's main calls the driver itself
+// instead of using libFuzzer's main.
+@_silgen_name("LLVMFuzzerRunDriver")
+private func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+#endif
+
+/// The fuzz executables' `main`: libFuzzer in a fuzzer build (-DFUZZING), else the replay.
+public func fuzzMain(_ target: FuzzTarget, _ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
+    #if FUZZING
+    var argc = CommandLine.argc
+    var argv = CommandLine.unsafeArgv
+    exit(LLVMFuzzerRunDriver(&argc, &argv, testOneInput))
+    #else
+    target.replayMain()
+    #endif
+}
