@@ -1,5 +1,5 @@
 # tfrewrite — the README's two commands are `make demo` and `make test`.
-.PHONY: demo test bench fixtures proto clean
+.PHONY: demo test bench fixtures proto clean fuzz fuzz-replay test-asan
 
 demo:        ## install what is missing, build, repair the bundled micro_speech fixture
 	scripts/demo.sh
@@ -15,6 +15,15 @@ fixtures:    ## regenerate Fixtures/ (needs a venv with tensorflow-cpu: TF_PYTHO
 
 proto:       ## regenerate the protobuf-c code from Sources/TFProto/proto
 	scripts/regen-proto.sh
+
+fuzz:        ## libFuzzer + ASan on every parser, FUZZ_SECONDS (default 60) each; see Docs/security.md
+	scripts/fuzz.sh
+
+fuzz-replay: ## every saved crash input (Tests/FuzzCrashes) through the normal build
+	scripts/fuzz-replay.sh
+
+test-asan:   ## the Swift test suite under AddressSanitizer (.build-asan)
+	scripts/test-asan.sh
 
 clean:
 	rm -rf .build out

@@ -69,6 +69,13 @@ let package = Package(
         ),
         // Generates the large synthetic models `make bench` reads.
         .executableTarget(name: "tfrewrite-bench-models", dependencies: ["TFRewrite", "FlatBuffers"]),
+        // One entry function per untrusted-input parser, and one libFuzzer target per function
+        // (Docs/security.md, "Fuzzing"); a normal build makes them replay files.
+        .target(name: "FuzzSupport", dependencies: ["TFRewrite", "FlatBuffers"]),
+    ] + ["tflite", "graphdef", "savedmodel", "rules", "npy", "pipeline"].map {
+        .executableTarget(name: "fuzz-\($0)", dependencies: ["FuzzSupport"], path: "Sources/Fuzz/\($0)")
+    } + [
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzSupport", "TFRewrite"]),
         .testTarget(name: "FlatBuffersTests", dependencies: ["FlatBuffers"]),
         .testTarget(
             name: "TFRewriteTests",
