@@ -260,6 +260,32 @@ final class ShapeFunctionTests: XCTestCase {
         XCTAssertEqual(try problems(text), [])
     }
 
+    /// On every fixture and corpus model the shape functions answer for most ops, and every
+    /// answer matches the file's static output shapes.
+    func testRealModelsAgreeWithTheirShapeFunctions() throws {
+        func check(_ urls: [URL]) throws -> (answered: Int, ops: Int) {
+            var answered = 0, ops = 0
+            for url in urls {
+                let m = try TFLiteImporter.load(path: url.path)
+                for g in m.subgraphs {
+                    for op in g.ops where !op.isErased {
+                        ops += 1
+                        guard let shape = OperatorTable[op.builtinOperator]?.shape, let inferred = shape(Verifier.shapeInference(op, g, m)) else { continue }
+                        answered += 1
+                        XCTAssertEqual(inferred.count, op.outputs.count, "\(url.lastPathComponent) \(op.name)")
+                    }
+                }
+                XCTAssertEqual(Verifier.verify(m).map(\.description), [], url.lastPathComponent)
+            }
+            return (answered, ops)
+        }
+        let fixtures = try check(TestPaths.fixtureModels())
+        XCTAssertGreaterThan(fixtures.answered * 2, fixtures.ops, "shape functions answered for \(fixtures.answered) of \(fixtures.ops) fixture ops")
+        let corpus = try check(try TestPaths.corpusModels())
+        XCTAssertGreaterThan(corpus.answered, 0)
+        print("shape functions answered for \(fixtures.answered)/\(fixtures.ops) fixture ops, \(corpus.answered)/\(corpus.ops) corpus ops")
+    }
+
     /// Every operator with a kernel declares its shape function, unless listed above.
     func testEveryOperatorWithAKernelHasAShapeFunction() {
         var missing: [String] = []
