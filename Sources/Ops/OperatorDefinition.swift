@@ -37,6 +37,10 @@ public struct OperatorDefinition: Sendable {
     /// The op evaluated on integer constants (shape arithmetic, for `fold-shapes`); nil result
     /// when its inputs are not all known or the case is not handled.
     package var shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)?
+    /// The output shapes from the input shapes, constant inputs and options, as the TFLite
+    /// kernel's Prepare computes them; nil result when it cannot tell. The verifier compares
+    /// them with the IR's static output shapes.
+    package var shape: (@Sendable (ShapeInference) -> [[Int32]]?)?
 
     package init(
         _ op: BuiltinOperator,
@@ -51,7 +55,8 @@ public struct OperatorDefinition: Sendable {
         verify: (@Sendable (OpCheck) -> Void)? = nil,
         fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)? = nil,
         attributes: [OperatorAttribute] = [],
-        shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)? = nil
+        shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)? = nil,
+        shape: (@Sendable (ShapeInference) -> [[Int32]]?)? = nil
     ) {
         self.op = op
         self.options = options
@@ -66,6 +71,7 @@ public struct OperatorDefinition: Sendable {
         self.fold = fold
         self.attributes = attributes
         self.shapeArithmetic = shapeArithmetic
+        self.shape = shape
     }
 }
 

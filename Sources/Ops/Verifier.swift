@@ -70,10 +70,13 @@ public enum Verifier {
 
     /// Shape and quantization rules of the modelled ops, from their `OperatorDefinition`.
     package static func checkOp(_ op: Op, id: OpID, _ g: Graph, _ model: Model, _ report: (String, String) -> Void) {
-        guard let verify = OperatorTable[op.builtinOperator]?.verify else { return }
-        withoutActuallyEscaping(report) { report in
-            verify(OpCheck(op: op, at: op.label(id), graph: g, model: model, report: report))
+        guard let definition = OperatorTable[op.builtinOperator] else { return }
+        if let verify = definition.verify {
+            withoutActuallyEscaping(report) { report in
+                verify(OpCheck(op: op, at: op.label(id), graph: g, model: model, report: report))
+            }
         }
+        if let shape = definition.shape { checkInferredShapes(op, id: id, shape, g, model, report) }
     }
 
     package static func checkSpatial(_ x: Value, _ y: Value, kh: Int32, kw: Int32, sh: Int32, sw: Int32, dh: Int32, dw: Int32, _ p: Padding, _ at: String, _ report: (String, String) -> Void) {

@@ -4,7 +4,8 @@ import Kernels
 
 // The elementwise binary ops ADD, SUB, MUL, DIV, FLOOR_DIV, MAXIMUM and MINIMUM (schema.fbs
 // AddOptions, SubOptions, MulOptions, DivOptions; LiteRT's op_version.cc; TFLM's add/sub/mul/div/
-// maximum_minimum kernels).
+// maximum_minimum kernels). Their output shape is the inputs' broadcast (each kernel's Prepare
+// calls kernel_util.cc CalculateShapeForBroadcast when the shapes differ).
 extension OperatorTable {
     static let binaryOperators = [add, sub, mul, div, floorDiv, maximum, minimum]
 
@@ -75,7 +76,8 @@ extension OperatorTable {
             return f.binary(.add, activation: a.activation)
         },
         attributes: [.fusedActivation, addOptions.attribute("pot_scale_int16", \.potScaleInt16)],
-        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.add)
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.add),
+        shape: { $0.broadcast }
     )
 
     static let sub = OperatorDefinition(
@@ -108,7 +110,8 @@ extension OperatorTable {
             return f.binary(.sub, activation: a.activation)
         },
         attributes: [.fusedActivation, subOptions.attribute("pot_scale_int16", \.potScaleInt16)],
-        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.subtract)
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.subtract),
+        shape: { $0.broadcast }
     )
 
     static let mul = OperatorDefinition(
@@ -162,7 +165,8 @@ extension OperatorTable {
             return f.binary(.mul, activation: act)
         },
         attributes: [.fusedActivation],
-        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.multiply)
+        shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.multiply),
+        shape: { $0.broadcast }
     )
 
     /// DIV keeps its DivOptions opaquely (0 fused_activation_function); the kernel reads it.
@@ -186,7 +190,8 @@ extension OperatorTable {
         shapeArithmetic: { operands in
             guard case .builtin(_, let options) = operands.op.kind, (options?.int8(0, default: 0) ?? 0) == 0 else { return nil }
             return operands.elementwise(ShapeArithmetic.divide)
-        }
+        },
+        shape: { $0.broadcast }
     )
 
     /// FLOOR_DIV keeps its FloorDivOptions (no fields) opaquely.
@@ -195,7 +200,8 @@ extension OperatorTable {
         shapeArithmetic: { operands in
             guard case .builtin = operands.op.kind else { return nil }
             return operands.elementwise(ShapeArithmetic.floorDivide)
-        }
+        },
+        shape: { $0.broadcast }
     )
 
     static let maximum = maximumOrMinimum(.maximum, .maximum)
@@ -212,7 +218,8 @@ extension OperatorTable {
                 ])
             },
             kernel: { c in try BinaryKernel(c, operation, activation: .none) },
-            fold: { f in f.binary(operation == .maximum ? .max : .min) }
+            fold: { f in f.binary(operation == .maximum ? .max : .min) },
+            shape: { $0.broadcast }
         )
     }
 }

@@ -23,6 +23,8 @@ extension OperatorTable {
         fold: { f in
             guard let x = f.first, f.outputs.count == 1 else { return nil }
             return ConstantEvaluator.cast(x, to: f.outputs[0].dtype).map { [$0] }
-        }
+        },
+        // LiteRT kernels/cast.cc Prepare: the input's shape.
+        shape: { $0.sameAsInput }
     )
 }

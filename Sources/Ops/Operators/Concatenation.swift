@@ -66,6 +66,21 @@ extension OperatorTable {
         shapeArithmetic: { operands in
             guard case .concatenation(let axis, let act) = operands.op.kind, act == .none, let xs = operands.allConstants() else { return nil }
             return ShapeArithmetic.concatenate(xs, axis: Int(axis))
+        },
+        // LiteRT kernels/concatenation.cc Prepare: inputs of one rank that agree off the axis
+        // (negative counts from the end); the output sums them along it.
+        shape: { s in
+            guard case .concatenation(let axis, _) = s.op.kind, let xs = s.allShapes, let rank = xs.first?.count,
+                let a = ShapeMath.axis(axis, rank: rank)
+            else { return nil }
+            var out = xs[0]
+            for x in xs.dropFirst() {
+                guard x.count == rank, x.indices.allSatisfy({ $0 == a || x[$0] == out[$0] }) else { return nil }
+                let (sum, overflow) = out[a].addingReportingOverflow(x[a])
+                guard !overflow else { return nil }
+                out[a] = sum
+            }
+            return [out]
         }
     )
 
@@ -119,6 +134,16 @@ extension OperatorTable {
         shapeArithmetic: { operands in
             guard case .pack(let count, let axis) = operands.op.kind, let xs = operands.allConstants(), xs.count == Int(count) else { return nil }
             return ShapeArithmetic.pack(xs, axis: Int(axis))
+        },
+        // LiteRT kernels/pack.cc Prepare: values_count inputs of one shape; values_count inserted
+        // at the axis (which counts from the end of the output's dimensions when negative).
+        shape: { s in
+            guard case .pack(let count, let axis) = s.op.kind, Int(count) == s.op.inputs.count, let xs = s.allShapes,
+                xs.allSatisfy({ $0 == xs[0] }), let a = ShapeMath.axis(axis, rank: xs[0].count + 1)
+            else { return nil }
+            var out = xs[0]
+            out.insert(count, at: a)
+            return [out]
         }
     )
 }

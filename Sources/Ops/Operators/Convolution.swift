@@ -88,7 +88,13 @@ extension OperatorTable {
             conv2DOptions.attribute("dilation_h", \.dilationH),
             .fusedActivation,
             conv2DOptions.attribute("quantized_bias_type", \.quantizedBiasType),
-        ]
+        ],
+        // LiteRT kernels/conv.cc Prepare: [batch, out_h, out_w, filter dim 0], each spatial size
+        // from kernels/padding.h ComputeOutSize.
+        shape: { s in
+            guard case .conv2D(let a) = s.op.kind, let x = s.shape(0), let w = s.shape(1), w.count == 4 else { return nil }
+            return ShapeMath.windowed(x, filter: (w[1], w[2]), stride: (a.strideH, a.strideW), dilation: (a.dilationH, a.dilationW), a.padding, channels: w[0])
+        }
     )
 
     static let depthwiseConv2D = OperatorDefinition(
@@ -165,6 +171,11 @@ extension OperatorTable {
             depthwiseConv2DOptions.attribute("dilation_h", \.dilationH),
             depthwiseConv2DOptions.attribute("depth_multiplier", \.depthMultiplier),
             .fusedActivation,
-        ]
+        ],
+        // LiteRT kernels/depthwise_conv.cc Prepare: [batch, out_h, out_w, filter dim 3].
+        shape: { s in
+            guard case .depthwiseConv2D(let a) = s.op.kind, let x = s.shape(0), let w = s.shape(1), w.count == 4 else { return nil }
+            return ShapeMath.windowed(x, filter: (w[1], w[2]), stride: (a.strideH, a.strideW), dilation: (a.dilationH, a.dilationW), a.padding, channels: w[3])
+        }
     )
 }

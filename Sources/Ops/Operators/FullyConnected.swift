@@ -90,6 +90,23 @@ extension OperatorTable {
             fullyConnectedOptions.attribute("keep_num_dims", \.keepNumDims),
             fullyConnectedOptions.attribute("asymmetric_quantize_inputs", \.asymmetricQuantizeInputs),
             fullyConnectedOptions.attribute("quantized_bias_type", \.quantizedBiasType),
-        ]
+        ],
+        shape: { s in
+            guard case .fullyConnected(let a) = s.op.kind else { return nil }
+            return fullyConnectedShape(s, keepNumDims: a.keepNumDims)
+        }
     )
+
+    /// LiteRT kernels/fully_connected.cc Prepare: the input is read as rows of `weights[1]`
+    /// elements; the output is [rows, units], or with keep_num_dims the input's shape with its
+    /// last dimension (which must equal `weights[1]`) replaced by `units` (`weights[0]`).
+    static func fullyConnectedShape(_ s: ShapeInference, keepNumDims: Bool) -> [[Int32]]? {
+        guard let x = s.shape(0), let w = s.shape(1), w.count == 2, w[1] > 0, let last = x.last else { return nil }
+        if keepNumDims {
+            guard last == w[1] else { return nil }
+            return [Array(x.dropLast()) + [w[0]]]
+        }
+        guard let count = ShapeMath.product(x), count % w[1] == 0 else { return nil }
+        return [[count / w[1], w[0]]]
+    }
 }

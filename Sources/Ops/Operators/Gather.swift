@@ -63,6 +63,20 @@ extension OperatorTable {
                 let params = operands.constant(0), let indices = operands.constant(1)
             else { return nil }
             return ShapeArithmetic.gather(params, indices: indices, axis: Int(axis), batchDims: Int(batchDims))
+        },
+        // LiteRT kernels/gather.cc Prepare: params[..<axis] + indices[batch_dims...] +
+        // params[(axis + 1)...]; a negative axis counts from params' end, negative batch_dims
+        // from indices' end; batch_dims ≤ axis and the batch dimensions agree.
+        shape: { s in
+            guard case .gather(let axis, let batchDims) = s.op.kind, let params = s.shape(0), let indices = s.shape(1),
+                let a = ShapeMath.axis(axis, rank: params.count)
+            else { return nil }
+            let b = batchDims < 0 ? Int(batchDims) + indices.count : Int(batchDims)
+            guard b >= 0, b <= a, b < params.count, b <= indices.count, params[..<b] == indices[..<b] else { return nil }
+            var out = Array(params[..<a])
+            out += indices[b...]
+            out += params[(a + 1)...]
+            return [out]
         }
     )
 }

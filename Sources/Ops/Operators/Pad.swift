@@ -27,14 +27,31 @@ extension OperatorTable {
         kernel: { c in
             guard case .pad = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try PadKernel(c, withConstant: false)
-        }
+        },
+        shape: padShape
     )
 
     static let padV2 = OperatorDefinition(
         .padV2,
         version: padVersion,
-        kernel: { c in try PadKernel(c, withConstant: true) }
+        kernel: { c in try PadKernel(c, withConstant: true) },
+        shape: padShape
     )
+
+    /// LiteRT kernels/pad.cc ResizeOutputTensor: paddings is a [rank, 2] constant of
+    /// non-negative (before, after) pairs added to each dimension.
+    static let padShape: @Sendable (ShapeInference) -> [[Int32]]? = { s in
+        guard let x = s.shape(0), let p = s.constant(1), p.shape == [x.count, 2] else { return nil }
+        var out: [Int32] = []
+        for (i, d) in x.enumerated() {
+            let before = p.values[2 * i], after = p.values[2 * i + 1]
+            guard before >= 0, after >= 0, let sum = ShapeArithmetic.add(Int64(d), before).flatMap({ ShapeArithmetic.add($0, after) }),
+                let padded = ShapeMath.dim(sum)
+            else { return nil }
+            out.append(padded)
+        }
+        return [out]
+    }
 
     static let mirrorPad = OperatorDefinition(.mirrorPad, version: { s in OpVersions.int8OrInt16Input(s) })
 }

@@ -63,7 +63,12 @@ extension OperatorTable {
                 .fusedActivation,
                 typed.attribute("filter_w", \.filterW),
                 typed.attribute("filter_h", \.filterH),
-            ]
+            ],
+            // LiteRT kernels/pooling.cc GenericPrepare: [batch, out_h, out_w, channels].
+            shape: { s in
+                guard let a = attributes(s.op.kind), let x = s.shape(0), x.count == 4 else { return nil }
+                return ShapeMath.windowed(x, filter: (a.filterH, a.filterW), stride: (a.strideH, a.strideW), a.padding, channels: x[3])
+            }
         )
     }
 }

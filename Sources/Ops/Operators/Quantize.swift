@@ -21,7 +21,9 @@ extension OperatorTable {
         kernel: { c in
             guard case .quantize = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try QuantizeKernel(c)
-        }
+        },
+        // LiteRT kernels/quantize.cc Prepare: the input's shape.
+        shape: { $0.sameAsInput }
     )
 
     static let dequantize = OperatorDefinition(
@@ -40,6 +42,8 @@ extension OperatorTable {
         kernel: { c in
             guard case .dequantize = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try DequantizeKernel(c)
-        }
+        },
+        // LiteRT kernels/dequantize.cc Prepare: the input's shape.
+        shape: { $0.sameAsInput }
     )
 }

@@ -62,6 +62,15 @@ extension OperatorTable {
                 let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: x.elementCount)
             else { return nil }
             return IntTensor(dtype: x.dtype, shape: dims, values: x.values)
+        },
+        // LiteRT kernels/reshape.cc GetOutputShape: the shape input when it is a vector, else
+        // ReshapeOptions.new_shape; one −1 stands for the elements the others leave.
+        shape: { s in
+            guard case .reshape(let newShape) = s.op.kind, let x = s.shape(0), let count = Value.elementCount(x),
+                let requested = s.operands.reshapeRequest(newShape: newShape),
+                let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: count)
+            else { return nil }
+            return IntTensor.dims32(dims).map { [$0] }
         }
     )
 
@@ -100,13 +109,34 @@ extension OperatorTable {
         },
         attributes: [
             TypedOptions<[Int32]>(payload: { if case .squeeze(let d) = $0 { d } else { nil } }, make: { .squeeze(dims: $0) }).attribute("squeeze_dims", \.self)
-        ]
+        ],
+        // LiteRT kernels/squeeze.cc Prepare: drops the listed dimensions (negative counts from
+        // the end; each must be 1), or every dimension of size 1 when none is listed.
+        shape: { s in
+            guard case .squeeze(let dims) = s.op.kind, let x = s.shape(0) else { return nil }
+            var dropped = x.map { dims.isEmpty && $0 == 1 }
+            for d in dims {
+                guard let axis = ShapeMath.axis(d, rank: x.count), x[axis] == 1 else { return nil }
+                dropped[axis] = true
+            }
+            return [x.indices.filter { !dropped[$0] }.map { x[$0] }]
+        }
     )
 
     static let expandDims = OperatorDefinition(
         .expandDims,
         version: { _ in MinimumVersion(1, "no version rule: always 1") },
         kernel: { c in try ReshapeKernel(c, .expandDims) },
-        fold: { f in f.reshapedToOutput }
+        fold: { f in f.reshapedToOutput },
+        // LiteRT kernels/expand_dims.cc: a 1 inserted at the axis input's position, which counts
+        // from the end when negative (−1 appends).
+        shape: { s in
+            guard let x = s.shape(0), let axis = s.constant(1), axis.values.count == 1,
+                let position = ShapeMath.axis(axis.values[0], rank: x.count + 1)
+            else { return nil }
+            var out = x
+            out.insert(1, at: position)
+            return [out]
+        }
     )
 }

@@ -38,6 +38,8 @@ extension OperatorTable {
         shapeArithmetic: { operands in
             guard case .shape(let outType) = operands.op.kind, let x = operands.value(0), !x.isDynamic, x.hasRank || !x.shape.isEmpty else { return nil }
             return ShapeArithmetic.shape(of: x.shape, outType: outType)
-        }
+        },
+        // LiteRT kernels/shape.cc Prepare: a vector of the input's rank.
+        shape: { s in s.shape(0).map { [[Int32($0.count)]] } }
     )
 }

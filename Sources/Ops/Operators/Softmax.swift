@@ -42,6 +42,8 @@ extension OperatorTable {
         },
         attributes: [
             TypedOptions<Float>(payload: { if case .softmax(let b) = $0 { b } else { nil } }, make: { .softmax(beta: $0) }).attribute("beta", \.self)
-        ]
+        ],
+        // LiteRT kernels/activations.cc SoftmaxPrepare: the input's shape.
+        shape: { $0.sameAsInput }
     )
 }

@@ -20,6 +20,8 @@ extension OperatorTable {
         fold: { f in
             guard let (x, y) = f.pair else { return nil }
             return ConstantEvaluator.binary(x, y, .sub).flatMap { ConstantEvaluator.binary($0, $0, .mul) }.map { [$0] }
-        }
+        },
+        // LiteRT kernels/squared_difference.cc Prepare: the inputs' broadcast shape.
+        shape: { $0.broadcast }
     )
 }

@@ -73,6 +73,15 @@ extension OperatorTable {
                 let begin = operands.vector(1), let end = operands.vector(2), let strides = operands.vector(3)
             else { return nil }
             return ShapeArithmetic.stridedSlice(x, begin: begin, end: end, strides: strides, a)
+        },
+        // LiteRT kernels/strided_slice.cc ResizeOutputTensor, through the one geometry the
+        // folders use; none when TF and TFLite read the masks differently.
+        shape: { s in
+            guard case .stridedSlice(let a) = s.op.kind, s.op.inputs.count == 4, StridedSliceGeometry.runtimesDisagree(a) == nil,
+                let x = s.shape(0), let begin = s.vector(1), let end = s.vector(2), let strides = s.vector(3),
+                let g = try? StridedSliceGeometry(shape: x.map(Int.init), begin: begin, end: end, strides: strides, attributes: a)
+            else { return nil }
+            return IntTensor.dims32(g.outputShape).map { [$0] }
         }
     )
 }

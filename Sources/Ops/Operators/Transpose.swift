@@ -29,6 +29,14 @@ extension OperatorTable {
                 perm.map(Int.init).sorted() == Array(0..<x.shape.count)
             else { return nil }
             return [x.transposed(perm.map(Int.init))]
+        },
+        // LiteRT kernels/transpose.cc ResizeOutputTensor: output dimension i is input dimension
+        // perm[i]; perm is a constant permutation of 0..<rank.
+        shape: { s in
+            guard let x = s.shape(0), let perm = s.vector(1), perm.count == x.count,
+                perm.sorted() == Array(0..<Int64(x.count))
+            else { return nil }
+            return [perm.map { x[Int($0)] }]
         }
     )
 }

@@ -6,6 +6,7 @@ import Kernels
 // One-input elementwise ops: RELU, RELU6, LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU, RSQRT, SQRT
 // (LiteRT's op_version.cc; TFLM's activations, logistic, tanh, hard_swish, leaky_relu and
 // elementwise kernels; LOGISTIC/TANH int8 outputs are fixed by the TFLite quantization spec).
+// Each kernel's Prepare resizes the output to the input's shape.
 extension OperatorTable {
     static let unaryOperators = [relu, relu6, reluN1To1, logistic, tanh, hardSwish, leakyRelu, rsqrt, sqrt]
 
@@ -27,7 +28,8 @@ extension OperatorTable {
         fold: { f in
             guard f.kind == .relu else { return nil }
             return f.unaryFloat { max($0, 0) }
-        }
+        },
+        shape: { $0.sameAsInput }
     )
 
     static let relu6 = OperatorDefinition(
@@ -43,11 +45,12 @@ extension OperatorTable {
         fold: { f in
             guard f.kind == .relu6 else { return nil }
             return f.unaryFloat { min(max($0, 0), 6) }
-        }
+        },
+        shape: { $0.sameAsInput }
     )
 
     /// RELU_N1_TO_1 stays opaque; tfrewrite only fuses it into the op before it.
-    static let reluN1To1 = OperatorDefinition(.reluN1To1, standaloneActivation: .reluN1To1)
+    static let reluN1To1 = OperatorDefinition(.reluN1To1, standaloneActivation: .reluN1To1, shape: { $0.sameAsInput })
 
     static let logistic = OperatorDefinition(
         .logistic,
@@ -65,7 +68,8 @@ extension OperatorTable {
         fold: { f in
             guard f.kind == .logistic else { return nil }
             return f.unaryFloat { 1 / (1 + exp(-$0)) }
-        }
+        },
+        shape: { $0.sameAsInput }
     )
 
     static let tanh = OperatorDefinition(
@@ -84,13 +88,15 @@ extension OperatorTable {
         fold: { f in
             guard f.kind == .tanh else { return nil }
             return f.unaryFloat { Foundation.tanh($0) }
-        }
+        },
+        shape: { $0.sameAsInput }
     )
 
     static let hardSwish = OperatorDefinition(
         .hardSwish,
         version: { _ in MinimumVersion(1, "no version rule: always 1") },
-        kernel: { c in try UnaryKernel(c, .hardSwish) }
+        kernel: { c in try UnaryKernel(c, .hardSwish) },
+        shape: { $0.sameAsInput }
     )
 
     static let leakyRelu = OperatorDefinition(
@@ -108,21 +114,24 @@ extension OperatorTable {
                 read: { (kind: OpKind) -> Float? in if case .builtin(_, let options) = kind { options?.float32(0, default: 0) ?? 0 } else { nil } },
                 write: nil
             )
-        ]
+        ],
+        shape: { $0.sameAsInput }
     )
 
     static let rsqrt = OperatorDefinition(
         .rsqrt,
         version: { s in OpVersions.int8OrInt16Input(s) },
         kernel: { c in try UnaryKernel(c, .rsqrt) },
-        fold: { f in f.unaryFloat { 1 / $0.squareRoot() } }
+        fold: { f in f.unaryFloat { 1 / $0.squareRoot() } },
+        shape: { $0.sameAsInput }
     )
 
     static let sqrt = OperatorDefinition(
         .sqrt,
         version: { s in s.first([(s.input(0) == .int8 || s.input(0) == .int16, 2, "\(s.name(s.input(0))) input")]) },
         kernel: { c in try UnaryKernel(c, .sqrt) },
-        fold: { f in f.unaryFloat { $0.squareRoot() } }
+        fold: { f in f.unaryFloat { $0.squareRoot() } },
+        shape: { $0.sameAsInput }
     )
 
     /// The kernel of a unary op the IR models, when the op is in its typed form.

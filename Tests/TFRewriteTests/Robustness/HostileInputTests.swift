@@ -298,11 +298,13 @@ final class HostileInputTests: XCTestCase {
 
     // MARK: Activations
 
-    /// x [1, 4] → `chain` RELUs whose outputs each declare `elements` floats → y.
+    /// x [1, 4] → `chain` RELUs whose outputs each declare `elements` floats → y. x's batch is
+    /// dynamic, so the verifier cannot tell the outputs' shapes are wrong and the memory budget
+    /// is what refuses the model.
     func modelWithDeclaredActivations(elements: Int32, chain: Int, name: String) throws -> String {
         var m = Model(description: "huge activations")
         var g = Graph(name: "main")
-        var previous = g.addValue(Value(name: "x", type: ElementType(.float32), shape: [1, 4]))
+        var previous = g.addValue(Value(name: "x", type: ElementType(.float32), shape: [1, 4], shapeSignature: [-1, 4]))
         g.inputs = [previous]
         for k in 0..<chain {
             let next = g.addValue(Value(name: "relu\(k)", type: ElementType(.float32), shape: [1, elements]))
