@@ -100,9 +100,9 @@ public struct ConvToDepthwise: PatternPass {
         r.replaceConstantOperand(of: id, at: 1, with: filter)
         let a = m.attributes
         let attrs = DepthwiseConv2DAttributes(padding: a.padding, strideW: a.strideW, strideH: a.strideH, depthMultiplier: m.outputChannels, activation: a.activation, dilationW: a.dilationW, dilationH: a.dilationH)
-        let sig = ConvolutionVersions.Signature(input: m.input.dtype, filter: filter.type.dtype, output: m.output.dtype, filterScaleCount: filter.type.quantization?.scales.count ?? 0, channelCount: Int(m.outputChannels), dilated: a.dilationW != 1 || a.dilationH != 1)
         r[id].kind = .depthwiseConv2D(attrs)
-        r[id].version = ConvolutionVersions.depthwiseConv2D(sig)
+        // The minimum version of the new op, from its rule in the operator table.
+        if let minimum = OpVersions.minimum(r[id], in: r.graph, model: r.model) { r[id].version = minimum.version }
         if let b = m.zeroBias { r.addZeroBias(to: id, b) }
     }
 }

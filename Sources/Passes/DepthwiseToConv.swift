@@ -84,9 +84,9 @@ public struct DepthwiseToConv: PatternPass {
         r.replaceConstantOperand(of: id, at: 1, with: filter)
         let a = m.attributes
         let attrs = Conv2DAttributes(padding: a.padding, strideW: a.strideW, strideH: a.strideH, activation: a.activation, dilationW: a.dilationW, dilationH: a.dilationH)
-        let sig = ConvolutionVersions.Signature(input: m.input.dtype, filter: filter.type.dtype, output: m.output.dtype, filterScaleCount: filter.type.quantization?.scales.count ?? 0, channelCount: Int(m.outputChannels), dilated: a.dilationW != 1 || a.dilationH != 1)
         r[id].kind = .conv2D(attrs)
-        r[id].version = ConvolutionVersions.conv2D(sig)
+        // The minimum version of the new op, from its rule in the operator table.
+        if let minimum = OpVersions.minimum(r[id], in: r.graph, model: r.model) { r[id].version = minimum.version }
         if let b = m.zeroBias { r.addZeroBias(to: id, b) }
     }
 }
