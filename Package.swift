@@ -61,7 +61,7 @@ let package = Package(
         // The library as one import.
         .target(name: "TFRewrite", dependencies: ["Report", "Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support"]),
         // For tests only: reads the IR printer's text back into a Model, so tests write graphs
-        // as text. Only test targets may depend on it.
+        // as text. Only test targets and the fuzzers (which fuzz this parser too) depend on it.
         .target(name: "TestSupport", dependencies: ["Ops", "IR", "Support", "FlatBuffers"]),
         .executableTarget(
             name: "tfrewrite",
@@ -71,8 +71,8 @@ let package = Package(
         .executableTarget(name: "tfrewrite-bench-models", dependencies: ["TFRewrite", "FlatBuffers"]),
         // One entry function per untrusted-input parser, and one libFuzzer target per function
         // (Docs/security.md, "Fuzzing"); a normal build makes them replay files.
-        .target(name: "FuzzSupport", dependencies: ["TFRewrite", "FlatBuffers"]),
-    ] + ["tflite", "graphdef", "savedmodel", "rules", "npy", "pipeline"].map {
+        .target(name: "FuzzSupport", dependencies: ["TFRewrite", "TestSupport", "FlatBuffers"]),
+    ] + ["tflite", "graphdef", "savedmodel", "rules", "npy", "pipeline", "irtext"].map {
         .executableTarget(name: "fuzz-\($0)", dependencies: ["FuzzSupport"], path: "Sources/Fuzz/\($0)")
     } + [
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzSupport", "TFRewrite"]),

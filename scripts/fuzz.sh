@@ -6,23 +6,31 @@
 # scratch corpus .build-fuzz/corpus/TARGET, never into the repository); the corpus grows across
 # runs. Crash inputs go to Tests/FuzzCrashes/TARGET/, which `make fuzz-replay` and the Swift
 # tests replay. FUZZ_TARGETS limits the targets ("tflite rules"); extra libFuzzer flags in
-# FUZZ_FLAGS. Exit 1 when any target crashed.
+# FUZZ_FLAGS (e.g. -runs=1000000 to stop after a million executions). Exit 1 when any target
+# crashed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-tflite graphdef savedmodel rules npy pipeline}
-build=.build-fuzz
+targets=${FUZZ_TARGETS:-tflite graphdef savedmodel rules npy pipeline irtext}
+# FUZZ_CONFIG=release builds the targets optimized (in .build-fuzz-release): several times the
+# executions per second, for the long runs Docs/security.md records.
+config=${FUZZ_CONFIG:-debug}
+case $config in
+    debug) build=.build-fuzz ;;
+    release) build=.build-fuzz-release ;;
+    *) echo "FUZZ_CONFIG must be debug or release, got '$config'" >&2; exit 2 ;;
+esac
 models=../shared/models
 [[ -d $models ]] || models=/work/shared/models
 
 echo "== fuzzer build ($build)"
 for t in $targets; do
-    swift build --build-path "$build" --product "fuzz-$t" \
+    swift build -c "$config" --build-path "$build" --product "fuzz-$t" \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
         -Xcc -fsanitize=fuzzer-no-link,address > "$build-log.txt" 2>&1 \
         || { grep -E "error" "$build-log.txt" | sort -u | head -n 20; echo "fuzzer build of fuzz-$t failed; log: $build-log.txt"; exit 2; }
 done
-bin=$(swift build --build-path "$build" --show-bin-path)
+bin=$(swift build -c "$config" --build-path "$build" --show-bin-path)
 
 # Seeds: small files only (libFuzzer's -max_len follows the largest seed, and big seeds slow
 # every execution down).
@@ -42,11 +50,39 @@ seed tflite "${tflites[@]}"
 seed graphdef "${graphdefs[@]}"
 seed savedmodel "${savedmodels[@]}"
 seed rules $(find Rules -name '*.yaml' | sort)
-seed npy Fixtures/calib/*.npy
-npz=$build/seed.npz
-rm -f "$npz" && zip -q -0 -j "$npz" Fixtures/calib/tiny_conv_calib.npy Fixtures/calib/bn_net_calib.npy && seed npy "$npz"
+# .npy seeds are made small here (the calibration fixtures are 30-125 KB, and libFuzzer's
+# speed falls with the seed size): a few dtypes, orders and shapes, alone and zipped.
+npyseeds=$build/npy-seeds
+rm -rf "$npyseeds" && mkdir -p "$npyseeds"
+python3 - "$npyseeds" <<'PY'
+import struct, sys
+def npy(descr, fortran, shape, data):
+    header = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + data
+seeds = {
+    "f32.npy": npy("<f4", "False", "(2, 3)", struct.pack("<6f", 0, 1.5, -2, 3.25, 1e-3, 7)),
+    "i8.npy": npy("|i1", "False", "(1, 4)", bytes([0, 127, 128, 255])),
+    "u8.npy": npy("|u1", "True", "(2, 2)", bytes([1, 2, 3, 4])),
+    "i16be.npy": npy(">i2", "False", "(3,)", struct.pack(">3h", -1, 2, 300)),
+    "i32.npy": npy("<i4", "False", "()", struct.pack("<i", 42)),
+    "bool.npy": npy("|b1", "False", "(2,)", bytes([0, 1])),
+    "f64.npy": npy("<f8", "False", "(1, 1, 2)", struct.pack("<2d", 0.5, -0.5)),
+}
+for name, data in seeds.items():
+    open(f"{sys.argv[1]}/{name}", "wb").write(data)
+PY
+(cd "$npyseeds" && zip -q -0 stored.npz f32.npy i8.npy && zip -q -9 deflated.npz f32.npy u8.npy bool.npy)
+seed npy "$npyseeds"/*
 seed pipeline "${tflites[@]}" "${graphdefs[@]}" "${savedmodels[@]}"
-dict() { case $1 in tflite) echo tflite;; graphdef|savedmodel) echo protobuf;; rules) echo rules;; npy) echo npy;; pipeline) echo tflite;; esac; }
+# IR text: the given and result sections of the golden pass tests, one seed each.
+irseeds=$build/irtext-seeds
+rm -rf "$irseeds" && mkdir -p "$irseeds"
+for g in Tests/TFRewriteTests/Golden/Passes/*.ir; do
+    awk -v out="$irseeds/$(basename "$g" .ir)" '/^# given/{f=out".given"; next} /^# result/{f=out".result"; next} /^#/{next} f{print > f}' "$g"
+done
+seed irtext "$irseeds"/*
+dict() { case $1 in tflite) echo tflite;; graphdef|savedmodel) echo protobuf;; rules) echo rules;; npy) echo npy;; pipeline) echo tflite;; irtext) echo irtext;; esac; }
 
 echo "== fuzzing ${seconds}s per target"
 status=0

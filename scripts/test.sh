@@ -22,4 +22,9 @@ grep -E "error:|skipped|' failed \(|Executed [0-9]+ tests" .swift-test.log | tai
 echo "== conformance (LiteRT and TFLM)"
 py=$(scripts/conformance-venv.sh | tail -n 1) || { echo "could not create the conformance venv"; exit 1; }
 TFREWRITE="$(swift build --show-bin-path)/tfrewrite" "$py" -m pytest Tests/Conformance -q -rs || status=1
+
+# A few seconds of libFuzzer per parser (Docs/security.md): catches a parser change that traps
+# on the seeds' first mutations. The saved crash inputs already ran above (FuzzReplayTests).
+echo "== fuzz smoke (${FUZZ_SMOKE_SECONDS:-5} s per target)"
+FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-5} scripts/fuzz.sh || status=1
 exit $status

@@ -63,7 +63,11 @@ public enum Conversion {
     /// the disabled ones, showing the IR after each when asked.
     public static func load(path: String, options: ModelLoadOptions = ModelLoadOptions(), control: PipelineControl = PipelineControl(), context: inout PassContext) throws -> Model {
         let format = try ModelLoader.detectFormat(path: path)
-        guard format != .tflite, options.runImportPipeline else { return try ModelLoader.load(path: path, options: options) }
+        guard format != .tflite, options.runImportPipeline else {
+            let model = try ModelLoader.load(path: path, options: options)
+            try requireValid(model, path: path)
+            return model
+        }
         var raw = options
         raw.runImportPipeline = false
         var model = try ModelLoader.load(path: path, options: raw)
@@ -77,6 +81,19 @@ public enum Conversion {
             throw PassError.verifierFailed(pass: "import cleanup", message: problem.description)
         }
         return model
+    }
+
+    /// A .tflite that breaks the quantization spec in a way the loader cannot see alone (it
+    /// needs the op: an int32 bias with a nonzero zero point, int8 weights with one) is refused
+    /// here: the passes and the quantizer assume the spec, so converting it would write a model
+    /// that computes something else. Some runtimes ignore such fields (TFLM reads no bias zero
+    /// point) and others refuse them (LiteRT's XNNPACK delegate), so "it ran somewhere" is no
+    /// excuse.
+    static func requireValid(_ model: Model, path: String) throws {
+        let problems = Verifier.verify(model)
+        guard let first = problems.first else { return }
+        let more = problems.count > 1 ? " (and \(problems.count - 1) more problem(s); see tfrewrite inspect --verify)" : ""
+        throw TFLiteImportError.invalid("\(first.message)\(more)", at: "\(path): \(first.location)")
     }
 
     /// Runs the conversion pipeline `PipelineBuilder` makes: the rule set's custom rules and

@@ -1,6 +1,7 @@
 import Foundation
 import FlatBuffers
 import TFRewrite
+import TestSupport
 
 /// One entry function per parser that reads untrusted bytes. The fuzz executables
 /// (Sources/Fuzz/*) call them from libFuzzer's `LLVMFuzzerTestOneInput`, or, in a normal build,
@@ -8,7 +9,7 @@ import TFRewrite
 /// through them. An entry function may throw (a refused input is the expected outcome); it
 /// must never trap, hang or allocate past `MemoryBudget`.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case tflite, graphdef, savedmodel, rules, npy, pipeline
+    case tflite, graphdef, savedmodel, rules, npy, pipeline, irtext
 
     /// The executable's name, `fuzz-<target>`.
     public var executableName: String { "fuzz-" + rawValue }
@@ -26,6 +27,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .rules: try Self.rules(bytes)
         case .npy: try Self.npy(bytes)
         case .pipeline: try Self.pipeline(bytes)
+        case .irtext: try Self.irText(bytes)
         }
     }
 
@@ -66,14 +68,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// What `tfrewrite convert --rules micro` does: load any model format (through a file, as
     /// the CLI does, so format detection and the import pipeline run), convert, serialize.
-    /// A conversion that succeeds must write a model that reads back, and that verifies when
-    /// the loaded model did (the loader accepts some models the verifier flags, e.g. an int32
-    /// bias with a nonzero zero point; Tests/FuzzCrashes/pipeline has one).
+    /// A conversion that succeeds must write a model that reads back and verifies (loading
+    /// refuses models the verifier flags, e.g. an int32 bias with a nonzero zero point;
+    /// Tests/FuzzCrashes/pipeline has one).
     static func pipeline(_ bytes: [UInt8]) throws {
         let path = try FuzzScratch.write(bytes, name: "model")
         var context = PassContext(target: microRules.target)
         var model = try Conversion.load(path: path, context: &context)
-        let loadedVerifies = Verifier.verify(model).isEmpty
         try Conversion.run(microRules, on: &model, context: &context)
         let written = TFLiteExporter.serialize(model).bytes()
         let reread: Model
@@ -82,9 +83,25 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         } catch {
             fatalError("the converted model does not read back: \(error)")
         }
-        if loadedVerifies, let problem = Verifier.verify(reread).first {
+        if let problem = Verifier.verify(reread).first {
             fatalError("the converted model does not verify: \(problem)")
         }
+    }
+
+    /// The IR text parser golden tests read. Whatever parses and verifies must print back to
+    /// text that parses to the same text again (the printer and the parser agree).
+    static func irText(_ bytes: [UInt8]) throws {
+        let model = try IRParser.parse(String(decoding: bytes, as: UTF8.self))
+        guard Verifier.verify(model).isEmpty else { return }
+        let printed = IRPrinter.print(model)
+        let again: Model
+        do {
+            again = try IRParser.parse(printed)
+        } catch {
+            fatalError("the printed IR does not parse back: \(error)\n\(printed)")
+        }
+        let reprinted = IRPrinter.print(again)
+        if reprinted != printed { fatalError("print → parse → print changed the text:\n\(printed)\n---\n\(reprinted)") }
     }
 
     nonisolated(unsafe) static let microRules: RuleSet = {

@@ -296,6 +296,19 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// The fuzzer's first pipeline find (Tests/FuzzCrashes/pipeline): qdq_float_io.tflite with
+    /// an int32 bias whose zero point is 838860800. The loader cannot see it (it needs the op),
+    /// TFLM ignores it and LiteRT's XNNPACK refuses it; converting it used to exit 0 with an
+    /// output the verifier rejects. Now the conversion refuses the input.
+    func testABiasWithANonzeroZeroPointIsRefused() throws {
+        let crashes = TestPaths.root.appendingPathComponent("Tests/FuzzCrashes/pipeline")
+        let model = crashes.appendingPathComponent("crash-38ac1af03eb02e69280b3be8d14dcbdd38347cb6").path
+        let out = path("out.tflite")
+        for rules in [[], ["--rules", "micro"]] {
+            try expectRefused([model, "-o", out] + rules, mentions: ["int32 bias", "must have zero point 0"], output: out)
+        }
+    }
+
     // MARK: Activations
 
     /// x [1, 4] → `chain` RELUs whose outputs each declare `elements` floats → y. x's batch is
