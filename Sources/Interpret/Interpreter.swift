@@ -4,12 +4,20 @@ import Kernels
 import Ops
 import Support
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A reference interpreter for the ops tfrewrite models: float32 kernels, and int8 kernels that
 /// reproduce TFLite Micro's reference kernels bit for bit.
 ///
 /// `init` checks every op once (all unsupported ops are reported together), decodes constants,
 /// precomputes fixed-point multipliers and weight layouts, and allocates every tensor. `run`
 /// then only computes. An instance is not thread-safe: it reuses its buffers between runs.
+/// Variable tensors (the state of SVDF and LSTM streaming models) carry over from one run to the
+/// next, as on TFLM, until `resetVariables()`.
 public final class Interpreter {
     /// An input or output tensor of the subgraph.
     public struct TensorInfo: Hashable, Sendable {
@@ -39,6 +47,8 @@ public final class Interpreter {
     private let graph: Graph
     private var slots: [Slot?]
     private var steps: [Step] = []
+    /// Variable tensors: kernels update them in place, and they keep their contents across runs.
+    private var variables: [Slot] = []
 
     private struct Step {
         package var opIndex: Int
@@ -87,15 +97,16 @@ public final class Interpreter {
                 if let reason = KernelFactory.missingKernel(op.kind) { throw Unsupported(reason) }
                 for (k, v) in op.inputs.enumerated() where !v.isAbsent {
                     guard v.index < graph.values.count else { throw Unsupported("input \(k) (\(v)) is not a tensor of the subgraph") }
+                    if slots[v.index] == nil, graph[v].isVariable {
+                        try makeVariableSlot(v)
+                        written.insert(v.raw)
+                    }
                     if slots[v.index] == nil, let data = model.constantData(graph[v]) {
                         slots[v.index] = try constantSlot(v, data)
                     }
                     if written.contains(v.raw) || slots[v.index]?.isConstant == true {
                         guard slots[v.index] != nil else { throw Unsupported("input \(k) has type \(graph[v].dtype.name)") }
                         continue
-                    }
-                    if graph[v].isVariable {
-                        throw Unsupported("input \(k) is the variable tensor \(v) (\(graph[v].name)); variables are not supported")
                     }
                     throw Unsupported("input \(k) reads \(v) (\(graph[v].name)) before any op writes it")
                 }
@@ -135,6 +146,35 @@ public final class Interpreter {
         }
     }
 
+    /// A variable tensor (an op's state, e.g. SVDF's memory) gets memory of its own that
+    /// persists across runs until `resetVariables`; TFLM ignores any buffer the file gives it.
+    private func makeVariableSlot(_ v: ValueID) throws {
+        let value = graph[v]
+        guard RuntimeTensor.supportedDTypes.contains(value.dtype) else { throw Unsupported("variable \(v) has type \(value.dtype.name)") }
+        guard value.shape.allSatisfy({ $0 >= 0 }) else { throw Unsupported("variable \(v) (\(value.name)) has a dynamic shape \(value.shape)") }
+        let slot = Slot(id: v, value: value, shape: value.shape.map(Int.init))
+        guard slot.count == RuntimeTensor.elementCount(slot.shape) else { throw Unsupported("variable \(v) (\(value.name)) is too large") }
+        slots[v.index] = slot
+        variables.append(slot)
+        Self.reset(slot)
+    }
+
+    /// Sets every variable tensor to its initial value, as TFLM's `Reset` (and the end of
+    /// `AllocateTensors`) does: the zero point for int8 variables, zero bytes otherwise
+    /// (micro_interpreter_graph.cc ResetTensorData memsets the int8 zero point, so an int16
+    /// variable with a zero point still starts at 0).
+    public func resetVariables() {
+        for slot in variables { Self.reset(slot) }
+    }
+
+    /// Whether the model has variable tensors, i.e. whether a run depends on the runs before.
+    public var hasVariables: Bool { !variables.isEmpty }
+
+    private static func reset(_ slot: Slot) {
+        let fill: Int32 = slot.dtype == .int8 ? slot.zeroPoint : 0
+        memset(slot.raw, fill, slot.byteCount)
+    }
+
     private func makeOutputSlot(_ v: ValueID) {
         if slots[v.index] == nil {
             let value = graph[v]
@@ -149,10 +189,12 @@ public final class Interpreter {
     private static func checkActivationMemory(_ graph: Graph, in model: Model, subgraph: Int) throws {
         var counted = Set<Int32>()
         var total = 0
-        let written = graph.inputs + graph.ops.lazy.filter { !$0.isErased }.flatMap(\.outputs)
+        let live = graph.ops.lazy.filter { !$0.isErased }
+        let variables = live.flatMap(\.inputs).filter { !$0.isAbsent && $0.index < graph.values.count && graph[$0].isVariable }
+        let written = graph.inputs + live.flatMap(\.outputs) + variables
         for v in written where !v.isAbsent && v.index < graph.values.count && counted.insert(v.raw).inserted {
             let value = graph[v]
-            guard model.constantData(value) == nil else { continue }
+            guard value.isVariable || model.constantData(value) == nil else { continue }
             let shape = value.shape.map { Int(max($0, 0)) }
             let (bytes, overflow) = (RuntimeTensor.elementCount(shape) ?? Int.max).multipliedReportingOverflow(by: value.dtype.byteSize ?? 1)
             guard !overflow, bytes <= Slot.maxBytes else { continue }

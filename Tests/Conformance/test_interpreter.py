@@ -53,7 +53,8 @@ def run_ours(model: Path, inputs: list, work: Path):
     work.mkdir(parents=True, exist_ok=True)
     in_path, out_path = work / "in.npz", work / "out.npz"
     np.savez(in_path, **stacked)
-    proc = harness.run_tfrewrite(TFREWRITE, "run", model, "--input", in_path, "--batch", "-o", out_path)
+    # --state: the runs share variable tensors, as they do on the TFLM oracle's one interpreter.
+    proc = harness.run_tfrewrite(TFREWRITE, "run", model, "--input", in_path, "--batch", "--state", "-o", out_path)
     if proc.returncode != 0:
         return None, proc.stderr.strip()
     with np.load(out_path, allow_pickle=False) as z:
@@ -325,10 +326,12 @@ def pool(opcode, ttype, in_shape, out_shape, filt, stride, pad, act=ACT.NONE):
                         filterHeight=filt[0], fusedActivationFunction=act))
 
 
-def softmax(ttype, shape, beta, qin=(0.15, 3)):
+def softmax(ttype, shape, beta, qin=(0.15, 3), out_type=None):
     n = Net()
+    out_type = out_type or ttype
     x = n.input(shape, ttype, qin if ttype == T.INT8 else None)
-    o = n.output(shape, ttype, (1 / 256, -128) if ttype == T.INT8 else None)
+    out_q = {T.INT8: (1 / 256, -128), T.INT16: (1 / 65536, -32768)}.get(out_type)
+    o = n.output(shape, out_type, out_q)
     return n.build(OP.SOFTMAX, [x], [o], OPT.SoftmaxOptions, opts("SoftmaxOptionsT", beta=beta))
 
 
@@ -413,8 +416,43 @@ def reshape_like(opcode, ttype, shape, out_shape, aux=None, options=(0, None)):
     return n.build(opcode, ins, [o], options[0], options[1])
 
 
+def svdf(ttype, batch=2, n_input=12, filters=8, rank=2, memory=5, state_type=None, act=ACT.NONE, bias=True):
+    """SVDF with its variable state tensor (input 4); the runs carry the state, so the test
+    checks the shift, the feature and time products and the rescaling over several steps."""
+    n = Net()
+    units = filters // rank
+    if ttype == T.INT8:
+        st = state_type or T.INT16
+        x = n.input([batch, n_input], T.INT8, (0.05, -4))
+        wf = n.tensor([filters, n_input], T.INT8, (0.011, 0), data=i8([filters, n_input]))
+        t_data = (rng.integers(-20000, 20000, size=[filters, memory], dtype=np.int16) if st == T.INT16
+                  else i8([filters, memory]))
+        state_q = (0.0043, 0) if st == T.INT16 else (0.031, 3)
+        wt = n.tensor([filters, memory], st, (0.0007 if st == T.INT16 else 0.013, 0), data=t_data)
+        bias_scale = np.float32(state_q[0]) * np.float32(0.0007 if st == T.INT16 else 0.013)
+        b = n.tensor([units], T.INT32, (bias_scale, 0), data=rng.integers(-4000, 4000, units, dtype=np.int32)) if bias else -1
+        state = n.tensor([batch, memory * filters], st, state_q)
+        o = n.output([batch, units], T.INT8, (0.09, 2))
+    else:
+        x = n.input([batch, n_input], T.FLOAT32)
+        wf = n.tensor([filters, n_input], T.FLOAT32, data=f32([filters, n_input]))
+        wt = n.tensor([filters, memory], T.FLOAT32, data=f32([filters, memory]))
+        b = n.tensor([units], T.FLOAT32, data=f32([units])) if bias else -1
+        state = n.tensor([batch, memory * filters], T.FLOAT32)
+        o = n.output([batch, units], T.FLOAT32)
+    n.tensors[state].isVariable = True
+    return n.build(OP.SVDF, [x, wf, wt, b, state], [o], OPT.SVDFOptions,
+                   opts("SVDFOptionsT", rank=rank, fusedActivationFunction=act))
+
+
 Q_IN = (0.06, -5)
 SINGLE_OP_MODELS = {
+    # SVDF (stateful: the runs share the state, as on the device).
+    "svdf_float_relu": lambda: svdf(T.FLOAT32, act=ACT.RELU),
+    "svdf_float_rank1": lambda: svdf(T.FLOAT32, rank=1, filters=6, memory=3),
+    "svdf_int8_int16_state": lambda: svdf(T.INT8),
+    "svdf_int8_int8_state": lambda: svdf(T.INT8, state_type=T.INT8),
+    "svdf_int8_rank1_batch1": lambda: svdf(T.INT8, batch=1, rank=1, filters=16, memory=8),
     # Arithmetic with broadcasting and fused activations.
     "add_int8_broadcast_relu": lambda: binary(OP.ADD, T.INT8, ([2, 3, 4, 5], [1, 1, 5]), [2, 3, 4, 5],
                                               [(0.05, -3), (0.02, 5), (0.08, 2)], ACT.RELU),
@@ -487,6 +525,8 @@ SINGLE_OP_MODELS = {
     "softmax_int8_beta_half": lambda: softmax(T.INT8, [2, 33], 0.5, (0.4, -10)),
     "softmax_int8_sharp": lambda: softmax(T.INT8, [4, 7], 1.0, (0.02, 0)),
     "softmax_f32_beta2": lambda: softmax(T.FLOAT32, [3, 10], 2.0),
+    "softmax_int8_to_int16": lambda: softmax(T.INT8, [3, 10], 1.0, out_type=T.INT16),
+    "softmax_int8_to_int16_sharp": lambda: softmax(T.INT8, [2, 2], 1.0, (0.07, 2), out_type=T.INT16),
     # Mean.
     "mean_int8_hw": lambda: mean(T.INT8, [1, 5, 6, 4], [1, 2], [1, 4], False),
     "mean_int8_keep_dims": lambda: mean(T.INT8, [2, 5, 6, 4], [1], [2, 1, 6, 4], True),
@@ -521,6 +561,9 @@ SINGLE_OP_MODELS = {
     "quantize_f32_to_int8": lambda: quantize(T.FLOAT32, T.INT8, [4, 50], None, (0.013, -7)),
     "quantize_int8_requantize": lambda: quantize(T.INT8, T.INT8, [4, 50], (0.05, 3), (0.021, -9)),
     "dequantize_int8": lambda: quantize(T.INT8, T.FLOAT32, [4, 50], (0.037, 11), None),
+    "quantize_int16_to_int32": lambda: quantize(T.INT16, T.INT32, [4, 50], (0.00061, 0), (3.05e-05, 0)),
+    "quantize_int8_to_int32": lambda: quantize(T.INT8, T.INT32, [4, 50], (0.05, 3), (0.0011, 0)),
+    "quantize_int16_to_int8": lambda: quantize(T.INT16, T.INT8, [4, 50], (0.00061, 0), (0.04, -3)),
 }
 
 

@@ -14,6 +14,13 @@ extension OperatorTable {
                 (hybrid && s.opaqueBool(field: 2), 4, "float input with int8 weights (hybrid, asymmetric inputs)"),
                 (hybrid, 2, "float input with int8 weights (hybrid)"),
             ])
+        }, kernel: { c in
+            // TFLM svdf.cc: float, or int8 with int8/int16 state; hybrid is LiteRT-only.
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            guard let activation = ActivationFunction(rawValue: options?.int8(1, default: 0) ?? 0) else {
+                throw Unsupported("unknown fused activation \(options?.int8(1, default: 0) ?? 0)")
+            }
+            return try SvdfKernel(c, rank: Int(options?.int32(0, default: 0) ?? 0), activation: activation)
         }),
         OperatorDefinition(.unidirectionalSequenceLSTM, version: { s in
             // UnidirectionalSequenceLSTMOptions: 4 asymmetric_quantize_inputs, 5 diagonal_recurrent_tensors.
