@@ -445,8 +445,48 @@ def svdf(ttype, batch=2, n_input=12, filters=8, rank=2, memory=5, state_type=Non
                    opts("SVDFOptionsT", rank=rank, fusedActivationFunction=act))
 
 
+def lstm(ttype, batch=2, steps=4, n_input=5, units=6, time_major=False, cell_clip=0.0, cell_scale=2.0 ** -11,
+         hidden_q=(1 / 128, 0)):
+    """UNIDIRECTIONAL_SEQUENCE_LSTM with its 24 inputs (lstm_shared.h order): the variable
+    hidden and cell states carry over between runs, like SVDF's."""
+    n = Net()
+    x_shape = [steps, batch, n_input] if time_major else [batch, steps, n_input]
+    out_shape = x_shape[:2] + [units]
+    if ttype == T.INT8:
+        x = n.input(x_shape, T.INT8, (0.05, -3))
+        w_in = [n.tensor([units, n_input], T.INT8, (0.02 + 0.002 * g, 0), data=i8([units, n_input])) for g in range(4)]
+        w_rec = [n.tensor([units, units], T.INT8, (0.015 + 0.001 * g, 0), data=i8([units, units])) for g in range(4)]
+        biases = [n.tensor([units], T.INT32, (np.float32(0.05) * np.float32(0.02 + 0.002 * g), 0),
+                           data=rng.integers(-2000, 2000, units, dtype=np.int32)) for g in range(4)]
+        hidden = n.tensor([batch, units], T.INT8, hidden_q)
+        cell = n.tensor([batch, units], T.INT16, (cell_scale, 0))
+        o = n.output(out_shape, T.INT8, hidden_q)
+    else:
+        x = n.input(x_shape, T.FLOAT32)
+        w_in = [n.tensor([units, n_input], T.FLOAT32, data=f32([units, n_input])) for _ in range(4)]
+        w_rec = [n.tensor([units, units], T.FLOAT32, data=f32([units, units])) for _ in range(4)]
+        biases = [n.tensor([units], T.FLOAT32, data=f32([units])) for _ in range(4)]
+        hidden = n.tensor([batch, units], T.FLOAT32)
+        cell = n.tensor([batch, units], T.FLOAT32)
+        o = n.output(out_shape, T.FLOAT32)
+    n.tensors[hidden].isVariable = True
+    n.tensors[cell].isVariable = True
+    ins = [x] + w_in + w_rec + [-1, -1, -1] + biases + [-1, -1] + [hidden, cell] + [-1] * 4
+    return n.build(OP.UNIDIRECTIONAL_SEQUENCE_LSTM, ins, [o], OPT.UnidirectionalSequenceLSTMOptions,
+                   opts("UnidirectionalSequenceLSTMOptionsT", fusedActivationFunction=ACT.TANH, cellClip=cell_clip,
+                        timeMajor=time_major))
+
+
 Q_IN = (0.06, -5)
 SINGLE_OP_MODELS = {
+    # UNIDIRECTIONAL_SEQUENCE_LSTM (stateful like SVDF).
+    "lstm_float": lambda: lstm(T.FLOAT32),
+    "lstm_float_time_major_clip": lambda: lstm(T.FLOAT32, time_major=True, cell_clip=0.7),
+    "lstm_int8": lambda: lstm(T.INT8),
+    "lstm_int8_time_major": lambda: lstm(T.INT8, time_major=True, batch=3),
+    "lstm_int8_clip_zero_point": lambda: lstm(T.INT8, cell_clip=1.5, cell_scale=2.0 ** -12, hidden_q=(0.009, 5)),
+    "lstm_int8_cell_scale_large": lambda: lstm(T.INT8, cell_scale=2.0 ** -8, steps=6),
+    "lstm_int8_cell_scale_not_power_of_two": lambda: lstm(T.INT8, cell_scale=0.0003),
     # SVDF (stateful: the runs share the state, as on the device).
     "svdf_float_relu": lambda: svdf(T.FLOAT32, act=ACT.RELU),
     "svdf_float_rank1": lambda: svdf(T.FLOAT32, rank=1, filters=6, memory=3),

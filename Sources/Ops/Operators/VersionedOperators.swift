@@ -31,6 +31,16 @@ extension OperatorTable {
                 (hybrid && s.opaqueBool(field: 4), 3, "float input with int8 weights (hybrid, asymmetric inputs)"),
                 (hybrid, 2, "float input with int8 weights (hybrid)"),
             ])
+        }, kernel: { c in
+            // TFLM unidirectional_sequence_lstm.cc: float, or int8 with an int16 cell state.
+            // UnidirectionalSequenceLSTMOptions: 0 fused_activation_function, 1 cell_clip,
+            // 2 proj_clip, 3 time_major.
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            let code = options?.int8(0, default: 0) ?? 0
+            guard let activation = ActivationFunction(rawValue: code) else { throw Unsupported("unknown fused activation \(code)") }
+            return try SequenceLstmKernel(c, cellActivation: activation, cellClip: options?.float32(1, default: 0) ?? 0,
+                                          projectionClip: options?.float32(2, default: 0) ?? 0,
+                                          timeMajor: (options?.int8(3, default: 0) ?? 0) != 0)
         }),
         OperatorDefinition(.slice, version: { s in
             s.first([
