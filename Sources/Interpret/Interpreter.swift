@@ -55,7 +55,23 @@ public final class Interpreter {
         package var kernel: Kernel
     }
 
-    public init(model: Model, subgraph: Int = 0) throws {
+    /// How many subgraph interpreters one model may create for its control flow (WHILE bodies
+    /// within IF branches within …): enough for any real model, finite for a hostile one whose
+    /// ops call the same subgraphs from many places.
+    package static let maxSubgraphInstances = 256
+
+    /// Counts the subgraph interpreters a root interpreter created, across all depths.
+    private final class SubgraphBudget {
+        var remaining = Interpreter.maxSubgraphInstances
+    }
+
+    public convenience init(model: Model, subgraph: Int = 0) throws {
+        try self.init(model: model, subgraph: subgraph, callers: [], budget: SubgraphBudget())
+    }
+
+    /// `callers`: the subgraphs whose control-flow ops led here, to refuse a cycle (a body that
+    /// calls its own loop) instead of recursing forever.
+    private init(model: Model, subgraph: Int, callers: [Int], budget: SubgraphBudget) throws {
         guard subgraph >= 0, subgraph < model.subgraphs.count else {
             throw InterpreterError.noSuchSubgraph(subgraph, count: model.subgraphs.count)
         }
@@ -91,7 +107,25 @@ public final class Interpreter {
         var unsupported: [InterpreterError.UnsupportedOp] = []
         var written = Set<Int32>(graph.inputs.map(\.raw))
         for (index, op) in graph.ops.enumerated() where !op.isErased {
-            let context = KernelContext(op: op, index: index, graph: graph, slot: { [unowned self] in self.slot($0) })
+            let context = KernelContext(op: op, index: index, graph: graph, slot: { [unowned self] in self.slot($0) },
+                                        subgraph: { [model] called in
+                let chain = callers + [subgraph]
+                guard called >= 0, called < model.subgraphs.count else {
+                    throw Unsupported("subgraph \(called) does not exist (the model has \(model.subgraphs.count))")
+                }
+                guard !chain.contains(called) else {
+                    throw Unsupported("subgraph \(called) calls itself (through \(chain.map(String.init).joined(separator: " → ")))")
+                }
+                guard budget.remaining > 0 else {
+                    throw Unsupported("the control flow needs more than \(Interpreter.maxSubgraphInstances) subgraph instances")
+                }
+                budget.remaining -= 1
+                do {
+                    return try Interpreter(model: model, subgraph: called, callers: chain, budget: budget)
+                } catch let e as InterpreterError {
+                    throw Unsupported("subgraph \(called): \(e)")
+                }
+            })
             do {
                 // The op itself first, so a missing kernel is the reason given, not its inputs.
                 if let reason = KernelFactory.missingKernel(op.kind) { throw Unsupported(reason) }
@@ -287,4 +321,9 @@ public final class Interpreter {
     package func slot(_ id: ValueID) -> Slot? {
         id.isAbsent || id.index >= slots.count ? nil : slots[id.index]
     }
+}
+
+extension Interpreter: SubgraphRunner {
+    package var inputTypes: [DType] { inputs.map(\.dtype) }
+    package var outputTypes: [DType] { outputs.map(\.dtype) }
 }

@@ -477,8 +477,62 @@ def lstm(ttype, batch=2, steps=4, n_input=5, units=6, time_major=False, cell_cli
                         timeMajor=time_major))
 
 
+def compare(opcode, ttype, shapes, qs=None):
+    n = Net()
+    a = n.input(shapes[0], ttype, qs[0] if qs else None)
+    b = n.input(shapes[1], ttype, qs[1] if qs else None)
+    out = list(np.broadcast_shapes(tuple(shapes[0]), tuple(shapes[1])))
+    o = n.output(out, T.BOOL)
+    return n.build(opcode, [a, b], [o])
+
+
+def logical(opcode, shapes):
+    n = Net()
+    ins = [n.input(s, T.BOOL) for s in shapes]
+    out = list(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    return n.build(opcode, ins, [n.output(out, T.BOOL)])
+
+
+def split(ttype, shape, axis, pieces, sizes=None, q=(0.1, 1)):
+    """SPLIT (equal pieces), SPLIT_V (sizes, one −1) or, with pieces == 'unpack', UNPACK."""
+    n = Net()
+    qq = q if ttype == T.INT8 else None
+    given_axis, axis = axis, axis % len(shape)
+    if pieces == "unpack":
+        x = n.input(shape, ttype, qq)
+        outs = [n.output(shape[:axis] + shape[axis + 1:], ttype, qq) for _ in range(shape[axis])]
+        return n.build(OP.UNPACK, [x], outs, OPT.UnpackOptions, opts("UnpackOptionsT", num=shape[axis], axis=axis))
+    ax = n.tensor([], T.INT32, data=np.array(given_axis, np.int32))
+    if sizes is None:
+        x = n.input(shape, ttype, qq)
+        outs = [n.output(shape[:axis] + [shape[axis] // pieces] + shape[axis + 1:], ttype, qq) for _ in range(pieces)]
+        return n.build(OP.SPLIT, [ax, x], outs, OPT.SplitOptions, opts("SplitOptionsT", numSplits=pieces))
+    x = n.input(shape, ttype, qq)
+    sz = n.tensor([len(sizes)], T.INT32, data=np.array(sizes, np.int32))
+    real = [s if s >= 0 else shape[axis] - sum(v for v in sizes if v >= 0) for s in sizes]
+    outs = [n.output(shape[:axis] + [r] + shape[axis + 1:], ttype, qq) for r in real]
+    return n.build(OP.SPLIT_V, [x, sz, ax], outs, OPT.SplitVOptions, opts("SplitVOptionsT", numSplits=len(sizes)))
+
+
 Q_IN = (0.06, -5)
 SINGLE_OP_MODELS = {
+    # Comparisons (int8 compares real values: different scales and zero points) and logic.
+    "less_f32_broadcast": lambda: compare(OP.LESS, T.FLOAT32, ([3, 4], [4])),
+    "greater_equal_int32": lambda: compare(OP.GREATER_EQUAL, T.INT32, ([2, 5], [2, 5])),
+    "equal_int8_scaled": lambda: compare(OP.EQUAL, T.INT8, ([4, 6], [1, 6]), [(0.05, 3), (0.1, -2)]),
+    "less_equal_int8_scaled": lambda: compare(OP.LESS_EQUAL, T.INT8, ([4, 6], [4, 6]), [(0.02, 0), (0.03, 7)]),
+    "not_equal_f32": lambda: compare(OP.NOT_EQUAL, T.FLOAT32, ([2, 3], [2, 3])),
+    "greater_int8": lambda: compare(OP.GREATER, T.INT8, ([3, 1, 5], [4, 1]), [(0.07, -1), (0.07, -1)]),
+    "logical_and_broadcast": lambda: logical(OP.LOGICAL_AND, ([2, 3], [3])),
+    "logical_or": lambda: logical(OP.LOGICAL_OR, ([4], [4])),
+    "logical_not": lambda: logical(OP.LOGICAL_NOT, ([2, 5],)),
+    # SPLIT / SPLIT_V / UNPACK.
+    "split_f32_axis1": lambda: split(T.FLOAT32, [2, 6, 3], 1, 3),
+    "split_int8_last_axis": lambda: split(T.INT8, [4, 8], -1, 4),
+    "split_v_f32": lambda: split(T.FLOAT32, [3, 10], 1, None, sizes=[2, -1, 5]),
+    "split_v_int8_axis0": lambda: split(T.INT8, [6, 4], 0, None, sizes=[1, 5]),
+    "unpack_f32_axis0": lambda: split(T.FLOAT32, [3, 4, 2], 0, "unpack"),
+    "unpack_int8_axis1": lambda: split(T.INT8, [2, 3, 5], 1, "unpack"),
     # UNIDIRECTIONAL_SEQUENCE_LSTM (stateful like SVDF).
     "lstm_float": lambda: lstm(T.FLOAT32),
     "lstm_float_time_major_clip": lambda: lstm(T.FLOAT32, time_major=True, cell_clip=0.7),

@@ -59,7 +59,7 @@ extension OperatorTable {
                 (s.input(1) == .int32, 3, "int32 input"),
                 (s.input(1) == .int8, 2, "int8 input"),
             ])
-        }),
+        }, kernel: { c in try SplitKernel(c, .split) }),
         OperatorDefinition(.unpack, version: { s in
             s.first([
                 (s.input(0) == .int8 || s.input(0) == .uint8, 2, "\(s.name(s.input(0))) input"),
@@ -67,19 +67,19 @@ extension OperatorTable {
                 (s.input(0) == .int16 && s.output(0) == .int16, 4, "int16 input and output"),
                 (s.input(0) == .float16 || s.input(0) == .bfloat16, 5, "\(s.name(s.input(0))) input"),
             ])
+        }, kernel: { c in
+            // UnpackOptions: 0 num, 1 axis.
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try SplitKernel(c, .unpack(axis: options?.int32(1, default: 0) ?? 0))
         }),
         OperatorDefinition(.l2Normalization, version: { s in s.first([(s.output(0) == .int8, 2, "int8 output")]) }),
         OperatorDefinition(.argMax, version: argVersion),
         OperatorDefinition(.argMin, version: argVersion),
         OperatorDefinition(.spaceToDepth, version: int8InputVersion),
-        OperatorDefinition(.splitV, version: int8InputVersion),
+        OperatorDefinition(.splitV, version: int8InputVersion, kernel: { c in try SplitKernel(c, .splitV) }),
         OperatorDefinition(.sum, version: int8InputVersion),
         OperatorDefinition(.logSoftmax, version: int8InputVersion),
-        OperatorDefinition(.greater, version: int8InputVersion),
-        OperatorDefinition(.lessEqual, version: int8InputVersion),
         OperatorDefinition(.depthToSpace, version: int8InputVersion),
-        OperatorDefinition(.less, version: OpVersions.int8OrInt16Input),
-        OperatorDefinition(.greaterEqual, version: OpVersions.int8OrInt16Input),
         OperatorDefinition(.spaceToBatchND, version: spaceBatchVersion),
         OperatorDefinition(.batchToSpaceND, version: spaceBatchVersion),
         OperatorDefinition(.exp, version: int8Or16InputV2),
