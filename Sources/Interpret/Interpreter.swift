@@ -123,7 +123,7 @@ public final class Interpreter {
                 do {
                     return try Interpreter(model: model, subgraph: called, callers: chain, budget: budget)
                 } catch let e as InterpreterError {
-                    throw Unsupported("subgraph \(called): \(e)")
+                    throw Unsupported("\(e)")
                 }
             })
             do {

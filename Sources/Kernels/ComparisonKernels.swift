@@ -214,3 +214,64 @@ package final class SplitKernel: Kernel {
         }
     }
 }
+
+// MARK: - SLICE
+
+/// SLICE (TFLM slice.cc): the block that starts at `begin` and spans `size` (−1: to the end of
+/// that dimension), for any element type; begin and size are INT32 or INT64 tensors.
+package final class SliceKernel: Kernel {
+    private let label: String
+    private let input: Slot, begin: Slot, size: Slot, output: Slot
+    package var outputs: [Slot] { [output] }
+
+    package init(_ c: KernelContext) throws {
+        label = c.label
+        input = try c.input(0)
+        begin = try c.input(1)
+        size = try c.input(2)
+        output = try c.output()
+        guard input.dtype == output.dtype else { throw Unsupported("types \(input.dtype.name) → \(output.dtype.name) differ") }
+        for s in [begin, size] where s.dtype != .int32 && s.dtype != .int64 { throw Unsupported("begin and size must be INT32 or INT64") }
+    }
+
+    package func run() throws {
+        let rank = input.rank
+        guard let b = begin.integerValues(), let s = size.integerValues(), b.count == rank, s.count == rank else {
+            throw InterpreterError.runtime("begin and size need \(rank) values each", at: label)
+        }
+        var start: [Int] = [], extent: [Int] = []
+        for d in 0..<rank {
+            let dim = Int64(input.shape[d])
+            let lo = b[d], count = s[d] == -1 ? dim - lo : s[d]
+            guard lo >= 0, lo <= dim, count >= 0, count <= dim - lo else {
+                throw InterpreterError.runtime("begin \(b) and size \(s) leave the input \(input.shape) (dimension \(d))", at: label)
+            }
+            start.append(Int(lo))
+            extent.append(Int(count))
+        }
+        try output.resize(extent, at: label)
+        guard output.count > 0 else { return }
+        let element = input.elementSize
+        // Row-major strides of the input, in elements.
+        var strides = [Int](repeating: 1, count: rank)
+        for d in stride(from: rank - 2, through: 0, by: -1) { strides[d] = strides[d + 1] * input.shape[d + 1] }
+        let innerBytes = (rank == 0 ? 1 : extent[rank - 1]) * element
+        var index = [Int](repeating: 0, count: max(rank - 1, 0))
+        var written = 0
+        while true {
+            var offset = rank == 0 ? 0 : start[rank - 1]
+            for d in 0..<(rank - 1) { offset += (start[d] + index[d]) * strides[d] }
+            (output.raw + written).copyMemory(from: input.raw + offset * element, byteCount: innerBytes)
+            written += innerBytes
+            // Advance the outer index, last outer dimension fastest.
+            var d = rank - 2
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < extent[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+            if d < 0 { break }
+        }
+    }
+}

@@ -119,9 +119,30 @@ def _corpus_params():
     return [pytest.param(p, id=p.stem) for p in corpus]
 
 
+# Fixtures on which the reference TFLM computes something else than LiteRT and Keras (checked
+# by hand and below): our interpreter is compared with LiteRT there, and the test fails once
+# TFLM agrees again, so the entry gets removed.
+TFLM_DISAGREES = {
+    "lstm_stacked_loop_float": "TFLM's WHILE runs the stacked Keras 3 LSTM loop wrongly (outputs "
+                               "off by up to ~1 against LiteRT and Keras, which agree to 1e-7)",
+}
+
+
 @pytest.mark.parametrize("model", _fixture_params())
 def test_fixture_matches_tflm(model, tmp_path):
-    check_model(model, tmp_path)
+    if model.stem not in TFLM_DISAGREES:
+        check_model(model, tmp_path)
+        return
+    inputs = oracle.make_inputs(model, SEED, 10)
+    ours, err = run_ours(model, inputs, tmp_path)
+    assert err is None, f"tfrewrite run failed: {err}"
+    litert = oracle.run("litert", model, inputs, litert_resolver="ref")
+    assert not isinstance(litert, oracle.RunFailure), f"LiteRT cannot run {model.name}: {litert}"
+    assert_conforms(model, ours, litert)
+    tflm = run_tflm(model, inputs)
+    still_wrong = isinstance(tflm, oracle.RunFailure) or any(
+        not np.allclose(np.asarray(a), np.asarray(b), atol=1e-3) for ra, rb in zip(tflm, litert) for a, b in zip(ra, rb))
+    assert still_wrong, f"TFLM now agrees with LiteRT on {model.name}: remove it from TFLM_DISAGREES"
 
 
 @pytest.mark.parametrize("model", _corpus_params())
@@ -514,8 +535,21 @@ def split(ttype, shape, axis, pieces, sizes=None, q=(0.1, 1)):
     return n.build(OP.SPLIT_V, [x, sz, ax], outs, OPT.SplitVOptions, opts("SplitVOptionsT", numSplits=len(sizes)))
 
 
+def slice_op(ttype, shape, begin, size, index_type=T.INT32):
+    n = Net()
+    q = (0.1, 1) if ttype == T.INT8 else None
+    x = n.input(shape, ttype, q)
+    dt = np.int32 if index_type == T.INT32 else np.int64
+    b = n.tensor([len(begin)], index_type, data=np.array(begin, dt))
+    s = n.tensor([len(size)], index_type, data=np.array(size, dt))
+    out = [d - bb if ss == -1 else ss for d, bb, ss in zip(shape, begin, size)]
+    return n.build(OP.SLICE, [x, b, s], [n.output(out, ttype, q)], OPT.SliceOptions, S.SliceOptionsT())
+
+
 Q_IN = (0.06, -5)
 SINGLE_OP_MODELS = {
+    "slice_f32_3d": lambda: slice_op(T.FLOAT32, [3, 5, 4], [1, 0, 2], [2, -1, 2]),
+    "slice_int8_int64_indices": lambda: slice_op(T.INT8, [4, 6], [0, 3], [3, 3], index_type=T.INT64),
     # Comparisons (int8 compares real values: different scales and zero points) and logic.
     "less_f32_broadcast": lambda: compare(OP.LESS, T.FLOAT32, ([3, 4], [4])),
     "greater_equal_int32": lambda: compare(OP.GREATER_EQUAL, T.INT32, ([2, 5], [2, 5])),

@@ -51,7 +51,7 @@ extension OperatorTable {
                 (s.input(0) == .string, 3, "string input"),
                 (s.input(0) == .int8, 2, "int8 input"),
             ])
-        }),
+        }, kernel: { c in try SliceKernel(c) }),
         OperatorDefinition(.split, version: { s in
             // The data is input 1; input 0 is the axis.
             s.first([
