@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-tflite graphdef savedmodel rules npy pipeline}
+targets=${FUZZ_TARGETS:-tflite graphdef savedmodel rules npy pipeline tensorbundle}
 build=.build-fuzz
 models=../shared/models
 [[ -d $models ]] || models=/work/shared/models
@@ -41,12 +41,13 @@ savedmodels=(Fixtures/savedmodel/*/saved_model.pb)
 seed tflite "${tflites[@]}"
 seed graphdef "${graphdefs[@]}"
 seed savedmodel "${savedmodels[@]}"
+seed tensorbundle Fixtures/savedmodel_variables/*/variables/variables.index
 seed rules $(find Rules -name '*.yaml' | sort)
 seed npy Fixtures/calib/*.npy
 npz=$build/seed.npz
 rm -f "$npz" && zip -q -0 -j "$npz" Fixtures/calib/tiny_conv_calib.npy Fixtures/calib/bn_net_calib.npy && seed npy "$npz"
 seed pipeline "${tflites[@]}" "${graphdefs[@]}" "${savedmodels[@]}"
-dict() { case $1 in tflite) echo tflite;; graphdef|savedmodel) echo protobuf;; rules) echo rules;; npy) echo npy;; pipeline) echo tflite;; esac; }
+dict() { case $1 in tflite) echo tflite;; graphdef|savedmodel) echo protobuf;; rules) echo rules;; npy) echo npy;; pipeline) echo tflite;; tensorbundle) echo protobuf;; esac; }
 
 echo "== fuzzing ${seconds}s per target"
 status=0

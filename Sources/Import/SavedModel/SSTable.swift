@@ -178,21 +178,16 @@ package struct ByteCursor {
 
     package var atEnd: Bool { position >= buffer.count }
 
+    /// A varint, read by the protobuf wire reader (the same LEB128 encoding).
     package mutating func varint(_ fail: (String) -> TensorBundleError, what: String) throws -> UInt64 {
-        let start = position
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        while position < buffer.count {
-            let byte = buffer[position]
-            position += 1
-            guard shift < 63 || (shift == 63 && byte <= 1) else {
-                throw fail("\(what) at byte \(base + start) is a varint longer than 64 bits")
-            }
-            result |= UInt64(byte & 0x7f) << shift
-            if byte & 0x80 == 0 { return result }
-            shift += 7
+        var reader = WireReader(UnsafeRawBufferPointer(rebasing: buffer[position...]), base: base + position)
+        do {
+            let value = try reader.rawVarint()
+            position = buffer.count - reader.remaining.count
+            return value
+        } catch {
+            throw fail("\(what): \(error.message)")
         }
-        throw fail("\(what) at byte \(base + start) runs past the end of its data (truncated file?)")
     }
 
     package mutating func bytes(_ count: UInt64, _ fail: (String) -> TensorBundleError, what: String) throws -> UnsafeRawBufferPointer {
