@@ -9,8 +9,10 @@ Needs tensorflow-cpu 2.x with Keras 3, scikit-learn and numpy. TensorFlow is onl
 tests read the SavedModels without it (issue 18).
 
 Two small Keras models trained on data sets bundled with scikit-learn:
-  mlp_cancer   breast cancer (30 features): Normalization (adapted) -> Dense 16 relu -> Dense 8 relu
-               -> Dense 2 softmax
+  mlp_cancer   breast cancer (30 features, each divided by its training-set maximum so all lie in
+               [0, 1]: a per-tensor int8 input cannot hold raw features that span 0.001 to 4000,
+               with which TF's own int8 conversion falls to chance): Normalization (adapted)
+               -> Dense 16 relu -> Dense 8 relu -> Dense 2 softmax
   cnn_digits   8x8 digits: Conv2D 8 3x3 relu -> BatchNormalization -> MaxPooling2D -> Conv2D 12 3x3
                relu -> Flatten -> Dense 10 softmax
 
@@ -23,6 +25,10 @@ and with:
   <name>_labels.npy     their labels (int64, [N])
   <name>_keras.npy      Keras's own outputs (model.predict, float32, [N, 1, classes])
   <name>_calib.npy      training samples for int8 calibration ([64, 1, ...])
+  summary.json          versions, Keras's accuracy on the held-out samples, and the accuracy and
+                        largest output error (against Keras) of TF's own int8 conversion
+                        (TFLiteConverter.from_saved_model on <name>_export with <name>_calib.npy,
+                        float I/O, run by tf.lite.Interpreter)
 Training is seeded (keras.utils.set_random_seed, deterministic ops) but TF versions differ in
 their numerics, so another TF version may give slightly different weights; the tests compare
 against the .npy files written in the same run.
@@ -51,6 +57,8 @@ def split(x, y, seed):
 def mlp_cancer():
     x, y = load_breast_cancer(return_X_y=True)
     x_train, x_test, y_train, y_test = split(x, y, 7)
+    scale = x_train.max(axis=0)
+    x_train, x_test = x_train / scale, x_test / scale
     norm = keras.layers.Normalization()
     norm.adapt(x_train)
     model = keras.Sequential([
@@ -83,6 +91,23 @@ def cnn_digits():
     return model, x_train, x_test, y_test
 
 
+def tf_int8_outputs(saved_model, calib, inputs):
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([s] for s in calib)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    i, o = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    outputs = []
+    for s in inputs:
+        interpreter.set_tensor(i, s)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(o).copy())
+    outputs = np.stack(outputs)
+    return outputs
+
+
 def main():
     keras.utils.set_random_seed(18)
     tf.config.experimental.enable_op_determinism()
@@ -98,7 +123,7 @@ def main():
         np.save(os.path.join(ROOT, f"{name}_inputs.npy"), inputs)
         np.save(os.path.join(ROOT, f"{name}_labels.npy"), y_test.astype(np.int64))
         np.save(os.path.join(ROOT, f"{name}_keras.npy"), outputs)
-        np.save(os.path.join(ROOT, f"{name}_calib.npy"), x_train[:64, None])
+        np.save(os.path.join(ROOT, f"{name}_calib.npy"), x_train[:64, None].astype(np.float32))
         tf.saved_model.save(model, os.path.join(ROOT, f"{name}_tfsave"))
         model.export(os.path.join(ROOT, f"{name}_export"), verbose=False)
         for layout in ("tfsave", "export"):
@@ -116,7 +141,10 @@ def main():
             key = list(serve.structured_outputs)[0]
             got = np.stack([serve(tf.constant(s))[key].numpy() for s in inputs[:10]])
             assert np.max(np.abs(got - outputs[:10])) < 1e-5, (name, layout)
+        tf_int8 = tf_int8_outputs(os.path.join(ROOT, f"{name}_export"), x_train[:64, None], inputs)
         summary["models"][name] = {"test_samples": int(len(y_test)), "keras_accuracy": accuracy,
+                                   "tf_int8_accuracy": float(np.mean(np.argmax(tf_int8[:, 0], axis=-1) == y_test)),
+                                   "tf_int8_max_abs_error": float(np.max(np.abs(tf_int8 - outputs))),
                                    "input_shape": list(inputs.shape[1:]), "output_shape": list(outputs.shape[1:])}
         print(name, "accuracy", accuracy)
     with open(os.path.join(ROOT, "summary.json"), "w") as f:
