@@ -26,6 +26,14 @@ public enum SavedModelImporter {
     public static func load(directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
         let pbPath = directory.hasSuffix("/") ? directory + "saved_model.pb" : directory + "/saved_model.pb"
         let storage: ByteStorage
+        if !FileManager.default.fileExists(atPath: pbPath) {
+            let text = pbPath + "txt"
+            throw GraphDefImportError.savedModel(
+                path: directory,
+                message: FileManager.default.fileExists(atPath: text)
+                    ? "has saved_model.pbtxt (text format), which is not read: save the SavedModel in binary form (tf.saved_model.save's default)"
+                    : "the directory has no saved_model.pb, so it is not a SavedModel")
+        }
         do {
             storage = try ByteStorage.map(path: pbPath)
         } catch {

@@ -92,7 +92,9 @@ final class GraphDefMalformedTests: XCTestCase {
 
     func testSavedModelDirectoryWithoutProtobuf() throws {
         let dir = try TestPaths.temporaryDirectory()
-        try expectFailure([dir.path], contains: ["cannot read saved_model.pb"])
+        try expectFailure([dir.path], contains: ["the directory has no saved_model.pb, so it is not a SavedModel"])
+        try Data("meta_graphs {}".utf8).write(to: dir.appendingPathComponent("saved_model.pbtxt"))
+        try expectFailure([dir.path], contains: ["has saved_model.pbtxt (text format), which is not read"])
     }
 
     func testNCHW() throws {
