@@ -37,7 +37,7 @@ seed() {  # seed TARGET FILE...
 shared() { [[ -d $models ]] && find "$models" -type f -name "$1" | sort; }
 tflites=(Fixtures/*.tflite $(shared '*.tflite'))
 graphdefs=(Fixtures/graphdef/*.pb $(shared '*.pb'))
-savedmodels=(Fixtures/savedmodel/*/saved_model.pb)
+savedmodels=(Fixtures/savedmodel/*/saved_model.pb Fixtures/savedmodel_variables/*/saved_model.pb)
 seed tflite "${tflites[@]}"
 seed graphdef "${graphdefs[@]}"
 seed savedmodel "${savedmodels[@]}"
