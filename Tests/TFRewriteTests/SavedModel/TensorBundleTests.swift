@@ -82,6 +82,19 @@ final class TensorBundleTests: XCTestCase {
         XCTAssertEqual(got.map(\.value), [[1], [2, 2], [3], [], [5]])
     }
 
+    func testEmptyDataBlockIsAccepted() throws {
+        // A table whose only data block is empty (restart point 0, no entries).
+        var file: [UInt8] = []
+        let empty = Self.block([])
+        file += empty + [0] + Self.le32(CRC32C.mask(CRC32C.checksum([0], continuing: CRC32C.checksum(empty))))
+        let index = Self.block([([0x61], Self.varint(0) + Self.varint(UInt64(empty.count)))], restartInterval: 1)
+        let indexHandle = Self.varint(UInt64(file.count)) + Self.varint(UInt64(index.count))
+        file += index + [0] + Self.le32(CRC32C.mask(CRC32C.checksum([0], continuing: CRC32C.checksum(index))))
+        var footer = Self.varint(0) + Self.varint(0) + indexHandle
+        footer += [UInt8](repeating: 0, count: 40 - footer.count) + Self.le32(0x8b80_fb57) + Self.le32(0xdb47_7524)
+        XCTAssertEqual(try Self.entries(file + footer), [])
+    }
+
     func testEveryTruncationIsAnError() {
         let bytes = Self.table(sample())
         for cut in 0..<bytes.count {
