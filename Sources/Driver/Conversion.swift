@@ -105,6 +105,12 @@ public enum Conversion {
         hook(&context, control)
         defer { context.afterPass = saved }
         try pipeline.run(on: &model, context: &context)
+        // Nothing is written that the verifier rejects. The input verified (`load`), but fixing a
+        // dynamic batch can expose declared shapes its own ops contradict (a fuzzer's find:
+        // Tests/FuzzCrashes/pipeline); that is the input's fault, and an error, not an output.
+        if let problem = Verifier.verify(model).first {
+            throw PassError.invalidResult("\(problem) (the input's declared shapes contradict its ops once they are static)")
+        }
     }
 
     /// A rule set's pipeline without the disabled passes and rules.

@@ -80,6 +80,8 @@ public enum PassError: Error, CustomStringConvertible, Equatable {
     case unsupportedByTarget([String])
     case didNotConverge(pass: String, iterations: Int, stillFiring: [String])
     case verifierFailed(pass: String, message: String)
+    /// The pipeline finished but its result fails the verifier; nothing may be written.
+    case invalidResult(String)
     case failed(pass: String, message: String)
 
     public var description: String {
@@ -91,6 +93,7 @@ public enum PassError: Error, CustomStringConvertible, Equatable {
         case .didNotConverge(let p, let n, let firing):
             "pass \(p) did not converge after \(n) iterations (still firing: \(firing.joined(separator: ", ")))"
         case .verifierFailed(let p, let m): "IR invalid after pass \(p): \(m)"
+        case .invalidResult(let m): "the converted model would be invalid: \(m)"
         case .failed(let p, let m): "pass \(p): \(m)"
         }
     }

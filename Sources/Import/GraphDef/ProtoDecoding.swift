@@ -182,7 +182,7 @@ public enum ProtoDecoding {
                     entry in
                     (
                         key: ProtoCopy.string(entry.pointee.key),
-                        value: Optional(entry.pointee.value).map { ProtoCopy.signature($0) } ?? TFSignatureDef()
+                        value: entry.pointee.value.map { ProtoCopy.signature($0) } ?? TFSignatureDef()
                     )
                 }
                 guard let entry else {

@@ -309,6 +309,17 @@ final class HostileInputTests: XCTestCase {
         }
     }
 
+    /// The long pipeline fuzzing run's find: DS_CNN with a dynamic batch whose SHAPE output
+    /// declares 4194307 elements. It verifies while the batch is unknown; `--rules micro` fixes
+    /// the batch, and the declared shape then contradicts the op. The conversion used to write
+    /// that model with exit 0; now nothing is written.
+    func testDeclaredShapesThatContradictTheOpsOnceStaticAreRefused() throws {
+        let crashes = TestPaths.root.appendingPathComponent("Tests/FuzzCrashes/pipeline")
+        let model = crashes.appendingPathComponent("crash-9ef9735b748a7dc7f63e3b76d2689126556ac987").path
+        let out = path("out.tflite")
+        try expectRefused([model, "--rules", "micro", "-o", out], mentions: ["would be invalid", "SHAPE #0", "[4194307]"], output: out)
+    }
+
     // MARK: Activations
 
     /// x [1, 4] → `chain` RELUs whose outputs each declare `elements` floats → y. x's batch is
