@@ -115,6 +115,16 @@ public enum ResolverExporter {
         return s.isEmpty ? "Model" : (s.first!.isNumber ? "Model" + s : s)
     }
 
+    /// `target` chooses the API (`ResolverAPI.forTarget`) and, for the 2020 one, which builtins exist.
+    public static func render(_ model: Model, name: String, headerName: String, comment: String? = nil, target: TargetProfile?) -> String {
+        switch ResolverAPI.forTarget(target) {
+        case .current:
+            return render(model, name: name, headerName: headerName, comment: comment)
+        case .versioned2020:
+            return renderVersioned2020(model, name: name, headerName: headerName, comment: comment, registered: Set(target?.ops.keys.map { $0 } ?? []))
+        }
+    }
+
     public static func render(_ model: Model, name: String, headerName: String, comment: String? = nil) -> String {
         let regs = registrations(model)
         let type = typeName(name)
@@ -153,8 +163,8 @@ public enum ResolverExporter {
     }
 
     /// Stages the header in `outputs` (committed with the caller's other files).
-    public static func write(_ model: Model, to path: String, name: String, comment: String? = nil, in outputs: OutputTransaction) throws {
-        let text = render(model, name: name, headerName: (path as NSString).lastPathComponent, comment: comment)
+    public static func write(_ model: Model, to path: String, name: String, comment: String? = nil, target: TargetProfile? = nil, in outputs: OutputTransaction) throws {
+        let text = render(model, name: name, headerName: (path as NSString).lastPathComponent, comment: comment, target: target)
         try outputs.stage(path) { try AtomicFile.writeAll($0, Array(text.utf8), path: path) }
     }
 
