@@ -14,7 +14,10 @@ public struct Pipeline {
         for i in passes.indices {
             let name = passes[i].name
             context.currentPass = name
-            if try passes[i].run(on: &model, context: &context) { changed = true }
+            if try passes[i].run(on: &model, context: &context) {
+                changed = true
+                if !context.changedPasses.contains(name) { context.changedPasses.append(name) }
+            }
             if context.verifyAfterEachPass {
                 context.verifierRuns += 1
                 let problems = Verifier.verify(model)

@@ -57,8 +57,9 @@ struct PipelineFlags: ParsableArguments {
         try Conversion.run(ruleSet, quantization: quantization, on: &model, control: control, context: &context)
     }
 
-    func printStatistics(_ context: PassContext) {
-        guard stats else { return }
+    /// `--stats`, or -v: how often each pass, pattern and rule fired.
+    func printStatistics(_ context: PassContext, verbose: Bool = false) {
+        guard stats || verbose else { return }
         let lines = Conversion.statisticsLines(context)
         let text = lines.isEmpty ? "stats: nothing fired\n" : lines.map { "stats: \($0)\n" }.joined()
         writeStderr(text)
