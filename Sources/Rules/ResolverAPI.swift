@@ -61,7 +61,7 @@ extension ResolverExporter {
             h += "// registration; linking fails until you do.\n"
             h += "TfLiteRegistration* \(fn)();\n\n"
         }
-        h += "// \(regs.count) distinct operator(s): " + regs.map { r in "\(r.op) v" + r.versions.map(String.init).joined(separator: "/") }.joined(separator: ", ") + "\n"
+        h += operatorList(regs)
         h += "using \(type)OpResolver = tflite::MicroMutableOpResolver;\n\n"
         h += "// Adds every operator the model uses, for the versions it uses (this resolver matches them exactly).\n"
         h += "inline void Register\(type)Ops(\(type)OpResolver& op_resolver) {\n"

@@ -77,8 +77,9 @@ final class ResultBox: @unchecked Sendable {
 final class CalibrationProgress: @unchecked Sendable {
     private let lock = NSLock()
     private let interactive = isatty(2) != 0 && !Diagnostics.quiet
-    /// Runs shorter than this show no progress line, only the final one.
+    /// Calibrations shorter than this (from the first sample) show no progress line, only the final one.
     private let quietSeconds = 2.0
+    private var firstReport: Double?
     private var last = (done: 0, total: 0, pass: 1)
     private var lastDraw = 0.0
     private let start = Date()
@@ -95,7 +96,9 @@ final class CalibrationProgress: @unchecked Sendable {
             // loading come before calibration starts).
             if pass != passStart.pass || passStart.done < 0 { passStart = (pass, now, done) }
             if done == total { elapsed = now }
-            guard interactive, now >= quietSeconds else { return }
+            let first = firstReport ?? now
+            firstReport = first
+            guard interactive, now - first >= quietSeconds else { return }
             if done == total || now - lastDraw > 0.1 {
                 lastDraw = now
                 writeStderr("\r\(line())\(eta(now: now))\u{1B}[K")
