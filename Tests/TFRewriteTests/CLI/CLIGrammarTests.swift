@@ -126,3 +126,40 @@ final class CLIGrammarTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("nosuch.yaml"), missing.stderr)
     }
 }
+
+/// Docs/cli.md's JSON examples have exactly the keys the commands print.
+final class CLIDocumentationTests: XCTestCase {
+    /// The first ```json block after `heading`, with `// comments` removed, parsed.
+    func documentedJSON(after heading: String) throws -> [String: Any] {
+        let doc = try String(contentsOf: TestPaths.root.appendingPathComponent("Docs/cli.md"), encoding: .utf8)
+        let section = try XCTUnwrap(doc.range(of: "\n\(heading)\n"), "\(heading) missing from Docs/cli.md")
+        let rest = doc[section.upperBound...]
+        let start = try XCTUnwrap(rest.range(of: "```json\n"))
+        let end = try XCTUnwrap(rest[start.upperBound...].range(of: "```"))
+        let text = rest[start.upperBound..<end.lowerBound].split(separator: "\n").map { line in
+            line.range(of: "//").map { String(line[..<$0.lowerBound]) } ?? String(line)
+        }.joined(separator: "\n")
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], text)
+    }
+
+    func actualJSON(_ args: [String]) throws -> [String: Any] {
+        let r = try runTool(args)
+        return try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout + r.stderr)
+    }
+
+    func testConvertRunAndCheckSchemasMatchTheDocs() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        let speech = TestPaths.fixtures.appendingPathComponent("micro_speech_int8.tflite").path
+        let convert = try actualJSON([speech, "--rules", "micro_speech", "-o", dir.appendingPathComponent("m.tflite").path, "--json"])
+        XCTAssertEqual(Set(convert.keys), Set(try documentedJSON(after: "## convert").keys))
+        let graph = TestPaths.fixtures.appendingPathComponent("graphdef/tiny_conv.pb").path
+        let data = TestPaths.fixtures.appendingPathComponent("heldout/tiny_conv_inputs.npy").path
+        let run = try actualJSON(["run", graph, "--input", data, "--batch", "-o", dir.appendingPathComponent("y.npy").path, "--json"])
+        XCTAssertEqual(Set(run.keys), Set(try documentedJSON(after: "## run").keys))
+        let check = try actualJSON(["check", speech, "--rules", "micro_speech", "--json"])
+        XCTAssertEqual(Set(check.keys), Set(try documentedJSON(after: "## check").keys))
+        let finding = try XCTUnwrap((check["findings"] as? [[String: Any]])?.first)
+        let documented = try XCTUnwrap((try documentedJSON(after: "## check")["findings"] as? [[String: Any]])?.first)
+        XCTAssertEqual(Set(finding.keys), Set(documented.keys))
+    }
+}

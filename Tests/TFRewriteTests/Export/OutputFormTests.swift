@@ -120,6 +120,20 @@ final class OutputFormTests: XCTestCase {
         XCTAssertFalse(CArrayExporter.render([1, 2], name: "m", headerName: "m.h").header.contains("kTensorArenaSize"))
     }
 
+    /// `--emit-resolver` writes the API of the target's TFLM era.
+    func testEmittedResolverFollowsTheRules() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        for (rules, expected) in [("micro_versioned_2020", "using ResolverOpResolver = tflite::MicroMutableOpResolver;"),
+                                  ("micro", "using ResolverOpResolver = tflite::MicroMutableOpResolver<kResolverOpCount>;")] {
+            let header = dir.appendingPathComponent("\(rules).h").path
+            let r = try runTool([model, "--rules", rules, "-o", dir.appendingPathComponent("\(rules).tflite").path,
+                                 "--emit-resolver", header, "--array-name", "resolver", "-q"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let text = try String(contentsOfFile: header, encoding: .utf8)
+            XCTAssertTrue(text.contains(expected), "\(rules): \(text)")
+        }
+    }
+
     /// All or nothing: when the header beside a C source cannot be written, the source is not either.
     func testCSourceAndHeaderAreAllOrNothing() throws {
         let dir = try TestPaths.temporaryDirectory()
