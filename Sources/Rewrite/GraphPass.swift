@@ -106,6 +106,9 @@ public struct PassContext {
     public var notes: [String] = []
     /// Passes that changed the model, in the order they first did (convert's summary).
     public var changedPasses: [String] = []
+    /// Live ops when the first pipeline on this context started (before the import passes of
+    /// a TensorFlow graph), for convert's summary.
+    public var opsBeforePasses: Int?
     /// How often each pattern or pass fired (`--stats`).
     public var statistics: [String: Int] = [:]
     /// Run the IR verifier after every pass (tests and debug runs).

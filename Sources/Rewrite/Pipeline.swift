@@ -11,6 +11,9 @@ public struct Pipeline {
     @discardableResult
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
         var changed = false
+        if context.opsBeforePasses == nil {
+            context.opsBeforePasses = model.subgraphs.reduce(0) { $0 + $1.liveOpIDs.count }
+        }
         for i in passes.indices {
             let name = passes[i].name
             context.currentPass = name

@@ -165,7 +165,7 @@ struct Convert: ParsableCommand {
         if !common.quiet { quantizationSummary(fileSize) }
         let written = form == .tflite && !OutputTransaction.isStream(output) ? fileSize : nil
         let summary = ConversionSummary(
-            input: input, output: output, format: form, opsBefore: opsBefore, opsAfter: model.liveOpCount,
+            input: input, output: output, format: form, opsBefore: context.opsBeforePasses ?? opsBefore, opsAfter: model.liveOpCount,
             changedBy: context.changedPasses, bytesBefore: storedSize(of: input),
             bytesAfter: written ?? TFLiteExporter.serialize(model).bytes().count)
         if common.json {
