@@ -115,7 +115,7 @@ struct Convert: ParsableCommand {
         if !pipelineFlags.listPasses { try checkOutputNames(rules: rules) }
         // Rules first: a typo in a rules file should not wait for the model to load.
         let ruleSet = rules.isEmpty ? nil : try RuleSet.load(rules)
-        if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet) }
+        if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet, json: common.json) }
         try pipelineFlags.checkNames(ruleSet)
         var context = ruleSet?.context(batch: batch) ?? PassContext()
         // Also without --rules: GraphDef and SavedModel imports run passes too.

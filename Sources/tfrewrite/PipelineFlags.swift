@@ -24,9 +24,13 @@ struct PipelineFlags: ParsableArguments {
         }
     }
 
-    /// Prints `--list-passes`.
-    func list(_ ruleSet: RuleSet?) throws {
+    /// Prints `--list-passes` (with --json: `[{"name", "kind", "summary"}]`).
+    func list(_ ruleSet: RuleSet?, json: Bool = false) throws {
         let passes = try Conversion.passList(ruleSet)
+        if json {
+            let entries = passes.map { p in JSON.object([("name", .string(p.name)), ("kind", .string(p.kind.rawValue)), ("summary", .string(p.summary))]) }
+            return writeStdout(JSON.array(entries).rendered() + "\n")
+        }
         let width = passes.map(\.name.count).max() ?? 0
         var out = ""
         for p in passes {

@@ -73,6 +73,9 @@ final class CLIGrammarTests: XCTestCase {
         XCTAssertEqual(((r["outputs"] as? [[String: Any]])?.first?["shape"] as? [Int]), [100, 1, 4])
         let rules = try json(try runTool(["rules", "check", "micro_speech", "--json"]).stdout, "rules check")
         XCTAssertEqual(rules["target"] as? String, "micro_speech (tflm)")
+        let list = try runTool(["--list-passes", "--json"])
+        let passes = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: String]], list.stdout)
+        XCTAssertTrue(passes.contains { $0["name"] == "conv-to-depthwise" && $0["kind"] == "pass" }, list.stdout)
     }
 
     func testQuietAndVerbose() throws {
