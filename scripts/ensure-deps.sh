@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages tfrewrite needs when they are missing (Debian/Ubuntu, apt-get):
 #   libprotobuf-c-dev + pkg-config   protobuf-c runtime for the GraphDef/SavedModel importer
+#   zlib1g-dev                       zlib, to read .npz files written by np.savez_compressed
 #   protobuf-c-compiler              protoc-c, only to check the committed generated code
 #   python3-venv                     the conformance tests' venv (LiteRT and TFLM oracles)
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 missing=()
 pkg-config --exists libprotobuf-c 2>/dev/null || missing+=(libprotobuf-c-dev pkg-config)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
 command -v protoc-c >/dev/null 2>&1 || missing+=(protobuf-c-compiler)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 

@@ -31,7 +31,7 @@ public struct ModelLoadOptions: Sendable, Equatable {
         self.verify = verify
     }
 
-    /// From the CLI's `--input NAME[:SHAPE]`, `--output NAME` and `--signature KEY` flags.
+    /// From the CLI's `--input-arrays NAME[:SHAPE]`, `--output-arrays NAME` and `--signature KEY` flags.
     public init(inputs: [String], outputs: [String], signature: String?) throws {
         self.init(
             graph: GraphDefImportOptions(inputs: try inputs.map(Self.parseInput), outputs: try outputs.map(Self.parseOutput)),
@@ -43,26 +43,26 @@ public struct ModelLoadOptions: Sendable, Equatable {
     /// `NAME[:SHAPE]`, SHAPE = positive sizes separated by commas, optionally in brackets:
     /// `Mfcc`, `Mfcc:1,49,10`, `input:[1,224,224,3]`. The name is a node (its output 0).
     public static func parseInput(_ text: String) throws -> GraphDefImportOptions.Input {
-        let flag = "--input \(text)"
+        let flag = "--input-arrays \(text)"
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         let name = String(parts[0])
         guard !name.isEmpty else { throw GraphDefImportError.badArgument(flag: flag, message: "the node name is empty") }
-        guard parts.count == 2 else { return .init(tensor: TFTensorRef(node: name), origin: "--input \(name)") }
+        guard parts.count == 2 else { return .init(tensor: TFTensorRef(node: name), origin: "--input-arrays \(name)") }
         var shapeText = Substring(parts[1]).trimmingCharacters(in: " ")
         if shapeText.hasPrefix("[") && shapeText.hasSuffix("]") { shapeText = String(shapeText.dropFirst().dropLast()) }
         let dims = shapeText.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: " ")) }
         guard !shapeText.isEmpty, dims.allSatisfy({ $0 != nil && $0! >= 1 && $0! <= Int(Int32.max) }) else {
             throw GraphDefImportError.badArgument(flag: flag, message: "shape '\(parts[1])' is not a list of positive sizes like 1,49,10")
         }
-        return .init(tensor: TFTensorRef(node: name), shape: dims.map { $0! }, origin: "--input \(name)")
+        return .init(tensor: TFTensorRef(node: name), shape: dims.map { $0! }, origin: "--input-arrays \(name)")
     }
 
     /// `NAME` or `NAME:k` (output k of node NAME).
     public static func parseOutput(_ text: String) throws -> GraphDefImportOptions.Output {
         guard let ref = TFTensorRef(parsing: text) else {
-            throw GraphDefImportError.badArgument(flag: "--output \(text)", message: "not a node name (NAME or NAME:INDEX)")
+            throw GraphDefImportError.badArgument(flag: "--output-arrays \(text)", message: "not a node name (NAME or NAME:INDEX)")
         }
-        return .init(tensor: ref, origin: "--output \(text)")
+        return .init(tensor: ref, origin: "--output-arrays \(text)")
     }
 }
 
@@ -87,7 +87,7 @@ public enum ModelLoader {
         switch format {
         case .tflite:
             guard options.isEmpty else {
-                throw GraphDefImportError.badArgument(flag: "--input/--output/--signature", message: "only apply to GraphDef and SavedModel inputs; \(path) is a .tflite model")
+                throw GraphDefImportError.badArgument(flag: "--input-arrays/--output-arrays/--signature", message: "only apply to GraphDef and SavedModel inputs; \(path) is a .tflite model")
             }
             return try TFLiteImporter.load(path: path)
         case .graphDef:

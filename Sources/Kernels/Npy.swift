@@ -114,7 +114,8 @@ public struct NpyError: Error, CustomStringConvertible, Equatable {
 }
 
 /// Reading and writing numpy's .npy (format versions 1.0, 2.0, 3.0) and .npz (a zip of .npy
-/// members, stored uncompressed as `np.savez` writes them, including zip64 records).
+/// members, stored as `np.savez` writes them or deflated as `np.savez_compressed` does,
+/// including zip64 records; written stored).
 /// Format facts: numpy's `numpy/lib/format.py` documentation (magic, header length field,
 /// header dict literal padded to 64 bytes) and PKWARE's APPNOTE (zip records).
 public enum Npy {
@@ -208,7 +209,7 @@ public enum Npy {
         let entries = try Zip.entries(bytes, path: path)
         return try entries.map { e in
             let name = e.name.hasSuffix(".npy") ? String(e.name.dropLast(4)) : e.name
-            return (name, try decode(Array(bytes[e.data]), path: "\(path)[\(e.name)]"))
+            return (name, try decode(try Zip.contents(of: e, in: bytes, path: path), path: "\(path)[\(e.name)]"))
         }
     }
 
@@ -372,11 +373,35 @@ package struct NpyHeader {
     }
 }
 
-/// The zip subset numpy uses: stored members, optional zip64 records, CRC-32 checked.
+/// The zip subset numpy uses: stored or deflated members, optional zip64 records, CRC-32 checked.
 package enum Zip {
     package struct Entry {
         package var name: String
+        /// The member's bytes in the archive (compressed when `deflated`).
         package var data: Range<Int>
+        package var deflated: Bool = false
+        /// Size once inflated (the directory's uncompressed size).
+        package var size: Int = 0
+        package var crc: UInt32 = 0
+    }
+
+    /// Deflate's largest expansion: a 258-byte match coded in 2 bits is 1032:1 (RFC 1951's
+    /// longest match and shortest codes; zlib's "technical details" gives the same bound). A
+    /// member claiming more than that from its compressed size is not a deflate stream.
+    package static let maximumDeflateRatio = 1032
+
+    /// A member's bytes: the stored data, or the deflated data inflated through the system zlib
+    /// to exactly its declared size, then CRC-32 checked.
+    package static func contents(of e: Entry, in b: [UInt8], path: String) throws -> [UInt8] {
+        guard e.deflated else { return Array(b[e.data]) }
+        let out: [UInt8]
+        do {
+            out = try RawInflate.inflate(b[e.data], size: e.size)
+        } catch let error as RawInflate.Failure {
+            throw NpyError(path: path, message: "member '\(e.name)': \(error.message)")
+        }
+        guard crc32(out[...]) == e.crc else { throw NpyError(path: path, message: "member '\(e.name)' fails its CRC-32 check") }
+        return out
     }
 
     private static func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
@@ -440,32 +465,50 @@ package enum Zip {
                 }
                 e += 4 + len
             }
-            guard method == 0 else {
-                throw fail("member '\(name)' is compressed (method \(method)); only stored members are supported (write it with np.savez, not np.savez_compressed)")
+            guard method == 0 || method == 8 else {
+                throw fail("member '\(name)' is compressed with method \(method); only stored and deflated members (np.savez, np.savez_compressed) are supported")
             }
             guard flags & 1 == 0 else { throw fail("member '\(name)' is encrypted") }
-            guard compSize == size else { throw fail("member '\(name)' is stored but its sizes differ (\(compSize) vs \(size))") }
+            guard method == 8 || compSize == size else { throw fail("member '\(name)' is stored but its sizes differ (\(compSize) vs \(size))") }
+            if method == 8 {
+                let (limit, overflow) = compSize.multipliedReportingOverflow(by: UInt64(maximumDeflateRatio))
+                guard overflow || size <= limit + 64 else {
+                    throw fail("member '\(name)' declares \(size) bytes from \(compSize) compressed, more than deflate can expand (\(maximumDeflateRatio):1; a zip bomb?)")
+                }
+            }
             guard b.count >= 30, localOffset <= UInt64(b.count - 30), u32(b, Int(localOffset)) == 0x0403_4B50 else {
                 throw fail("member '\(name)' has a bad local header offset")
             }
             let lo = Int(localOffset)
             let dataStart = lo + 30 + u16(b, lo + 26) + u16(b, lo + 28)
-            guard dataStart <= b.count, size <= UInt64(b.count - dataStart) else { throw fail("member '\(name)' runs past the end of the file") }
-            let range = dataStart..<(dataStart + Int(size))
-            result.append(Entry(name: name, data: range))
+            guard dataStart <= b.count, compSize <= UInt64(b.count - dataStart) else { throw fail("member '\(name)' runs past the end of the file") }
+            let range = dataStart..<(dataStart + Int(compSize))
+            guard size <= UInt64(Int.max) else { throw fail("member '\(name)' declares an impossible size \(size)") }
+            result.append(Entry(name: name, data: range, deflated: method == 8, size: Int(size), crc: crc))
             members.append((lo..<range.upperBound, crc))
             at += 46 + nameLen + extraLen + commentLen
         }
         try checkNoOverlap(result, members.map(\.extent), fail: fail)
-        for (entry, member) in zip(result, members) where crc32(b[entry.data]) != member.crc {
+        // Everything the members expand to must fit the memory budget before any is inflated.
+        let (total, overflow) = result.reduce((0, false)) { acc, e in
+            let (sum, o) = acc.0.addingReportingOverflow(e.size)
+            return (sum, acc.1 || o)
+        }
+        do {
+            try MemoryBudget.check(bytes: overflow ? Int.max : total, for: "the archive's members")
+        } catch let e as MemoryBudgetError {
+            throw fail(e.description)
+        }
+        for (entry, member) in zip(result, members) where !entry.deflated && crc32(b[entry.data]) != member.crc {
             throw fail("member '\(entry.name)' fails its CRC-32 check")
         }
         return result
     }
 
-    /// Stored members each own their bytes, so together they are never larger than the archive
-    /// (an expansion ratio of at most 1). A zip bomb makes many directory entries share one
-    /// stream; refuse any two members whose local header and data overlap before reading any.
+    /// Members each own their bytes: stored ones are then never larger than the archive (a ratio
+    /// of at most 1), deflated ones at most `maximumDeflateRatio` times their share. A zip bomb
+    /// makes many directory entries share one stream; refuse any two members whose local header
+    /// and data overlap before reading any.
     private static func checkNoOverlap(_ entries: [Entry], _ extents: [Range<Int>], fail: (String) -> NpyError) throws {
         let order = extents.indices.sorted { extents[$0].lowerBound < extents[$1].lowerBound }
         for (previous, next) in zip(order, order.dropFirst()) where extents[next].lowerBound < extents[previous].upperBound {

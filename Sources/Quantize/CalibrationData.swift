@@ -155,6 +155,7 @@ public enum SampleData {
         } else {
             throw QuantizeError.calibration("\(path): array of shape \(a.shape) does not hold samples of input '\(input.name)' with shape \(input.shape) (expected [N, \(input.shape.map(String.init).joined(separator: ", "))])")
         }
+        try checkLayout(count == 1 && total == per ? a.shape : Array(a.shape.dropFirst()), of: a, for: input, at: path)
         guard let values = convert(a, to: input.dtype, acceptsReal: input.quantization?.hasScales ?? false) else {
             throw QuantizeError.calibration("\(path): \(a.dtype.rawValue) data cannot feed input '\(input.name)' of type \(input.dtype.name)")
         }
@@ -168,6 +169,17 @@ public enum SampleData {
             out.append(t)
         }
         return out
+    }
+
+    /// A sample must have the input's shape, size-1 axes aside: (N, 10, 49) data for a
+    /// (1, 49, 10) input holds the right number of values in the wrong layout (transposed
+    /// features and frames) and would calibrate, silently, on nonsense. A flat side (one axis
+    /// of more than 1) is a plain reshape and is accepted.
+    package static func checkLayout(_ sampleShape: [Int], of a: NpyArray, for input: ModelInputSpec, at path: String) throws {
+        let given = sampleShape.filter { $0 != 1 }, wanted = input.shape.filter { $0 != 1 }
+        guard given != wanted, given.count >= 2, wanted.count >= 2 else { return }
+        let expected = "[N, " + input.shape.drop { $0 == 1 }.map(String.init).joined(separator: ", ") + "]"
+        throw QuantizeError.calibration("\(path): array of shape \(a.shape) holds samples of shape \(sampleShape), but input '\(input.name)' has shape \(input.shape): same size, different layout (transposed axes?); give \(expected)")
     }
 
     /// Array data converted to the input's dtype: any numeric data feeds a float32 input;

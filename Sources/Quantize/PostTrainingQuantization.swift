@@ -52,7 +52,13 @@ public enum PostTrainingQuantization {
         public var opsAfter: Int
         /// Notes of the passes run afterwards (version changes, ...).
         public var passNotes: [String]
+        /// How many samples calibrated the ranges.
+        public var sampleCount: Int = 0
     }
+
+    /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
+    /// miss the values the model meets in use.
+    public static let fewSamples = 20
 
     public static func run(_ model: Model, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
         let inputs = ModelInputSpec.inputs(of: model)
@@ -79,7 +85,7 @@ public enum PostTrainingQuantization {
         return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
-                      passNotes: context.notes)
+                      passNotes: context.notes, sampleCount: samples.count)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -121,11 +127,17 @@ extension PostTrainingQuantization.Result {
         }
         for f in s.floatOps { lines.append("kept float: \(f)") }
         if samplesAreRandom && warnRandom { lines.append("warning: \(Self.randomWarning)") }
+        if !samplesAreRandom && sampleCount < PostTrainingQuantization.fewSamples {
+            lines.append("warning: only \(sampleCount) calibration sample\(sampleCount == 1 ? "" : "s"); ranges from fewer than \(PostTrainingQuantization.fewSamples) are unreliable (a few hundred representative samples are usual)")
+        }
         for n in s.notes { lines.append("warning: \(n)") }
         return lines.joined(separator: "\n") + "\n"
     }
 
     public static let randomWarning = "calibrated on random data: the int8 model's accuracy is unknown; pass real samples with --calibration DATA"
+
+    /// "812 B", "19.0 KiB", "1.2 MiB".
+    public static func bytesText(_ n: Int) -> String { bytes(n) }
 
     package static func bytes(_ n: Int) -> String {
         if n < 1024 { return "\(n) B" }

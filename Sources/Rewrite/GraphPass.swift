@@ -107,6 +107,11 @@ public struct PassContext {
     public var batch: Int?
     /// Warnings and notes for the user.
     public var notes: [String] = []
+    /// Passes that changed the model, in the order they first did (convert's summary).
+    public var changedPasses: [String] = []
+    /// Live ops when the first pipeline on this context started (before the import passes of
+    /// a TensorFlow graph), for convert's summary.
+    public var opsBeforePasses: Int?
     /// How often each pattern or pass fired (`--stats`).
     public var statistics: [String: Int] = [:]
     /// Run the IR verifier after every pass (tests and debug runs).

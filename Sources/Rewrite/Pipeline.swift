@@ -11,10 +11,16 @@ public struct Pipeline {
     @discardableResult
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
         var changed = false
+        if context.opsBeforePasses == nil {
+            context.opsBeforePasses = model.subgraphs.reduce(0) { $0 + $1.liveOpIDs.count }
+        }
         for i in passes.indices {
             let name = passes[i].name
             context.currentPass = name
-            if try passes[i].run(on: &model, context: &context) { changed = true }
+            if try passes[i].run(on: &model, context: &context) {
+                changed = true
+                if !context.changedPasses.contains(name) { context.changedPasses.append(name) }
+            }
             if context.verifyAfterEachPass {
                 context.verifierRuns += 1
                 let problems = Verifier.verify(model)

@@ -115,6 +115,16 @@ public enum ResolverExporter {
         return s.isEmpty ? "Model" : (s.first!.isNumber ? "Model" + s : s)
     }
 
+    /// `target` chooses the API (`ResolverAPI.forTarget`) and, for the 2020 one, which builtins exist.
+    public static func render(_ model: Model, name: String, headerName: String, comment: String? = nil, target: TargetProfile?) -> String {
+        switch ResolverAPI.forTarget(target) {
+        case .current:
+            return render(model, name: name, headerName: headerName, comment: comment)
+        case .versioned2020:
+            return renderVersioned2020(model, name: name, headerName: headerName, comment: comment, registered: Set(target?.ops.keys.map { $0 } ?? []))
+        }
+    }
+
     public static func render(_ model: Model, name: String, headerName: String, comment: String? = nil) -> String {
         let regs = registrations(model)
         let type = typeName(name)
@@ -133,7 +143,7 @@ public enum ResolverExporter {
             h += "// (from the library that implements the op); linking fails until you do.\n"
             h += "tflite::TFLMRegistration* \(r.customRegistrationFunction!)();\n\n"
         }
-        h += "// \(regs.count) distinct operator(s): " + regs.map { r in "\(r.op) v" + r.versions.map(String.init).joined(separator: "/") }.joined(separator: ", ") + "\n"
+        h += operatorList(regs)
         h += "constexpr unsigned int k\(type)OpCount = \(max(regs.count, 1));\n"
         h += "using \(type)OpResolver = tflite::MicroMutableOpResolver<k\(type)OpCount>;\n\n"
         h += "// Adds every operator the model uses; returns kTfLiteError if one cannot be added.\n"
@@ -153,9 +163,14 @@ public enum ResolverExporter {
     }
 
     /// Stages the header in `outputs` (committed with the caller's other files).
-    public static func write(_ model: Model, to path: String, name: String, comment: String? = nil, in outputs: OutputTransaction) throws {
-        let text = render(model, name: name, headerName: (path as NSString).lastPathComponent, comment: comment)
+    public static func write(_ model: Model, to path: String, name: String, comment: String? = nil, target: TargetProfile? = nil, in outputs: OutputTransaction) throws {
+        let text = render(model, name: name, headerName: (path as NSString).lastPathComponent, comment: comment, target: target)
         try outputs.stage(path) { try AtomicFile.writeAll($0, Array(text.utf8), path: path) }
+    }
+
+    /// "// 4 distinct operator(s): RESHAPE v1, CONV_2D v3, …" (with its newline).
+    package static func operatorList(_ regs: [Registration]) -> String {
+        "// \(regs.count) distinct operator(s): " + regs.map { r in "\(r.op) v" + r.versions.map(String.init).joined(separator: "/") }.joined(separator: ", ") + "\n"
     }
 
     /// A C string literal.

@@ -136,6 +136,15 @@ public final class OutputTransaction {
     }
 
     /// What writing `path` means, from `lstat(2)` (and `stat(2)` through a symlink).
+    /// True when `path` is written as a stream, not a file: /dev/stdout, /dev/fd/N, a
+    /// character device or FIFO (also through a symlink), as `destination(of:)` decides.
+    public static func isStream(_ path: String) -> Bool {
+        switch try? destination(of: path) {
+        case .descriptor, .inPlace: return true
+        default: return false
+        }
+    }
+
     package static func destination(of path: String) throws -> Destination {
         if let fd = descriptorAlias(path) { return .descriptor(fd) }
         var info = stat()

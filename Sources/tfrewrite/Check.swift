@@ -11,8 +11,11 @@ struct Check: ParsableCommand {
             Exit codes: 0 no findings; 1 findings remain; 2 bad input or rules.
             """)
 
-    @Argument(help: "A .tflite model.")
+    @Argument(help: "A model: .tflite, frozen GraphDef .pb, or a SavedModel directory (checked after import).")
     var model: String
+
+    @OptionGroup(title: "TensorFlow graph inputs")
+    var importFlags: ImportFlags
 
     @Option(name: .long, help: "Rules whose target to check against (built-in name or .yaml path; repeatable). Default: micro.")
     var rules: [String] = []
@@ -20,18 +23,18 @@ struct Check: ParsableCommand {
     @OptionGroup(title: "Resources")
     var memoryFlags: MemoryFlags
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup(title: "Output")
+    var common: CommonFlags
 
     func run() throws {
-        let names = rules.isEmpty ? ["micro"] : rules
+        let names = RulesArguments.resolve(rules.isEmpty ? ["micro"] : rules)
         let ruleSet = try RuleSet.load(names)
         guard let target = ruleSet.target else {
             throw CLIError("the rules \(names.joined(separator: ", ")) define no target: add a target: section")
         }
-        let m = try TFLiteImporter.load(path: model)
+        let m = try ModelLoader.load(path: model, options: try importFlags.loadOptions())
         let result = ModelCheck.run(m, target: target)
-        writeStdout(json ? result.json(model: model, rules: ruleSet.files).rendered() + "\n" : result.text(model: model))
+        writeStdout(common.json ? result.json(model: model, rules: ruleSet.files).rendered() + "\n" : result.text(model: model))
         if !result.isClean { throw ToolExit(code: 1) }
     }
 }

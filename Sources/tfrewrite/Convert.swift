@@ -4,16 +4,23 @@ import TFRewrite
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert or repair a model and write a .tflite (or a C array with -o model.cc).",
+        abstract: "Convert or repair a model and write it as .tflite, a C array, or one C header.",
         discussion: """
             --rules R (a built-in name such as micro, micro_speech, micro_versioned_2020, or a \
-            .yaml path; repeat to layer files) runs the rules' passes, then checks that the \
-            target registers every op. If it does not, nothing is written and the exit code is 2.
+            .yaml path; NAME.yaml with no such file means the built-in NAME; repeat to layer \
+            files) runs the rules' passes, then checks that the target registers every op. If it \
+            does not, nothing is written and the exit code is 2.
 
-            -o model.cc writes a C array (alignas(16) const unsigned char <name>[]) and model.h \
-            with its extern declarations; <name> comes from the file name or --array-name. \
-            --emit-resolver F writes a header registering exactly the model's ops with \
-            tflite::MicroMutableOpResolver<N>.
+            -o/--output names the output file; its extension picks the form (--format overrides): \
+            .tflite the FlatBuffer; .h one self-contained header holding the array (an Arduino \
+            sketch includes it); .c, .cc, .cpp a source defining the array plus a header beside \
+            it (same name, .h). Arrays are 16-byte aligned, with a <name>_len constant; <name> \
+            comes from the file name or --array-name. --emit-resolver F writes a header \
+            registering exactly the model's ops with tflite::MicroMutableOpResolver, in the API \
+            of the target's TFLM (the pre-template 2020 one for micro_versioned_2020).
+
+            A one-line summary (ops before and after, the passes that changed the model, sizes) \
+            goes to stderr unless -q; --json prints it on stdout instead. Docs/cli.md has it all.
 
             Set TFREWRITE_VERIFY=1 to run the IR verifier after every pass.
             """)
@@ -22,12 +29,22 @@ struct Convert: ParsableCommand {
     @Argument(help: "Input model: .tflite, frozen GraphDef .pb, or a SavedModel directory.")
     var input: String = ""
 
-    // Short only: --output names a graph output node (ImportFlags).
-    @Option(name: .customShort("o"), help: "Output path (.tflite, or .cc for a C array plus header).")
-    var output: String = ""
+    @Option(name: .customShort("o"), help: ArgumentHelp("Output file (also --output): .tflite, .h, .c, .cc or .cpp.", valueName: "file"))
+    var shortOutput: String?
+
+    // `--output` is the output file, as -o. Given together with -o it is the old spelling of
+    // --output-arrays (a graph node), accepted with a warning for one release.
+    @Option(name: .customLong("output"), help: .hidden)
+    var longOutputs: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Output form, overriding the extension of -o: tflite, c, cc or h.", valueName: "form"))
+    var format: String?
 
     @OptionGroup(title: "TensorFlow graph inputs")
     var importFlags: ImportFlags
+
+    @OptionGroup
+    var deprecatedInput: DeprecatedGraphInputFlag
 
     @Option(name: .long, help: "Rules to apply: a built-in name or a .yaml path (repeatable; later files extend earlier ones).")
     var rules: [String] = []
@@ -50,35 +67,63 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Resources")
     var memoryFlags: MemoryFlags
 
-    static let cSourceExtensions = ["cc", "cpp", "cxx"]
+    @OptionGroup(title: "Output")
+    var common: CommonFlags
 
-    var writesCArray: Bool { Self.cSourceExtensions.contains((output as NSString).pathExtension.lowercased()) }
+    /// The output file: -o, else the one --output.
+    var output: String { shortOutput ?? longOutputs.first ?? "" }
+
+    /// Graph output nodes given with the old spelling `--output NAME` (next to -o).
+    var deprecatedGraphOutputs: [String] { shortOutput == nil ? [] : longOutputs }
+
+    /// The output form: --format, else the extension of -o, else (a device or pipe such as
+    /// /dev/null or /dev/stdout) the FlatBuffer.
+    var outputFormat: ModelOutputFormat? {
+        if let format { return ModelOutputFormat(rawValue: format) }
+        return ModelOutputFormat.forExtension(of: output) ?? (OutputTransaction.isStream(output) ? .tflite : nil)
+    }
+
+    var writesCArray: Bool { outputFormat.map { $0 != .tflite } ?? false }
 
     func validate() throws {
         if pipelineFlags.listPasses { return }
         if input.isEmpty { throw ValidationError("Missing expected argument '<input>'") }
-        if output.isEmpty { throw ValidationError("Missing expected argument '-o <o>'") }
+        if output.isEmpty { throw ValidationError("Missing expected argument '-o <file>'") }
+        if shortOutput == nil && longOutputs.count > 1 {
+            throw ValidationError("--output names the output file and is given \(longOutputs.count) times; graph output nodes are --output-arrays NAME")
+        }
+        if let f = format, ModelOutputFormat(rawValue: f) == nil {
+            throw ValidationError("--format must be tflite, c, cc or h, got '\(f)'")
+        }
+        if outputFormat == nil {
+            let ext = (output as NSString).pathExtension
+            throw ValidationError("-o \(output): \(ext.isEmpty ? "no extension" : "unknown extension '.\(ext)'"); write .tflite, .h, .c, .cc or .cpp, or choose the form with --format tflite|c|cc|h; nothing written")
+        }
+        DeprecatedFlag.warnIfUsed(deprecatedGraphOutputs, old: "--output NAME next to -o (a graph node)", new: "--output-arrays NAME")
         if let b = batch, b < 1 || b > Int(Int32.max) { throw ValidationError("--batch must be a positive integer, got \(b)") }
         if batch != nil && rules.isEmpty { throw ValidationError("--batch only affects the passes of --rules; give --rules too") }
         if let n = arrayName, n.isEmpty { throw ValidationError("--array-name must not be empty") }
         if arrayName != nil && !writesCArray && emitResolver == nil {
-            throw ValidationError("--array-name applies to -o *.cc (C array) and --emit-resolver output")
+            throw ValidationError("--array-name applies to C array outputs (-o *.h, *.c, *.cc, *.cpp) and --emit-resolver output")
         }
         if let r = emitResolver, r == output { throw ValidationError("--emit-resolver and -o name the same file") }
     }
 
     func run() throws {
+        let rules = RulesArguments.resolve(self.rules)
         // Before any work: a name collision must not cost a whole conversion.
-        if !pipelineFlags.listPasses { try checkOutputNames() }
+        if !pipelineFlags.listPasses { try checkOutputNames(rules: rules) }
         // Rules first: a typo in a rules file should not wait for the model to load.
         let ruleSet = rules.isEmpty ? nil : try RuleSet.load(rules)
-        if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet) }
+        if pipelineFlags.listPasses { return try pipelineFlags.list(ruleSet, json: common.json) }
         try pipelineFlags.checkNames(ruleSet)
         var context = ruleSet?.context(batch: batch) ?? PassContext()
         // Also without --rules: GraphDef and SavedModel imports run passes too.
         context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
-        defer { pipelineFlags.printStatistics(context) }
-        var model = try pipelineFlags.load(path: input, options: try importFlags.loadOptions(), context: &context)
+        defer { pipelineFlags.printStatistics(context, verbose: common.verbose) }
+        let options = try importFlags.loadOptions(deprecatedInputs: deprecatedInput.inputs, deprecatedOutputs: deprecatedGraphOutputs)
+        var model = try pipelineFlags.load(path: input, options: options, context: &context)
+        let opsBefore = model.liveOpCount
         // One pipeline: the rules' passes, the target check, then int8 quantization.
         let quantizing = quantization.pass()
         if ruleSet != nil || quantizing != nil {
@@ -107,22 +152,34 @@ struct Convert: ParsableCommand {
         // The resolver, the C array and its header appear together or not at all.
         let outputs = OutputTransaction()
         if let r = emitResolver {
-            try ResolverExporter.write(model, to: r, name: name, comment: comment, in: outputs)
+            try ResolverExporter.write(model, to: r, name: name, comment: comment, target: ruleSet?.target, in: outputs)
         }
-        if writesCArray {
-            try CArrayExporter.write(model, to: output, arrayName: name, comment: comment, in: outputs)
-        } else {
+        let form = outputFormat ?? .tflite
+        if form == .tflite {
             try TFLiteExporter.write(model, to: output, in: outputs)
+        } else {
+            try CArrayForms.write(model, format: form, to: output, arrayName: name, comment: comment, in: outputs)
         }
         try outputs.commit()
-        quantizationSummary((try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil)
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+        if !common.quiet { quantizationSummary(fileSize) }
+        let written = form == .tflite && !OutputTransaction.isStream(output) ? fileSize : nil
+        let summary = ConversionSummary(
+            input: input, output: output, format: form, opsBefore: context.opsBeforePasses ?? opsBefore, opsAfter: model.liveOpCount,
+            changedBy: context.changedPasses, bytesBefore: storedSize(of: input),
+            bytesAfter: written ?? TFLiteExporter.serialize(model).bytes().count)
+        if common.json {
+            writeStdout(summary.json.rendered() + "\n")
+        } else if !common.quiet {
+            writeStderr("tfrewrite: " + summary.line + "\n")
+        }
     }
 }
 
 extension Convert {
-    func checkOutputNames() throws {
+    func checkOutputNames(rules: [String]) throws {
         var outputs: [(flag: String, path: String)] = [("-o", output)]
-        if writesCArray { outputs.append(("the header for -o", CArrayExporter.headerPath(for: output))) }
+        if outputFormat?.writesHeaderBeside ?? false { outputs.append(("the header for -o", CArrayExporter.headerPath(for: output))) }
         if let r = emitResolver { outputs.append(("--emit-resolver", r)) }
         var inputs: [(what: String, path: String)] = [("input model", input)]
         if let data = quantization.calibration { inputs.append(("calibration data", data)) }

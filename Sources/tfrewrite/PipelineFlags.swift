@@ -24,9 +24,13 @@ struct PipelineFlags: ParsableArguments {
         }
     }
 
-    /// Prints `--list-passes`.
-    func list(_ ruleSet: RuleSet?) throws {
+    /// Prints `--list-passes` (with --json: `[{"name", "kind", "summary"}]`).
+    func list(_ ruleSet: RuleSet?, json: Bool = false) throws {
         let passes = try Conversion.passList(ruleSet)
+        if json {
+            let entries = passes.map { p in JSON.object([("name", .string(p.name)), ("kind", .string(p.kind.rawValue)), ("summary", .string(p.summary))]) }
+            return writeStdout(JSON.array(entries).rendered() + "\n")
+        }
         let width = passes.map(\.name.count).max() ?? 0
         var out = ""
         for p in passes {
@@ -57,8 +61,9 @@ struct PipelineFlags: ParsableArguments {
         try Conversion.run(ruleSet, quantization: quantization, on: &model, control: control, context: &context)
     }
 
-    func printStatistics(_ context: PassContext) {
-        guard stats else { return }
+    /// `--stats`, or -v: how often each pass, pattern and rule fired.
+    func printStatistics(_ context: PassContext, verbose: Bool = false) {
+        guard stats || verbose else { return }
         let lines = Conversion.statisticsLines(context)
         let text = lines.isEmpty ? "stats: nothing fired\n" : lines.map { "stats: \($0)\n" }.joined()
         writeStderr(text)

@@ -50,7 +50,7 @@ struct QuantizeFlags: ParsableArguments {
         guard let calibration else { return nil }
         let random = (try? SampleData.randomCount(calibration)) ?? nil != nil
         if random {
-            printError("warning: calibrating on random data (\(calibration)): the int8 model's accuracy is unknown; pass real samples with --calibration DATA")
+            warn("calibrating on random data (\(calibration)): the int8 model's accuracy is unknown; pass real samples with --calibration DATA")
         }
         let progress = CalibrationProgress()
         let box = ResultBox()
@@ -72,9 +72,14 @@ final class ResultBox: @unchecked Sendable {
     func get() -> PostTrainingQuantization.Result? { lock.lock(); defer { lock.unlock() }; return result }
 }
 
+/// The calibration progress line: on a terminal, once a run has taken 2 s, "calibrating:
+/// 120/500 samples, about 9 s left", redrawn in place; then one final line with the time.
 final class CalibrationProgress: @unchecked Sendable {
     private let lock = NSLock()
-    private let interactive = isatty(2) != 0
+    private let interactive = isatty(2) != 0 && !Diagnostics.quiet
+    /// Calibrations shorter than this (from the first sample) show no progress line, only the final one.
+    private let quietSeconds = 2.0
+    private var firstReport: Double?
     private var last = (done: 0, total: 0, pass: 1)
     private var lastDraw = 0.0
     private let start = Date()
@@ -87,11 +92,16 @@ final class CalibrationProgress: @unchecked Sendable {
             defer { lock.unlock() }
             last = (done, total, pass)
             let now = Date().timeIntervalSince(start)
+            // The pace is measured from the first sample of each pass (the rules' passes and
+            // loading come before calibration starts).
+            if pass != passStart.pass || passStart.done < 0 { passStart = (pass, now, done) }
             if done == total { elapsed = now }
-            guard interactive else { return }
+            let first = firstReport ?? now
+            firstReport = first
+            guard interactive, now - first >= quietSeconds else { return }
             if done == total || now - lastDraw > 0.1 {
                 lastDraw = now
-                writeStderr("\r\(line())")
+                writeStderr("\r\(line())\(eta(now: now))\u{1B}[K")
             }
         }
     }
@@ -101,13 +111,23 @@ final class CalibrationProgress: @unchecked Sendable {
         return "\(what): \(last.done)/\(last.total) samples"
     }
 
+    /// ", about N s left" from the pace so far in this pass (a percentile run has a second pass).
+    private func eta(now: Double) -> String {
+        guard last.done > passStart.done, last.done < last.total else { return "" }
+        let spent = now - passStart.time
+        let left = spent / Double(last.done - passStart.done) * Double(last.total - last.done)
+        return left < 60 ? String(format: ", about %.0f s left", left.rounded(.up)) : String(format: ", about %.0f min left", (left / 60).rounded(.up))
+    }
+    /// The first report of the current calibration pass: when, and how many samples were done.
+    private var passStart = (pass: 1, time: 0.0, done: -1)
+
     func finish() {
         lock.lock()
         defer { lock.unlock() }
-        guard last.total > 0 else { return }
+        guard last.total > 0, !Diagnostics.quiet else { return }
         let seconds = elapsed ?? Date().timeIntervalSince(start)
         let text = line() + String(format: " (%.2f s)", seconds)
-        writeStderr((interactive ? "\r" : "") + text + "\n")
+        writeStderr(interactive ? "\r" + text + "\u{1B}[K\n" : text + "\n")
         last.total = 0
     }
 }

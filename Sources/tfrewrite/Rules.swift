@@ -26,14 +26,26 @@ struct RulesCheck: ParsableCommand {
     @Argument(help: "A rules file (.yaml) or a built-in rules name.")
     var file: String
 
+    @OptionGroup(title: "Output")
+    var common: CommonFlags
+
     func run() throws {
-        let set = try RuleSet.load([file])
+        let set = try RuleSet.load(RulesArguments.resolve([file]))
         let summaries = try DeclarativeRuleCompiler.summaries(set.rules)
         var out = ""
         for s in summaries { out += "rule \(s.line)\n" }
         for p in set.passes {
             let options = p.options.isEmpty ? "" : " " + OptionValue.map(p.options).description
             out += "pass \(p.name)\(options) (\(p.location))\n"
+        }
+        if common.json {
+            let json = JSON.object([
+                ("file", .string(file)),
+                ("rules", .array(summaries.map { .string($0.line) })),
+                ("passes", .array(set.passes.map { .string($0.name) })),
+                ("target", set.target.map { .string($0.displayName) } ?? .null),
+            ])
+            return writeStdout(json.rendered() + "\n")
         }
         let target = set.target.map { ", target \($0.displayName)" } ?? ""
         out += "\(file): ok: \(summaries.count) rule\(summaries.count == 1 ? "" : "s"), \(set.passes.count) pass\(set.passes.count == 1 ? "" : "es")\(target)\n"

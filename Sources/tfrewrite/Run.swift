@@ -18,8 +18,14 @@ struct Run: ParsableCommand {
             for any model. A summary (shapes, types, time per inference) goes to stderr.
             """)
 
-    @Argument(help: "A .tflite model.")
+    @Argument(help: "A model: .tflite, frozen GraphDef .pb, or a SavedModel directory (run after import).")
     var model: String
+
+    @OptionGroup(title: "TensorFlow graph inputs")
+    var importFlags: ImportFlags
+
+    @OptionGroup(title: "Output")
+    var common: CommonFlags
 
     @Option(name: .long, help: "Input data: .npy, .npz or a folder of .npy files (repeat for several inputs).")
     var input: [String] = []
@@ -48,7 +54,7 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let m = try TFLiteImporter.load(path: model)
+        let m = try ModelLoader.load(path: model, options: try importFlags.loadOptions())
         let interpreter: Interpreter
         do {
             interpreter = try Interpreter(model: m)
@@ -112,7 +118,24 @@ struct Run: ParsableCommand {
         let best = fastest.map { Double($0.components.seconds) * 1e3 + Double($0.components.attoseconds) * 1e-15 } ?? 0
         summary += String(format: "  %d inference%@, %.3f ms each on average (fastest %.3f ms)\n", runs, runs == 1 ? "" : "s", mean / Double(runs), best)
         if let path = output { summary += "  wrote \(path)\n" }
-        writeStderr(summary)
+        if common.json {
+            func port(_ name: String, _ t: RuntimeTensor) -> JSON {
+                .object([("name", .string(name)), ("dtype", .string(t.dtype.name.lowercased())), ("shape", .array(t.shape.map { .int(Int64($0)) }))])
+            }
+            let json = JSON.object([
+                ("model", .string(model)),
+                ("samples", .int(Int64(samples.count))),
+                ("inputs", .array(zip(interpreter.inputs, samples[0]).map { port($0.0.name, $0.1) })),
+                ("outputs", .array(outputs.map { port($0.name, $0.tensor) })),
+                ("inferences", .int(Int64(runs))),
+                ("mean_ms", .double(mean / Double(runs))),
+                ("fastest_ms", .double(best)),
+                ("wrote", output.map(JSON.string) ?? .null),
+            ])
+            writeStdout(json.rendered() + "\n")
+        } else if !common.quiet {
+            writeStderr(summary)
+        }
     }
 
     // MARK: Inputs

@@ -38,8 +38,8 @@ struct Verify: ParsableCommand {
     @Flag(help: "Also compare intermediate tensors, paired by provenance or name.")
     var layers = false
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup(title: "Output")
+    var common: CommonFlags
 
     @Option(name: .customLong("max-abs-error"), help: "Exit 1 when an output's max abs error is above this.")
     var maxAbsError: Double?
@@ -75,7 +75,7 @@ struct Verify: ParsableCommand {
             samples = try SampleData.random(count: count, for: realSpecs, seed: seed, floatRange: ranges)
         }
         let report = try VerifyReport.compare(ma, mb, samples: samples, layers: layers)
-        writeStdout(json ? report.json(nameA: a, nameB: b).rendered() + "\n" : report.text(nameA: a, nameB: b))
+        writeStdout(common.json ? report.json(nameA: a, nameB: b).rendered() + "\n" : report.text(nameA: a, nameB: b))
         if let limit = maxAbsError, report.outputs.contains(where: { $0.stats.maxAbsError > limit }) {
             throw ToolExit(code: 1)
         }

@@ -10,7 +10,7 @@ func fail(_ error: Error) -> Never {
     let text: String
     if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") || error is ValidationError {
         // One line, like every other error; --help has the full usage.
-        let message = Tfrewrite.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        let message = FlagSuggestion.completing(Tfrewrite.message(for: error).split(whereSeparator: \.isNewline).joined(separator: " "))
         text = "tfrewrite: error: \(message) (see tfrewrite --help)"
     } else {
         text = "tfrewrite: error: \(oneLine(error))"

@@ -49,7 +49,7 @@ def _cases():
         ref = FIXTURES / "reference" / "corpus" / f"{name}_tf.tflite"
         heldout = FIXTURES / "heldout" / f"corpus_{name}_inputs.npy"
         marks = [] if pb.is_file() else [pytest.mark.skip(reason=f"graphdef corpus absent: {pb} not found")]
-        cases.append(pytest.param(pb, ["--input", "Mfcc", "--output", "labels_softmax"], ref, heldout,
+        cases.append(pytest.param(pb, ["--input-arrays", "Mfcc", "--output-arrays", "labels_softmax"], ref, heldout,
                                   id=f"corpus/{name}", marks=marks))
     return cases
 
@@ -127,7 +127,7 @@ def test_basic_lstm_names_control_flow(work_dir):
     if not pb.is_file():
         pytest.skip(f"graphdef corpus absent: {pb} not found")
     out = work_dir / "lstm.tflite"
-    proc = harness.run_tfrewrite(TFREWRITE, pb, "--input", "Mfcc", "-o", out)
+    proc = harness.run_tfrewrite(TFREWRITE, pb, "--input-arrays", "Mfcc", "-o", out)
     assert proc.returncode == 2, harness.describe_process(proc)
     err = proc.stderr.strip()
     assert err.count("\n") == 0 and err.startswith("tfrewrite: error: unsupported TensorFlow ops: "), err

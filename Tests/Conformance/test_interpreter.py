@@ -814,10 +814,12 @@ def test_cli_input_forms_agree_with_tflm(tmp_path):
     np.save(folder / "0_first.npy", x0)
     np.save(folder / "1_second.npy", x1)
     np.savez(tmp_path / "named.npz", in1=x1, in0=x0)  # reversed order, matched by name
+    np.savez_compressed(tmp_path / "compressed.npz", in1=x1, in0=x0)  # deflated members (zlib)
     forms = {
         "two files": ["--input", tmp_path / "a.npy", "--input", tmp_path / "b.npy"],
         "folder": ["--input", folder],
         "npz by name": ["--input", tmp_path / "named.npz"],
+        "compressed npz": ["--input", tmp_path / "compressed.npz"],
     }
     for form, args in forms.items():
         out = tmp_path / f"{form.replace(' ', '_')}.npy"
@@ -850,7 +852,7 @@ def test_cli_batch_forms(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["wrong dtype", "batch without --batch", "missing file",
-                                  "compressed npz", "unsupported op", "too many inputs"])
+                                  "truncated npz", "unsupported op", "too many inputs"])
 def test_cli_errors_are_one_line_exit_2(case, tmp_path):
     model = harness.FIXTURES_DIR / "micro_speech_int8.tflite"
     x = np.load(harness.FIXTURES_DIR / "expected" / "micro_speech_int8_inputs.npy")
@@ -858,12 +860,14 @@ def test_cli_errors_are_one_line_exit_2(case, tmp_path):
     np.save(tmp_path / "batch.npy", x)
     np.save(tmp_path / "one.npy", x[0])
     np.savez_compressed(tmp_path / "c.npz", fingerprint_input=x[0])
+    whole = (tmp_path / "c.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[:60] + whole[-200:])  # deflate data cut short
     svdf = harness.CORPUS_DIR / "keyword_scrambled.tflite"
     args = {
         "wrong dtype": (model, "--input", tmp_path / "f32.npy"),
         "batch without --batch": (model, "--input", tmp_path / "batch.npy"),
         "missing file": (model, "--input", tmp_path / "nope.npy"),
-        "compressed npz": (model, "--input", tmp_path / "c.npz"),
+        "truncated npz": (model, "--input", tmp_path / "cut.npz"),
         "unsupported op": (svdf, "--input", tmp_path / "one.npy"),
         "too many inputs": (model, "--input", tmp_path / "one.npy", "--input", tmp_path / "one.npy"),
     }[case]
@@ -877,7 +881,7 @@ def test_cli_errors_are_one_line_exit_2(case, tmp_path):
         "wrong dtype": "is INT8 but the array is <f4",
         "batch without --batch": "add --batch",
         "missing file": "no such file or folder",
-        "compressed npz": "is compressed (method 8)",
+        "truncated npz": "cut.npz",
         "unsupported op": "SVDF #1 (no kernel for this op)",
         "too many inputs": "the model has 1 input (fingerprint_input) but 2 arrays were given",
     }[case]

@@ -58,7 +58,7 @@ CASES = {
 }
 for _name, _shape in (("DNN_S", "1,25,10"), ("CNN_S", "1,49,10"), ("DS_CNN_S", "1,49,10")):
     CASES[f"corpus_{_name}"] = (
-        CORPUS_GRAPHS / f"{_name}.pb", ["--input", f"Mfcc:{_shape}", "--output", "labels_softmax"],
+        CORPUS_GRAPHS / f"{_name}.pb", ["--input-arrays", f"Mfcc:{_shape}", "--output-arrays", "labels_softmax"],
         f"calib/corpus_{_name}_calib.npy", f"heldout/corpus_{_name}_inputs.npy",
         f"reference/corpus/{_name}_tf.tflite", f"reference/corpus/{_name}_tf_int8.tflite")
 

@@ -11,12 +11,12 @@ public struct GraphDefImportOptions: Sendable, Equatable {
         public var tensor: TFTensorRef
         /// nil: the Placeholder's declared shape, or the shape inferred from the graph upstream.
         public var shape: [Int]?
-        /// How the user named it, for messages ("--input Mfcc", "signature input 'x'").
+        /// How the user named it, for messages ("--input-arrays Mfcc", "signature input 'x'").
         public var origin: String
         public init(tensor: TFTensorRef, shape: [Int]? = nil, origin: String? = nil) {
             self.tensor = tensor
             self.shape = shape
-            self.origin = origin ?? "--input \(tensor)"
+            self.origin = origin ?? "--input-arrays \(tensor)"
         }
     }
 
@@ -25,7 +25,7 @@ public struct GraphDefImportOptions: Sendable, Equatable {
         public var origin: String
         public init(tensor: TFTensorRef, origin: String? = nil) {
             self.tensor = tensor
-            self.origin = origin ?? "--output \(tensor)"
+            self.origin = origin ?? "--output-arrays \(tensor)"
         }
     }
 
@@ -134,7 +134,7 @@ package struct GraphDefLowering {
         }
         for (i, n) in topology.nodes.enumerated() where needed[i] && !cuts.contains(i) && n.op == "Placeholder" {
             throw GraphDefImportError.graph(
-                "the outputs also need Placeholder '\(n.name)', which is not among the inputs: add --input \(n.name)")
+                "the outputs also need Placeholder '\(n.name)', which is not among the inputs: add --input-arrays \(n.name)")
         }
         let order = try topology.executionOrder(needed: needed, cuts: cuts)
 
@@ -168,7 +168,7 @@ package struct GraphDefLowering {
             hints.append("TensorArray ops belong to TF1 dynamic RNN loops")
         }
         if ops.contains("Mfcc") || ops.contains("AudioSpectrogram") || ops.contains("DecodeWav") {
-            hints.append("the audio front end runs outside the model: cut it off with --input Mfcc")
+            hints.append("the audio front end runs outside the model: cut it off with --input-arrays Mfcc")
         }
         if ops.contains("VarHandleOp") || ops.contains("VariableV2") || ops.contains("ReadVariableOp") {
             hints.append("the graph still holds variables: freeze it first")
@@ -176,7 +176,7 @@ package struct GraphDefLowering {
         if ops.contains("StatefulPartitionedCall") || ops.contains("PartitionedCall") {
             hints.append("the model body is in a function (a TF2 graph that was not frozen): freeze it first with convert_variables_to_constants_v2")
         }
-        if hints.isEmpty { hints.append("cut them off with --input/--output or replace them before freezing") }
+        if hints.isEmpty { hints.append("cut them off with --input-arrays/--output-arrays or replace them before freezing") }
         return hints.joined(separator: "; ")
     }
 
@@ -203,7 +203,7 @@ package struct GraphDefLowering {
                 }
                 throw GraphDefImportError.badArgument(
                     flag: input.origin,
-                    message: "cannot infer the shape of '\(input.tensor)' (\(node.op)) from the graph: give it as --input \(input.tensor.node):SHAPE, e.g. --input \(input.tensor.node):1,49,10")
+                    message: "cannot infer the shape of '\(input.tensor)' (\(node.op)) from the graph: give it as --input-arrays \(input.tensor.node):SHAPE, e.g. --input-arrays \(input.tensor.node):1,49,10")
             }
             shape = inferred
         }
@@ -217,14 +217,14 @@ package struct GraphDefLowering {
     }
 
     /// A Placeholder's declared shape; an unknown batch (first) dimension becomes 1, as
-    /// tflite_convert does, any other unknown dimension needs --input NAME:SHAPE.
+    /// tflite_convert does, any other unknown dimension needs --input-arrays NAME:SHAPE.
     package func placeholderShape(_ node: TFNodeDef, origin: String) throws -> [Int] {
         guard let declared = try node.attrShape("shape"), var dims = declared.dims else {
-            throw GraphDefImportError.badArgument(flag: origin, message: "Placeholder '\(node.name)' has no static shape: give it as --input \(node.name):SHAPE")
+            throw GraphDefImportError.badArgument(flag: origin, message: "Placeholder '\(node.name)' has no static shape: give it as --input-arrays \(node.name):SHAPE")
         }
         if let first = dims.first, first < 0 { dims[0] = 1 }
         guard dims.allSatisfy({ $0 >= 0 }) else {
-            throw GraphDefImportError.badArgument(flag: origin, message: "Placeholder '\(node.name)' has shape \(declared) with unknown dimensions: give it as --input \(node.name):SHAPE")
+            throw GraphDefImportError.badArgument(flag: origin, message: "Placeholder '\(node.name)' has shape \(declared) with unknown dimensions: give it as --input-arrays \(node.name):SHAPE")
         }
         return dims.map { Int($0) }
     }

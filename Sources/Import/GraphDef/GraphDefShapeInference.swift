@@ -4,7 +4,7 @@ import Ops
 import Support
 import TFProto
 
-// Static shapes of tensors upstream of a cut (`--input NAME` without a shape), where the
+// Static shapes of tensors upstream of a cut (`--input-arrays NAME` without a shape), where the
 // importer lowers nothing. Besides Placeholder/Const/Identity it knows the KWS audio front
 // end, from the ops' attributes (TensorFlow's kernels, restated):
 //

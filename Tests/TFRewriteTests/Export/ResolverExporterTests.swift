@@ -91,3 +91,64 @@ final class ResolverExporterTests: XCTestCase {
         XCTAssertEqual(try shell(dir.appendingPathComponent("main").path, [], in: dir).status, 0)
     }
 }
+
+/// The resolver follows the era of the target: micro_versioned_2020 gets the TF 1.15–2.2
+/// `MicroMutableOpResolver` (a plain class, `AddBuiltin(op, registration, min, max)`).
+final class ResolverEraTests: XCTestCase {
+    func testTargetChoosesTheAPI() throws {
+        XCTAssertEqual(ResolverAPI.forTarget(try RuleSet.load(["micro"]).target), .current)
+        XCTAssertEqual(ResolverAPI.forTarget(try RuleSet.load(["micro_speech"]).target), .current)
+        XCTAssertEqual(ResolverAPI.forTarget(try RuleSet.load(["micro_versioned_2020"]).target), .versioned2020)
+        XCTAssertEqual(ResolverAPI.forTarget(nil), .current)
+    }
+
+    /// The 2020 header compiles against a stand-in with that era's class and signatures, and
+    /// registers exactly the versions the model uses.
+    func testVersioned2020HeaderCompilesAgainstTheOldResolver() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/c++") else { throw XCTSkip("no c++: skipped") }
+        let m = try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent("micro_speech_int8.tflite").path)
+        let target = try RuleSet.load(["micro_versioned_2020"]).target
+        let header = ResolverExporter.render(m, name: "ds_cnn", headerName: "ds_resolver.h", target: target)
+        XCTAssertTrue(header.contains("using DsCnnOpResolver = tflite::MicroMutableOpResolver;"), header)
+        XCTAssertFalse(header.contains("MicroMutableOpResolver<"), header)
+        for r in ResolverExporter.registrations(m) {
+            let line = "op_resolver.AddBuiltin(tflite::BuiltinOperator_\(r.op), tflite::ops::micro::Register_\(r.op)(), \(r.versions.first!), \(r.versions.last!));"
+            XCTAssertTrue(header.contains(line), "\(line) missing:\n\(header)")
+        }
+        let dir = try TestPaths.temporaryDirectory()
+        let stubDir = dir.appendingPathComponent("tensorflow/lite/micro")
+        try FileManager.default.createDirectory(at: stubDir, withIntermediateDirectories: true)
+        let ops = ResolverExporter.registrations(m).map(\.op)
+        try """
+            #pragma once
+            struct TfLiteRegistration { int version; };
+            namespace tflite {
+            enum BuiltinOperator { \(ops.map { "BuiltinOperator_\($0)" }.joined(separator: ", ")) };
+            class MicroMutableOpResolver {
+             public:
+              void AddBuiltin(BuiltinOperator op, TfLiteRegistration* registration, int min_version = 1, int max_version = 1) { count += max_version - min_version + 1; }
+              int count = 0;
+            };
+            }
+            """.write(to: stubDir.appendingPathComponent("micro_mutable_op_resolver.h"), atomically: true, encoding: .utf8)
+        try header.write(to: dir.appendingPathComponent("ds_resolver.h"), atomically: true, encoding: .utf8)
+        let definitions = ops.map { "TfLiteRegistration* tflite::ops::micro::Register_\($0)() { static TfLiteRegistration r; return &r; }" }.joined(separator: "\n")
+        try """
+            #include "ds_resolver.h"
+            \(definitions)
+            int main() { DsCnnOpResolver r; RegisterDsCnnOps(r); return r.count > 0 ? 0 : 1; }
+            """.write(to: dir.appendingPathComponent("main.cc"), atomically: true, encoding: .utf8)
+        let build = try shell("/usr/bin/c++", ["-std=c++11", "-Wall", "-Werror", "-I", dir.path, "main.cc", "-o", "main"], in: dir)
+        XCTAssertEqual(build.status, 0, build.stderr)
+        XCTAssertEqual(try shell(dir.appendingPathComponent("main").path, [], in: dir).status, 0)
+    }
+
+    /// An op the 2020 firmware has no kernel for is an #error, not a silent link failure.
+    func testVersioned2020MissingKernelIsAnError() throws {
+        var m = try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent("ds_cnn_int8.tflite").path)
+        let g = m.subgraphs[0]
+        m.subgraphs[0].addOp(Op(kind: .tanh, inputs: [g.outputs[0]], outputs: [m.subgraphs[0].addValue(Value(name: "t", type: ElementType(.int8), shape: [1]))]))
+        let header = ResolverExporter.render(m, name: "m", headerName: "m.h", target: try RuleSet.load(["micro_versioned_2020"]).target)
+        XCTAssertTrue(header.contains("#error \"this TFLM has no kernel for the builtin operator TANH"), header)
+    }
+}

@@ -85,7 +85,7 @@ final class GraphDefCorpusTests: XCTestCase {
             // Each op type once.
             XCTAssertEqual(text.components(separatedBy: "Enter (").count, 2, text)
         }
-        let r = try runTool([path, "--input", "Mfcc", "-o", try TestPaths.temporaryDirectory().appendingPathComponent("lstm.tflite").path])
+        let r = try runTool([path, "--input-arrays", "Mfcc", "-o", try TestPaths.temporaryDirectory().appendingPathComponent("lstm.tflite").path])
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.hasPrefix("tfrewrite: error: unsupported TensorFlow ops: "), r.stderr)
     }
@@ -93,7 +93,7 @@ final class GraphDefCorpusTests: XCTestCase {
     func testWithoutACutTheAudioFrontEndIsNamed() throws {
         let path = try TestPaths.corpusGraph("DS_CNN_S")
         XCTAssertThrowsError(try ModelLoader.load(path: path)) { error in
-            XCTAssertEqual(String(describing: error), "unsupported TensorFlow ops: DecodeWav (decoded_sample_data), AudioSpectrogram (AudioSpectrogram), Mfcc (Mfcc); the audio front end runs outside the model: cut it off with --input Mfcc")
+            XCTAssertEqual(String(describing: error), "unsupported TensorFlow ops: DecodeWav (decoded_sample_data), AudioSpectrogram (AudioSpectrogram), Mfcc (Mfcc); the audio front end runs outside the model: cut it off with --input-arrays Mfcc")
         }
     }
 
@@ -101,7 +101,7 @@ final class GraphDefCorpusTests: XCTestCase {
         let dir = try TestPaths.temporaryDirectory()
         for e in Self.expected {
             let out = dir.appendingPathComponent("\(e.name).tflite").path
-            let r = try runTool([try TestPaths.corpusGraph(e.name), "--input", "Mfcc", "--output", "labels_softmax", "--rules", "micro", "-o", out])
+            let r = try runTool([try TestPaths.corpusGraph(e.name), "--input-arrays", "Mfcc", "--output-arrays", "labels_softmax", "--rules", "micro", "-o", out])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(opNames(try TFLiteImporter.load(path: out)).count, e.ops.count, e.name)
         }

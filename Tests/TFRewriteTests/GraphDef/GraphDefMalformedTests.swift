@@ -42,7 +42,7 @@ final class GraphDefMalformedTests: XCTestCase {
 
     func testInputNamesAMissingNode() throws {
         let path = try writeTemporary(graphDefBytes(smallConvGraph(convInput: "nope")))
-        try expectFailure([path, "--output", "relu"], contains: ["Conv2D node 'conv' reads 'nope', but the graph has no node of that name"])
+        try expectFailure([path, "--output-arrays", "relu"], contains: ["Conv2D node 'conv' reads 'nope', but the graph has no node of that name"])
     }
 
     func testCycle() throws {
@@ -118,15 +118,15 @@ final class GraphDefMalformedTests: XCTestCase {
 
     func testBadInputShapes() throws {
         let path = TestPaths.graphDef("tiny_conv")
-        try expectFailure([path, "--input", "fingerprint_input:1,x"], contains: ["--input fingerprint_input:1,x: shape '1,x' is not a list of positive sizes"])
-        try expectFailure([path, "--input", "fingerprint_input:1,0"], contains: ["shape '1,0' is not a list of positive sizes"])
-        try expectFailure([path, "--input", "fingerprint_input:1,1000"], contains: ["Reshape node 'Reshape': cannot reshape [1,1000] (1000 elements) to [-1,49,40,1]"])
+        try expectFailure([path, "--input-arrays", "fingerprint_input:1,x"], contains: ["--input-arrays fingerprint_input:1,x: shape '1,x' is not a list of positive sizes"])
+        try expectFailure([path, "--input-arrays", "fingerprint_input:1,0"], contains: ["shape '1,0' is not a list of positive sizes"])
+        try expectFailure([path, "--input-arrays", "fingerprint_input:1,1000"], contains: ["Reshape node 'Reshape': cannot reshape [1,1000] (1000 elements) to [-1,49,40,1]"])
     }
 
     func testMissingOutputAndInputNodes() throws {
         let path = TestPaths.graphDef("tiny_conv")
-        try expectFailure([path, "--output", "nope"], contains: ["--output nope: the graph has no node named 'nope'"])
-        try expectFailure([path, "--input", "nope"], contains: ["--input nope: the graph has no node named 'nope'"])
+        try expectFailure([path, "--output-arrays", "nope"], contains: ["--output-arrays nope: the graph has no node named 'nope'"])
+        try expectFailure([path, "--input-arrays", "nope"], contains: ["--input-arrays nope: the graph has no node named 'nope'"])
     }
 
     func testEmptyAndGarbageFiles() throws {
@@ -157,11 +157,11 @@ final class GraphDefMalformedTests: XCTestCase {
         ]
         try expectFailure([try writeTemporary(graphDefBytes(nodes))], contains: ["MatMul node 'mm': input b ('w') must be constant weights"])
         let unknown = [TestNode.placeholder("x", [1, -1]), TestNode("r", "Relu", ["x"])]
-        try expectFailure([try writeTemporary(graphDefBytes(unknown))], contains: ["Placeholder 'x' has shape [1,?] with unknown dimensions: give it as --input x:SHAPE"])
+        try expectFailure([try writeTemporary(graphDefBytes(unknown))], contains: ["Placeholder 'x' has shape [1,?] with unknown dimensions: give it as --input-arrays x:SHAPE"])
     }
 
     func testFlagsThatDoNotApply() throws {
-        try expectFailure([TestPaths.fixtures.appendingPathComponent("qdq_float_io.tflite").path, "--input", "x"], contains: ["only apply to GraphDef and SavedModel inputs"])
+        try expectFailure([TestPaths.fixtures.appendingPathComponent("qdq_float_io.tflite").path, "--input-arrays", "x"], contains: ["only apply to GraphDef and SavedModel inputs"])
         try expectFailure([TestPaths.graphDef("tiny_conv"), "--signature", "serving_default"], contains: ["--signature: only applies to SavedModel inputs"])
     }
 }

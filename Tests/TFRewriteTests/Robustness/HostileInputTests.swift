@@ -250,7 +250,7 @@ final class HostileInputTests: XCTestCase {
             TestNode("relu", "Relu", ["mfcc"], [("T", .type(.float))]),
         ]))
         let out = path("out.tflite")
-        try expectRefused([graph, "-o", out, "--input", "mfcc"], mentions: ["--input mfcc", "AudioSpectrogram 'spectrogram'", "window_size 4611686018427387905"], output: out)
+        try expectRefused([graph, "-o", out, "--input-arrays", "mfcc"], mentions: ["--input-arrays mfcc", "AudioSpectrogram 'spectrogram'", "window_size 4611686018427387905"], output: out)
     }
 
     func testMostNegativeAttributeIsRefused() throws {

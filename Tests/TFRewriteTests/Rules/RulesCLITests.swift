@@ -27,7 +27,9 @@ final class RulesCLITests: XCTestCase {
 
         let r = try runTool([speech, "-o", path("out.tflite"), "--rules", "micro_speech", "--emit-resolver", path("resolver.h")])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(r.stderr, "")
+        // One summary line: ops before and after, the passes that changed the model, sizes.
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("-> \(path("out.tflite")): 5 -> 4 ops; changed by conv-to-depthwise"), r.stderr)
         let after = try runTool(["check", path("out.tflite"), "--rules", "micro_speech"])
         XCTAssertEqual(after.status, 0, after.stdout + after.stderr)
         let resolver = try String(contentsOfFile: path("resolver.h"), encoding: .utf8)
