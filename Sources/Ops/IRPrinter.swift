@@ -67,6 +67,8 @@ public enum IRPrinter {
         guard let t = model.constant(v) else { return "?" }
         if t.elementCount <= 16 {
             if v.dtype == .float32 { return "[" + t.floats.map { "\($0)" }.joined(separator: ", ") + "]" }
+            // Every binary16 value is exactly a binary32 one, so it prints (and parses) as such.
+            if v.dtype == .float16 { return "[" + t.scalars(UInt16.self).map { "\(Float16Bits.float($0))" }.joined(separator: ", ") + "]" }
             if let ints = t.integers { return "[" + ints.map(String.init).joined(separator: ", ") + "]" }
         }
         return "sha256:" + String(SHA256.hex(t.bytes).prefix(8))

@@ -166,17 +166,14 @@ public struct ModelCheck: Sendable {
         }
 
         package mutating func quantization(_ s: Int, _ i: Int, _ op: Op, _ g: Graph) {
-            let inputs = op.inputs.compactMap { $0.isAbsent || $0.index >= g.values.count ? nil : g[$0] }
-            let outputs = op.outputs.compactMap { $0.isAbsent || $0.index >= g.values.count ? nil : g[$0] }
-            let constWeights = inputs.filter { model.isConstant($0) && ($0.dtype == .int8 || $0.dtype == .uint8 || $0.dtype == .int4) && $0.type.isQuantized }
-            let floatActivation = inputs.contains { !model.isConstant($0) && $0.dtype == .float32 } && outputs.contains { $0.dtype == .float32 }
-            if !target.quantization.hybrid, floatActivation, let w = constWeights.first, op.kind.customCode == nil, op.builtinOperator != .dequantize {
+            // The same predicates as check-target (KernelLimits), so check and a conversion agree.
+            if !target.quantization.hybrid, op.kind.customCode == nil, let w = KernelLimits.hybridWeights(op, in: g, model: model) {
                 add("hybrid-quantization", .error, s, i, op, "is hybrid (float input, \(w.dtype.name.lowercased()) weights \"\(w.name)\"), which the target's kernels do not run", pass: nil, ModelCheck.requantize)
             }
-            if !target.quantization.float16, let h = (inputs + outputs).first(where: { $0.dtype == .float16 }) {
+            if !target.quantization.float16, let h = KernelLimits.float16Tensor(op, in: g) {
                 add("float16", .error, s, i, op, "reads or writes float16 \"\(h.name)\"; the target has no float16 kernels", pass: nil, ModelCheck.requantize)
             }
-            if !target.quantization.uint8, let u = (inputs + outputs).first(where: { $0.dtype == .uint8 && $0.type.isQuantized }) {
+            if !target.quantization.uint8, let u = KernelLimits.uint8Tensor(op, in: g) {
                 add("uint8-quantization", .error, s, i, op, "uses uint8 quantization (\"\(u.name)\"); the target's kernels take int8 only", pass: nil, ModelCheck.requantize)
             }
             if !target.quantization.perChannelFullyConnected, op.builtinOperator == .fullyConnected,
@@ -209,11 +206,11 @@ public struct ModelCheck: Sendable {
             var used: [DType: [String]] = [:]
             var order: [DType] = []
             var reads = Set<Int>()
-            for op in g.ops where !op.isErased {
+            // The tensors of the ops whose kernels the target's tensor_types describe (KernelLimits).
+            for op in g.ops where !op.isErased && KernelLimits.checksTensorTypes(op) {
                 for v in op.inputs + op.outputs where !v.isAbsent && v.index < g.values.count { reads.insert(v.index) }
             }
-            for v in g.inputs + g.outputs where !v.isAbsent && v.index < g.values.count { reads.insert(v.index) }
-            for i in reads.sorted() where !allowed.contains(g.values[i].dtype) {
+            for i in reads.sorted() where !allowed.contains(g.values[i].dtype) && !KernelLimits.isHandle(g.values[i].dtype) {
                 let t = g.values[i].dtype
                 if used[t] == nil { order.append(t) }
                 used[t, default: []].append(g.values[i].name)

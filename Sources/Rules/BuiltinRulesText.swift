@@ -61,6 +61,9 @@ target:
     per_channel_fully_connected: true
 
 passes:
+  # float16 weights (TF's float16 quantization) become float32: TFLM has no
+  # float16 kernels, its DEQUANTIZE refuses a float16 input. Lossless.
+  - fold-float16-constants
   # TOCO parity: a CONV_2D on a 1-channel input becomes DEPTHWISE_CONV_2D
   # (depth multiplier = output channels), the structure TF 1.x-era firmware and
   # the micro_speech example expect. Same numbers on TFLM's kernels.
@@ -168,6 +171,8 @@ target:
     per_channel_fully_connected: false
 
 passes:
+  # No float16 kernels then either (see micro.yaml).
+  - fold-float16-constants
   - fold-shapes
   - cleanup
   - legalize-op-versions

@@ -91,6 +91,14 @@ enum IRTypeText {
             }
             return le(floats.map(\.bitPattern))
         }
+        if dtype == .float16 {
+            var halves: [UInt16] = []
+            for item in items {
+                guard let f = Float(item), let h = Float16Bits.bits(exactly: f) else { throw IRTextFailure("'\(item)' is not a float16 value") }
+                halves.append(h)
+            }
+            return le(halves)
+        }
         var integers: [Int64] = []
         for item in items {
             guard let v = Int64(item) else { throw IRTextFailure("'\(item)' is not an integer") }

@@ -8,7 +8,10 @@ struct Convert: ParsableCommand {
         discussion: """
             --rules R (a built-in name such as micro, micro_speech, micro_versioned_2020, or a \
             .yaml path; repeat to layer files) runs the rules' passes, then checks that the \
-            target registers every op. If it does not, nothing is written and the exit code is 2.
+            target registers every op and its kernels take the op's types (no hybrid, float16 or \
+            uint8 where the target lacks them). If not, each blocking op is listed with its index \
+            and why, nothing is written and the exit code is 2; --allow-unsupported writes the \
+            model anyway and prints the problems as warnings.
 
             -o model.cc writes a C array (alignas(16) const unsigned char <name>[]) and model.h \
             with its extern declarations; <name> comes from the file name or --array-name. \
@@ -31,6 +34,9 @@ struct Convert: ParsableCommand {
 
     @Option(name: .long, help: "Rules to apply: a built-in name or a .yaml path (repeatable; later files extend earlier ones).")
     var rules: [String] = []
+
+    @Flag(name: .customLong("allow-unsupported"), help: "Write the model even when the --rules target cannot run it (each problem is printed as a warning).")
+    var allowUnsupported = false
 
     @Option(name: .long, help: "Batch size to use for a dynamic (-1) batch dimension.")
     var batch: Int?
@@ -60,6 +66,7 @@ struct Convert: ParsableCommand {
         if output.isEmpty { throw ValidationError("Missing expected argument '-o <o>'") }
         if let b = batch, b < 1 || b > Int(Int32.max) { throw ValidationError("--batch must be a positive integer, got \(b)") }
         if batch != nil && rules.isEmpty { throw ValidationError("--batch only affects the passes of --rules; give --rules too") }
+        if allowUnsupported && rules.isEmpty { throw ValidationError("--allow-unsupported only affects the target check of --rules; give --rules too") }
         if let n = arrayName, n.isEmpty { throw ValidationError("--array-name must not be empty") }
         if arrayName != nil && !writesCArray && emitResolver == nil {
             throw ValidationError("--array-name applies to -o *.cc (C array) and --emit-resolver output")
@@ -77,6 +84,7 @@ struct Convert: ParsableCommand {
         var context = ruleSet?.context(batch: batch) ?? PassContext()
         // Also without --rules: GraphDef and SavedModel imports run passes too.
         context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
+        context.allowUnsupported = allowUnsupported
         defer { pipelineFlags.printStatistics(context) }
         var model = try pipelineFlags.load(path: input, options: try importFlags.loadOptions(), context: &context)
         // One pipeline: the rules' passes, the target check, then int8 quantization.
@@ -101,6 +109,7 @@ struct Convert: ParsableCommand {
             }
         }
         quantizing?.progress.finish()
+        for note in context.notes where note.hasPrefix("warning: the target ") { writeStderr("tfrewrite: \(note)\n") }
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
