@@ -73,6 +73,7 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let splitV = BuiltinOperator(102)
     public static let quantize = BuiltinOperator(114)
     public static let hardSwish = BuiltinOperator(117)
+    public static let densify = BuiltinOperator(124)
     public static let placeholderForGreaterOpCodes = BuiltinOperator(127)
     /// Codes ≥ 127 are stored in `builtin_code`; `deprecated_builtin_code` holds this placeholder.
 

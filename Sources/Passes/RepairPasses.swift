@@ -14,6 +14,7 @@ extension PassRegistry {
             entry(DepthwiseToConv.self) { options in try DepthwiseToConv(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },
+            entry(DensifySparseConstants.self) { options in try DensifySparseConstants(options: options) },
             entry(FoldFloat16Constants.self) { options in try FoldFloat16Constants(options: options) },
             entry(DequantizeHybridWeights.self) { options in try DequantizeHybridWeights(options: options) },
             entry(Cleanup.self) { options in try Cleanup(options: options) },

@@ -29,7 +29,7 @@ public struct CheckFinding: Hashable, Sendable, CustomStringConvertible {
         case error, warning
     }
     /// What kind of problem, stable for scripts: op-not-in-target, version-above-target,
-    /// hybrid-quantization, float16, uint8-quantization, per-channel-fully-connected,
+    /// hybrid-quantization, float16, uint8-quantization, per-channel-fully-connected, sparse,
     /// tensor-type, shape-chain, float-io.
     public var code: String
     public var severity: Severity
@@ -167,6 +167,10 @@ public struct ModelCheck: Sendable {
 
         package mutating func quantization(_ s: Int, _ i: Int, _ op: Op, _ g: Graph) {
             // The same predicates as check-target (KernelLimits), so check and a conversion agree.
+            if op.builtinOperator != .densify, op.kind.customCode == nil, let v = inputsOf(op, g).first(where: { $0.sparsity != nil }) {
+                add("sparse", .error, s, i, op, "reads the sparse constant \"\(v.name)\"; the target's kernels take dense tensors only", pass: DensifySparseConstants.name,
+                    "densify-sparse-constants stores it densely (lossless)")
+            }
             if !target.quantization.hybrid, op.kind.customCode == nil, let w = KernelLimits.hybridWeights(op, in: g, model: model) {
                 add("hybrid-quantization", .error, s, i, op, "is hybrid (float input, \(w.dtype.name.lowercased()) weights \"\(w.name)\"), which the target's kernels do not run", pass: nil, ModelCheck.requantize)
             }
@@ -182,6 +186,10 @@ public struct ModelCheck: Sendable {
                 add("per-channel-fully-connected", .error, s, i, op, "has per-channel weights \"\(w.name)\" (\(q.scales.count) scales); the target computes FULLY_CONNECTED per-tensor only", pass: nil,
                     "no automatic fix yet; re-convert with per-tensor Dense weights (converter._experimental_disable_per_channel_quantization_for_dense_layers = True) or re-quantize per-tensor")
             }
+        }
+
+        package func inputsOf(_ op: Op, _ g: Graph) -> [Value] {
+            op.inputs.compactMap { $0.isAbsent || $0.index >= g.values.count ? nil : g[$0] }
         }
 
         package mutating func floatIO(_ s: Int, _ g: Graph) {

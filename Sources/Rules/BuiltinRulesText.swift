@@ -61,6 +61,9 @@ target:
     per_channel_fully_connected: true
 
 passes:
+  # Sparse constants (TF's EXPERIMENTAL_SPARSITY) become dense, and their
+  # DENSIFY ops go: TFLM has no DENSIFY and reads every buffer as dense. Lossless.
+  - densify-sparse-constants
   # float16 weights (TF's float16 quantization) become float32: TFLM has no
   # float16 kernels, its DEQUANTIZE refuses a float16 input. Lossless.
   - fold-float16-constants
@@ -171,6 +174,8 @@ target:
     per_channel_fully_connected: false
 
 passes:
+  # No sparse tensors or DENSIFY then either (see micro.yaml).
+  - densify-sparse-constants
   # No float16 kernels then either (see micro.yaml).
   - fold-float16-constants
   - fold-shapes

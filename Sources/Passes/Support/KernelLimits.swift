@@ -10,6 +10,8 @@ import Ops
 /// - hybrid ops: fully_connected.cc / conv.cc / depthwise_conv.cc reject a float32 input with
 ///   int8 filter ("Input type: FLOAT32 with filter type: INT8 not supported");
 /// - float16: no kernel takes kTfLiteFloat16 (dequantize.cc accepts int8/int16/uint8 inputs only);
+/// - sparse constants: only LiteRT has sparse kernels (fully_connected.cc's sparse path) and
+///   DENSIFY; tflite-micro's kernels read every buffer as a dense tensor;
 /// - uint8: kernels take int8, except quantize.cc (uint8 <-> int8 requantization) and
 ///   dequantize_common.cc (uint8 -> float32): the edges of a uint8-I/O model, which the TFLM
 ///   package loads and runs (Fixtures/repair/mlp_int8_uint8_io.tflite).
@@ -17,6 +19,9 @@ package enum KernelLimits {
     /// The first problem `op` has on `target`, as a short reason; nil when its kernel runs it.
     package static func problem(_ op: Op, in g: Graph, model: Model, target: TargetProfile) -> String? {
         if op.kind.customCode != nil { return nil }
+        if op.builtinOperator != .densify, let v = values(op.inputs, g).first(where: { $0.sparsity != nil }) {
+            return "reads the sparse constant \"\(v.name)\" ; the target's kernels take dense tensors only (densify-sparse-constants stores it densely)"
+        }
         if !target.quantization.hybrid, let w = hybridWeights(op, in: g, model: model) {
             return "hybrid (float input, \(w.dtype.name.lowercased()) weights \"\(w.name)\"), which the target's kernels do not run (give --quantize int8 --calibration DATA to make it full int8)"
         }
