@@ -178,6 +178,9 @@ passes:
   - densify-sparse-constants
   # No float16 kernels then either (see micro.yaml).
   - fold-float16-constants
+  # Grouped CONV_2D (Keras Conv2D(groups=g), v6) did not exist then: depthwise when
+  # each group has one channel, else SPLIT + g CONV_2D + CONCATENATION. Bit-exact.
+  - ungroup-conv
   - fold-shapes
   - cleanup
   - legalize-op-versions

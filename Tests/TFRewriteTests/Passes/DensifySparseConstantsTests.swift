@@ -40,19 +40,24 @@ final class DensifySparseConstantsTests: XCTestCase {
         XCTAssertEqual(m.constant(m.subgraphs[0].ops.first { !$0.isErased }!.inputs[1])?.floats, [0, 0, 5, 7, 0, 0])
     }
 
-    /// schema.fbs's block example: a 4×4 matrix in 1×2 blocks (block_map [1]), rows dense,
-    /// block columns CSR, each block dense. A sparse constant read directly is densified in place.
-    func testBlockSparseConstantReadDirectly() throws {
-        let sparsity = Sparsity(traversalOrder: [0, 1, 2], blockMap: [1],
-                                dimensions: [Dim(format: .dense, denseSize: 4), Self.csr([0, 1, 2, 2, 4], [0, 1, 0, 1]), Dim(format: .dense, denseSize: 2)])
-        var m = try model("""
+    static let blockSparsity = Sparsity(traversalOrder: [0, 1, 2], blockMap: [1],
+                                        dimensions: [Dim(format: .dense, denseSize: 4), csr([0, 1, 2, 2, 4], [0, 1, 0, 1]), Dim(format: .dense, denseSize: 2)])
+
+    func blockSparseModel() throws -> Model {
+        try model("""
             subgraph 0 "main"
               input %0 "x": f32[1,4]
               const %1 "w": f32[4,4] = sparse sha256:00000000
               #0 FULLY_CONNECTED v1 (%0, %1, %none) -> %2 "y": f32[1,4]
               output %2
 
-            """, stored: [1, 2, 3, 4, 5, 0, 0, 6], sparsity)
+            """, stored: [1, 2, 3, 4, 5, 0, 0, 6], Self.blockSparsity)
+    }
+
+    /// schema.fbs's block example: a 4×4 matrix in 1×2 blocks (block_map [1]), rows dense,
+    /// block columns CSR, each block dense. A sparse constant read directly is densified in place.
+    func testBlockSparseConstantReadDirectly() throws {
+        var m = try blockSparseModel()
         XCTAssertNil(m.constant(ValueID(1)), "a sparse constant is not readable as dense")
         var ctx = PassContext()
         XCTAssertTrue(try runVerified([DensifySparseConstants()], on: &m, context: &ctx))
@@ -93,18 +98,9 @@ final class DensifySparseConstantsTests: XCTestCase {
     }
 
     func testSparsityRoundTripsThroughTheFile() throws {
-        let sparsity = Sparsity(traversalOrder: [0, 1, 2], blockMap: [1],
-                                dimensions: [Dim(format: .dense, denseSize: 4), Self.csr([0, 1, 2, 2, 4], [0, 1, 0, 1]), Dim(format: .dense, denseSize: 2)])
-        let m = try model("""
-            subgraph 0 "main"
-              input %0 "x": f32[1,4]
-              const %1 "w": f32[4,4] = sparse sha256:00000000
-              #0 FULLY_CONNECTED v1 (%0, %1, %none) -> %2 "y": f32[1,4]
-              output %2
-
-            """, stored: [1, 2, 3, 4, 5, 0, 0, 6], sparsity)
+        let m = try blockSparseModel()
         let back = try exportAndImport(m)
-        XCTAssertEqual(back.subgraphs[0].values[1].sparsity, sparsity)
+        XCTAssertEqual(back.subgraphs[0].values[1].sparsity, Self.blockSparsity)
         XCTAssertEqual(back.constantData(back.subgraphs[0].values[1])?.array, le([Float(1), 2, 3, 4, 5, 0, 0, 6].map(\.bitPattern)))
     }
 }
