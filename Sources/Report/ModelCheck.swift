@@ -183,8 +183,8 @@ public struct ModelCheck: Sendable {
             if !target.quantization.perChannelFullyConnected, op.builtinOperator == .fullyConnected,
                 let w = op.input(1).map({ g[$0] }), let q = w.quantization, q.scales.count > 1
             {
-                add("per-channel-fully-connected", .error, s, i, op, "has per-channel weights \"\(w.name)\" (\(q.scales.count) scales); the target computes FULLY_CONNECTED per-tensor only", pass: nil,
-                    "no automatic fix yet; re-convert with per-tensor Dense weights (converter._experimental_disable_per_channel_quantization_for_dense_layers = True) or re-quantize per-tensor")
+                add("per-channel-fully-connected", .error, s, i, op, "has per-channel weights \"\(w.name)\" (\(q.scales.count) scales); the target computes FULLY_CONNECTED per-tensor only", pass: PerTensorFullyConnected.name,
+                    "per-tensor-fully-connected gives the weights one scale (lossless when the channels' scales agree, else the largest change is printed)")
             }
         }
 

@@ -181,6 +181,10 @@ passes:
   # Grouped CONV_2D (Keras Conv2D(groups=g), v6) did not exist then: depthwise when
   # each group has one channel, else SPLIT + g CONV_2D + CONCATENATION. Bit-exact.
   - ungroup-conv
+  # Per-channel FULLY_CONNECTED weights gave wrong results then (see
+  # per_channel_fully_connected below): one scale per layer, lossless when the
+  # channels' scales agree, else the largest weight change is printed.
+  - per-tensor-fully-connected
   - fold-shapes
   - cleanup
   - legalize-op-versions

@@ -109,7 +109,8 @@ struct Convert: ParsableCommand {
             }
         }
         quantizing?.progress.finish()
-        for note in context.notes where note.hasPrefix("warning: the target ") { writeStderr("tfrewrite: \(note)\n") }
+        // Warnings of the passes (lossy requantization) and of --allow-unsupported.
+        for note in context.notes where note.hasPrefix("warning: ") { writeStderr("tfrewrite: \(note)\n") }
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
