@@ -59,7 +59,7 @@ public struct UngroupConv: PatternPass {
         return try GreedyRewriteDriver(patterns: patterns, passName: Self.name).run(on: &model, context: &context)
     }
 
-    struct Match {
+    package struct Match {
         var attributes: Conv2DAttributes
         var input: ValueID
         var x: Value
@@ -69,7 +69,8 @@ public struct UngroupConv: PatternPass {
         var groups: Int
     }
 
-    static func grouped(_ r: Rewriter, _ id: OpID) -> Match? {
+    /// A CONV_2D whose constant filter covers C/g of its C input channels, g > 1; nil otherwise.
+    package static func grouped(_ r: Rewriter, _ id: OpID) -> Match? {
         guard case .conv2D(let a) = r[id].kind, a.quantizedBiasType == 0, r[id].outputs.count == 1,
             let xid = r[id].input(0), let x = r.operand(id, 0), let y = r.result(id),
             x.rank == 4, x.isStatic(dimension: 3), y.rank == 4,

@@ -129,7 +129,10 @@ public struct ModelCheck: Sendable {
                     notInTarget(s, i, op, chains, rewriter)
                 } else if target.checksVersions, let max = target.maxVersion(op), op.version > max {
                     let minimum = OpVersions.minimum(op, in: g, model: model)
-                    if let m = minimum, m.version <= max {
+                    if op.builtinOperator == .conv2D, UngroupConv.grouped(rewriter, OpID(i)) != nil {
+                        add("version-above-target", .error, s, i, op, "is version \(op.version) (a grouped convolution), the target accepts up to \(max)", pass: UngroupConv.name,
+                            "ungroup-conv rewrites it as DEPTHWISE_CONV_2D or SPLIT + CONV_2D + CONCATENATION (exact)")
+                    } else if let m = minimum, m.version <= max {
                         add("version-above-target", .error, s, i, op, "is version \(op.version), the target accepts up to \(max)", pass: LegalizeOpVersions.name,
                             "legalize-op-versions sets v\(m.version), the lowest its types need (\(m.reason))")
                     } else {

@@ -52,6 +52,8 @@ def test_without_the_pass_the_old_target_refuses_grouped_conv(tfrewrite, tmp_pat
     proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020", "--disable-pass", "ungroup-conv", "-o", out)
     assert proc.returncode == 2 and not out.exists()
     assert "CONV_2D #1: version 6, accepted up to 3" in proc.stderr, proc.stderr
+    check = harness.run_tfrewrite(tfrewrite, "check", model, "--rules", "micro_versioned_2020")
+    assert "CONV_2D #1 is version 6 (a grouped convolution), the target accepts up to 3: ungroup-conv rewrites it" in check.stdout, check.stdout
 
 
 def test_per_tensor_fully_connected_for_the_old_target(tfrewrite, repo_root, tmp_path):
