@@ -24,7 +24,7 @@ import Rewrite
 /// Only symmetric weights (zero points 0, as TFLite's int8 spec requires) are rewritten.
 ///
 /// Options: `when:` (a `PassCondition`).
-public struct PerTensorFullyConnected: PatternPass {
+public struct PerTensorFullyConnected: ConditionalPatternPass {
     public static let name = "per-tensor-fully-connected"
     public static let summary = "Per-channel int8 FULLY_CONNECTED weights → one scale (lossless when the scales agree; else the error is noted)"
 
@@ -33,16 +33,10 @@ public struct PerTensorFullyConnected: PatternPass {
     public init() {}
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["when"])
-        condition = try reader.condition()
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.pattern] }
-
-    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
-        guard PassCondition.allows(condition, pass: Self.name, context: &context) else { return false }
-        return try GreedyRewriteDriver(patterns: patterns, passName: Self.name).run(on: &model, context: &context)
-    }
 
     public static let pattern = Pattern(name: name, rootKinds: [.fullyConnected]) { r, id in
         guard let wid = r[id].input(1), let w = r.constant(wid), w.type.dtype == .int8, w.shape.count == 2,

@@ -39,7 +39,7 @@ import Support
 /// kernels/conv.cc also runs group by group). The fused activation stays with the convs.
 ///
 /// Options: `when:` (a `PassCondition`, e.g. `{ target_lacks: ... }`).
-public struct UngroupConv: PatternPass {
+public struct UngroupConv: ConditionalPatternPass {
     public static let name = "ungroup-conv"
     public static let summary = "Grouped CONV_2D → DEPTHWISE_CONV_2D (one channel per group) or SPLIT + g CONV_2D + CONCATENATION"
 
@@ -48,16 +48,10 @@ public struct UngroupConv: PatternPass {
     public init() {}
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["when"])
-        condition = try reader.condition()
+        condition = try ImportPassOptions.condition(options, pass: Self.name)
     }
 
     public var patterns: [Pattern] { [Self.pattern] }
-
-    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
-        guard PassCondition.allows(condition, pass: Self.name, context: &context) else { return false }
-        return try GreedyRewriteDriver(patterns: patterns, passName: Self.name).run(on: &model, context: &context)
-    }
 
     package struct Match {
         var attributes: Conv2DAttributes
