@@ -8,8 +8,11 @@ struct Convert: ParsableCommand {
         discussion: """
             --rules R (a built-in name such as micro, micro_speech, micro_versioned_2020, or a \
             .yaml path; NAME.yaml with no such file means the built-in NAME; repeat to layer \
-            files) runs the rules' passes, then checks that the target registers every op. If it \
-            does not, nothing is written and the exit code is 2.
+            files) runs the rules' passes, then checks that the target registers every op and its \
+            kernels take the op's types (no hybrid, float16 or uint8 where the target lacks them). \
+            If not, each blocking op is listed with its index and why, nothing is written and the \
+            exit code is 2; --allow-unsupported writes the model anyway and prints the problems as \
+            warnings.
 
             -o/--output names the output file; its extension picks the form (--format overrides): \
             .tflite the FlatBuffer; .h one self-contained header holding the array (an Arduino \
@@ -48,6 +51,9 @@ struct Convert: ParsableCommand {
 
     @Option(name: .long, help: "Rules to apply: a built-in name or a .yaml path (repeatable; later files extend earlier ones).")
     var rules: [String] = []
+
+    @Flag(name: .customLong("allow-unsupported"), help: "Write the model even when the --rules target cannot run it (each problem is printed as a warning).")
+    var allowUnsupported = false
 
     @Option(name: .long, help: "Batch size to use for a dynamic (-1) batch dimension.")
     var batch: Int?
@@ -102,6 +108,7 @@ struct Convert: ParsableCommand {
         DeprecatedFlag.warnIfUsed(deprecatedGraphOutputs, old: "--output NAME next to -o (a graph node)", new: "--output-arrays NAME")
         if let b = batch, b < 1 || b > Int(Int32.max) { throw ValidationError("--batch must be a positive integer, got \(b)") }
         if batch != nil && rules.isEmpty { throw ValidationError("--batch only affects the passes of --rules; give --rules too") }
+        if allowUnsupported && rules.isEmpty { throw ValidationError("--allow-unsupported only affects the target check of --rules; give --rules too") }
         if let n = arrayName, n.isEmpty { throw ValidationError("--array-name must not be empty") }
         if arrayName != nil && !writesCArray && emitResolver == nil {
             throw ValidationError("--array-name applies to C array outputs (-o *.h, *.c, *.cc, *.cpp) and --emit-resolver output")
@@ -120,6 +127,7 @@ struct Convert: ParsableCommand {
         var context = ruleSet?.context(batch: batch) ?? PassContext()
         // Also without --rules: GraphDef and SavedModel imports run passes too.
         context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
+        context.allowUnsupported = allowUnsupported
         defer { pipelineFlags.printStatistics(context, verbose: common.verbose) }
         let options = try importFlags.loadOptions(deprecatedInputs: deprecatedInput.inputs, deprecatedOutputs: deprecatedGraphOutputs)
         var model = try pipelineFlags.load(path: input, options: options, context: &context)
@@ -146,6 +154,8 @@ struct Convert: ParsableCommand {
             }
         }
         quantizing?.progress.finish()
+        // Warnings of the passes (lossy requantization) and of --allow-unsupported.
+        for note in context.notes where note.hasPrefix("warning: ") { writeStderr("tfrewrite: \(note)\n") }
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
