@@ -23,6 +23,9 @@ struct Check: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @OptionGroup(title: "Arena")
+    var arena: ArenaLimitFlag
+
     func run() throws {
         let names = rules.isEmpty ? ["micro"] : rules
         let ruleSet = try RuleSet.load(names)
@@ -30,6 +33,7 @@ struct Check: ParsableCommand {
             throw CLIError("the rules \(names.joined(separator: ", ")) define no target: add a target: section")
         }
         let m = try TFLiteImporter.load(path: model)
+        try arena.check(m, model: model)
         let result = ModelCheck.run(m, target: target)
         writeStdout(json ? result.json(model: model, rules: ruleSet.files).rendered() + "\n" : result.text(model: model))
         if !result.isClean { throw ToolExit(code: 1) }

@@ -1,0 +1,79 @@
+import ArgumentParser
+import TFRewrite
+
+enum OnOff: String, ExpressibleByArgument { case on, off }
+
+/// `--pointer-bits`, `--tflm-compression`: the TFLM build (its persistent structs' sizes).
+struct PointerWidthFlag: ParsableArguments {
+    @Option(name: .customLong("pointer-bits"), help: "Pointer width of the TFLM build: 32 (Cortex-M, most MCUs; default) or 64 (host builds such as TFLM's Python package).")
+    var pointerBits: Int = 32
+
+    @Option(name: .customLong("tflm-compression"), help: "Whether the TFLM build has USE_TFLM_COMPRESSION: on or off (default: on for 64-bit, as TFLM's Python package; off for 32-bit).")
+    var compression: OnOff?
+
+    var build: TFLMBuild {
+        let w = PointerWidth(rawValue: pointerBits) ?? .bits32
+        return TFLMBuild(pointerWidth: w, compression: compression.map { $0 == .on } ?? TFLMBuild.standard(w).compression)
+    }
+
+    func validate() throws {
+        guard PointerWidth(rawValue: pointerBits) != nil else { throw ValidationError("--pointer-bits must be 32 or 64, got \(pointerBits)") }
+    }
+}
+
+struct MemoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "memory",
+        abstract: "The TFLM tensor arena a model needs: planned head, persistent tail, minimum arena_size, and a per-op timeline.",
+        discussion: """
+            Replays TFLM's allocations (greedy planner, TFLM's op order) without a device. \
+            Exit codes: 0 ok; 2 bad input or an op whose kernel footprint is not known.
+            """)
+
+    @Argument(help: "A .tflite model.")
+    var model: String
+
+    @Option(name: .long, help: "Rules whose target to size for (built-in name or .yaml path). Checked for errors; the figures are for the TFLM version tfrewrite models.")
+    var rules: [String] = []
+
+    @OptionGroup var pointer: PointerWidthFlag
+
+    @OptionGroup(title: "Resources")
+    var memoryFlags: MemoryFlags
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        if !rules.isEmpty { _ = try RuleSet.load(rules) }
+        let m = try TFLiteImporter.load(path: model)
+        let report = try arenaReport(m, build: pointer.build, model: model)
+        writeStdout(json ? report.json.rendered() + "\n" : report.text)
+    }
+}
+
+/// The arena report, or one CLI error naming the model and the op or tensor it cannot size.
+func arenaReport(_ m: Model, build: TFLMBuild, model: String) throws -> ArenaReport {
+    do {
+        return try ArenaReport.analyze(m, build: build)
+    } catch let e as FootprintUnknown {
+        throw CLIError("\(model): cannot size the TFLM arena: \(e.description)")
+    }
+}
+
+/// `--arena-limit`: fail when the model's minimum TFLM arena exceeds a budget.
+struct ArenaLimitFlag: ParsableArguments {
+    @Option(name: .customLong("arena-limit"), help: ArgumentHelp("Fail (exit 2) when the minimum TFLM tensor arena exceeds this many bytes, naming the peak op and its live tensors.", valueName: "BYTES"))
+    var arenaLimit: Int?
+
+    @OptionGroup var pointer: PointerWidthFlag
+
+    /// Throws a CLI error when `m` does not fit.
+    func check(_ m: Model, model: String) throws {
+        guard let limit = arenaLimit else { return }
+        let report = try arenaReport(m, build: pointer.build, model: model)
+        guard report.minArenaBytes > limit else { return }
+        let peak = report.peak.map { "; peak at op #\($0.index) \($0.op) with \($0.liveBytes) bytes live: \($0.liveTensors.joined(separator: ", "))" } ?? ""
+        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)")
+    }
+}
