@@ -99,7 +99,7 @@ extension OperatorTable {
             // fully_connected.cc: Init allocates OpDataFullyConnected (8 ints, filter_buffer_index,
             // two per-channel pointers, is_per_channel, and with compression two scratch indices);
             // fully_connected_common.cc allocates the multiplier and shift (one int32 per filter
-            // scale) for quantized inputs.
+            // scale) for quantized inputs whose weights are per-channel.
             let opData = CStruct([.array(.int32, 9), .pointer, .pointer, .bool] + (c.build.compression ? [.int32, .int32] : []))
             let scales = c.input(0)?.dtype == .float32 ? 0 : c.scaleCount(ofInput: 1)
             // TfLiteFullyConnectedParams: activation, weights_format, keep_num_dims,
@@ -109,7 +109,7 @@ extension OperatorTable {
             return MicroKernelFootprint(
                 builtinData: CStruct([.int32, .int32, .bool, .bool, .int32, .pointer, .int32]),
                 initBuffers: [c.size(opData)],
-                prepareBuffers: scales > 0 ? [4 * scales, 4 * scales] : [])
+                prepareBuffers: scales > 1 ? [4 * scales, 4 * scales] : [])
         }
     )
 
