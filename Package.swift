@@ -59,7 +59,7 @@ let package = Package(
         // The TFLM tensor arena: TFLM's greedy planner and a replay of its allocations.
         .target(name: "Memory", dependencies: ["Ops", "IR", "Support"]),
         // inspect, diff, check and verify reports.
-        .target(name: "Report", dependencies: ["Memory", "Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        .target(name: "Report", dependencies: ["Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
         // The library as one import.
         .target(name: "TFRewrite", dependencies: ["Memory", "Report", "Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support"]),
         // For tests only: reads the IR printer's text back into a Model, so tests write graphs

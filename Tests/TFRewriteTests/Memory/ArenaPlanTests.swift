@@ -1,0 +1,83 @@
+import XCTest
+
+@testable import Memory
+@testable import Ops
+@testable import TFRewrite
+
+/// TFLM's greedy planner, the struct layouts and the allocation replay.
+final class ArenaPlanTests: XCTestCase {
+    private func offsets(_ buffers: [(Int, Int, Int)]) -> ([Int], Int) {
+        let plan = GreedyMemoryPlanner(buffers.map { GreedyMemoryPlanner.Buffer(size: $0.0, firstUsed: $0.1, lastUsed: $0.2) })
+        return (plan.offsets, plan.maximumSize)
+    }
+
+    /// TFLM's greedy_memory_planner_test.cc TestGreedyMedium.
+    func testGreedyPlannerMatchesTFLMsOwnExample() {
+        let (o, size) = offsets([(10, 0, 1), (20, 1, 2), (30, 2, 3), (40, 3, 4), (50, 0, 1)])
+        XCTAssertEqual(o, [50, 70, 40, 0, 0])
+        XCTAssertEqual(size, 90)
+    }
+
+    /// Equal sizes: TFLM fills its sort array from the last online buffer backwards and its
+    /// bubble sort is stable, so the later buffer gets the lower offset.
+    func testEqualSizesPlaceTheLaterBufferFirst() {
+        XCTAssertEqual(offsets([(16, 0, 1), (16, 0, 1), (16, 1, 2)]).0, [32, 16, 0])
+    }
+
+    func testBuffersAliveAtDifferentTimesShareMemory() {
+        let (o, size) = offsets([(64, 0, 1), (32, 2, 3), (48, 1, 2)])
+        XCTAssertEqual(o, [0, 0, 64])
+        XCTAssertEqual(size, 112)
+    }
+
+    func testOfflineOffsetsAreKept() {
+        let plan = GreedyMemoryPlanner([
+            .init(size: 32, firstUsed: 0, lastUsed: 1, offlineOffset: 100),
+            .init(size: 16, firstUsed: 0, lastUsed: 1),
+        ])
+        XCTAssertEqual(plan.offsets, [100, 0])
+        XCTAssertEqual(plan.maximumSize, 132)
+    }
+
+    /// The sizes TFLM's Python package reports (64-bit) and the 32-bit layouts of the same fields.
+    func testStructLayouts() {
+        XCTAssertEqual(TFLMStructs.tensor.size(.bits64), 64)
+        XCTAssertEqual(TFLMStructs.tensor.size(.bits32), 40)
+        XCTAssertEqual(TFLMStructs.evalTensor.size(.bits64), 24)
+        XCTAssertEqual(TFLMStructs.evalTensor.size(.bits32), 12)
+        XCTAssertEqual(TFLMStructs.nodeAndRegistration.size(.bits64), 64)
+        XCTAssertEqual(TFLMStructs.nodeAndRegistration.size(.bits32), 32)
+        XCTAssertEqual(TFLMStructs.recordingArenaAllocator.size(.bits64), 104)
+        XCTAssertEqual(TFLMStructs.greedyPlanner.size(.bits64), 72)
+        XCTAssertEqual(TFLMStructs.recordingMicroAllocator(.standard(.bits64)).size(.bits64), 272)
+    }
+
+    private func fixture(_ name: String) throws -> Model { try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent(name).path) }
+
+    /// TFLM 0.dev20261023182759's Python package on this fixture: print_allocations and the
+    /// smallest arena_size that loads and invokes (Tests/Conformance/test_memory.py checks all).
+    func testMicroSpeechInt8MatchesTFLMsPythonPackage() throws {
+        let r = try ArenaReport.analyze(try fixture("micro_speech_int8.tflite"), build: .standard(.bits64))
+        XCTAssertEqual([r.headBytes, r.tailBytes, r.totalBytes, r.minArenaBytes], [8000, 1808, 9808, 9800])
+        XCTAssertEqual(r.tail.values.reduce(0, +), r.tailBytes)
+        let peak = try XCTUnwrap(r.peak)
+        XCTAssertEqual(peak.liveBytes, r.steps.map(\.liveBytes).max())
+    }
+
+    func testThirtyTwoBitArenaIsSmallerThanSixtyFourBit() throws {
+        let m = try fixture("ds_cnn_int8.tflite")
+        let r32 = try ArenaReport.analyze(m, build: .standard(.bits32))
+        let r64 = try ArenaReport.analyze(m, build: .standard(.bits64))
+        XCTAssertEqual(r32.headBytes, r64.headBytes)
+        XCTAssertLessThan(r32.tailBytes, r64.tailBytes)
+        XCTAssertEqual(try minimumTensorArenaSize(of: m, build: .standard(.bits32)), r32.minArenaBytes)
+    }
+
+    func testAnOpWithoutAFootprintIsNamed() throws {
+        var m = try fixture("micro_speech_int8.tflite")
+        m.subgraphs[0].ops[4].kind = .custom(code: "MyOp")
+        XCTAssertThrowsError(try ArenaReport.analyze(m)) { error in
+            XCTAssertTrue(String(describing: error).contains("op #4"), "\(error)")
+        }
+    }
+}
