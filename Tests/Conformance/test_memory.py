@@ -69,22 +69,25 @@ def _tflm_runs(model: str, arena_size: int) -> bool:
 
 
 def _recorded_allocations(model: str) -> dict:
-    """head, tail, total from print_allocations (C stdio, captured through fd 1)."""
+    """head, tail, total from print_allocations (TFLM's MicroPrintf writes through C stdio to
+    stderr; captured at the file descriptors)."""
     from tflite_micro.python.tflite_micro import runtime
     libc = ctypes.CDLL(None)
     with tempfile.TemporaryFile() as captured:
         sys.stdout.flush()
         libc.fflush(None)
-        saved = os.dup(1)
+        saved = [os.dup(1), os.dup(2)]
         os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
         try:
             interpreter = runtime.Interpreter.from_file(model, arena_size=SEARCH_LIMIT)
             interpreter.print_allocations()
         finally:
             sys.stdout.flush()
             libc.fflush(None)
-            os.dup2(saved, 1)
-            os.close(saved)
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
         captured.seek(0)
         text = captured.read().decode(errors="replace")
     figures = dict((m.group(1), int(m.group(2)))
