@@ -164,6 +164,7 @@ extension ArenaReport {
         .object([
             ("pointer_bits", .int(Int64(pointerWidth.rawValue))),
             ("compression", .bool(build.compression)),
+            ("recording_allocator", .bool(build.recordingAllocator)),
             ("head_bytes", .int(Int64(headBytes))),
             ("tail_bytes", .int(Int64(tailBytes))),
             ("tail_breakdown", .object(TailCategory.allCases.map { ($0.rawValue, .int(Int64(tail[$0] ?? 0))) })),
@@ -183,20 +184,21 @@ extension ArenaReport {
 
     /// A table of the figures, the tail breakdown, and one timeline bar per op.
     public var text: String {
-        var out = "TFLM tensor arena (\(pointerWidth.rawValue)-bit pointers, compression \(build.compression ? "on" : "off"))\n"
+        var out = "TFLM tensor arena (\(pointerWidth.rawValue)-bit pointers, compression \(build.compression ? "on" : "off"), \(build.recordingAllocator ? "recording" : "plain") allocator)\n"
         func row(_ name: String, _ value: Int) { out += name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(value).leftPadded(10) + "\n" }
         row("head (planned)", headBytes)
         row("tail (persistent)", tailBytes)
         for c in TailCategory.allCases { row("  " + c.rawValue, tail[c] ?? 0) }
         row("total", totalBytes)
         row("minimum arena_size", minArenaBytes)
-        out += "\nop timeline (planned bytes alive at each op; # = \(max(1, (peak?.liveBytes ?? 0) / 40)) bytes)\n"
         let scale = max(1, (peak?.liveBytes ?? 0) / 40)
+        out += "\nop timeline (planned bytes alive at each op; # = \(scale) bytes)\n"
         for s in steps {
             let bar = String(repeating: "#", count: s.liveBytes / scale)
             let mark = s.index == peak?.index ? " <- peak" : ""
-            out += String(s.index).leftPadded(4) + " " + s.op.padding(toLength: 26, withPad: " ", startingAt: 0)
-                + String(s.liveBytes).leftPadded(9) + " " + bar.padding(toLength: 41, withPad: " ", startingAt: 0) + mark + "\n"
+            let line = String(s.index).leftPadded(4) + " " + s.op.padding(toLength: 26, withPad: " ", startingAt: 0)
+                + String(s.liveBytes).leftPadded(9) + " " + (mark.isEmpty ? bar : bar.padding(toLength: 41, withPad: " ", startingAt: 0) + mark)
+            out += String(line.reversed().drop(while: { $0 == " " }).reversed()) + "\n"
         }
         if let p = peak { out += "\npeak at op #\(p.index) \(p.op): " + p.liveTensors.joined(separator: ", ") + "\n" }
         return out

@@ -127,10 +127,10 @@ struct AllocationReplay {
 
     private func replay(_ arena: inout SimulatedArena) throws {
         let requestSize = size(TFLMStructs.scratchBufferRequest), requestAlign = align(TFLMStructs.scratchBufferRequest)
-        // RecordingMicroAllocator::Create: the arena allocator, the planner, the allocator.
-        try persistentStruct(&arena, TFLMStructs.recordingArenaAllocator, .runtime)
+        // (Recording)MicroAllocator::Create: the arena allocator, the planner, the allocator.
+        try persistentStruct(&arena, TFLMStructs.arenaAllocator(build), .runtime)
         try persistentStruct(&arena, TFLMStructs.greedyPlanner, .runtime)
-        try persistentStruct(&arena, TFLMStructs.recordingMicroAllocator(build), .runtime)
+        try persistentStruct(&arena, TFLMStructs.microAllocator(build), .runtime)
         // StartModelAllocation.
         try persistentStruct(&arena, TFLMStructs.builtinDataAllocator, .runtime)
         try arena.resize(requestSize * TFLMStructs.maxScratchBuffersPerOp, alignment: requestAlign)

@@ -24,22 +24,27 @@ enum TFLMStructs {
     static let scratchBufferRequest = CStruct([.pointer, .int32, .int32])
     /// AllocationInfo: bytes, output_ptr, first_created, last_used, offline_offset, needs_allocating.
     static let allocationInfo = CStruct([.pointer, .pointer, .int32, .int32, .int32, .bool])
-    /// SingleArenaBufferAllocator (two interface vtables, buffer_head_, buffer_tail_, head_,
-    /// tail_, temp_, temp_buffer_ptr_check_sum_, temp_buffer_count_) and the recording
-    /// subclass's requested_head_bytes_, requested_tail_bytes_, used_bytes_, alloc_count_.
-    static let recordingArenaAllocator = CStruct([.pointer, .pointer, .pointer, .pointer, .pointer, .pointer, .pointer, .pointer, .int32, .pointer, .pointer, .pointer, .pointer])
+    /// SingleArenaBufferAllocator: two interface vtables, buffer_head_, buffer_tail_, head_,
+    /// tail_, temp_, temp_buffer_ptr_check_sum_, temp_buffer_count_.
+    static let arenaAllocatorFields: [CStruct.Field] = [.pointer, .pointer, .pointer, .pointer, .pointer, .pointer, .pointer, .pointer, .int32]
+    /// The arena allocator; the recording subclass adds requested_head_bytes_,
+    /// requested_tail_bytes_, used_bytes_, alloc_count_.
+    static func arenaAllocator(_ b: TFLMBuild) -> CStruct {
+        CStruct(arenaAllocatorFields + (b.recordingAllocator ? [.pointer, .pointer, .pointer, .pointer] : []))
+    }
     /// GreedyMemoryPlanner: vtable, max_buffer_count_, buffer_count_, requirements_,
     /// buffer_sizes_sorted_, buffer_ids_sorted_, buffers_sorted_by_offset_, next_free_entry_,
     /// first_entry_index_, buffer_offsets_, need_to_calculate_offsets_.
     static let greedyPlanner = CStruct([.pointer, .int32, .int32, .pointer, .pointer, .pointer, .pointer, .int32, .int32, .pointer, .bool])
-    /// RecordingMicroAllocator: MicroAllocator (vtable, non_persistent_buffer_allocator_,
-    /// persistent_buffer_allocator_, builtin_data_allocator_, memory_planner_,
-    /// model_is_allocating_, scratch_buffer_request_count_, scratch_buffer_head_,
-    /// max_head_buffer_usage_), recording_memory_allocator_, and seven RecordedAllocation
+    /// MicroAllocator: vtable, non_persistent_buffer_allocator_, persistent_buffer_allocator_,
+    /// builtin_data_allocator_, memory_planner_, model_is_allocating_,
+    /// scratch_buffer_request_count_, scratch_buffer_head_, max_head_buffer_usage_. The
+    /// RecordingMicroAllocator adds recording_memory_allocator_ and seven RecordedAllocation
     /// {requested, used, count} (eight with compression).
-    static func recordingMicroAllocator(_ b: TFLMBuild) -> CStruct {
-        CStruct([.pointer, .pointer, .pointer, .pointer, .pointer, .bool, .pointer, .pointer, .pointer, .pointer]
-            + Array(repeating: .pointer, count: 3 * (b.compression ? 8 : 7)))
+    static func microAllocator(_ b: TFLMBuild) -> CStruct {
+        let plain: [CStruct.Field] = [.pointer, .pointer, .pointer, .pointer, .pointer, .bool, .pointer, .pointer, .pointer]
+        guard b.recordingAllocator else { return CStruct(plain) }
+        return CStruct(plain + [.pointer] + Array(repeating: .pointer, count: 3 * (b.compression ? 8 : 7)))
     }
     /// MicroBuiltinDataAllocator: vtable, persistent_allocator_.
     static let builtinDataAllocator = CStruct([.pointer, .pointer])

@@ -9,20 +9,25 @@ public enum PointerWidth: Int, Sendable, CaseIterable {
     package var pointerBytes: Int { self == .bits64 ? 8 : 4 }
 }
 
-/// The TFLM build an arena is sized for: its pointer width, and whether it was compiled with
+/// The TFLM build an arena is sized for: its pointer width, whether it was compiled with
 /// USE_TFLM_COMPRESSION (which adds fields to SubgraphAllocations and to the conv and fully
-/// connected op data). TFLM's Python package is a 64-bit build with compression; the default
-/// Makefile build for a Cortex-M is 32-bit without.
+/// connected op data), and whether the interpreter uses the RecordingMicroAllocator (as TFLM's
+/// Python package does; its allocator objects are larger) or the plain MicroAllocator a
+/// firmware's MicroInterpreter creates.
 public struct TFLMBuild: Sendable, Equatable {
     public var pointerWidth: PointerWidth
     public var compression: Bool
-    public init(pointerWidth: PointerWidth, compression: Bool) {
+    public var recordingAllocator: Bool
+    public init(pointerWidth: PointerWidth, compression: Bool, recordingAllocator: Bool) {
         self.pointerWidth = pointerWidth
         self.compression = compression
+        self.recordingAllocator = recordingAllocator
     }
-    /// The usual build for a pointer width: 64-bit as TFLM's Python package (compression on),
-    /// 32-bit as a Cortex-M Makefile build (compression off).
-    public static func standard(_ w: PointerWidth) -> TFLMBuild { TFLMBuild(pointerWidth: w, compression: w == .bits64) }
+    /// The usual build for a pointer width: 64-bit as TFLM's Python package (compression on,
+    /// recording allocator), 32-bit as a Cortex-M firmware from the Makefile build (neither).
+    public static func standard(_ w: PointerWidth) -> TFLMBuild {
+        TFLMBuild(pointerWidth: w, compression: w == .bits64, recordingAllocator: w == .bits64)
+    }
 }
 
 /// A C struct's layout as a list of field types, so one declaration gives `sizeof` and

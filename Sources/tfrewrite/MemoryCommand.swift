@@ -2,6 +2,7 @@ import ArgumentParser
 import TFRewrite
 
 enum OnOff: String, ExpressibleByArgument { case on, off }
+enum AllocatorKind: String, ExpressibleByArgument { case recording, plain }
 
 /// `--pointer-bits`, `--tflm-compression`: the TFLM build (its persistent structs' sizes).
 struct PointerWidthFlag: ParsableArguments {
@@ -11,9 +12,16 @@ struct PointerWidthFlag: ParsableArguments {
     @Option(name: .customLong("tflm-compression"), help: "Whether the TFLM build has USE_TFLM_COMPRESSION: on or off (default: on for 64-bit, as TFLM's Python package; off for 32-bit).")
     var compression: OnOff?
 
+    @Option(name: .customLong("tflm-allocator"), help: "The interpreter's allocator: recording (RecordingMicroAllocator, as TFLM's Python package; default for 64-bit) or plain (a firmware's MicroInterpreter; default for 32-bit).")
+    var allocator: AllocatorKind?
+
     var build: TFLMBuild {
         let w = PointerWidth(rawValue: pointerBits) ?? .bits32
-        return TFLMBuild(pointerWidth: w, compression: compression.map { $0 == .on } ?? TFLMBuild.standard(w).compression)
+        let standard = TFLMBuild.standard(w)
+        return TFLMBuild(
+            pointerWidth: w,
+            compression: compression.map { $0 == .on } ?? standard.compression,
+            recordingAllocator: allocator.map { $0 == .recording } ?? standard.recordingAllocator)
     }
 
     func validate() throws {

@@ -47,9 +47,11 @@ final class ArenaPlanTests: XCTestCase {
         XCTAssertEqual(TFLMStructs.evalTensor.size(.bits32), 12)
         XCTAssertEqual(TFLMStructs.nodeAndRegistration.size(.bits64), 64)
         XCTAssertEqual(TFLMStructs.nodeAndRegistration.size(.bits32), 32)
-        XCTAssertEqual(TFLMStructs.recordingArenaAllocator.size(.bits64), 104)
+        XCTAssertEqual(TFLMStructs.arenaAllocator(.standard(.bits64)).size(.bits64), 104)
+        XCTAssertEqual(TFLMStructs.arenaAllocator(.standard(.bits32)).size(.bits32), 36)
         XCTAssertEqual(TFLMStructs.greedyPlanner.size(.bits64), 72)
-        XCTAssertEqual(TFLMStructs.recordingMicroAllocator(.standard(.bits64)).size(.bits64), 272)
+        XCTAssertEqual(TFLMStructs.microAllocator(.standard(.bits64)).size(.bits64), 272)
+        XCTAssertEqual(TFLMStructs.microAllocator(.standard(.bits32)).size(.bits32), 36)
     }
 
     private func fixture(_ name: String) throws -> Model { try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent(name).path) }
