@@ -200,7 +200,7 @@ extension ArenaReport {
                 + String(s.liveBytes).leftPadded(9) + " " + (mark.isEmpty ? bar : bar.padding(toLength: 41, withPad: " ", startingAt: 0) + mark)
             out += String(line.reversed().drop(while: { $0 == " " }).reversed()) + "\n"
         }
-        if let p = peak { out += "\npeak at op #\(p.index) \(p.op): " + p.liveTensors.joined(separator: ", ") + "\n" }
+        if let p = peak { out += "\npeak at op #\(p.index) \(p.op): " + p.liveTensors.map { "'\($0)'" }.joined(separator: ", ") + "\n" }
         return out
     }
 }

@@ -50,6 +50,9 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Resources")
     var memoryFlags: MemoryFlags
 
+    @OptionGroup(title: "Arena")
+    var arena: ArenaLimitFlag
+
     static let cSourceExtensions = ["cc", "cpp", "cxx"]
 
     var writesCArray: Bool { Self.cSourceExtensions.contains((output as NSString).pathExtension.lowercased()) }
@@ -101,6 +104,7 @@ struct Convert: ParsableCommand {
             }
         }
         quantizing?.progress.finish()
+        try arena.check(model, model: input, consequence: "; nothing written")
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent

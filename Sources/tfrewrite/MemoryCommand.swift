@@ -76,12 +76,12 @@ struct ArenaLimitFlag: ParsableArguments {
 
     @OptionGroup var pointer: PointerWidthFlag
 
-    /// Throws a CLI error when `m` does not fit.
-    func check(_ m: Model, model: String) throws {
+    /// Throws a CLI error when `m` does not fit; `consequence` ends the message.
+    func check(_ m: Model, model: String, consequence: String = "") throws {
         guard let limit = arenaLimit else { return }
         let report = try arenaReport(m, build: pointer.build, model: model)
         guard report.minArenaBytes > limit else { return }
-        let peak = report.peak.map { "; peak at op #\($0.index) \($0.op) with \($0.liveBytes) bytes live: \($0.liveTensors.joined(separator: ", "))" } ?? ""
-        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)")
+        let peak = report.peak.map { "; peak at op #\($0.index) \($0.op) with \($0.liveBytes) bytes live: \($0.liveTensors.map { "'\($0)'" }.joined(separator: ", "))" } ?? ""
+        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)\(consequence)")
     }
 }
