@@ -43,9 +43,9 @@ public struct ArenaReport: Sendable {
         }
         let replay = try makeReplay(model, graph, build)
         // The report's figures: an arena larger than any model needs, 16-byte aligned.
-        let roomy = 1 << 40
-        guard let arena = replay.run(arenaSize: roomy) else { throw FootprintUnknown("the allocation replay failed") }
-        let minimum = minimumArenaSize(replay, upperBound: arena.persistentUsed + arena.nonPersistentUsed + 4096)
+        let roomy = 1 << 56
+        guard let arena = replay.run(arenaSize: roomy) else { throw FootprintUnknown("the model needs more than 2^56 bytes of arena") }
+        let minimum = minimumArenaSize(replay, upperBound: arena.persistentUsed + arena.nonPersistentUsed + 4096, roomy: roomy)
         return ArenaReport(
             build: build,
             headBytes: arena.nonPersistentUsed,
@@ -56,9 +56,9 @@ public struct ArenaReport: Sendable {
     }
 
     /// The smallest arena the replay fits in, by binary search as one would on the device.
-    private static func minimumArenaSize(_ replay: AllocationReplay, upperBound: Int) -> Int {
-        var hi = upperBound
-        while replay.run(arenaSize: hi) == nil { hi *= 2 }
+    private static func minimumArenaSize(_ replay: AllocationReplay, upperBound: Int, roomy: Int) -> Int {
+        var hi = min(upperBound, roomy)
+        while hi < roomy, replay.run(arenaSize: hi) == nil { hi = min(hi * 2, roomy) }
         var lo = 1
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -78,7 +78,10 @@ public struct ArenaReport: Sendable {
                 if hasData { tensorBytes.append(0); needsPlanning.append(false); channels.append(nil); continue }
                 throw FootprintUnknown("tensor '\(v.name)' has no static byte size (\(v.type) \(v.shape))")
             }
-            let bytes = count * elementSize
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
+            guard !overflow, bytes <= MicroFootprintContext.largestBuffer else {
+                throw FootprintUnknown("tensor '\(v.name)' (\(v.type) \(v.shape)) is larger than any arena")
+            }
             tensorBytes.append(bytes)
             needsPlanning.append(!hasData && !v.isVariable && bytes != 0)
             if let q = v.quantization, !q.scales.isEmpty, !q.zeroPoints.isEmpty { channels.append(q.scales.count) } else { channels.append(nil) }

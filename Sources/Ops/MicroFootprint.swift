@@ -132,6 +132,21 @@ package struct MicroFootprintContext {
     }
 
     package func input(_ i: Int) -> Value? { i < inputs.count ? inputs[i] : nil }
+    /// A buffer size from factors taken from the model, refused past any arena's size (2^40), so
+    /// a hostile shape cannot overflow the arithmetic.
+    package func bytes(_ factors: Int...) throws -> Int {
+        var result = 1
+        for f in factors {
+            let (m, o) = result.multipliedReportingOverflow(by: f)
+            guard f >= 0, !o, m <= MicroFootprintContext.largestBuffer else {
+                throw FootprintUnknown("\(op.name): a buffer of \(factors.map(String.init).joined(separator: " x ")) bytes is larger than any arena")
+            }
+            result = m
+        }
+        return result
+    }
+    /// The largest buffer the replay accepts (1 TiB).
+    package static let largestBuffer = 1 << 40
     package func size(_ s: CStruct) -> Int { s.size(width) }
     /// The number of output channels of a filter laid out with channels at `axis`.
     package func dimension(ofInput i: Int, _ axis: Int) -> Int? {

@@ -63,7 +63,7 @@ extension OperatorTable {
             return MicroKernelFootprint(
                 builtinData: CStruct([.bool]),
                 initBuffers: [c.size(CStruct([.array(.int32, 11)]))],
-                scratch: (quantized ? [4 * outputs] : []) + [4 * input.rank, 4 * axes],
+                scratch: (quantized ? [try c.bytes(4, outputs)] : []) + [4 * input.rank, try c.bytes(4, axes)],
                 tempTensors: [.input(0), .output(0), .input(1), .input(0), .input(1)] + (input.dtype == .int8 ? [.output(0)] : []))
         }
     )

@@ -24,7 +24,7 @@ extension OperatorTable {
             return MicroKernelFootprint(
                 builtinData: CStruct([.int32, .int32, .bool]),
                 initBuffers: [c.size(.options(ints: 9))],
-                scratch: input.dtype == .int8 ? [4 * batch * filters, 4 * batch * units] : [4 * batch * filters])
+                scratch: input.dtype == .int8 ? [try c.bytes(4, batch, filters), try c.bytes(4, batch, units)] : [try c.bytes(4, batch, filters)])
         }),
         OperatorDefinition(.unidirectionalSequenceLSTM, version: { s in
             // UnidirectionalSequenceLSTMOptions: 4 asymmetric_quantize_inputs, 5 diagonal_recurrent_tensors.
@@ -46,7 +46,7 @@ extension OperatorTable {
             guard let state = c.input(18), state.rank == 2, let cell = c.input(19), let cellSize = cell.dtype.byteSize else {
                 throw FootprintUnknown("UNIDIRECTIONAL_SEQUENCE_LSTM: no static [batch, state] output state")
             }
-            let buffer = Int(state.shape[0]) * Int(state.shape[1]) * cellSize
+            let buffer = try c.bytes(Int(state.shape[0]), Int(state.shape[1]), cellSize)
             return MicroKernelFootprint(
                 builtinData: CStruct([.int32, .float32, .float32, .bool, .bool, .bool]),
                 initBuffers: [688],

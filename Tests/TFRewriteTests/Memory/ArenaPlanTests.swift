@@ -82,4 +82,13 @@ final class ArenaPlanTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("op #4"), "\(error)")
         }
     }
+
+    /// A hostile shape is refused with a message, never an arithmetic trap.
+    func testHugeTensorsAreRefused() throws {
+        var m = try fixture("micro_speech_int8.tflite")
+        m.subgraphs[0].values[8].shape = [Int32.max, Int32.max]
+        XCTAssertThrowsError(try ArenaReport.analyze(m, build: .standard(.bits64))) { error in
+            XCTAssertTrue(String(describing: error).contains("larger than any arena"), "\(error)")
+        }
+    }
 }
