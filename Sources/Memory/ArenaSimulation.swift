@@ -125,6 +125,26 @@ struct AllocationReplay {
         try arena.persistent(size(s) * count, alignment: align(s), category)
     }
 
+    /// `AllocateTempInputTensor`/`AllocateTempOutputTensor`: a TfLiteTensor, and for a quantized
+    /// tensor its TfLiteAffineQuantization and zero-point array (absent operands: nothing).
+    private func allocateTemporaries(_ temps: ArraySlice<TempTensor>, of node: PlannedNode, in arena: inout SimulatedArena) throws {
+        for t in temps {
+            let tensor: Int
+            switch t {
+            case .input(let i): tensor = i < node.inputs.count ? node.inputs[i] : -1
+            case .output(let i): tensor = i < node.outputs.count ? node.outputs[i] : -1
+            }
+            guard tensor >= 0 else { continue }
+            try arena.allocateTemp(size(TFLMStructs.tensor), alignment: align(TFLMStructs.tensor))
+            if let channels = quantizationChannels[tensor] {
+                // Kernels read the scale and zero-point pointers again (DeallocateTemp frees
+                // through them), not quantized_dimension or the zero points themselves.
+                try arena.allocateTemp(size(TFLMStructs.affineQuantization), alignment: align(TFLMStructs.affineQuantization), liveBytes: 2 * width.pointerBytes)
+                try arena.allocateTemp(TFLMStructs.intArrayBytes(channels), alignment: 4, liveBytes: 0)
+            }
+        }
+    }
+
     private func replay(_ arena: inout SimulatedArena) throws {
         let requestSize = size(TFLMStructs.scratchBufferRequest), requestAlign = align(TFLMStructs.scratchBufferRequest)
         // (Recording)MicroAllocator::Create: the arena allocator, the planner, the allocator.
@@ -150,22 +170,10 @@ struct AllocationReplay {
         var scratchCount = 0
         for node in nodes {
             let temps = node.footprint.tempTensors ?? (node.inputs.indices.map { .input($0) } + node.outputs.indices.map { .output($0) })
-            for t in temps {
-                let tensor: Int
-                switch t {
-                case .input(let i): tensor = i < node.inputs.count ? node.inputs[i] : -1
-                case .output(let i): tensor = i < node.outputs.count ? node.outputs[i] : -1
-                }
-                guard tensor >= 0 else { continue }
-                try arena.allocateTemp(size(TFLMStructs.tensor), alignment: align(TFLMStructs.tensor))
-                if let channels = quantizationChannels[tensor] {
-                    // Kernels read the scale and zero-point pointers again (DeallocateTemp frees
-                    // through them), not quantized_dimension or the zero points themselves.
-                    try arena.allocateTemp(size(TFLMStructs.affineQuantization), alignment: align(TFLMStructs.affineQuantization), liveBytes: 2 * width.pointerBytes)
-                    try arena.allocateTemp(TFLMStructs.intArrayBytes(channels), alignment: 4, liveBytes: 0)
-                }
-            }
+            let before = min(node.footprint.buffersAfterTemps ?? temps.count, temps.count)
+            try allocateTemporaries(temps[..<before], of: node, in: &arena)
             for bytes in node.footprint.prepareBuffers { try arena.persistent(bytes, alignment: TFLMStructs.arenaAlignment, .opData) }
+            try allocateTemporaries(temps[before...], of: node, in: &arena)
             scratchCount += node.footprint.scratch.count
             arena.resetTemp()
             try arena.resize(requestSize * (scratchCount + TFLMStructs.maxScratchBuffersPerOp), alignment: requestAlign)

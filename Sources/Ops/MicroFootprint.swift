@@ -105,13 +105,16 @@ package struct MicroKernelFootprint: Sendable {
     /// Operands Prepare reads as temporary TfLiteTensors, in order; nil: every present input,
     /// then every output.
     package var tempTensors: [TempTensor]?
+    /// How many of those temporaries exist when Prepare allocates `prepareBuffers`; nil: all.
+    package var buffersAfterTemps: Int?
 
-    package init(builtinData: CStruct? = nil, initBuffers: [Int] = [], prepareBuffers: [Int] = [], scratch: [Int] = [], tempTensors: [TempTensor]? = nil) {
+    package init(builtinData: CStruct? = nil, initBuffers: [Int] = [], prepareBuffers: [Int] = [], scratch: [Int] = [], tempTensors: [TempTensor]? = nil, buffersAfterTemps: Int? = nil) {
         self.builtinData = builtinData
         self.initBuffers = initBuffers
         self.prepareBuffers = prepareBuffers
         self.scratch = scratch
         self.tempTensors = tempTensors
+        self.buffersAfterTemps = buffersAfterTemps
     }
 }
 

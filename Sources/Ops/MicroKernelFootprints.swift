@@ -6,8 +6,8 @@ import IR
 extension MicroKernelFootprint {
     /// conv.cc / depthwise_conv.cc (conv_common.cc, depthwise_conv_common.cc): Init allocates
     /// OpDataConv; Prepare the per-channel output multiplier and shift (one int32 per output
-    /// channel, float models too). Prepare reads output, input, filter, then (CalculateOpData)
-    /// input, filter, bias, output.
+    /// channel, float models too) after reading output, input and filter, then (CalculateOpData)
+    /// reads input, filter, bias, output.
     package static func convolution(_ c: MicroFootprintContext, options: CStruct, channelAxis: Int) throws -> MicroKernelFootprint {
         // OpDataConv: TfLitePaddingValues {4 ints}, 5 int32, 2 pointers, 3 ints (5 with
         // compression: the weights and bias scratch indices).
@@ -17,7 +17,8 @@ extension MicroKernelFootprint {
             builtinData: options,
             initBuffers: [c.size(opData)],
             prepareBuffers: [4 * channels, 4 * channels],
-            tempTensors: [.output(0), .input(0), .input(1), .input(0), .input(1), .input(2), .output(0)])
+            tempTensors: [.output(0), .input(0), .input(1), .input(0), .input(1), .input(2), .output(0)],
+            buffersAfterTemps: 3)
     }
 
     /// A kernel whose Init allocates one op-data struct and whose Prepare reads every input and
