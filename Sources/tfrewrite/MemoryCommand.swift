@@ -56,8 +56,24 @@ struct MemoryCommand: ParsableCommand {
         if !rules.isEmpty { _ = try RuleSet.load(rules) }
         let m = try TFLiteImporter.load(path: model)
         let report = try arenaReport(m, build: pointer.build, model: model)
-        writeStdout(json ? report.json.rendered() + "\n" : report.text)
+        let search = try OpOrderSearch.search(m, build: pointer.build, originalMinArena: report.minArenaBytes)
+        if json {
+            guard case .object(var fields) = report.json else { return }
+            fields.append(("best_order_min_arena_bytes", .int(Int64(search.minArenaBytes))))
+            fields.append(("best_order", .ints(search.order)))
+            writeStdout(JSON.object(fields).rendered() + "\n")
+        } else {
+            let saving = search.improved
+                ? "another op order needs \(search.minArenaBytes) bytes (\(percent(search.originalMinArenaBytes - search.minArenaBytes, of: search.originalMinArenaBytes)) less): \(search.order.map(String.init).joined(separator: " "))"
+                : "no op order found that needs less"
+            writeStdout(report.text + "\n" + saving + "\n")
+        }
     }
+}
+
+private func percent(_ part: Int, of whole: Int) -> String {
+    let tenths = whole > 0 ? (part * 1000 + whole / 2) / whole : 0
+    return "\(tenths / 10).\(tenths % 10)%"
 }
 
 /// The arena report, or one CLI error naming the model and the op or tensor it cannot size.

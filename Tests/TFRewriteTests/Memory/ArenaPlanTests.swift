@@ -1,3 +1,4 @@
+import FlatBuffers
 import XCTest
 
 @testable import Memory
@@ -90,5 +91,53 @@ final class ArenaPlanTests: XCTestCase {
         XCTAssertThrowsError(try ArenaReport.analyze(m, build: .standard(.bits64))) { error in
             XCTAssertTrue(String(describing: error).contains("larger than any arena"), "\(error)")
         }
+    }
+
+    /// Two branches that each widen to 1024 floats and narrow back: TFLM's order as written runs
+    /// both wide layers before either narrow one; running one branch to its end first needs less.
+    static func twoBranches() -> Model {
+        var m = Model(description: "two branches")
+        m.subgraphs = [Graph(name: "main")]
+        func value(_ name: String, _ width: Int32) -> Value { Value(name: name, type: ElementType(.float32), shape: [1, width]) }
+        let x = m.subgraphs[0].addValue(value("x", 16))
+        m.subgraphs[0].inputs = [x]
+        func fc(_ input: ValueID, _ name: String, _ from: Int32, _ to: Int32) -> (Op, ValueID) {
+            let w = m.addConstant(Value(name: name + "/w", type: ElementType(.float32), shape: [to, from]), data: ByteSlice([UInt8](repeating: 0, count: Int(to * from) * 4)))
+            let y = m.subgraphs[0].addValue(value(name, to))
+            return (Op(kind: .fullyConnected(FullyConnectedAttributes(activation: .none)), inputs: [input, w, .absent], outputs: [y]), y)
+        }
+        let (a1, wideA) = fc(x, "a1", 16, 1024)
+        let (b1, wideB) = fc(x, "b1", 16, 1024)
+        let (a2, narrowA) = fc(wideA, "a2", 1024, 16)
+        let (b2, narrowB) = fc(wideB, "b2", 1024, 16)
+        let y = m.subgraphs[0].addValue(value("y", 16))
+        for op in [a1, b1, a2, b2, Op(kind: .add(ArithmeticAttributes()), inputs: [narrowA, narrowB], outputs: [y])] { m.subgraphs[0].addOp(op) }
+        m.subgraphs[0].outputs = [y]
+        return m
+    }
+
+    func testOrderSearchRunsOneBranchToItsEndFirst() throws {
+        let m = Self.twoBranches()
+        let build = TFLMBuild.standard(.bits64)
+        let original = try ArenaReport.analyze(m, build: build)
+        XCTAssertEqual(original.headBytes, 2 * 4096 + 64)
+        for exact in [true, false] {
+            let problem = try ScheduleProblem(m)
+            let order = exact ? problem.exactOrder() : problem.greedyOrder()
+            XCTAssertEqual(order, [0, 2, 1, 3, 4], exact ? "exact" : "greedy")
+        }
+        let result = try OpOrderSearch.search(m, build: build)
+        XCTAssertTrue(result.improved)
+        XCTAssertEqual(result.order, [0, 2, 1, 3, 4])
+        let reordered = try ArenaReport.analyze(OpOrderSearch.reordered(m, result.order), build: build)
+        XCTAssertEqual(reordered.minArenaBytes, result.minArenaBytes)
+        XCTAssertLessThan(reordered.headBytes, original.headBytes)
+    }
+
+    func testOrderSearchKeepsAChain() throws {
+        let m = try fixture("ds_cnn_int8.tflite")
+        let result = try OpOrderSearch.search(m)
+        XCTAssertFalse(result.improved)
+        XCTAssertEqual(result.order, Array(0..<18))
     }
 }
