@@ -163,8 +163,11 @@ public func minimumTensorArenaSize(of model: Model, build: TFLMBuild = .standard
 extension ArenaReport {
     /// The report as JSON: head_bytes, tail_bytes (with tail_breakdown), total_bytes,
     /// min_arena_bytes and per op its live bytes and tensors.
-    public var json: JSON {
-        .object([
+    public var json: JSON { .object(jsonFields) }
+
+    /// The fields of `json`, for callers that add their own.
+    public var jsonFields: [(String, JSON)] {
+        [
             ("pointer_bits", .int(Int64(pointerWidth.rawValue))),
             ("compression", .bool(build.compression)),
             ("recording_allocator", .bool(build.recordingAllocator)),
@@ -182,7 +185,7 @@ extension ArenaReport {
                     ("tensors", .array(s.liveTensors.map(JSON.string))),
                 ])
             })),
-        ])
+        ]
     }
 
     /// A table of the figures, the tail breakdown, and one timeline bar per op.

@@ -4,7 +4,8 @@ import TFRewrite
 enum OnOff: String, ExpressibleByArgument { case on, off }
 enum AllocatorKind: String, ExpressibleByArgument { case recording, plain }
 
-/// `--pointer-bits`, `--tflm-compression`: the TFLM build (its persistent structs' sizes).
+/// `--pointer-bits`, `--tflm-compression`, `--tflm-allocator`: the TFLM build (its persistent
+/// structs' sizes).
 struct PointerWidthFlag: ParsableArguments {
     @Option(name: .customLong("pointer-bits"), help: "Pointer width of the TFLM build: 32 (Cortex-M, most MCUs; default) or 64 (host builds such as TFLM's Python package).")
     var pointerBits: Int = 32
@@ -34,7 +35,8 @@ struct MemoryCommand: ParsableCommand {
         commandName: "memory",
         abstract: "The TFLM tensor arena a model needs: planned head, persistent tail, minimum arena_size, and a per-op timeline.",
         discussion: """
-            Replays TFLM's allocations (greedy planner, TFLM's op order) without a device. \
+            Replays TFLM's allocations (greedy planner, TFLM's op order) without a device, and \
+            searches the other op orders for one that needs less (see Docs/memory.md). \
             Exit codes: 0 ok; 2 bad input or an op whose kernel footprint is not known.
             """)
 
@@ -58,7 +60,7 @@ struct MemoryCommand: ParsableCommand {
         let report = try arenaReport(m, build: pointer.build, model: model)
         let search = try OpOrderSearch.search(m, build: pointer.build, originalMinArena: report.minArenaBytes)
         if json {
-            guard case .object(var fields) = report.json else { return }
+            var fields = report.jsonFields
             fields.append(("best_order_min_arena_bytes", .int(Int64(search.minArenaBytes))))
             fields.append(("best_order", .ints(search.order)))
             writeStdout(JSON.object(fields).rendered() + "\n")
