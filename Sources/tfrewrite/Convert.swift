@@ -76,6 +76,9 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Output")
     var common: CommonFlags
 
+    @OptionGroup(title: "Arena")
+    var arena: ArenaLimitFlag
+
     /// The output file: -o, else the one --output.
     var output: String { shortOutput ?? longOutputs.first ?? "" }
 
@@ -90,6 +93,21 @@ struct Convert: ParsableCommand {
     }
 
     var writesCArray: Bool { outputFormat.map { $0 != .tflite } ?? false }
+
+    /// `kTensorArenaSize` beside the array: the smallest arena TFLM's MicroAllocator loads and runs
+    /// the model with on a 32-bit target (`tfrewrite memory`, Docs/memory.md), rounded up to 16.
+    /// A model the arena model cannot size (custom ops without a declared footprint, several
+    /// subgraphs) gets no constant and a note saying why.
+    func arenaConstant(for model: Model) -> [CArrayConstant] {
+        do {
+            let bytes = try minimumTensorArenaSize(of: model)
+            return [CArrayConstant(name: "kTensorArenaSize", value: (bytes + 15) / 16 * 16,
+                                   comment: "smallest TFLM tensor arena for this model on a 32-bit target (tfrewrite memory), rounded up to 16")]
+        } catch {
+            if !common.quiet { writeStderr("tfrewrite: note: no kTensorArenaSize in \(output): \(error)\n") }
+            return []
+        }
+    }
 
     func validate() throws {
         if pipelineFlags.listPasses { return }
@@ -156,6 +174,7 @@ struct Convert: ParsableCommand {
         quantizing?.progress.finish()
         // Warnings of the passes (lossy requantization) and of --allow-unsupported.
         for note in context.notes where note.hasPrefix("warning: ") { writeStderr("tfrewrite: \(note)\n") }
+        try arena.check(model, model: input, consequence: "; nothing written")
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
@@ -168,7 +187,8 @@ struct Convert: ParsableCommand {
         if form == .tflite {
             try TFLiteExporter.write(model, to: output, in: outputs)
         } else {
-            try CArrayForms.write(model, format: form, to: output, arrayName: name, comment: comment, in: outputs)
+            try CArrayForms.write(model, format: form, to: output, arrayName: name, comment: comment,
+                                  constants: arenaConstant(for: model), in: outputs)
         }
         try outputs.commit()
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
