@@ -862,16 +862,17 @@ def test_cli_errors_are_one_line_exit_2(case, tmp_path):
     np.savez_compressed(tmp_path / "c.npz", fingerprint_input=x[0])
     whole = (tmp_path / "c.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(whole[:60] + whole[-200:])  # deflate data cut short
-    svdf = harness.CORPUS_DIR / "keyword_scrambled.tflite"
+    # The Ethos-U op only runs on the NPU: no interpreter kernel (TFLM has none either).
+    unsupported = harness.CORPUS_DIR / "person_detect_vela.tflite"
     args = {
         "wrong dtype": (model, "--input", tmp_path / "f32.npy"),
         "batch without --batch": (model, "--input", tmp_path / "batch.npy"),
         "missing file": (model, "--input", tmp_path / "nope.npy"),
         "truncated npz": (model, "--input", tmp_path / "cut.npz"),
-        "unsupported op": (svdf, "--input", tmp_path / "one.npy"),
+        "unsupported op": (unsupported, "--input", tmp_path / "one.npy"),
         "too many inputs": (model, "--input", tmp_path / "one.npy", "--input", tmp_path / "one.npy"),
     }[case]
-    if case == "unsupported op" and not svdf.is_file():
+    if case == "unsupported op" and not unsupported.is_file():
         pytest.skip(f"model corpus absent at {harness.CORPUS_DIR}")
     proc = _run_cli(*args)
     assert proc.returncode == 2, harness.describe_process(proc)
@@ -882,7 +883,7 @@ def test_cli_errors_are_one_line_exit_2(case, tmp_path):
         "batch without --batch": "add --batch",
         "missing file": "no such file or folder",
         "truncated npz": "cut.npz",
-        "unsupported op": "SVDF #1 (no kernel for this op)",
+        "unsupported op": 'ethos-u #0 (custom op "ethos-u" has no kernel)',
         "too many inputs": "the model has 1 input (fingerprint_input) but 2 arrays were given",
     }[case]
     assert expected in lines[0], lines[0]

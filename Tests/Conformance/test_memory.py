@@ -31,10 +31,22 @@ import harness  # noqa: E402
 
 SEARCH_LIMIT = 64 * 1024 * 1024
 
-# Corpus models whose ops tfrewrite does not size yet, with the reason; the
+# Corpus models and fixtures whose ops tfrewrite does not size yet, with the reason; the
 # test expects them to fail (strict), so declaring the footprints flips them.
 NOT_SIZED = {
     "audio_preprocessor_int8": "the signal library's custom ops have no declared footprint",
+    # Several subgraphs (WHILE loops, CALL_ONCE initialisers) are not planned yet.
+    "gru_loop_float": "control flow: 3 subgraphs",
+    "lstm_loop_float": "control flow: 3 subgraphs",
+    "lstm_stacked_loop_float": "control flow: 5 subgraphs",
+    "accumulator_resource_variable": "resource variables: 2 subgraphs",
+    # UNPACK (and the other ops of Keras's unrolled cells) have no declared footprint yet.
+    "gru_unrolled_float": "UNPACK has no declared footprint",
+    "gru_unrolled_int8": "UNPACK has no declared footprint",
+    "lstm_unrolled_float": "UNPACK has no declared footprint",
+    "lstm_unrolled_int8": "UNPACK has no declared footprint",
+    "lstm_stacked_unrolled_float": "UNPACK has no declared footprint",
+    "lstm_stacked_unrolled_int8": "UNPACK has no declared footprint",
 }
 
 
@@ -131,7 +143,8 @@ def _models():
             params.append(pytest.param(p, id=f"corpus/{p.stem}", marks=marks))
     for p in harness.fixture_models():
         rel = p.relative_to(harness.FIXTURES_DIR).with_suffix("")
-        params.append(pytest.param(p, id=f"fixtures/{rel.as_posix()}"))
+        marks = [pytest.mark.xfail(reason=NOT_SIZED[p.stem], strict=True)] if p.stem in NOT_SIZED else []
+        params.append(pytest.param(p, id=f"fixtures/{rel.as_posix()}", marks=marks))
     return params
 
 
