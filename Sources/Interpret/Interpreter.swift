@@ -102,7 +102,7 @@ public final class Interpreter {
                 for v in op.outputs where !v.isAbsent {
                     guard v.index < graph.values.count else { throw Unsupported("output \(v) is not a tensor of the subgraph") }
                     guard slots[v.index]?.isConstant != true else { throw Unsupported("writes the constant \(v)") }
-                    guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) else {
+                    guard Slot.supportedDTypes.contains(graph[v].dtype) else {
                         throw Unsupported("output type \(graph[v].dtype.name)")
                     }
                     makeOutputSlot(v)
@@ -113,7 +113,7 @@ public final class Interpreter {
                 unsupported.append(.init(index: index, name: op.name, reason: u.reason))
                 // Give the outputs memory anyway, so later ops are judged on their own merits.
                 for v in op.outputs where !v.isAbsent && v.index < graph.values.count
-                    && RuntimeTensor.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
+                    && Slot.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
                     makeOutputSlot(v)
                 }
             }
@@ -174,7 +174,14 @@ public final class Interpreter {
         return Slot(id: id, value: value, constant: data)
     }
 
-    /// Runs one inference.
+    /// Restores the state stateful kernels carry from one run to the next (the signal library's
+    /// noise estimate) to what it was after loading, as TFLM's `MicroInterpreter::Reset` does.
+    public func resetState() {
+        for step in steps { (step.kernel as? any StatefulKernel)?.resetState() }
+    }
+
+    /// Runs one inference. Stateful kernels (the signal library's spectral subtraction) carry
+    /// their state into the next run, as TFLM's do between invokes.
     public func run(_ inputs: [RuntimeTensor]) throws -> [RuntimeTensor] {
         try execute(inputs, observe: nil)
     }

@@ -58,3 +58,10 @@ package protocol Kernel: AnyObject {
     var outputs: [Slot] { get }
     func run() throws
 }
+
+/// A kernel that keeps state from one run to the next (TFLM's persistent buffers, e.g. the
+/// signal library's noise estimate); `resetState` restores the state it had after loading, as
+/// TFLM's `MicroInterpreter::Reset` does.
+package protocol StatefulKernel: Kernel {
+    func resetState()
+}

@@ -16,6 +16,9 @@ package final class Slot {
     /// The largest tensor a run may allocate; beyond it kernels report an error instead of the
     /// process dying on a failed allocation.
     package static let maxBytes = 1 << 31
+    /// The dtypes a slot holds: a RuntimeTensor's, plus the unsigned intermediates of TFLM's
+    /// signal-library ops (ENERGY → uint32, FILTER_BANK → uint64), which never cross the API.
+    package static let supportedDTypes: [DType] = RuntimeTensor.supportedDTypes + [.uint32, .uint64]
 
     package let id: ValueID
     package let name: String
@@ -113,6 +116,8 @@ package final class Slot {
     package var i16: UnsafeMutablePointer<Int16> { pointer(Int16.self) }
     package var i32: UnsafeMutablePointer<Int32> { pointer(Int32.self) }
     package var i64: UnsafeMutablePointer<Int64> { pointer(Int64.self) }
+    package var u32: UnsafeMutablePointer<UInt32> { pointer(UInt32.self) }
+    package var u64: UnsafeMutablePointer<UInt64> { pointer(UInt64.self) }
 
     package var byteCount: Int { count * elementSize }
     package var rank: Int { shape.count }
