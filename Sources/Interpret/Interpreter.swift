@@ -102,7 +102,7 @@ public final class Interpreter {
                 for v in op.outputs where !v.isAbsent {
                     guard v.index < graph.values.count else { throw Unsupported("output \(v) is not a tensor of the subgraph") }
                     guard slots[v.index]?.isConstant != true else { throw Unsupported("writes the constant \(v)") }
-                    guard Slot.supportedDTypes.contains(graph[v].dtype) else {
+                    guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) else {
                         throw Unsupported("output type \(graph[v].dtype.name)")
                     }
                     makeOutputSlot(v)
@@ -113,7 +113,7 @@ public final class Interpreter {
                 unsupported.append(.init(index: index, name: op.name, reason: u.reason))
                 // Give the outputs memory anyway, so later ops are judged on their own merits.
                 for v in op.outputs where !v.isAbsent && v.index < graph.values.count
-                    && Slot.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
+                    && RuntimeTensor.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
                     makeOutputSlot(v)
                 }
             }

@@ -16,9 +16,6 @@ package final class Slot {
     /// The largest tensor a run may allocate; beyond it kernels report an error instead of the
     /// process dying on a failed allocation.
     package static let maxBytes = 1 << 31
-    /// The dtypes a slot holds: a RuntimeTensor's, plus the unsigned intermediates of TFLM's
-    /// signal-library ops (ENERGY → uint32, FILTER_BANK → uint64), which never cross the API.
-    package static let supportedDTypes: [DType] = RuntimeTensor.supportedDTypes + [.uint32, .uint64]
 
     package let id: ValueID
     package let name: String
@@ -144,6 +141,8 @@ package final class Slot {
         case .int16: return RuntimeTensor(unchecked: shape, .int16(Array(UnsafeBufferPointer(start: i16, count: n))))
         case .int32: return RuntimeTensor(unchecked: shape, .int32(Array(UnsafeBufferPointer(start: i32, count: n))))
         case .int64: return RuntimeTensor(unchecked: shape, .int64(Array(UnsafeBufferPointer(start: i64, count: n))))
+        case .uint32: return RuntimeTensor(unchecked: shape, .uint32(Array(UnsafeBufferPointer(start: u32, count: n))))
+        case .uint64: return RuntimeTensor(unchecked: shape, .uint64(Array(UnsafeBufferPointer(start: u64, count: n))))
         case .bool: return RuntimeTensor(unchecked: shape, .bool((0..<n).map { u8[$0] != 0 }))
         default: return nil
         }
@@ -164,6 +163,8 @@ package final class Slot {
         case .int16(let a): copy(a)
         case .int32(let a): copy(a)
         case .int64(let a): copy(a)
+        case .uint32(let a): copy(a)
+        case .uint64(let a): copy(a)
         case .bool(let a): for (i, b) in a.enumerated() { u8[i] = b ? 1 : 0 }
         }
         return true
