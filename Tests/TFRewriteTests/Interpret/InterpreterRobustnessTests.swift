@@ -41,7 +41,6 @@ final class InterpreterRobustnessTests: XCTestCase {
             ("keyword_scrambled.tflite", ["SVDF"]),
             ("trained_lstm_int8.tflite", ["UNIDIRECTIONAL_SEQUENCE_LSTM"]),
             ("person_detect_vela.tflite", ["ethos-u"]),
-            ("audio_preprocessor_int8.tflite", ["SignalWindow", "CAST", "DIV"]),
         ]
         for (file, names) in cases {
             let model = try corpusModel(file)
