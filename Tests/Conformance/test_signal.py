@@ -47,12 +47,14 @@ def audio_frames(rng, count, length=480, rate=16000):
     return frames
 
 
-def compare(model: Path, inputs: list, work: Path, select=None):
-    """`select(k, array)` keeps the part of output k both runtimes define."""
+def compare(model: Path, inputs: list, work: Path, select=None, skip_runs=0):
+    """`select(k, array)` keeps the part of output k both runtimes define; the
+    first `skip_runs` runs are not compared (outputs TFLM leaves unwritten)."""
     ours, err = run_ours(model, inputs, work)
     assert err is None, f"tfrewrite run failed: {err}"
     theirs = oracle.run("tflm", model, inputs)
     assert not isinstance(theirs, oracle.RunFailure), f"TFLM cannot run {model.name}: {theirs}"
+    ours, theirs = ours[skip_runs:], theirs[skip_runs:]
     if select is not None:
         ours = [[select(k, a) for k, a in enumerate(run)] for run in ours]
         theirs = [[select(k, np.asarray(a)) for k, a in enumerate(run)] for run in theirs]
@@ -214,7 +216,7 @@ def energy(bins, start, end):
     # TFLM writes only bins [start, end) and leaves the rest of the output as the arena held it.
     return (custom_model("SignalEnergy", build),
             lambda: [[rng.integers(-32768, 32768, 2 * bins, dtype=np.int16)] for _ in range(RUNS)],
-            lambda k, a: a[start:end])
+            {"select": lambda k, a: a[start:end]})
 
 
 def mel_config(bins, channels):
@@ -351,6 +353,48 @@ def div_int32(shape_a, shape_b, out_shape):
     return builtin_model(OP.DIV, build), inputs
 
 
+def int16_stream(shape):
+    return lambda: [[rng.integers(-32768, 32768, shape, dtype=np.int16)] for _ in range(RUNS)]
+
+
+def framer(shape, frame_size, frame_step, prefill=True):
+    out_shape = list(shape[:-1]) + [shape[-1] // frame_step, frame_size]
+
+    def build(n):
+        x = n.input(shape, T.INT16)
+        return [x], [n.output(out_shape, T.INT16), n.output([], T.BOOL)], {
+            "frame_size": frame_size, "frame_step": frame_step, "prefill": prefill}
+    return custom_model("SignalFramer", build), int16_stream(shape)
+
+
+def stacker(channels, left, right, step):
+    def build(n):
+        x = n.input([channels], T.INT16)
+        return [x], [n.output([channels * (left + right + 1)], T.INT16), n.output([], T.BOOL)], {
+            "num_channels": channels, "stacker_left_context": left, "stacker_right_context": right, "stacker_step": step}
+    # Until the first stack is full TFLM leaves output 0 unwritten; from then on every run
+    # compares (runs without a new stack keep the previous one on both sides).
+    return custom_model("SignalStacker", build), int16_stream([channels]), {"skip_runs": right}
+
+
+def delay(shape, length):
+    def build(n):
+        x = n.input(shape, T.INT16)
+        return [x], [n.output(shape, T.INT16)], {"delay_length": length}
+    return custom_model("SignalDelay", build), int16_stream(shape)
+
+
+def overlap_add(ttype, shape, frame_step):
+    out_shape = list(shape[:-2]) + [shape[-2] * frame_step]
+
+    def build(n):
+        x = n.input(shape, ttype)
+        return [x], [n.output(out_shape, ttype)], {"T": ttype, "frame_step": frame_step}
+    if ttype == T.INT16:
+        return custom_model("SignalOverlapAdd", build), int16_stream(shape)
+    return custom_model("SignalOverlapAdd", build), lambda: [[rng.standard_normal(shape).astype(np.float32)] for _ in range(RUNS)]
+
+
 I16 = np.iinfo(np.int16)
 MODELS = {
     "window_hann_q12": lambda: window([1, 480], hann_q12(480), 12),
@@ -374,6 +418,15 @@ MODELS = {
     "pcan_shift_12": lambda: pcan(9, 12),
     "filter_bank_log_micro_speech": lambda: filter_bank_log(40, 3, 64),
     "filter_bank_log_wide": lambda: filter_bank_log(16, 0, 1600),
+    "framer_prefill_one_frame": lambda: framer([1, 160], 400, 160),
+    "framer_prefill_rows": lambda: framer([2, 64], 48, 32),
+    "stacker_context_2_1": lambda: stacker(4, 2, 1, 1),
+    "stacker_step_2": lambda: stacker(3, 1, 2, 2),
+    "stacker_no_context": lambda: stacker(5, 0, 0, 1),
+    "delay_rows": lambda: delay([2, 16], 5),
+    "delay_longer_than_frame": lambda: delay([8], 20),
+    "overlap_add_int16": lambda: overlap_add(T.INT16, [2, 3, 8], 4),
+    "overlap_add_float32": lambda: overlap_add(T.FLOAT32, [3, 10], 5),
     "cast_uint32_to_int32": lambda: cast(T.UINT32, T.INT32, [rng.integers(0, 2**32, 17, dtype=np.uint64).astype(np.uint32) for _ in range(RUNS)]),
     "cast_int32_to_uint32": lambda: cast(T.INT32, T.UINT32, [rng.integers(-2**31, 2**31, 17).astype(np.int32) for _ in range(RUNS)]),
     "cast_int16_to_int32": lambda: cast(T.INT16, T.INT32, [rng.integers(I16.min, I16.max + 1, 17).astype(np.int16) for _ in range(RUNS)]),
@@ -392,10 +445,10 @@ def model_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_single_op_matches_tflm(name, model_dir, tmp_path):
-    model, inputs, *select = MODELS[name]()
+    model, inputs, *how = MODELS[name]()
     path = model_dir / f"{name}.tflite"
     path.write_bytes(model)
-    compare(path, inputs(), tmp_path, *select)
+    compare(path, inputs(), tmp_path, **(how[0] if how else {}))
 
 
 def test_comparison_catches_a_different_option(model_dir, tmp_path):

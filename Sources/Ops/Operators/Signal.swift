@@ -9,7 +9,7 @@ import Kernels
 extension CustomOperatorTable {
     static let signalOperators = [
         window, fftAutoScale, rfft, energy, filterBank, filterBankSquareRoot,
-        filterBankSpectralSubtraction, pcan, filterBankLog,
+        filterBankSpectralSubtraction, pcan, filterBankLog, framer, stacker, delay, overlapAdd,
     ]
 
     static let window = CustomOperatorDefinition("SignalWindow", kernel: { try SignalWindowKernel($0, $1) })
@@ -22,4 +22,8 @@ extension CustomOperatorTable {
         "SignalFilterBankSpectralSubtraction", kernel: { try SignalSpectralSubtractionKernel($0, $1) })
     static let pcan = CustomOperatorDefinition("SignalPCAN", kernel: { try SignalPCANKernel($0, $1) })
     static let filterBankLog = CustomOperatorDefinition("SignalFilterBankLog", kernel: { try SignalFilterBankLogKernel($0, $1) })
+    static let framer = CustomOperatorDefinition("SignalFramer", kernel: { try SignalFramerKernel($0, $1) })
+    static let stacker = CustomOperatorDefinition("SignalStacker", kernel: { try SignalStackerKernel($0, $1) })
+    static let delay = CustomOperatorDefinition("SignalDelay", kernel: { try SignalDelayKernel($0, $1) })
+    static let overlapAdd = CustomOperatorDefinition("SignalOverlapAdd", kernel: { try SignalOverlapAddKernel($0, $1) })
 }
