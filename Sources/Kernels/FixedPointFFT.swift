@@ -27,8 +27,10 @@ package struct FixedPointRealFFT {
         }
     }
 
-    /// The real input length (even).
+    /// The real signal length (even).
     package let length: Int
+    /// kiss_fftr_alloc's `inverse_fft`: twiddles of the opposite sign, `kiss_fftri`.
+    package let inverse: Bool
     private let half: Int
     private let twiddles: [Complex16]
     private let superTwiddles: [Complex16]
@@ -36,10 +38,11 @@ package struct FixedPointRealFFT {
     private let factors: [(p: Int, m: Int)]
 
     /// nil when TFLM's kissfft cannot run this length (odd, < 2, or a prime factor above 5).
-    package init?(length: Int) {
+    package init?(length: Int, inverse: Bool = false) {
         guard length >= 2, length % 2 == 0, length <= 1 << 20 else { return nil }
         let half = length / 2
         self.length = length
+        self.inverse = inverse
         self.half = half
         // kiss_fft.c kf_factor: powers of 4 first, then 2, then odd numbers up to floor(sqrt(n)).
         var factors: [(p: Int, m: Int)] = []
@@ -60,10 +63,11 @@ package struct FixedPointRealFFT {
         } while n > 1
         guard factors.allSatisfy({ $0.p <= 5 }) else { return nil }
         self.factors = factors
-        // kiss_fft.c kiss_fft_alloc: phase = -2·pi·i / nfft (forward).
-        twiddles = (0..<half).map { i in Self.cexp(-2 * Double.pi * Double(i) / Double(half)) }
-        // kiss_fftr.c kiss_fftr_alloc: phase = -pi·((i + 1) / ncfft + 0.5).
-        superTwiddles = (0..<(half / 2)).map { i in Self.cexp(-Double.pi * (Double(i + 1) / Double(half) + 0.5)) }
+        // kiss_fft.c kiss_fft_alloc: phase = -2·pi·i / nfft, negated for the inverse.
+        let sign: Double = inverse ? -1 : 1
+        twiddles = (0..<half).map { i in Self.cexp(-2 * Double.pi * Double(i) / Double(half) * sign) }
+        // kiss_fftr.c kiss_fftr_alloc: phase = -pi·((i + 1) / ncfft + 0.5), negated likewise.
+        superTwiddles = (0..<(half / 2)).map { i in Self.cexp(-Double.pi * (Double(i + 1) / Double(half) + 0.5) * sign) }
     }
 
     private static func cexp(_ phase: Double) -> Complex16 {
@@ -97,6 +101,33 @@ package struct FixedPointRealFFT {
             let tw = Self.mul(f2k, superTwiddles[k - 1])
             put(k, Self.halfOf(Int32(f1k.r) + Int32(tw.r)), Self.halfOf(Int32(f1k.i) + Int32(tw.i)))
             put(half - k, Self.halfOf(Int32(f1k.r) - Int32(tw.r)), Self.halfOf(Int32(tw.i) - Int32(f1k.i)))
+        }
+    }
+
+    /// `kiss_fftri` (an inverse instance): `input` holds `length / 2 + 1` interleaved bins,
+    /// `output` receives `length` samples; `scratch` holds at least `length` values.
+    package func inverseTransform(_ input: UnsafePointer<Int16>, _ output: UnsafeMutablePointer<Int16>, scratch: UnsafeMutablePointer<Complex16>) {
+        let packed = scratch, signal = scratch + half
+        func bin(_ k: Int) -> Complex16 { Complex16(input[2 * k], input[2 * k + 1]) }
+        packed[0] = Complex16(bin(0).r &+ bin(half).r, bin(0).r &- bin(half).r)
+        Self.fixDiv(&packed[0], 2)
+        if half >= 2 {
+            for k in 1...(half / 2) {
+                var fk = bin(k)
+                var fnkc = Complex16(bin(half - k).r, 0 &- bin(half - k).i)
+                Self.fixDiv(&fk, 2)
+                Self.fixDiv(&fnkc, 2)
+                let fek = Self.add(fk, fnkc)
+                let fok = Self.mul(Self.sub(fk, fnkc), superTwiddles[k - 1])
+                packed[k] = Self.add(fek, fok)
+                packed[half - k] = Self.sub(fek, fok)
+                packed[half - k].i = 0 &- packed[half - k].i
+            }
+        }
+        work(signal, UnsafePointer(packed), fstride: 1, stage: 0)
+        for k in 0..<half {
+            output[2 * k] = signal[k].r
+            output[2 * k + 1] = signal[k].i
         }
     }
 
@@ -160,9 +191,13 @@ package struct FixedPointRealFFT {
             let s4 = Self.sub(s0, s2)
             f[2 * m] = Self.sub(f[0], s3)
             f[0] = Self.add(f[0], s3)
-            // Forward transform (st->inverse == 0).
-            f[m] = Complex16(s5.r &+ s4.i, s5.i &- s4.r)
-            f[3 * m] = Complex16(s5.r &- s4.i, s5.i &+ s4.r)
+            if inverse {
+                f[m] = Complex16(s5.r &- s4.i, s5.i &+ s4.r)
+                f[3 * m] = Complex16(s5.r &+ s4.i, s5.i &- s4.r)
+            } else {
+                f[m] = Complex16(s5.r &+ s4.i, s5.i &- s4.r)
+                f[3 * m] = Complex16(s5.r &- s4.i, s5.i &+ s4.r)
+            }
         }
     }
 

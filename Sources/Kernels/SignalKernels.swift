@@ -144,6 +144,48 @@ package final class SignalRfftKernel: Kernel {
     }
 }
 
+/// SignalIrfft (irfft.cc, src/irfft_int16.cc): each row of `fft_length / 2 + 1` bins through
+/// the 16-bit fixed-point KISS inverse real FFT (`kiss_fftri`, no 1/N scaling beyond the
+/// per-stage divisions); int16 only.
+package final class SignalIrfftKernel: Kernel {
+    private let input: Slot, output: Slot
+    private let label: String
+    private let fft: FixedPointRealFFT
+    private var scratch: [FixedPointRealFFT.Complex16]
+    package var outputs: [Slot] { [output] }
+
+    package init(_ c: KernelContext, _ options: FlexBufferMap) throws {
+        try expectCounts(c, inputs: 1, outputs: 1)
+        label = c.label
+        input = try c.input(0)
+        output = try c.output()
+        guard input.dtype == .int16 else { throw Unsupported("type \(input.dtype.name); supported: INT16 (TFLM also has INT32 and FLOAT32)") }
+        try expect(output, .int16, rank: input.rank, "output")
+        guard input.rank >= 1 else { throw Unsupported("input is a scalar") }
+        let length = Int(try options.int32("fft_length"))
+        guard let fft = FixedPointRealFFT(length: length, inverse: true) else {
+            throw Unsupported("fft_length \(length) is not an even length whose half has only the factors 2, 3 and 5")
+        }
+        self.fft = fft
+        scratch = Array(repeating: .init(0, 0), count: length)
+    }
+
+    package func run() throws {
+        let bins = (input.shape.last ?? 0) / 2
+        guard bins >= fft.length / 2 + 1 else {
+            throw InterpreterError.runtime("rows of \(bins) bins are fewer than fft_length / 2 + 1 = \(fft.length / 2 + 1)", at: label)
+        }
+        let rows = input.count / (2 * bins)
+        try output.resize(Array(input.shape.dropLast()) + [fft.length], at: label)
+        let x = input.i16, out = output.i16
+        scratch.withUnsafeMutableBufferPointer { scratch in
+            for r in 0..<rows {
+                fft.inverseTransform(x + r * 2 * bins, out + r * fft.length, scratch: scratch.baseAddress!)
+            }
+        }
+    }
+}
+
 /// SignalEnergy (energy.cc, src/energy.cc): re² + im² of bins [start_index, end_index), as a
 /// wrapping 32-bit sum. TFLM leaves the other outputs untouched; they are zero here.
 package final class SignalEnergyKernel: Kernel {

@@ -209,6 +209,22 @@ def rfft(shape, fft_length, full_scale=True):
     return custom_model("SignalRfft", build), inputs
 
 
+def irfft(shape, fft_length):
+    out_shape = list(shape[:-1]) + [fft_length]
+
+    def build(n):
+        x = n.input(shape, T.INT16)
+        return [x], [n.output(out_shape, T.INT16)], {"T": T.INT16, "fft_length": fft_length}
+
+    def inputs():
+        runs = []
+        for r in range(RUNS):
+            amplitude = [32767, 4000, 300][r % 3]
+            runs.append([rng.integers(-amplitude, amplitude + 1, shape).astype(np.int16)])
+        return runs
+    return custom_model("SignalIrfft", build), inputs
+
+
 def energy(bins, start, end):
     def build(n):
         x = n.input([2 * bins], T.INT16)
@@ -407,6 +423,10 @@ MODELS = {
     "rfft_96_radix_4_4_3": lambda: rfft([96], 96),
     "rfft_20_radix_5_2": lambda: rfft([20], 20),
     "rfft_16_quiet": lambda: rfft([16], 16, full_scale=False),
+    "irfft_512": lambda: irfft([514], 512),
+    "irfft_120_rows": lambda: irfft([2, 122], 120),
+    "irfft_96_wider_rows": lambda: irfft([3, 100], 96),
+    "irfft_20": lambda: irfft([22], 20),
     "energy_all_bins": lambda: energy(257, 0, 257),
     "energy_middle_bins": lambda: energy(33, 4, 30),
     "filter_bank_40": lambda: filter_bank(257, 40),

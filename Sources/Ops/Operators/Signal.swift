@@ -9,7 +9,7 @@ import Kernels
 extension CustomOperatorTable {
     static let signalOperators = [
         window, fftAutoScale, rfft, energy, filterBank, filterBankSquareRoot,
-        filterBankSpectralSubtraction, pcan, filterBankLog, framer, stacker, delay, overlapAdd,
+        filterBankSpectralSubtraction, pcan, filterBankLog, framer, stacker, delay, overlapAdd, irfft,
     ]
 
     static let window = CustomOperatorDefinition("SignalWindow", kernel: { try SignalWindowKernel($0, $1) })
@@ -26,4 +26,5 @@ extension CustomOperatorTable {
     static let stacker = CustomOperatorDefinition("SignalStacker", kernel: { try SignalStackerKernel($0, $1) })
     static let delay = CustomOperatorDefinition("SignalDelay", kernel: { try SignalDelayKernel($0, $1) })
     static let overlapAdd = CustomOperatorDefinition("SignalOverlapAdd", kernel: { try SignalOverlapAddKernel($0, $1) })
+    static let irfft = CustomOperatorDefinition("SignalIrfft", kernel: { try SignalIrfftKernel($0, $1) })
 }
