@@ -97,14 +97,88 @@ package final class SignalFftAutoScaleKernel: Kernel {
     }
 }
 
-/// SignalRfft (rfft.cc, src/rfft_int16.cc): each row zero-padded to `fft_length` and run
-/// through the 16-bit fixed-point KISS real FFT; int16 only.
+/// The three KISS builds TFLM's SignalRfft and SignalIrfft choose from by the options' `T`
+/// (rfft.cc / irfft.cc `RfftInitAll`, src/rfft_{int16,int32,float}.cc), with a scratch area of
+/// `length` complex values allocated once.
+private final class RealFFTRunner {
+    private enum Build {
+        case int16(KissRealFFT<KissInt16>), int32(KissRealFFT<KissInt32>), float32(KissRealFFT<KissFloat>)
+    }
+    private let build: Build
+    let length: Int
+    private let scratch: UnsafeMutableRawPointer
+    private let frame: UnsafeMutableRawPointer
+
+    init(_ c: KernelContext, _ options: FlexBufferMap, dtype: DType, inverse: Bool) throws {
+        if let t = options["T"]?.int64, t != Int64(dtype.code) {
+            throw Unsupported("option T is TensorType \(t) but the tensors are \(dtype.name)")
+        }
+        let length = Int(try options.int32("fft_length"))
+        let build: Build?
+        switch dtype {
+        case .int16: build = KissRealFFT<KissInt16>(length: length, inverse: inverse).map(Build.int16)
+        case .int32: build = KissRealFFT<KissInt32>(length: length, inverse: inverse).map(Build.int32)
+        case .float32: build = KissRealFFT<KissFloat>(length: length, inverse: inverse).map(Build.float32)
+        default: throw Unsupported("type \(dtype.name); supported: INT16, INT32 or FLOAT32")
+        }
+        guard let build else {
+            throw Unsupported("fft_length \(length) is not an even length whose half has only the factors 2, 3 and 5")
+        }
+        self.build = build
+        self.length = length
+        scratch = UnsafeMutableRawPointer.allocate(byteCount: length * 8, alignment: 8)
+        frame = UnsafeMutableRawPointer.allocate(byteCount: length * 4, alignment: 8)
+    }
+
+    deinit {
+        scratch.deallocate()
+        frame.deallocate()
+    }
+
+    /// `rows` forward transforms: each row of `rowLength` samples zero-padded to `length`
+    /// (rfft.cc's memcpy + memset into the work area), `length + 2` values out per row.
+    func forward(_ input: Slot, _ output: Slot, rows: Int, rowLength: Int) {
+        func run<A>(_ fft: KissRealFFT<A>) {
+            let x = input.pointer(A.Scalar.self), out = output.pointer(A.Scalar.self)
+            let work = frame.bindMemory(to: A.Scalar.self, capacity: length)
+            let area = scratch.bindMemory(to: KissComplex<A.Scalar>.self, capacity: length)
+            for r in 0..<rows {
+                for i in 0..<length { work[i] = i < rowLength ? x[r * rowLength + i] : A.zero }
+                fft.transform(work, out + r * (length + 2), scratch: area)
+            }
+        }
+        switch build {
+        case .int16(let f): run(f)
+        case .int32(let f): run(f)
+        case .float32(let f): run(f)
+        }
+    }
+
+    /// `rows` inverse transforms of rows `rowLength` values apart, `length` samples out per row.
+    func inverse(_ input: Slot, _ output: Slot, rows: Int, rowLength: Int) {
+        func run<A>(_ fft: KissRealFFT<A>) {
+            let x = input.pointer(A.Scalar.self), out = output.pointer(A.Scalar.self)
+            let area = scratch.bindMemory(to: KissComplex<A.Scalar>.self, capacity: length)
+            for r in 0..<rows { fft.inverseTransform(x + r * rowLength, out + r * length, scratch: area) }
+        }
+        switch build {
+        case .int16(let f): run(f)
+        case .int32(let f): run(f)
+        case .float32(let f):
+            run(f)
+            // src/irfft_float.cc: kiss_fftri does not scale; the float build divides by the length.
+            let out = output.f32, n = Float(length)
+            for i in 0..<(rows * length) { out[i] /= n }
+        }
+    }
+}
+
+/// SignalRfft (rfft.cc, src/rfft_{int16,int32,float}.cc): each row zero-padded to
+/// `fft_length` and run through KISS's real FFT (fixed point: the DFT divided by the length).
 package final class SignalRfftKernel: Kernel {
     private let input: Slot, output: Slot
     private let label: String
-    private let fft: FixedPointRealFFT
-    private var frame: [Int16]
-    private var scratch: [FixedPointRealFFT.Complex16]
+    private let fft: RealFFTRunner
     package var outputs: [Slot] { [output] }
 
     package init(_ c: KernelContext, _ options: FlexBufferMap) throws {
@@ -112,16 +186,9 @@ package final class SignalRfftKernel: Kernel {
         label = c.label
         input = try c.input(0)
         output = try c.output()
-        guard input.dtype == .int16 else { throw Unsupported("type \(input.dtype.name); supported: INT16 (TFLM also has INT32 and FLOAT32)") }
-        try expect(output, .int16, rank: input.rank, "output")
+        try expect(output, input.dtype, rank: input.rank, "output")
         guard input.rank >= 1 else { throw Unsupported("input is a scalar") }
-        let length = Int(try options.int32("fft_length"))
-        guard let fft = FixedPointRealFFT(length: length) else {
-            throw Unsupported("fft_length \(length) is not an even length whose half has only the factors 2, 3 and 5")
-        }
-        self.fft = fft
-        frame = Array(repeating: 0, count: length)
-        scratch = Array(repeating: .init(0, 0), count: length)
+        fft = try RealFFTRunner(c, options, dtype: input.dtype, inverse: false)
     }
 
     package func run() throws {
@@ -129,29 +196,18 @@ package final class SignalRfftKernel: Kernel {
         guard rowLength > 0, rowLength <= fft.length else {
             throw InterpreterError.runtime("rows of \(rowLength) samples do not fit fft_length \(fft.length)", at: label)
         }
-        let rows = input.count / rowLength
-        let bins = fft.length / 2 + 1
-        try output.resize(Array(input.shape.dropLast()) + [2 * bins], at: label)
-        let x = input.i16, out = output.i16
-        frame.withUnsafeMutableBufferPointer { frame in
-            scratch.withUnsafeMutableBufferPointer { scratch in
-                for r in 0..<rows {
-                    for i in 0..<fft.length { frame[i] = i < rowLength ? x[r * rowLength + i] : 0 }
-                    fft.transform(frame.baseAddress!, out + r * 2 * bins, scratch: scratch.baseAddress!)
-                }
-            }
-        }
+        try output.resize(Array(input.shape.dropLast()) + [fft.length + 2], at: label)
+        fft.forward(input, output, rows: input.count / rowLength, rowLength: rowLength)
     }
 }
 
-/// SignalIrfft (irfft.cc, src/irfft_int16.cc): each row of `fft_length / 2 + 1` bins through
-/// the 16-bit fixed-point KISS inverse real FFT (`kiss_fftri`, no 1/N scaling beyond the
-/// per-stage divisions); int16 only.
+/// SignalIrfft (irfft.cc, src/irfft_{int16,int32,float}.cc): each row of `fft_length / 2 + 1`
+/// bins through KISS's inverse real FFT (`kiss_fftri`; fixed point divides by the radix at every
+/// stage, float divides the result by `fft_length`).
 package final class SignalIrfftKernel: Kernel {
     private let input: Slot, output: Slot
     private let label: String
-    private let fft: FixedPointRealFFT
-    private var scratch: [FixedPointRealFFT.Complex16]
+    private let fft: RealFFTRunner
     package var outputs: [Slot] { [output] }
 
     package init(_ c: KernelContext, _ options: FlexBufferMap) throws {
@@ -159,15 +215,9 @@ package final class SignalIrfftKernel: Kernel {
         label = c.label
         input = try c.input(0)
         output = try c.output()
-        guard input.dtype == .int16 else { throw Unsupported("type \(input.dtype.name); supported: INT16 (TFLM also has INT32 and FLOAT32)") }
-        try expect(output, .int16, rank: input.rank, "output")
+        try expect(output, input.dtype, rank: input.rank, "output")
         guard input.rank >= 1 else { throw Unsupported("input is a scalar") }
-        let length = Int(try options.int32("fft_length"))
-        guard let fft = FixedPointRealFFT(length: length, inverse: true) else {
-            throw Unsupported("fft_length \(length) is not an even length whose half has only the factors 2, 3 and 5")
-        }
-        self.fft = fft
-        scratch = Array(repeating: .init(0, 0), count: length)
+        fft = try RealFFTRunner(c, options, dtype: input.dtype, inverse: true)
     }
 
     package func run() throws {
@@ -175,14 +225,8 @@ package final class SignalIrfftKernel: Kernel {
         guard bins >= fft.length / 2 + 1 else {
             throw InterpreterError.runtime("rows of \(bins) bins are fewer than fft_length / 2 + 1 = \(fft.length / 2 + 1)", at: label)
         }
-        let rows = input.count / (2 * bins)
         try output.resize(Array(input.shape.dropLast()) + [fft.length], at: label)
-        let x = input.i16, out = output.i16
-        scratch.withUnsafeMutableBufferPointer { scratch in
-            for r in 0..<rows {
-                fft.inverseTransform(x + r * 2 * bins, out + r * fft.length, scratch: scratch.baseAddress!)
-            }
-        }
+        fft.inverse(input, output, rows: input.count / (2 * bins), rowLength: 2 * bins)
     }
 }
 

@@ -188,14 +188,22 @@ def auto_scale(size):
     return custom_model("SignalFftAutoScale", build), inputs
 
 
-def rfft(shape, fft_length, full_scale=True):
+def other_type_runs(ttype, shape):
+    if ttype == T.INT32:
+        return [[rng.integers(-2**31, 2**31, shape).astype(np.int32) >> (r % 4 * 8)] for r in range(RUNS)]
+    return [[(rng.standard_normal(shape) * 10 ** (r % 4 - 1)).astype(np.float32)] for r in range(RUNS)]
+
+
+def rfft(shape, fft_length, full_scale=True, ttype=T.INT16):
     out_shape = list(shape[:-1]) + [fft_length + 2]
 
     def build(n):
-        x = n.input(shape, T.INT16)
-        return [x], [n.output(out_shape, T.INT16)], {"T": T.INT16, "fft_length": fft_length}
+        x = n.input(shape, ttype)
+        return [x], [n.output(out_shape, ttype)], {"T": ttype, "fft_length": fft_length}
 
     def inputs():
+        if ttype != T.INT16:
+            return other_type_runs(ttype, shape)
         runs = []
         for r in range(RUNS):
             if r % 3 == 0:
@@ -209,14 +217,16 @@ def rfft(shape, fft_length, full_scale=True):
     return custom_model("SignalRfft", build), inputs
 
 
-def irfft(shape, fft_length):
+def irfft(shape, fft_length, ttype=T.INT16):
     out_shape = list(shape[:-1]) + [fft_length]
 
     def build(n):
-        x = n.input(shape, T.INT16)
-        return [x], [n.output(out_shape, T.INT16)], {"T": T.INT16, "fft_length": fft_length}
+        x = n.input(shape, ttype)
+        return [x], [n.output(out_shape, ttype)], {"T": ttype, "fft_length": fft_length}
 
     def inputs():
+        if ttype != T.INT16:
+            return other_type_runs(ttype, shape)
         runs = []
         for r in range(RUNS):
             amplitude = [32767, 4000, 300][r % 3]
@@ -427,6 +437,14 @@ MODELS = {
     "irfft_120_rows": lambda: irfft([2, 122], 120),
     "irfft_96_wider_rows": lambda: irfft([3, 100], 96),
     "irfft_20": lambda: irfft([22], 20),
+    "rfft_int32_512": lambda: rfft([480], 512, ttype=T.INT32),
+    "rfft_int32_120_rows": lambda: rfft([2, 120], 120, ttype=T.INT32),
+    "rfft_float32_512": lambda: rfft([480], 512, ttype=T.FLOAT32),
+    "rfft_float32_60_rows": lambda: rfft([3, 50], 60, ttype=T.FLOAT32),
+    "irfft_int32_256": lambda: irfft([258], 256, ttype=T.INT32),
+    "irfft_int32_40_rows": lambda: irfft([2, 42], 40, ttype=T.INT32),
+    "irfft_float32_512": lambda: irfft([514], 512, ttype=T.FLOAT32),
+    "irfft_float32_30_rows": lambda: irfft([2, 32], 30, ttype=T.FLOAT32),
     "energy_all_bins": lambda: energy(257, 0, 257),
     "energy_middle_bins": lambda: energy(33, 4, 30),
     "filter_bank_40": lambda: filter_bank(257, 40),

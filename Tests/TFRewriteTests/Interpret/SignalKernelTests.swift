@@ -117,9 +117,9 @@ final class SignalKernelTests: XCTestCase {
     // MARK: Fixed-point FFT
 
     private func spectrum(_ samples: [Int16]) throws -> [(Int, Int)] {
-        let fft = try XCTUnwrap(FixedPointRealFFT(length: samples.count))
+        let fft = try XCTUnwrap(KissRealFFT<KissInt16>(length: samples.count))
         var out = [Int16](repeating: 0, count: samples.count + 2)
-        var scratch = [FixedPointRealFFT.Complex16](repeating: .init(0, 0), count: samples.count)
+        var scratch = [KissComplex<Int16>](repeating: .init(0, 0), count: samples.count)
         samples.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { o in
                 scratch.withUnsafeMutableBufferPointer { fft.transform(x.baseAddress!, o.baseAddress!, scratch: $0.baseAddress!) }
@@ -141,9 +141,9 @@ final class SignalKernelTests: XCTestCase {
             XCTAssertEqual(constant[0].0, 1000, accuracy: 2)
             XCTAssertTrue(constant.dropFirst().allSatisfy { abs($0.0) <= 2 && abs($0.1) <= 2 })
         }
-        XCTAssertNil(FixedPointRealFFT(length: 15))   // odd
-        XCTAssertNil(FixedPointRealFFT(length: 14))   // half 7: kf_bfly_generic, which TFLM's kissfft cannot run
-        XCTAssertNotNil(FixedPointRealFFT(length: 512))
+        XCTAssertNil(KissRealFFT<KissInt16>(length: 15))   // odd
+        XCTAssertNil(KissRealFFT<KissInt16>(length: 14))   // half 7: kf_bfly_generic, which TFLM's kissfft cannot run
+        XCTAssertNotNil(KissRealFFT<KissInt16>(length: 512))
     }
 
     // MARK: Kernels in the interpreter
