@@ -29,34 +29,24 @@ package enum SignalArithmetic {
     /// signal/src/square_root_32.cc `Sqrt32`: bit-by-bit integer square root, rounded to
     /// nearest (never above 0xFFFF).
     package static func sqrt32(_ value: UInt32) -> UInt16 {
-        if value == 0 { return 0 }
-        var num = value
-        var res: UInt32 = 0
-        let maxBitNumber = Int(32 - mostSignificantBit32(num)) | 1
-        var bit: UInt32 = 1 << UInt32(31 - maxBitNumber)
-        var iterations = (31 - maxBitNumber) / 2 + 1
-        while iterations > 0 {
-            iterations -= 1
-            if num >= res &+ bit {
-                num &-= res &+ bit
-                res = (res >> 1) &+ bit
-            } else {
-                res >>= 1
-            }
-            bit >>= 2
-        }
-        if num > res && res != 0xFFFF { res &+= 1 }
-        return UInt16(truncatingIfNeeded: res)
+        value == 0 ? 0 : UInt16(truncatingIfNeeded: bitwiseSquareRoot(value, msb: mostSignificantBit32(value), cap: 0xFFFF))
     }
 
     /// signal/src/square_root_64.cc `Sqrt64` (the result is returned as uint32).
     package static func sqrt64(_ value: UInt64) -> UInt32 {
         if value >> 32 == 0 { return UInt32(sqrt32(UInt32(value))) }
+        return UInt32(truncatingIfNeeded: bitwiseSquareRoot(value, msb: mostSignificantBit64(value), cap: 0xFFFF_FFFF))
+    }
+
+    /// The loop Sqrt32 and Sqrt64 share at their width: start at the highest even bit at or
+    /// below the leading one, then round up when the remainder exceeds the root (unless capped).
+    private static func bitwiseSquareRoot<T: FixedWidthInteger & UnsignedInteger>(_ value: T, msb: UInt32, cap: T) -> T {
+        let top = T.bitWidth - 1
         var num = value
-        var res: UInt64 = 0
-        let maxBitNumber = Int(64 - mostSignificantBit64(num)) | 1
-        var bit: UInt64 = 1 << UInt64(63 - maxBitNumber)
-        var iterations = (63 - maxBitNumber) / 2 + 1
+        var res: T = 0
+        let maxBitNumber = (T.bitWidth - Int(msb)) | 1
+        var bit: T = 1 << (top - maxBitNumber)
+        var iterations = (top - maxBitNumber) / 2 + 1
         while iterations > 0 {
             iterations -= 1
             if num >= res &+ bit {
@@ -67,8 +57,8 @@ package enum SignalArithmetic {
             }
             bit >>= 2
         }
-        if num > res && res != 0xFFFF_FFFF { res &+= 1 }
-        return UInt32(truncatingIfNeeded: res)
+        if num > res && res != cap { res &+= 1 }
+        return res
     }
 
     /// signal/src/log.cc `kLogLut`: log2(1 + x) − x correction, 128 segments (+1 guard).

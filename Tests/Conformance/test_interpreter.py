@@ -211,7 +211,10 @@ class Net:
         self.outputs.append(i)
         return i
 
-    def build(self, opcode, ins, outs, options_type=0, options=None) -> bytes:
+    def build(self, opcode, ins, outs, options_type=0, options=None,
+              custom_code=None, custom_options=b"") -> bytes:
+        """A custom op (opcode CUSTOM) takes `custom_code` and flexbuffer
+        `custom_options`."""
         import flatbuffers
         code = S.OperatorCodeT()
         code.builtinCode = opcode
@@ -223,6 +226,10 @@ class Net:
         op.outputs = list(outs)
         op.builtinOptionsType = options_type
         op.builtinOptions = options
+        if custom_code is not None:
+            code.customCode = custom_code.encode()
+            op.customOptions = list(custom_options)
+            op.customOptionsFormat = S.CustomOptionsFormat.FLEXBUFFERS
         sg = S.SubGraphT()
         sg.tensors, sg.inputs, sg.outputs, sg.operators = self.tensors, self.inputs, self.outputs, [op]
         sg.name = b"main"

@@ -106,48 +106,13 @@ def custom_model(code, build):
     """`build(net)` adds tensors and returns (inputs, outputs, options dict)."""
     n = Net()
     ins, outs, options = build(n)
-    oc = S.OperatorCodeT()
-    oc.builtinCode = OP.CUSTOM
-    oc.deprecatedBuiltinCode = OP.CUSTOM
-    oc.customCode = code.encode()
-    oc.version = 1
-    op = S.OperatorT()
-    op.opcodeIndex = 0
-    op.inputs, op.outputs = list(ins), list(outs)
-    op.customOptions = list(flexbuffers.Dumps(options))
-    op.customOptionsFormat = S.CustomOptionsFormat.FLEXBUFFERS
-    return _finish(n, oc, op)
+    return n.build(OP.CUSTOM, ins, outs, custom_code=code, custom_options=flexbuffers.Dumps(options))
 
 
-def builtin_model(opcode, build, options_type=0):
+def builtin_model(opcode, build):
     n = Net()
-    ins, outs, options = build(n)
-    oc = S.OperatorCodeT()
-    oc.builtinCode = opcode
-    oc.deprecatedBuiltinCode = min(opcode, 127)
-    oc.version = 1
-    op = S.OperatorT()
-    op.opcodeIndex = 0
-    op.inputs, op.outputs = list(ins), list(outs)
-    op.builtinOptionsType = options_type
-    op.builtinOptions = options
-    return _finish(n, oc, op)
-
-
-def _finish(n, oc, op):
-    import flatbuffers
-    sg = S.SubGraphT()
-    sg.tensors, sg.inputs, sg.outputs, sg.operators = n.tensors, n.inputs, n.outputs, [op]
-    sg.name = b"main"
-    m = S.ModelT()
-    m.version = 3
-    m.operatorCodes = [oc]
-    m.subgraphs = [sg]
-    m.buffers = n.buffers
-    m.description = b"tfrewrite signal conformance"
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    ins, outs, _ = build(n)
+    return n.build(opcode, ins, outs)
 
 
 rng = np.random.default_rng(SEED)

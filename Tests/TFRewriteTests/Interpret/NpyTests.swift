@@ -183,14 +183,6 @@ final class NpyTests: XCTestCase {
         022d032d0000000000000021006acff2518600000086000000050000000000000000000000800100000000782e6e7079
         504b0506000000000100010033000000bd0000000000
         """
-        let clean = hex.filter { !$0.isWhitespace }
-        var out: [UInt8] = []
-        var i = clean.startIndex
-        while i < clean.endIndex {
-            let j = clean.index(i, offsetBy: 2)
-            out.append(UInt8(clean[i..<j], radix: 16)!)
-            i = j
-        }
-        return out
+        return InterpreterTestSupport.bytes(hex: hex)
     }()
 }

@@ -11,16 +11,7 @@ import XCTest
 final class SignalKernelTests: XCTestCase {
     typealias G = InterpreterTestSupport.GraphBuilder
 
-    private func bytes(_ hex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var i = hex.startIndex
-        while i < hex.endIndex {
-            let j = hex.index(i, offsetBy: 2)
-            out.append(UInt8(hex[i..<j], radix: 16)!)
-            i = j
-        }
-        return out
-    }
+    private func bytes(_ hex: String) -> [UInt8] { InterpreterTestSupport.bytes(hex: hex) }
 
     // MARK: FlexBuffers
 
@@ -241,20 +232,7 @@ final class SignalKernelTests: XCTestCase {
     func testCorruptedAudioPreprocessorNeverTraps() throws {
         let path = InterpreterTestSupport.corpus.appendingPathComponent("audio_preprocessor_int8.tflite").path
         guard let bytes = FileManager.default.contents(atPath: path).map([UInt8].init) else { throw XCTSkip("model corpus absent: \(path) not found") }
-        var rng = SplitMix64(seed: 11)
-        var ran = 0
-        for _ in 0..<300 {
-            var b = bytes
-            for _ in 0..<(1 + Int(rng.next() % 3)) {
-                b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next())
-            }
-            guard let model = try? TFLiteImporter.decode(ByteStorage(copying: b)),
-                  let interp = try? Interpreter(model: model) else { continue }
-            let inputs = interp.inputs.compactMap { RuntimeTensor.zeros($0.dtype, shape: $0.shape) }
-            guard inputs.count == interp.inputs.count else { continue }
-            _ = try? interp.run(inputs)
-            ran += 1
-        }
+        let ran = InterpreterTestSupport.runCorruptedCopies(of: bytes, seed: 11, count: 300, flips: 3)
         XCTAssertGreaterThan(ran, 0)
     }
 }
