@@ -55,6 +55,8 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let lessEqual = BuiltinOperator(63)
     public static let slice = BuiltinOperator(65)
     public static let expandDims = BuiltinOperator(70)
+    public static let equal = BuiltinOperator(71)
+    public static let notEqual = BuiltinOperator(72)
     public static let log = BuiltinOperator(73)
     public static let sum = BuiltinOperator(74)
     public static let sqrt = BuiltinOperator(75)
@@ -64,6 +66,9 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let reduceProd = BuiltinOperator(81)
     public static let reduceMax = BuiltinOperator(82)
     public static let pack = BuiltinOperator(83)
+    public static let logicalOr = BuiltinOperator(84)
+    public static let logicalAnd = BuiltinOperator(86)
+    public static let logicalNot = BuiltinOperator(87)
     public static let unpack = BuiltinOperator(88)
     public static let reduceMin = BuiltinOperator(89)
     public static let floorDiv = BuiltinOperator(90)
@@ -73,8 +78,11 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let splitV = BuiltinOperator(102)
     public static let quantize = BuiltinOperator(114)
     public static let hardSwish = BuiltinOperator(117)
+    public static let ifThenElse = BuiltinOperator(118)
+    public static let whileLoop = BuiltinOperator(119)
     public static let placeholderForGreaterOpCodes = BuiltinOperator(127)
     /// Codes ≥ 127 are stored in `builtin_code`; `deprecated_builtin_code` holds this placeholder.
+    public static let callOnce = BuiltinOperator(129)
 
     // Schema order, checked against schema.fbs for the codes listed there; the tail past 161
     // differs between schema snapshots, so those print as BUILTIN_<n>.

@@ -4,12 +4,21 @@ import Kernels
 import Ops
 import Support
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A reference interpreter for the ops tfrewrite models: float32 kernels, and int8 kernels that
 /// reproduce TFLite Micro's reference kernels bit for bit.
 ///
 /// `init` checks every op once (all unsupported ops are reported together), decodes constants,
 /// precomputes fixed-point multipliers and weight layouts, and allocates every tensor. `run`
 /// then only computes. An instance is not thread-safe: it reuses its buffers between runs.
+/// Variable tensors (the state of SVDF and LSTM streaming models) and the state stateful kernels
+/// keep (the signal library's buffers) carry over from one run to the next, as on TFLM, until
+/// `resetVariables()`.
 public final class Interpreter {
     /// An input or output tensor of the subgraph.
     public struct TensorInfo: Hashable, Sendable {
@@ -39,13 +48,31 @@ public final class Interpreter {
     private let graph: Graph
     private var slots: [Slot?]
     private var steps: [Step] = []
+    /// Variable tensors: kernels update them in place, and they keep their contents across runs.
+    private var variables: [Slot] = []
 
     private struct Step {
         package var opIndex: Int
         package var kernel: Kernel
     }
 
-    public init(model: Model, subgraph: Int = 0) throws {
+    /// How many subgraph interpreters one model may create for its control flow (WHILE bodies
+    /// within IF branches within …): enough for any real model, finite for a hostile one whose
+    /// ops call the same subgraphs from many places.
+    package static let maxSubgraphInstances = 256
+
+    /// Counts the subgraph interpreters a root interpreter created, across all depths.
+    private final class SubgraphBudget {
+        var remaining = Interpreter.maxSubgraphInstances
+    }
+
+    public convenience init(model: Model, subgraph: Int = 0) throws {
+        try self.init(model: model, subgraph: subgraph, callers: [], budget: SubgraphBudget())
+    }
+
+    /// `callers`: the subgraphs whose control-flow ops led here, to refuse a cycle (a body that
+    /// calls its own loop) instead of recursing forever.
+    private init(model: Model, subgraph: Int, callers: [Int], budget: SubgraphBudget) throws {
         guard subgraph >= 0, subgraph < model.subgraphs.count else {
             throw InterpreterError.noSuchSubgraph(subgraph, count: model.subgraphs.count)
         }
@@ -81,21 +108,40 @@ public final class Interpreter {
         var unsupported: [InterpreterError.UnsupportedOp] = []
         var written = Set<Int32>(graph.inputs.map(\.raw))
         for (index, op) in graph.ops.enumerated() where !op.isErased {
-            let context = KernelContext(op: op, index: index, graph: graph, slot: { [unowned self] in self.slot($0) })
+            let context = KernelContext(op: op, index: index, graph: graph, slot: { [unowned self] in self.slot($0) },
+                                        subgraph: { [model] called in
+                let chain = callers + [subgraph]
+                guard called >= 0, called < model.subgraphs.count else {
+                    throw Unsupported("subgraph \(called) does not exist (the model has \(model.subgraphs.count))")
+                }
+                guard !chain.contains(called) else {
+                    throw Unsupported("subgraph \(called) calls itself (through \(chain.map(String.init).joined(separator: " → ")))")
+                }
+                guard budget.remaining > 0 else {
+                    throw Unsupported("the control flow needs more than \(Interpreter.maxSubgraphInstances) subgraph instances")
+                }
+                budget.remaining -= 1
+                do {
+                    return try Interpreter(model: model, subgraph: called, callers: chain, budget: budget)
+                } catch let e as InterpreterError {
+                    throw Unsupported("\(e)")
+                }
+            })
             do {
                 // The op itself first, so a missing kernel is the reason given, not its inputs.
                 if let reason = KernelFactory.missingKernel(op.kind) { throw Unsupported(reason) }
                 for (k, v) in op.inputs.enumerated() where !v.isAbsent {
                     guard v.index < graph.values.count else { throw Unsupported("input \(k) (\(v)) is not a tensor of the subgraph") }
+                    if slots[v.index] == nil, graph[v].isVariable {
+                        try makeVariableSlot(v)
+                        written.insert(v.raw)
+                    }
                     if slots[v.index] == nil, let data = model.constantData(graph[v]) {
                         slots[v.index] = try constantSlot(v, data)
                     }
                     if written.contains(v.raw) || slots[v.index]?.isConstant == true {
                         guard slots[v.index] != nil else { throw Unsupported("input \(k) has type \(graph[v].dtype.name)") }
                         continue
-                    }
-                    if graph[v].isVariable {
-                        throw Unsupported("input \(k) is the variable tensor \(v) (\(graph[v].name)); variables are not supported")
                     }
                     throw Unsupported("input \(k) reads \(v) (\(graph[v].name)) before any op writes it")
                 }
@@ -135,6 +181,38 @@ public final class Interpreter {
         }
     }
 
+    /// A variable tensor (an op's state, e.g. SVDF's memory) gets memory of its own that
+    /// persists across runs until `resetVariables`; TFLM ignores any buffer the file gives it.
+    private func makeVariableSlot(_ v: ValueID) throws {
+        let value = graph[v]
+        guard RuntimeTensor.supportedDTypes.contains(value.dtype) else { throw Unsupported("variable \(v) has type \(value.dtype.name)") }
+        guard value.shape.allSatisfy({ $0 >= 0 }) else { throw Unsupported("variable \(v) (\(value.name)) has a dynamic shape \(value.shape)") }
+        let slot = Slot(id: v, value: value, shape: value.shape.map(Int.init))
+        guard slot.count == RuntimeTensor.elementCount(slot.shape) else { throw Unsupported("variable \(v) (\(value.name)) is too large") }
+        slots[v.index] = slot
+        variables.append(slot)
+        Self.reset(slot)
+    }
+
+    /// Sets every variable tensor to its initial value, as TFLM's `Reset` (and the end of
+    /// `AllocateTensors`) does: the zero point for int8 variables, zero bytes otherwise
+    /// (micro_interpreter_graph.cc ResetTensorData memsets the int8 zero point, so an int16
+    /// variable with a zero point still starts at 0); and restores what stateful kernels keep to
+    /// its state after loading (TFLM's Reset calls each kernel's `reset`).
+    public func resetVariables() {
+        for slot in variables { Self.reset(slot) }
+        for step in steps { (step.kernel as? any StatefulKernel)?.resetState() }
+    }
+
+    /// Whether the model has variable tensors or stateful kernels, i.e. whether a run depends on
+    /// the runs before.
+    public var hasVariables: Bool { !variables.isEmpty || steps.contains { $0.kernel is any StatefulKernel } }
+
+    private static func reset(_ slot: Slot) {
+        let fill: Int32 = slot.dtype == .int8 ? slot.zeroPoint : 0
+        memset(slot.raw, fill, slot.byteCount)
+    }
+
     private func makeOutputSlot(_ v: ValueID) {
         if slots[v.index] == nil {
             let value = graph[v]
@@ -149,10 +227,12 @@ public final class Interpreter {
     private static func checkActivationMemory(_ graph: Graph, in model: Model, subgraph: Int) throws {
         var counted = Set<Int32>()
         var total = 0
-        let written = graph.inputs + graph.ops.lazy.filter { !$0.isErased }.flatMap(\.outputs)
+        let live = graph.ops.lazy.filter { !$0.isErased }
+        let variables = live.flatMap(\.inputs).filter { !$0.isAbsent && $0.index < graph.values.count && graph[$0].isVariable }
+        let written = graph.inputs + live.flatMap(\.outputs) + variables
         for v in written where !v.isAbsent && v.index < graph.values.count && counted.insert(v.raw).inserted {
             let value = graph[v]
-            guard model.constantData(value) == nil else { continue }
+            guard value.isVariable || model.constantData(value) == nil else { continue }
             let shape = value.shape.map { Int(max($0, 0)) }
             let (bytes, overflow) = (RuntimeTensor.elementCount(shape) ?? Int.max).multipliedReportingOverflow(by: value.dtype.byteSize ?? 1)
             guard !overflow, bytes <= Slot.maxBytes else { continue }
@@ -174,14 +254,7 @@ public final class Interpreter {
         return Slot(id: id, value: value, constant: data)
     }
 
-    /// Restores the state stateful kernels carry from one run to the next (the signal library's
-    /// noise estimate) to what it was after loading, as TFLM's `MicroInterpreter::Reset` does.
-    public func resetState() {
-        for step in steps { (step.kernel as? any StatefulKernel)?.resetState() }
-    }
-
-    /// Runs one inference. Stateful kernels (the signal library's spectral subtraction) carry
-    /// their state into the next run, as TFLM's do between invokes.
+    /// Runs one inference.
     public func run(_ inputs: [RuntimeTensor]) throws -> [RuntimeTensor] {
         try execute(inputs, observe: nil)
     }
@@ -252,4 +325,9 @@ public final class Interpreter {
     package func slot(_ id: ValueID) -> Slot? {
         id.isAbsent || id.index >= slots.count ? nil : slots[id.index]
     }
+}
+
+extension Interpreter: SubgraphRunner {
+    package var inputTypes: [DType] { inputs.map(\.dtype) }
+    package var outputTypes: [DType] { outputs.map(\.dtype) }
 }

@@ -18,11 +18,16 @@ package struct KernelContext {
     /// The graph the op belongs to.
     package let graph: Graph
 
-    package init(op: Op, index: Int, graph: Graph, slot: @escaping (ValueID) -> Slot?) {
+    /// Another subgraph of the model, ready to run: what WHILE, IF and CALL_ONCE call.
+    package let subgraph: (Int) throws -> any SubgraphRunner
+
+    package init(op: Op, index: Int, graph: Graph, slot: @escaping (ValueID) -> Slot?,
+                 subgraph: @escaping (Int) throws -> any SubgraphRunner = { _ in throw Unsupported("control flow needs the interpreter") }) {
         self.op = op
         self.index = index
         self.graph = graph
         self.slot = slot
+        self.subgraph = subgraph
     }
 
     package var label: String { "\(op.name) #\(index)" }
@@ -64,4 +69,12 @@ package protocol Kernel: AnyObject {
 /// TFLM's `MicroInterpreter::Reset` does.
 package protocol StatefulKernel: Kernel {
     func resetState()
+}
+
+/// A subgraph the interpreter prepared for a control-flow kernel (Kernels cannot see the
+/// Interpreter, which lives above them): its inputs' and outputs' types, and a run.
+package protocol SubgraphRunner: AnyObject {
+    var inputTypes: [DType] { get }
+    var outputTypes: [DType] { get }
+    func run(_ inputs: [RuntimeTensor]) throws -> [RuntimeTensor]
 }

@@ -32,7 +32,7 @@ package final class SoftmaxKernel: Kernel {
         self.beta = beta
         switch (input.dtype, output.dtype) {
         case (.float32, .float32): break
-        case (.int8, .int8):
+        case (.int8, .int8), (.int8, .int16):
             guard input.isQuantized else { throw Unsupported("int8 input without quantization parameters") }
             try requirePositiveScales(input)
             // PreprocessSoftmaxScaling(beta, input_scale, 5) then CalculateInputRadius(5, shift).
@@ -43,7 +43,7 @@ package final class SoftmaxKernel: Kernel {
             }
             diffMin = 0 &- FixedPoint.inputRadius(integerBits: 5, leftShift: inputMultiplier.shift)
         default:
-            throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8")
+            throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 → FLOAT32, INT8 → INT8 or INT16")
         }
     }
 
@@ -53,7 +53,11 @@ package final class SoftmaxKernel: Kernel {
         }
         try output.resize(input.shape, at: label)
         let rows = input.count / depth
-        if input.dtype == .float32 { runFloat(rows, depth) } else { runInt8(rows, depth) }
+        switch output.dtype {
+        case .float32: runFloat(rows, depth)
+        case .int16: try runInt8(rows, depth, into: output.i16)
+        default: try runInt8(rows, depth, into: output.i8)
+        }
     }
 
     private func runFloat(_ rows: Int, _ depth: Int) {
@@ -72,9 +76,12 @@ package final class SoftmaxKernel: Kernel {
         }
     }
 
-    private func runInt8(_ rows: Int, _ depth: Int) {
-        let x = input.i8, y = output.i8
+    /// The output type sets the result's resolution (reference softmax.h: 2⁻⁸ or 2⁻¹⁶ steps)
+    /// and its offset (the type's minimum).
+    private func runInt8<T: FixedWidthInteger & SignedInteger>(_ rows: Int, _ depth: Int, into y: UnsafeMutablePointer<T>) throws {
+        let x = input.i8
         let m = inputMultiplier
+        let lowest = Int32(T.min), highest = Int32(T.max)
         for r in 0..<rows {
             let row = x + r * depth, out = y + r * depth
             var maxIn: Int32 = -128
@@ -89,16 +96,21 @@ package final class SoftmaxKernel: Kernel {
                 }
             }
             let (scale, bitsOverUnit) = FixedPoint.reciprocal(sumOfExps, integerDigits: 12)
+            let exponent = bitsOverUnit + 31 - T.bitWidth
+            // TFLM checks this with TFLITE_CHECK (an abort on the device).
+            guard exponent >= 0 && exponent <= 31 else {
+                throw InterpreterError.runtime("softmax exponent \(exponent) is outside 0...31", at: label)
+            }
             for c in 0..<depth {
                 let diff = Int32(row[c]) &- maxIn
                 if diff >= diffMin {
                     let scaled = FixedPoint.multiplyGreaterThanOne(diff, m)
                     let e = FixedPoint.expOnNegativeValues(scaled, integerBits: 5)
-                    let unsat = FixedPoint.rdbpot(FixedPoint.srdhm(scale, e), bitsOverUnit + 31 - 8)
-                    let shifted = unsat &- 128
-                    out[c] = Int8(truncatingIfNeeded: max(min(shifted, 127), -128))
+                    let unsat = FixedPoint.rdbpot(FixedPoint.srdhm(scale, e), exponent)
+                    let shifted = unsat &+ lowest
+                    out[c] = T(truncatingIfNeeded: max(min(shifted, highest), lowest))
                 } else {
-                    out[c] = -128
+                    out[c] = T(truncatingIfNeeded: lowest)
                 }
             }
         }
@@ -132,7 +144,7 @@ package final class MeanKernel: Kernel {
             try requirePositiveScales(input, output)
             multiplier = QuantizedMultiplier(Double(input.scale) / Double(output.scale))
         default:
-            throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8")
+            throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 → FLOAT32, INT8 → INT8 or INT16")
         }
     }
 
@@ -213,8 +225,8 @@ package final class MeanKernel: Kernel {
 // MARK: - QUANTIZE / DEQUANTIZE
 
 /// QUANTIZE: float → int8/uint8/int16 as `round_half_away(x / scale) + zero_point` in float
-/// (reference_ops::AffineQuantize); integer → integer requantization with one multiplier
-/// in_scale/out_scale (reference_ops::Requantize).
+/// (reference_ops::AffineQuantize); integer → integer (int8/uint8/int16/int32) requantization
+/// with one multiplier in_scale/out_scale (reference_ops::Requantize).
 package final class QuantizeKernel: Kernel {
     private let label: String
     private let input: Slot, output: Slot
@@ -232,15 +244,18 @@ package final class QuantizeKernel: Kernel {
         case .int8: range = (-128, 127)
         case .uint8: range = (0, 255)
         case .int16: range = (-32768, 32767)
-        default: throw Unsupported("output type \(output.dtype.name); supported: INT8, UINT8 or INT16")
+        // quantize_common.cc: int8 and int16 inputs may requantize to int32.
+        case .int32: range = (Int32.min, Int32.max)
+        default: throw Unsupported("output type \(output.dtype.name); supported: INT8, UINT8, INT16 or INT32")
         }
         switch input.dtype {
-        case .float32: break
-        case .int8, .uint8, .int16:
+        case .float32:
+            guard output.dtype != .int32 else { throw Unsupported("FLOAT32 → INT32 is not a quantization TFLM or LiteRT runs") }
+        case .int8, .uint8, .int16, .int32:
             guard input.isQuantized else { throw Unsupported("integer input without quantization parameters") }
             try requirePositiveScales(input)
             multiplier = QuantizedMultiplier(Double(input.scale) / Double(output.scale))
-        default: throw Unsupported("input type \(input.dtype.name); supported: FLOAT32, INT8, UINT8 or INT16")
+        default: throw Unsupported("input type \(input.dtype.name); supported: FLOAT32, INT8, UINT8, INT16 or INT32")
         }
     }
 
@@ -257,6 +272,7 @@ package final class QuantizeKernel: Kernel {
                 switch input.dtype {
                 case .int8: Int32(input.i8[i])
                 case .uint8: Int32(input.u8[i])
+                case .int32: input.i32[i]
                 default: Int32(input.i16[i])
                 }
             }
@@ -268,6 +284,7 @@ package final class QuantizeKernel: Kernel {
         switch output.dtype {
         case .int8: for i in 0..<n { output.i8[i] = Int8(truncatingIfNeeded: min(max(values[i], lo), hi)) }
         case .uint8: for i in 0..<n { output.u8[i] = UInt8(truncatingIfNeeded: min(max(values[i], lo), hi)) }
+        case .int32: for i in 0..<n { output.i32[i] = values[i] }
         default: for i in 0..<n { output.i16[i] = Int16(truncatingIfNeeded: min(max(values[i], lo), hi)) }
         }
     }

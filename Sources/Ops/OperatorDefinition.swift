@@ -250,7 +250,7 @@ package enum OperatorTable {
         + softmaxOperators + binaryOperators + unaryOperators + reductionOperators + padOperators
         + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
         + gatherOperators + transposeOperators + castOperators + squaredDifferenceOperators
-        + versionedOperators
+        + versionedOperators + comparisonOperators + controlFlowOperators
 
     private static let byCode: [Int32: OperatorDefinition] = {
         var d: [Int32: OperatorDefinition] = [:]

@@ -36,6 +36,9 @@ struct Run: ParsableCommand {
     @Option(help: "Run every inference this many times (for timing); the outputs of the last run are kept.")
     var `repeat`: Int = 1
 
+    @Flag(help: "Keep the variable tensors (the memory of SVDF and LSTM streaming models) from one run to the next, as the device does between invokes; without it every run starts from the reset state.")
+    var state = false
+
     func validate() throws {
         guard !input.isEmpty else { throw ValidationError("give the input data with --input") }
         guard `repeat` >= 1 else { throw ValidationError("--repeat must be at least 1") }
@@ -75,6 +78,7 @@ struct Run: ParsableCommand {
         for s in samples {
             var last: [RuntimeTensor] = []
             for _ in 0..<`repeat` {
+                if !state { interpreter.resetVariables() }
                 let start = clock.now
                 do {
                     last = try interpreter.run(s)

@@ -14,6 +14,13 @@ extension OperatorTable {
                 (hybrid && s.opaqueBool(field: 2), 4, "float input with int8 weights (hybrid, asymmetric inputs)"),
                 (hybrid, 2, "float input with int8 weights (hybrid)"),
             ])
+        }, kernel: { c in
+            // TFLM svdf.cc: float, or int8 with int8/int16 state; hybrid is LiteRT-only.
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            guard let activation = ActivationFunction(rawValue: options?.int8(1, default: 0) ?? 0) else {
+                throw Unsupported("unknown fused activation \(options?.int8(1, default: 0) ?? 0)")
+            }
+            return try SvdfKernel(c, rank: Int(options?.int32(0, default: 0) ?? 0), activation: activation)
         }),
         OperatorDefinition(.unidirectionalSequenceLSTM, version: { s in
             // UnidirectionalSequenceLSTMOptions: 4 asymmetric_quantize_inputs, 5 diagonal_recurrent_tensors.
@@ -24,6 +31,16 @@ extension OperatorTable {
                 (hybrid && s.opaqueBool(field: 4), 3, "float input with int8 weights (hybrid, asymmetric inputs)"),
                 (hybrid, 2, "float input with int8 weights (hybrid)"),
             ])
+        }, kernel: { c in
+            // TFLM unidirectional_sequence_lstm.cc: float, or int8 with an int16 cell state.
+            // UnidirectionalSequenceLSTMOptions: 0 fused_activation_function, 1 cell_clip,
+            // 2 proj_clip, 3 time_major.
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            let code = options?.int8(0, default: 0) ?? 0
+            guard let activation = ActivationFunction(rawValue: code) else { throw Unsupported("unknown fused activation \(code)") }
+            return try SequenceLstmKernel(c, cellActivation: activation, cellClip: options?.float32(1, default: 0) ?? 0,
+                                          projectionClip: options?.float32(2, default: 0) ?? 0,
+                                          timeMajor: (options?.int8(3, default: 0) ?? 0) != 0)
         }),
         OperatorDefinition(.slice, version: { s in
             s.first([
@@ -34,7 +51,7 @@ extension OperatorTable {
                 (s.input(0) == .string, 3, "string input"),
                 (s.input(0) == .int8, 2, "int8 input"),
             ])
-        }),
+        }, kernel: { c in try SliceKernel(c) }),
         OperatorDefinition(.split, version: { s in
             // The data is input 1; input 0 is the axis.
             s.first([
@@ -42,7 +59,7 @@ extension OperatorTable {
                 (s.input(1) == .int32, 3, "int32 input"),
                 (s.input(1) == .int8, 2, "int8 input"),
             ])
-        }),
+        }, kernel: { c in try SplitKernel(c, .split) }),
         OperatorDefinition(.unpack, version: { s in
             s.first([
                 (s.input(0) == .int8 || s.input(0) == .uint8, 2, "\(s.name(s.input(0))) input"),
@@ -50,19 +67,19 @@ extension OperatorTable {
                 (s.input(0) == .int16 && s.output(0) == .int16, 4, "int16 input and output"),
                 (s.input(0) == .float16 || s.input(0) == .bfloat16, 5, "\(s.name(s.input(0))) input"),
             ])
+        }, kernel: { c in
+            // UnpackOptions: 0 num, 1 axis.
+            guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            return try SplitKernel(c, .unpack(axis: options?.int32(1, default: 0) ?? 0))
         }),
         OperatorDefinition(.l2Normalization, version: { s in s.first([(s.output(0) == .int8, 2, "int8 output")]) }),
         OperatorDefinition(.argMax, version: argVersion),
         OperatorDefinition(.argMin, version: argVersion),
         OperatorDefinition(.spaceToDepth, version: int8InputVersion),
-        OperatorDefinition(.splitV, version: int8InputVersion),
+        OperatorDefinition(.splitV, version: int8InputVersion, kernel: { c in try SplitKernel(c, .splitV) }),
         OperatorDefinition(.sum, version: int8InputVersion),
         OperatorDefinition(.logSoftmax, version: int8InputVersion),
-        OperatorDefinition(.greater, version: int8InputVersion),
-        OperatorDefinition(.lessEqual, version: int8InputVersion),
         OperatorDefinition(.depthToSpace, version: int8InputVersion),
-        OperatorDefinition(.less, version: OpVersions.int8OrInt16Input),
-        OperatorDefinition(.greaterEqual, version: OpVersions.int8OrInt16Input),
         OperatorDefinition(.spaceToBatchND, version: spaceBatchVersion),
         OperatorDefinition(.batchToSpaceND, version: spaceBatchVersion),
         OperatorDefinition(.exp, version: int8Or16InputV2),

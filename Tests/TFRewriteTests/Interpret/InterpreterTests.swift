@@ -19,12 +19,12 @@ final class InterpreterTests: XCTestCase {
         let w = g.value("w", .float32, [1, 4])
         g.op(.custom(code: "MyOp"), [x], [y])
         g.op(.relu, [y], [z])
-        g.op(.builtin(BuiltinOperator(27), options: nil), [z], [w])  // SVDF
+        g.op(.builtin(BuiltinOperator(15), options: nil), [z], [w])  // LSH_PROJECTION: not a TFLM op
         XCTAssertThrowsError(try Interpreter(model: g.model(inputs: [x], outputs: [w]))) { error in
             guard let e = error as? InterpreterError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.unsupportedOps.map(\.index), [0, 2])
-            XCTAssertEqual(e.unsupportedOps.map(\.name), ["MyOp", "SVDF"])
-            XCTAssertEqual(e.description, "subgraph 0: 2 ops not supported by the interpreter: MyOp #0 (custom op \"MyOp\" has no kernel); SVDF #2 (no kernel for this op)")
+            XCTAssertEqual(e.unsupportedOps.map(\.name), ["MyOp", "LSH_PROJECTION"])
+            XCTAssertEqual(e.description, "subgraph 0: 2 ops not supported by the interpreter: MyOp #0 (custom op \"MyOp\" has no kernel); LSH_PROJECTION #2 (no kernel for this op)")
         }
     }
 

@@ -220,7 +220,7 @@ final class SignalKernelTests: XCTestCase {
         _ = try interp.run([loud])
         let afterLoud = try interp.run([tone])[0]
         XCTAssertNotEqual(afterLoud, fresh)
-        interp.resetState()
+        interp.resetVariables()
         XCTAssertEqual(try interp.run([tone])[0], fresh)
         // The 1 kHz tone is the strongest feature near mel channel 1 kHz, not at the band edges.
         let features = fresh.int8s!.map(Int.init)
