@@ -109,7 +109,7 @@ public enum ModelLoader {
     }
 
     /// The format of `path` from its content: a directory is a SavedModel; a file with the
-    /// "TFL3" identifier is TFLite; a protobuf starting with field 1 as a varint is a
+    /// "TFL3" identifier is TFLite; a .keras zip or an HDF5 file is refused with advice; a protobuf starting with field 1 as a varint is a
     /// SavedModel (saved_model_schema_version), with a length-delimited field a GraphDef.
     public static func detectFormat(path: String) throws -> Format {
         if isDirectory(path) { return .savedModel }
@@ -117,6 +117,7 @@ public enum ModelLoader {
         let bytes = storage.bytes
         guard bytes.count > 0 else { throw GraphDefImportError.graph("\(path) is empty") }
         if bytes.count >= 8, Array(bytes[4..<8]) == Array("TFL3".utf8) { return .tflite }
+        if let unsupported = ContainerSignature.unsupported(bytes, path: path) { throw unsupported }
         if path.hasSuffix(".tflite") { return .tflite }  // let the TFLite reader explain what is wrong
         switch bytes[0] {
         case 0x08: return .savedModel  // field 1, varint: saved_model_schema_version

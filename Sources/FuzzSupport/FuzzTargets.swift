@@ -9,7 +9,7 @@ import TestSupport
 /// through them. An entry function may throw (a refused input is the expected outcome); it
 /// must never trap, hang or allocate past `MemoryBudget`.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case tflite, graphdef, savedmodel, rules, npy, pipeline, irtext
+    case tflite, graphdef, savedmodel, rules, npy, pipeline, irtext, tensorbundle
 
     /// The executable's name, `fuzz-<target>`.
     public var executableName: String { "fuzz-" + rawValue }
@@ -28,6 +28,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .npy: try Self.npy(bytes)
         case .pipeline: try Self.pipeline(bytes)
         case .irtext: try Self.irText(bytes)
+        case .tensorbundle: try Self.tensorBundle(bytes)
         }
     }
 
@@ -48,6 +49,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     static func savedModel(_ bytes: [UInt8]) throws {
         let saved = try bytes.withUnsafeBytes { try ProtoDecoding.savedModel($0, path: "saved_model.pb") }
         _ = try SavedModelImporter.importSavedModel(saved, directory: FuzzScratch.directory)
+    }
+
+    /// A checkpoint's variables.index: the SSTable reader (footer, blocks, checksums, prefix
+    /// compressed keys) and the BundleHeaderProto / BundleEntryProto decoding.
+    static func tensorBundle(_ bytes: [UInt8]) throws {
+        _ = try bytes.withUnsafeBytes { try TensorBundle.parseIndex($0, path: "variables.index") }
     }
 
     /// The rules YAML reader, the rules-file schema, the rule-expression parser and the

@@ -589,6 +589,51 @@ void   tfproto__signature_def__free_unpacked
   assert(message->base.descriptor == &tfproto__signature_def__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tfproto__saver_def__init
+                     (Tfproto__SaverDef         *message)
+{
+  static const Tfproto__SaverDef init_value = TFPROTO__SAVER_DEF__INIT;
+  *message = init_value;
+}
+size_t tfproto__saver_def__get_packed_size
+                     (const Tfproto__SaverDef *message)
+{
+  assert(message->base.descriptor == &tfproto__saver_def__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__saver_def__pack
+                     (const Tfproto__SaverDef *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__saver_def__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__saver_def__pack_to_buffer
+                     (const Tfproto__SaverDef *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__saver_def__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__SaverDef *
+       tfproto__saver_def__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__SaverDef *)
+     protobuf_c_message_unpack (&tfproto__saver_def__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__saver_def__free_unpacked
+                     (Tfproto__SaverDef *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__saver_def__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tfproto__meta_graph_def__meta_info_def__init
                      (Tfproto__MetaGraphDef__MetaInfoDef         *message)
 {
@@ -646,6 +691,237 @@ void   tfproto__meta_graph_def__free_unpacked
   assert(message->base.descriptor == &tfproto__meta_graph_def__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   tfproto__object_reference__init
+                     (Tfproto__ObjectReference         *message)
+{
+  static const Tfproto__ObjectReference init_value = TFPROTO__OBJECT_REFERENCE__INIT;
+  *message = init_value;
+}
+size_t tfproto__object_reference__get_packed_size
+                     (const Tfproto__ObjectReference *message)
+{
+  assert(message->base.descriptor == &tfproto__object_reference__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__object_reference__pack
+                     (const Tfproto__ObjectReference *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__object_reference__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__object_reference__pack_to_buffer
+                     (const Tfproto__ObjectReference *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__object_reference__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__ObjectReference *
+       tfproto__object_reference__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__ObjectReference *)
+     protobuf_c_message_unpack (&tfproto__object_reference__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__object_reference__free_unpacked
+                     (Tfproto__ObjectReference *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__object_reference__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tfproto__saved_variable__init
+                     (Tfproto__SavedVariable         *message)
+{
+  static const Tfproto__SavedVariable init_value = TFPROTO__SAVED_VARIABLE__INIT;
+  *message = init_value;
+}
+size_t tfproto__saved_variable__get_packed_size
+                     (const Tfproto__SavedVariable *message)
+{
+  assert(message->base.descriptor == &tfproto__saved_variable__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__saved_variable__pack
+                     (const Tfproto__SavedVariable *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__saved_variable__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__saved_variable__pack_to_buffer
+                     (const Tfproto__SavedVariable *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__saved_variable__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__SavedVariable *
+       tfproto__saved_variable__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__SavedVariable *)
+     protobuf_c_message_unpack (&tfproto__saved_variable__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__saved_variable__free_unpacked
+                     (Tfproto__SavedVariable *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__saved_variable__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tfproto__saved_object__init
+                     (Tfproto__SavedObject         *message)
+{
+  static const Tfproto__SavedObject init_value = TFPROTO__SAVED_OBJECT__INIT;
+  *message = init_value;
+}
+size_t tfproto__saved_object__get_packed_size
+                     (const Tfproto__SavedObject *message)
+{
+  assert(message->base.descriptor == &tfproto__saved_object__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__saved_object__pack
+                     (const Tfproto__SavedObject *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__saved_object__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__saved_object__pack_to_buffer
+                     (const Tfproto__SavedObject *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__saved_object__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__SavedObject *
+       tfproto__saved_object__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__SavedObject *)
+     protobuf_c_message_unpack (&tfproto__saved_object__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__saved_object__free_unpacked
+                     (Tfproto__SavedObject *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__saved_object__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tfproto__saved_concrete_function__init
+                     (Tfproto__SavedConcreteFunction         *message)
+{
+  static const Tfproto__SavedConcreteFunction init_value = TFPROTO__SAVED_CONCRETE_FUNCTION__INIT;
+  *message = init_value;
+}
+size_t tfproto__saved_concrete_function__get_packed_size
+                     (const Tfproto__SavedConcreteFunction *message)
+{
+  assert(message->base.descriptor == &tfproto__saved_concrete_function__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__saved_concrete_function__pack
+                     (const Tfproto__SavedConcreteFunction *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__saved_concrete_function__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__saved_concrete_function__pack_to_buffer
+                     (const Tfproto__SavedConcreteFunction *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__saved_concrete_function__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__SavedConcreteFunction *
+       tfproto__saved_concrete_function__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__SavedConcreteFunction *)
+     protobuf_c_message_unpack (&tfproto__saved_concrete_function__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__saved_concrete_function__free_unpacked
+                     (Tfproto__SavedConcreteFunction *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__saved_concrete_function__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tfproto__saved_object_graph__concrete_functions_entry__init
+                     (Tfproto__SavedObjectGraph__ConcreteFunctionsEntry         *message)
+{
+  static const Tfproto__SavedObjectGraph__ConcreteFunctionsEntry init_value = TFPROTO__SAVED_OBJECT_GRAPH__CONCRETE_FUNCTIONS_ENTRY__INIT;
+  *message = init_value;
+}
+void   tfproto__saved_object_graph__init
+                     (Tfproto__SavedObjectGraph         *message)
+{
+  static const Tfproto__SavedObjectGraph init_value = TFPROTO__SAVED_OBJECT_GRAPH__INIT;
+  *message = init_value;
+}
+size_t tfproto__saved_object_graph__get_packed_size
+                     (const Tfproto__SavedObjectGraph *message)
+{
+  assert(message->base.descriptor == &tfproto__saved_object_graph__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__saved_object_graph__pack
+                     (const Tfproto__SavedObjectGraph *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__saved_object_graph__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__saved_object_graph__pack_to_buffer
+                     (const Tfproto__SavedObjectGraph *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__saved_object_graph__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__SavedObjectGraph *
+       tfproto__saved_object_graph__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__SavedObjectGraph *)
+     protobuf_c_message_unpack (&tfproto__saved_object_graph__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__saved_object_graph__free_unpacked
+                     (Tfproto__SavedObjectGraph *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__saved_object_graph__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   tfproto__saved_model__init
                      (Tfproto__SavedModel         *message)
 {
@@ -689,6 +965,96 @@ void   tfproto__saved_model__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &tfproto__saved_model__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tfproto__bundle_header_proto__init
+                     (Tfproto__BundleHeaderProto         *message)
+{
+  static const Tfproto__BundleHeaderProto init_value = TFPROTO__BUNDLE_HEADER_PROTO__INIT;
+  *message = init_value;
+}
+size_t tfproto__bundle_header_proto__get_packed_size
+                     (const Tfproto__BundleHeaderProto *message)
+{
+  assert(message->base.descriptor == &tfproto__bundle_header_proto__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__bundle_header_proto__pack
+                     (const Tfproto__BundleHeaderProto *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__bundle_header_proto__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__bundle_header_proto__pack_to_buffer
+                     (const Tfproto__BundleHeaderProto *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__bundle_header_proto__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__BundleHeaderProto *
+       tfproto__bundle_header_proto__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__BundleHeaderProto *)
+     protobuf_c_message_unpack (&tfproto__bundle_header_proto__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__bundle_header_proto__free_unpacked
+                     (Tfproto__BundleHeaderProto *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__bundle_header_proto__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   tfproto__bundle_entry_proto__init
+                     (Tfproto__BundleEntryProto         *message)
+{
+  static const Tfproto__BundleEntryProto init_value = TFPROTO__BUNDLE_ENTRY_PROTO__INIT;
+  *message = init_value;
+}
+size_t tfproto__bundle_entry_proto__get_packed_size
+                     (const Tfproto__BundleEntryProto *message)
+{
+  assert(message->base.descriptor == &tfproto__bundle_entry_proto__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t tfproto__bundle_entry_proto__pack
+                     (const Tfproto__BundleEntryProto *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &tfproto__bundle_entry_proto__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t tfproto__bundle_entry_proto__pack_to_buffer
+                     (const Tfproto__BundleEntryProto *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &tfproto__bundle_entry_proto__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Tfproto__BundleEntryProto *
+       tfproto__bundle_entry_proto__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Tfproto__BundleEntryProto *)
+     protobuf_c_message_unpack (&tfproto__bundle_entry_proto__descriptor,
+                                allocator, len, data);
+}
+void   tfproto__bundle_entry_proto__free_unpacked
+                     (Tfproto__BundleEntryProto *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &tfproto__bundle_entry_proto__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 static const ProtobufCFieldDescriptor tfproto__tensor_shape_proto__dim__field_descriptors[2] =
@@ -2108,6 +2474,70 @@ const ProtobufCMessageDescriptor tfproto__signature_def__descriptor =
   (ProtobufCMessageInit) tfproto__signature_def__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor tfproto__saver_def__field_descriptors[3] =
+{
+  {
+    "filename_tensor_name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SaverDef, filename_tensor_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "save_tensor_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SaverDef, save_tensor_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "restore_op_name",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SaverDef, restore_op_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__saver_def__field_indices_by_name[] = {
+  0,   /* field[0] = filename_tensor_name */
+  2,   /* field[2] = restore_op_name */
+  1,   /* field[1] = save_tensor_name */
+};
+static const ProtobufCIntRange tfproto__saver_def__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tfproto__saver_def__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.SaverDef",
+  "SaverDef",
+  "Tfproto__SaverDef",
+  "tfproto",
+  sizeof(Tfproto__SaverDef),
+  3,
+  tfproto__saver_def__field_descriptors,
+  tfproto__saver_def__field_indices_by_name,
+  1,  tfproto__saver_def__number_ranges,
+  (ProtobufCMessageInit) tfproto__saver_def__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor tfproto__meta_graph_def__meta_info_def__field_descriptors[2] =
 {
   {
@@ -2210,7 +2640,7 @@ const ProtobufCMessageDescriptor tfproto__meta_graph_def__signature_def_entry__d
   (ProtobufCMessageInit) tfproto__meta_graph_def__signature_def_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor tfproto__meta_graph_def__field_descriptors[3] =
+static const ProtobufCFieldDescriptor tfproto__meta_graph_def__field_descriptors[5] =
 {
   {
     "meta_info_def",
@@ -2237,6 +2667,18 @@ static const ProtobufCFieldDescriptor tfproto__meta_graph_def__field_descriptors
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "saver_def",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__MetaGraphDef, saver_def),
+    &tfproto__saver_def__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "signature_def",
     5,
     PROTOBUF_C_LABEL_REPEATED,
@@ -2248,17 +2690,32 @@ static const ProtobufCFieldDescriptor tfproto__meta_graph_def__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "object_graph_def",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__MetaGraphDef, object_graph_def),
+    &tfproto__saved_object_graph__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned tfproto__meta_graph_def__field_indices_by_name[] = {
   1,   /* field[1] = graph_def */
   0,   /* field[0] = meta_info_def */
-  2,   /* field[2] = signature_def */
+  4,   /* field[4] = object_graph_def */
+  2,   /* field[2] = saver_def */
+  3,   /* field[3] = signature_def */
 };
-static const ProtobufCIntRange tfproto__meta_graph_def__number_ranges[2 + 1] =
+static const ProtobufCIntRange tfproto__meta_graph_def__number_ranges[3 + 1] =
 {
   { 1, 0 },
-  { 5, 2 },
-  { 0, 3 }
+  { 5, 3 },
+  { 7, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor tfproto__meta_graph_def__descriptor =
 {
@@ -2268,11 +2725,319 @@ const ProtobufCMessageDescriptor tfproto__meta_graph_def__descriptor =
   "Tfproto__MetaGraphDef",
   "tfproto",
   sizeof(Tfproto__MetaGraphDef),
-  3,
+  5,
   tfproto__meta_graph_def__field_descriptors,
   tfproto__meta_graph_def__field_indices_by_name,
-  2,  tfproto__meta_graph_def__number_ranges,
+  3,  tfproto__meta_graph_def__number_ranges,
   (ProtobufCMessageInit) tfproto__meta_graph_def__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__object_reference__field_descriptors[2] =
+{
+  {
+    "node_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__ObjectReference, node_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "local_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__ObjectReference, local_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__object_reference__field_indices_by_name[] = {
+  1,   /* field[1] = local_name */
+  0,   /* field[0] = node_id */
+};
+static const ProtobufCIntRange tfproto__object_reference__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tfproto__object_reference__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.ObjectReference",
+  "ObjectReference",
+  "Tfproto__ObjectReference",
+  "tfproto",
+  sizeof(Tfproto__ObjectReference),
+  2,
+  tfproto__object_reference__field_descriptors,
+  tfproto__object_reference__field_indices_by_name,
+  1,  tfproto__object_reference__number_ranges,
+  (ProtobufCMessageInit) tfproto__object_reference__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__saved_variable__field_descriptors[3] =
+{
+  {
+    "dtype",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SavedVariable, dtype),
+    &tfproto__data_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shape",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SavedVariable, shape),
+    &tfproto__tensor_shape_proto__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SavedVariable, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__saved_variable__field_indices_by_name[] = {
+  0,   /* field[0] = dtype */
+  2,   /* field[2] = name */
+  1,   /* field[1] = shape */
+};
+static const ProtobufCIntRange tfproto__saved_variable__number_ranges[2 + 1] =
+{
+  { 1, 0 },
+  { 6, 2 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tfproto__saved_variable__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.SavedVariable",
+  "SavedVariable",
+  "Tfproto__SavedVariable",
+  "tfproto",
+  sizeof(Tfproto__SavedVariable),
+  3,
+  tfproto__saved_variable__field_descriptors,
+  tfproto__saved_variable__field_indices_by_name,
+  2,  tfproto__saved_variable__number_ranges,
+  (ProtobufCMessageInit) tfproto__saved_variable__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__saved_object__field_descriptors[2] =
+{
+  {
+    "children",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tfproto__SavedObject, n_children),
+    offsetof(Tfproto__SavedObject, children),
+    &tfproto__object_reference__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "variable",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SavedObject, variable),
+    &tfproto__saved_variable__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__saved_object__field_indices_by_name[] = {
+  0,   /* field[0] = children */
+  1,   /* field[1] = variable */
+};
+static const ProtobufCIntRange tfproto__saved_object__number_ranges[2 + 1] =
+{
+  { 1, 0 },
+  { 7, 1 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tfproto__saved_object__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.SavedObject",
+  "SavedObject",
+  "Tfproto__SavedObject",
+  "tfproto",
+  sizeof(Tfproto__SavedObject),
+  2,
+  tfproto__saved_object__field_descriptors,
+  tfproto__saved_object__field_indices_by_name,
+  2,  tfproto__saved_object__number_ranges,
+  (ProtobufCMessageInit) tfproto__saved_object__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__saved_concrete_function__field_descriptors[1] =
+{
+  {
+    "bound_inputs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Tfproto__SavedConcreteFunction, n_bound_inputs),
+    offsetof(Tfproto__SavedConcreteFunction, bound_inputs),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__saved_concrete_function__field_indices_by_name[] = {
+  0,   /* field[0] = bound_inputs */
+};
+static const ProtobufCIntRange tfproto__saved_concrete_function__number_ranges[1 + 1] =
+{
+  { 2, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor tfproto__saved_concrete_function__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.SavedConcreteFunction",
+  "SavedConcreteFunction",
+  "Tfproto__SavedConcreteFunction",
+  "tfproto",
+  sizeof(Tfproto__SavedConcreteFunction),
+  1,
+  tfproto__saved_concrete_function__field_descriptors,
+  tfproto__saved_concrete_function__field_indices_by_name,
+  1,  tfproto__saved_concrete_function__number_ranges,
+  (ProtobufCMessageInit) tfproto__saved_concrete_function__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__saved_object_graph__concrete_functions_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SavedObjectGraph__ConcreteFunctionsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__SavedObjectGraph__ConcreteFunctionsEntry, value),
+    &tfproto__saved_concrete_function__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__saved_object_graph__concrete_functions_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange tfproto__saved_object_graph__concrete_functions_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tfproto__saved_object_graph__concrete_functions_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.SavedObjectGraph.ConcreteFunctionsEntry",
+  "ConcreteFunctionsEntry",
+  "Tfproto__SavedObjectGraph__ConcreteFunctionsEntry",
+  "tfproto",
+  sizeof(Tfproto__SavedObjectGraph__ConcreteFunctionsEntry),
+  2,
+  tfproto__saved_object_graph__concrete_functions_entry__field_descriptors,
+  tfproto__saved_object_graph__concrete_functions_entry__field_indices_by_name,
+  1,  tfproto__saved_object_graph__concrete_functions_entry__number_ranges,
+  (ProtobufCMessageInit) tfproto__saved_object_graph__concrete_functions_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__saved_object_graph__field_descriptors[2] =
+{
+  {
+    "nodes",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tfproto__SavedObjectGraph, n_nodes),
+    offsetof(Tfproto__SavedObjectGraph, nodes),
+    &tfproto__saved_object__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "concrete_functions",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Tfproto__SavedObjectGraph, n_concrete_functions),
+    offsetof(Tfproto__SavedObjectGraph, concrete_functions),
+    &tfproto__saved_object_graph__concrete_functions_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__saved_object_graph__field_indices_by_name[] = {
+  1,   /* field[1] = concrete_functions */
+  0,   /* field[0] = nodes */
+};
+static const ProtobufCIntRange tfproto__saved_object_graph__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor tfproto__saved_object_graph__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.SavedObjectGraph",
+  "SavedObjectGraph",
+  "Tfproto__SavedObjectGraph",
+  "tfproto",
+  sizeof(Tfproto__SavedObjectGraph),
+  2,
+  tfproto__saved_object_graph__field_descriptors,
+  tfproto__saved_object_graph__field_indices_by_name,
+  1,  tfproto__saved_object_graph__number_ranges,
+  (ProtobufCMessageInit) tfproto__saved_object_graph__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor tfproto__saved_model__field_descriptors[2] =
@@ -2324,6 +3089,214 @@ const ProtobufCMessageDescriptor tfproto__saved_model__descriptor =
   tfproto__saved_model__field_indices_by_name,
   1,  tfproto__saved_model__number_ranges,
   (ProtobufCMessageInit) tfproto__saved_model__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue tfproto__bundle_header_proto__endianness__enum_values_by_number[2] =
+{
+  { "LITTLE", "TFPROTO__BUNDLE_HEADER_PROTO__ENDIANNESS__LITTLE", 0 },
+  { "BIG", "TFPROTO__BUNDLE_HEADER_PROTO__ENDIANNESS__BIG", 1 },
+};
+static const ProtobufCIntRange tfproto__bundle_header_proto__endianness__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex tfproto__bundle_header_proto__endianness__enum_values_by_name[2] =
+{
+  { "BIG", 1 },
+  { "LITTLE", 0 },
+};
+const ProtobufCEnumDescriptor tfproto__bundle_header_proto__endianness__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "tfproto.BundleHeaderProto.Endianness",
+  "Endianness",
+  "Tfproto__BundleHeaderProto__Endianness",
+  "tfproto",
+  2,
+  tfproto__bundle_header_proto__endianness__enum_values_by_number,
+  2,
+  tfproto__bundle_header_proto__endianness__enum_values_by_name,
+  1,
+  tfproto__bundle_header_proto__endianness__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor tfproto__bundle_header_proto__field_descriptors[3] =
+{
+  {
+    "num_shards",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleHeaderProto, num_shards),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "endianness",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleHeaderProto, endianness),
+    &tfproto__bundle_header_proto__endianness__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleHeaderProto, version),
+    &tfproto__version_def__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__bundle_header_proto__field_indices_by_name[] = {
+  1,   /* field[1] = endianness */
+  0,   /* field[0] = num_shards */
+  2,   /* field[2] = version */
+};
+static const ProtobufCIntRange tfproto__bundle_header_proto__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor tfproto__bundle_header_proto__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.BundleHeaderProto",
+  "BundleHeaderProto",
+  "Tfproto__BundleHeaderProto",
+  "tfproto",
+  sizeof(Tfproto__BundleHeaderProto),
+  3,
+  tfproto__bundle_header_proto__field_descriptors,
+  tfproto__bundle_header_proto__field_indices_by_name,
+  1,  tfproto__bundle_header_proto__number_ranges,
+  (ProtobufCMessageInit) tfproto__bundle_header_proto__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor tfproto__bundle_entry_proto__field_descriptors[7] =
+{
+  {
+    "dtype",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleEntryProto, dtype),
+    &tfproto__data_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shape",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleEntryProto, shape),
+    &tfproto__tensor_shape_proto__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "shard_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleEntryProto, shard_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleEntryProto, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleEntryProto, size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "crc32c",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED32,
+    0,   /* quantifier_offset */
+    offsetof(Tfproto__BundleEntryProto, crc32c),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "slices",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Tfproto__BundleEntryProto, n_slices),
+    offsetof(Tfproto__BundleEntryProto, slices),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned tfproto__bundle_entry_proto__field_indices_by_name[] = {
+  5,   /* field[5] = crc32c */
+  0,   /* field[0] = dtype */
+  3,   /* field[3] = offset */
+  1,   /* field[1] = shape */
+  2,   /* field[2] = shard_id */
+  4,   /* field[4] = size */
+  6,   /* field[6] = slices */
+};
+static const ProtobufCIntRange tfproto__bundle_entry_proto__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor tfproto__bundle_entry_proto__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "tfproto.BundleEntryProto",
+  "BundleEntryProto",
+  "Tfproto__BundleEntryProto",
+  "tfproto",
+  sizeof(Tfproto__BundleEntryProto),
+  7,
+  tfproto__bundle_entry_proto__field_descriptors,
+  tfproto__bundle_entry_proto__field_indices_by_name,
+  1,  tfproto__bundle_entry_proto__number_ranges,
+  (ProtobufCMessageInit) tfproto__bundle_entry_proto__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue tfproto__data_type__enum_values_by_number[34] =

@@ -134,9 +134,8 @@ public enum ProtoDecoding {
         }
     }
 
-    /// MetaGraphDef fields (meta_graph.proto): 1 meta_info_def, 2 graph_def,
-    /// 5 signature_def map entries; saver_def, collections, assets and the object graph
-    /// are skipped.
+    /// MetaGraphDef fields (meta_graph.proto): 1 meta_info_def, 2 graph_def, 3 saver_def,
+    /// 5 signature_def map entries, 7 object_graph_def; collections and assets are skipped.
     private static func readMetaGraph(
         _ bytes: UnsafeRawBufferPointer, base: Int, into metaGraph: inout TFMetaGraph, context: String
     ) throws(DecodeProblem) {
@@ -159,6 +158,24 @@ public enum ProtoDecoding {
             case 2:
                 let (body, bodyOffset, _) = try message(field, name: "graph_def", context: context)
                 try readGraphDef(body, base: bodyOffset, into: &metaGraph.graph, context: context + ".graph_def")
+            case 3:
+                let (body, _, offset) = try message(field, name: "saver_def", context: context)
+                let restoreOp = unpack(
+                    body, { tfproto__saver_def__unpack(nil, $0, $1) }, { tfproto__saver_def__free_unpacked($0, nil) }
+                ) { ProtoCopy.string($0.pointee.restore_op_name) }
+                guard let restoreOp else {
+                    throw DecodeProblem("\(context).saver_def at byte offset \(offset) is not a valid SaverDef")
+                }
+                metaGraph.restoreOp = restoreOp.isEmpty ? nil : restoreOp
+            case 7:
+                let (body, _, offset) = try message(field, name: "object_graph_def", context: context)
+                let objectGraph = unpack(
+                    body, { tfproto__saved_object_graph__unpack(nil, $0, $1) }, { tfproto__saved_object_graph__free_unpacked($0, nil) },
+                    copy: TFObjectGraph.init(copying:))
+                guard let objectGraph else {
+                    throw DecodeProblem("\(context).object_graph_def at byte offset \(offset) is not a valid SavedObjectGraph")
+                }
+                metaGraph.objectGraph = objectGraph
             case 5:
                 let (body, _, offset) = try message(field, name: "signature_def", context: context)
                 let entry = unpack(body, tfproto_signature_def_entry_unpack, tfproto_signature_def_entry_free) {

@@ -329,15 +329,21 @@ public struct TFMetaGraph: Equatable, Sendable {
     public var graph: TFGraphDef
     /// `signature_def`, e.g. "serving_default", "__saved_model_init_op".
     public var signatures: [String: TFSignatureDef]
+    /// `saver_def.restore_op_name`: the op that loads the variables; nil without a saver_def.
+    public var restoreOp: String?
+    /// `object_graph_def` (TF2 SavedModels); nil when absent.
+    public var objectGraph: TFObjectGraph?
 
     public init(
         tags: [String] = [], tensorflowVersion: String = "", graph: TFGraphDef = TFGraphDef(),
-        signatures: [String: TFSignatureDef] = [:]
+        signatures: [String: TFSignatureDef] = [:], restoreOp: String? = nil, objectGraph: TFObjectGraph? = nil
     ) {
+        self.objectGraph = objectGraph
         self.tags = tags
         self.tensorflowVersion = tensorflowVersion
         self.graph = graph
         self.signatures = signatures
+        self.restoreOp = restoreOp
     }
 }
 

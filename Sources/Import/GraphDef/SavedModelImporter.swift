@@ -5,16 +5,20 @@ import Ops
 import Support
 import TFProto
 
-/// Reads a constants-only SavedModel directory: `saved_model.pb`, the MetaGraphDef tagged
-/// "serve", and one signature, whose inputs and outputs ("node:idx" TensorInfo names, TF's
-/// meta_graph.proto) become the model's, in key order. The graph is then lowered like a frozen GraphDef.
-/// A graph that still reads variables (VarHandleOp / VariableV2) needs the checkpoint under
-/// variables/, which is not read: such a SavedModel must be frozen first.
+/// Reads a SavedModel directory: `saved_model.pb`, the MetaGraphDef tagged "serve", and one
+/// signature, whose inputs and outputs ("node:idx" TensorInfo names, TF's meta_graph.proto)
+/// become the model's, in key order. A TF2 SavedModel's function calls are inlined
+/// (`FunctionInliner`) and its resource variables become constants read from
+/// variables/variables.{index,data-*} (`VariableBinding`, `TensorBundle`); the graph is then
+/// lowered like a frozen GraphDef. TF1 reference variables (VariableV2) are refused.
 public enum SavedModelImporter {
     public static let defaultSignature = "serving_default"
     public static let servingTag = "serve"
-    /// Ops that mean the weights live in variables/ rather than in the graph.
-    package static let variableOps: Set<String> = ["VarHandleOp", "VariableV2", "Variable", "ReadVariableOp", "AssignVariableOp", "RestoreV2"]
+    /// TF1 reference-variable ops: their values would need the TF1 Saver's Assign graph, which
+    /// is not read; such a SavedModel must be frozen first.
+    package static let referenceVariableOps: Set<String> = ["VariableV2", "Variable"]
+    /// The checkpoint prefix of a SavedModel (cc/saved_model/constants.h: variables/variables).
+    package static let variablesPrefix = "variables/variables"
 
     /// `directory` holds saved_model.pb. `signature` nil = "serving_default". Explicit
     /// `options` inputs/outputs replace the signature's (the signature is then only checked
@@ -22,6 +26,14 @@ public enum SavedModelImporter {
     public static func load(directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
         let pbPath = directory.hasSuffix("/") ? directory + "saved_model.pb" : directory + "/saved_model.pb"
         let storage: ByteStorage
+        if !FileManager.default.fileExists(atPath: pbPath) {
+            let text = pbPath + "txt"
+            throw GraphDefImportError.savedModel(
+                path: directory,
+                message: FileManager.default.fileExists(atPath: text)
+                    ? "has saved_model.pbtxt (text format), which is not read: save the SavedModel in binary form (tf.saved_model.save's default)"
+                    : "the directory has no saved_model.pb, so it is not a SavedModel")
+        }
         do {
             storage = try ByteStorage.map(path: pbPath)
         } catch {
@@ -53,16 +65,43 @@ public enum SavedModelImporter {
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// The meta graph's graph with function calls inlined and restored variables replaced by
+    /// their checkpoint values; unchanged for a constants-only SavedModel.
+    package static func resolveFunctionsAndVariables(_ meta: TFMetaGraph, directory: String) throws -> TFGraphDef {
+        var graph = meta.graph
+        var keys: [String: String] = [:]
+        if let objectGraph = meta.objectGraph {
+            keys = try VariableBinding.objectGraphKeys(graph, objectGraph: objectGraph, path: directory)
+        }
+        if graph.nodes.contains(where: { FunctionInliner.callOps.contains($0.op) }) {
+            graph = try FunctionInliner.inline(graph, path: directory)
+        }
+        guard let handle = graph.nodes.first(where: { $0.op == "VarHandleOp" }) else { return graph }
+        if let restoreOp = meta.restoreOp {
+            // Only for variables the object graph does not place (TF1-style resource variables).
+            keys.merge(try VariableBinding.restoredKeys(graph, restoreOp: restoreOp, path: directory)) { fromObjectGraph, _ in fromObjectGraph }
+        } else if keys.isEmpty {
+            throw GraphDefImportError.savedModel(
+                path: directory,
+                message: "the graph has variables (VarHandleOp '\(handle.name)') but neither an object graph nor a saver_def that says where their values are: freeze it first")
+        }
+        guard !keys.isEmpty else { return graph }
+        let prefix = (directory.hasSuffix("/") ? directory : directory + "/") + variablesPrefix
+        try VariableBinding.bind(&graph, keys: keys, bundle: try TensorBundle(prefix: prefix))
+        return graph
+    }
+
     public static func importSavedModel(_ saved: TFSavedModel, directory: String, signature: String? = nil, options: GraphDefImportOptions = GraphDefImportOptions()) throws -> Model {
         guard let meta = saved.metaGraphs.first(where: { $0.tags.contains(servingTag) }) else {
             let tags = saved.metaGraphs.map { "[" + $0.tags.joined(separator: ",") + "]" }.joined(separator: " ")
             throw GraphDefImportError.savedModel(path: directory, message: "no meta graph is tagged '\(servingTag)' (tag sets: \(tags.isEmpty ? "none" : tags))")
         }
-        if let v = meta.graph.nodes.first(where: { variableOps.contains($0.op) }) {
+        if let v = meta.graph.nodes.first(where: { referenceVariableOps.contains($0.op) }) {
             throw GraphDefImportError.savedModel(
                 path: directory,
-                message: "SavedModel with variables is not supported: freeze it first (its graph reads variables, e.g. \(v.op) node '\(v.name)')")
+                message: "TF1 reference variables are not supported: freeze the graph first (\(v.op) node '\(v.name)')")
         }
+        let graph = try resolveFunctionsAndVariables(meta, directory: directory)
         let key = signature ?? defaultSignature
         let sig = meta.signatures[key]
         if sig == nil && (signature != nil || options.inputs.isEmpty || options.outputs.isEmpty) {
@@ -95,7 +134,7 @@ public enum SavedModelImporter {
                 }
             }
         }
-        var model = try GraphDefImporter.importGraph(meta.graph, options: opts)
+        var model = try GraphDefImporter.importGraph(graph, options: opts)
         // Keep the signature when it defined the I/O, so runtimes can call it by key.
         let g = model.subgraphs[0]
         if !inputKeys.isEmpty, !outputKeys.isEmpty, inputKeys.count == g.inputs.count, outputKeys.count == g.outputs.count {

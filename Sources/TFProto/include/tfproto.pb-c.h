@@ -34,14 +34,28 @@ typedef struct Tfproto__TensorInfo Tfproto__TensorInfo;
 typedef struct Tfproto__SignatureDef Tfproto__SignatureDef;
 typedef struct Tfproto__SignatureDef__InputsEntry Tfproto__SignatureDef__InputsEntry;
 typedef struct Tfproto__SignatureDef__OutputsEntry Tfproto__SignatureDef__OutputsEntry;
+typedef struct Tfproto__SaverDef Tfproto__SaverDef;
 typedef struct Tfproto__MetaGraphDef Tfproto__MetaGraphDef;
 typedef struct Tfproto__MetaGraphDef__MetaInfoDef Tfproto__MetaGraphDef__MetaInfoDef;
 typedef struct Tfproto__MetaGraphDef__SignatureDefEntry Tfproto__MetaGraphDef__SignatureDefEntry;
+typedef struct Tfproto__ObjectReference Tfproto__ObjectReference;
+typedef struct Tfproto__SavedVariable Tfproto__SavedVariable;
+typedef struct Tfproto__SavedObject Tfproto__SavedObject;
+typedef struct Tfproto__SavedConcreteFunction Tfproto__SavedConcreteFunction;
+typedef struct Tfproto__SavedObjectGraph Tfproto__SavedObjectGraph;
+typedef struct Tfproto__SavedObjectGraph__ConcreteFunctionsEntry Tfproto__SavedObjectGraph__ConcreteFunctionsEntry;
 typedef struct Tfproto__SavedModel Tfproto__SavedModel;
+typedef struct Tfproto__BundleHeaderProto Tfproto__BundleHeaderProto;
+typedef struct Tfproto__BundleEntryProto Tfproto__BundleEntryProto;
 
 
 /* --- enums --- */
 
+typedef enum _Tfproto__BundleHeaderProto__Endianness {
+  TFPROTO__BUNDLE_HEADER_PROTO__ENDIANNESS__LITTLE = 0,
+  TFPROTO__BUNDLE_HEADER_PROTO__ENDIANNESS__BIG = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(TFPROTO__BUNDLE_HEADER_PROTO__ENDIANNESS)
+} Tfproto__BundleHeaderProto__Endianness;
 /*
  * types.proto `DataType`. Reference types are value + 100 (DT_FLOAT_REF = 101,
  * ...); they are not listed because protobuf-c stores enum fields as plain
@@ -429,6 +443,22 @@ struct  Tfproto__SignatureDef
     , 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * saver.proto. The C++ loader (cc/saved_model/loader.cc RunRestore) feeds the
+ * checkpoint prefix to filename_tensor_name and runs restore_op_name.
+ */
+struct  Tfproto__SaverDef
+{
+  ProtobufCMessage base;
+  char *filename_tensor_name;
+  char *save_tensor_name;
+  char *restore_op_name;
+};
+#define TFPROTO__SAVER_DEF__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__saver_def__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Tfproto__MetaGraphDef__MetaInfoDef
 {
   ProtobufCMessage base;
@@ -460,12 +490,94 @@ struct  Tfproto__MetaGraphDef
   ProtobufCMessage base;
   Tfproto__MetaGraphDef__MetaInfoDef *meta_info_def;
   Tfproto__GraphDef *graph_def;
+  Tfproto__SaverDef *saver_def;
   size_t n_signature_def;
   Tfproto__MetaGraphDef__SignatureDefEntry **signature_def;
+  Tfproto__SavedObjectGraph *object_graph_def;
 };
 #define TFPROTO__META_GRAPH_DEF__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tfproto__meta_graph_def__descriptor) \
-    , NULL, NULL, 0,NULL }
+    , NULL, NULL, NULL, 0,NULL, NULL }
+
+
+/*
+ * trackable_object_graph.proto TrackableObject.ObjectReference: an edge of the
+ * object graph (a child object and its attribute name).
+ */
+struct  Tfproto__ObjectReference
+{
+  ProtobufCMessage base;
+  int32_t node_id;
+  char *local_name;
+};
+#define TFPROTO__OBJECT_REFERENCE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__object_reference__descriptor) \
+    , 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * saved_object_graph.proto. Only what maps a function's captured variables to
+ * checkpoint keys: the object tree (children), which objects are variables, and
+ * each concrete function's bound_inputs (object ids of its captures, in order).
+ * The other kinds of SavedObject (user_object, function, ...) are skipped.
+ */
+struct  Tfproto__SavedVariable
+{
+  ProtobufCMessage base;
+  Tfproto__DataType dtype;
+  Tfproto__TensorShapeProto *shape;
+  char *name;
+};
+#define TFPROTO__SAVED_VARIABLE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__saved_variable__descriptor) \
+    , TFPROTO__DATA_TYPE__DT_INVALID, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Tfproto__SavedObject
+{
+  ProtobufCMessage base;
+  size_t n_children;
+  Tfproto__ObjectReference **children;
+  Tfproto__SavedVariable *variable;
+};
+#define TFPROTO__SAVED_OBJECT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__saved_object__descriptor) \
+    , 0,NULL, NULL }
+
+
+struct  Tfproto__SavedConcreteFunction
+{
+  ProtobufCMessage base;
+  size_t n_bound_inputs;
+  int32_t *bound_inputs;
+};
+#define TFPROTO__SAVED_CONCRETE_FUNCTION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__saved_concrete_function__descriptor) \
+    , 0,NULL }
+
+
+struct  Tfproto__SavedObjectGraph__ConcreteFunctionsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  Tfproto__SavedConcreteFunction *value;
+};
+#define TFPROTO__SAVED_OBJECT_GRAPH__CONCRETE_FUNCTIONS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__saved_object_graph__concrete_functions_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
+struct  Tfproto__SavedObjectGraph
+{
+  ProtobufCMessage base;
+  size_t n_nodes;
+  Tfproto__SavedObject **nodes;
+  size_t n_concrete_functions;
+  Tfproto__SavedObjectGraph__ConcreteFunctionsEntry **concrete_functions;
+};
+#define TFPROTO__SAVED_OBJECT_GRAPH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__saved_object_graph__descriptor) \
+    , 0,NULL, 0,NULL }
 
 
 /*
@@ -481,6 +593,42 @@ struct  Tfproto__SavedModel
 #define TFPROTO__SAVED_MODEL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&tfproto__saved_model__descriptor) \
     , 0, 0,NULL }
+
+
+/*
+ * tensor_bundle.proto: the value of the "" key of a variables.index SSTable.
+ */
+struct  Tfproto__BundleHeaderProto
+{
+  ProtobufCMessage base;
+  int32_t num_shards;
+  Tfproto__BundleHeaderProto__Endianness endianness;
+  Tfproto__VersionDef *version;
+};
+#define TFPROTO__BUNDLE_HEADER_PROTO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__bundle_header_proto__descriptor) \
+    , 0, TFPROTO__BUNDLE_HEADER_PROTO__ENDIANNESS__LITTLE, NULL }
+
+
+/*
+ * tensor_bundle.proto: the value of every other key. `slices` (TensorSliceProto,
+ * partitioned variables) is kept as raw bytes only to be counted and refused.
+ */
+struct  Tfproto__BundleEntryProto
+{
+  ProtobufCMessage base;
+  Tfproto__DataType dtype;
+  Tfproto__TensorShapeProto *shape;
+  int32_t shard_id;
+  int64_t offset;
+  int64_t size;
+  uint32_t crc32c;
+  size_t n_slices;
+  ProtobufCBinaryData *slices;
+};
+#define TFPROTO__BUNDLE_ENTRY_PROTO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&tfproto__bundle_entry_proto__descriptor) \
+    , TFPROTO__DATA_TYPE__DT_INVALID, NULL, 0, 0, 0, 0, 0,NULL }
 
 
 /* Tfproto__TensorShapeProto__Dim methods */
@@ -732,6 +880,25 @@ Tfproto__SignatureDef *
 void   tfproto__signature_def__free_unpacked
                      (Tfproto__SignatureDef *message,
                       ProtobufCAllocator *allocator);
+/* Tfproto__SaverDef methods */
+void   tfproto__saver_def__init
+                     (Tfproto__SaverDef         *message);
+size_t tfproto__saver_def__get_packed_size
+                     (const Tfproto__SaverDef   *message);
+size_t tfproto__saver_def__pack
+                     (const Tfproto__SaverDef   *message,
+                      uint8_t             *out);
+size_t tfproto__saver_def__pack_to_buffer
+                     (const Tfproto__SaverDef   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__SaverDef *
+       tfproto__saver_def__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__saver_def__free_unpacked
+                     (Tfproto__SaverDef *message,
+                      ProtobufCAllocator *allocator);
 /* Tfproto__MetaGraphDef__MetaInfoDef methods */
 void   tfproto__meta_graph_def__meta_info_def__init
                      (Tfproto__MetaGraphDef__MetaInfoDef         *message);
@@ -757,6 +924,104 @@ Tfproto__MetaGraphDef *
 void   tfproto__meta_graph_def__free_unpacked
                      (Tfproto__MetaGraphDef *message,
                       ProtobufCAllocator *allocator);
+/* Tfproto__ObjectReference methods */
+void   tfproto__object_reference__init
+                     (Tfproto__ObjectReference         *message);
+size_t tfproto__object_reference__get_packed_size
+                     (const Tfproto__ObjectReference   *message);
+size_t tfproto__object_reference__pack
+                     (const Tfproto__ObjectReference   *message,
+                      uint8_t             *out);
+size_t tfproto__object_reference__pack_to_buffer
+                     (const Tfproto__ObjectReference   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__ObjectReference *
+       tfproto__object_reference__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__object_reference__free_unpacked
+                     (Tfproto__ObjectReference *message,
+                      ProtobufCAllocator *allocator);
+/* Tfproto__SavedVariable methods */
+void   tfproto__saved_variable__init
+                     (Tfproto__SavedVariable         *message);
+size_t tfproto__saved_variable__get_packed_size
+                     (const Tfproto__SavedVariable   *message);
+size_t tfproto__saved_variable__pack
+                     (const Tfproto__SavedVariable   *message,
+                      uint8_t             *out);
+size_t tfproto__saved_variable__pack_to_buffer
+                     (const Tfproto__SavedVariable   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__SavedVariable *
+       tfproto__saved_variable__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__saved_variable__free_unpacked
+                     (Tfproto__SavedVariable *message,
+                      ProtobufCAllocator *allocator);
+/* Tfproto__SavedObject methods */
+void   tfproto__saved_object__init
+                     (Tfproto__SavedObject         *message);
+size_t tfproto__saved_object__get_packed_size
+                     (const Tfproto__SavedObject   *message);
+size_t tfproto__saved_object__pack
+                     (const Tfproto__SavedObject   *message,
+                      uint8_t             *out);
+size_t tfproto__saved_object__pack_to_buffer
+                     (const Tfproto__SavedObject   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__SavedObject *
+       tfproto__saved_object__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__saved_object__free_unpacked
+                     (Tfproto__SavedObject *message,
+                      ProtobufCAllocator *allocator);
+/* Tfproto__SavedConcreteFunction methods */
+void   tfproto__saved_concrete_function__init
+                     (Tfproto__SavedConcreteFunction         *message);
+size_t tfproto__saved_concrete_function__get_packed_size
+                     (const Tfproto__SavedConcreteFunction   *message);
+size_t tfproto__saved_concrete_function__pack
+                     (const Tfproto__SavedConcreteFunction   *message,
+                      uint8_t             *out);
+size_t tfproto__saved_concrete_function__pack_to_buffer
+                     (const Tfproto__SavedConcreteFunction   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__SavedConcreteFunction *
+       tfproto__saved_concrete_function__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__saved_concrete_function__free_unpacked
+                     (Tfproto__SavedConcreteFunction *message,
+                      ProtobufCAllocator *allocator);
+/* Tfproto__SavedObjectGraph__ConcreteFunctionsEntry methods */
+void   tfproto__saved_object_graph__concrete_functions_entry__init
+                     (Tfproto__SavedObjectGraph__ConcreteFunctionsEntry         *message);
+/* Tfproto__SavedObjectGraph methods */
+void   tfproto__saved_object_graph__init
+                     (Tfproto__SavedObjectGraph         *message);
+size_t tfproto__saved_object_graph__get_packed_size
+                     (const Tfproto__SavedObjectGraph   *message);
+size_t tfproto__saved_object_graph__pack
+                     (const Tfproto__SavedObjectGraph   *message,
+                      uint8_t             *out);
+size_t tfproto__saved_object_graph__pack_to_buffer
+                     (const Tfproto__SavedObjectGraph   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__SavedObjectGraph *
+       tfproto__saved_object_graph__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__saved_object_graph__free_unpacked
+                     (Tfproto__SavedObjectGraph *message,
+                      ProtobufCAllocator *allocator);
 /* Tfproto__SavedModel methods */
 void   tfproto__saved_model__init
                      (Tfproto__SavedModel         *message);
@@ -775,6 +1040,44 @@ Tfproto__SavedModel *
                       const uint8_t       *data);
 void   tfproto__saved_model__free_unpacked
                      (Tfproto__SavedModel *message,
+                      ProtobufCAllocator *allocator);
+/* Tfproto__BundleHeaderProto methods */
+void   tfproto__bundle_header_proto__init
+                     (Tfproto__BundleHeaderProto         *message);
+size_t tfproto__bundle_header_proto__get_packed_size
+                     (const Tfproto__BundleHeaderProto   *message);
+size_t tfproto__bundle_header_proto__pack
+                     (const Tfproto__BundleHeaderProto   *message,
+                      uint8_t             *out);
+size_t tfproto__bundle_header_proto__pack_to_buffer
+                     (const Tfproto__BundleHeaderProto   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__BundleHeaderProto *
+       tfproto__bundle_header_proto__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__bundle_header_proto__free_unpacked
+                     (Tfproto__BundleHeaderProto *message,
+                      ProtobufCAllocator *allocator);
+/* Tfproto__BundleEntryProto methods */
+void   tfproto__bundle_entry_proto__init
+                     (Tfproto__BundleEntryProto         *message);
+size_t tfproto__bundle_entry_proto__get_packed_size
+                     (const Tfproto__BundleEntryProto   *message);
+size_t tfproto__bundle_entry_proto__pack
+                     (const Tfproto__BundleEntryProto   *message,
+                      uint8_t             *out);
+size_t tfproto__bundle_entry_proto__pack_to_buffer
+                     (const Tfproto__BundleEntryProto   *message,
+                      ProtobufCBuffer     *buffer);
+Tfproto__BundleEntryProto *
+       tfproto__bundle_entry_proto__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   tfproto__bundle_entry_proto__free_unpacked
+                     (Tfproto__BundleEntryProto *message,
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
@@ -835,6 +1138,9 @@ typedef void (*Tfproto__SignatureDef__OutputsEntry_Closure)
 typedef void (*Tfproto__SignatureDef_Closure)
                  (const Tfproto__SignatureDef *message,
                   void *closure_data);
+typedef void (*Tfproto__SaverDef_Closure)
+                 (const Tfproto__SaverDef *message,
+                  void *closure_data);
 typedef void (*Tfproto__MetaGraphDef__MetaInfoDef_Closure)
                  (const Tfproto__MetaGraphDef__MetaInfoDef *message,
                   void *closure_data);
@@ -844,8 +1150,32 @@ typedef void (*Tfproto__MetaGraphDef__SignatureDefEntry_Closure)
 typedef void (*Tfproto__MetaGraphDef_Closure)
                  (const Tfproto__MetaGraphDef *message,
                   void *closure_data);
+typedef void (*Tfproto__ObjectReference_Closure)
+                 (const Tfproto__ObjectReference *message,
+                  void *closure_data);
+typedef void (*Tfproto__SavedVariable_Closure)
+                 (const Tfproto__SavedVariable *message,
+                  void *closure_data);
+typedef void (*Tfproto__SavedObject_Closure)
+                 (const Tfproto__SavedObject *message,
+                  void *closure_data);
+typedef void (*Tfproto__SavedConcreteFunction_Closure)
+                 (const Tfproto__SavedConcreteFunction *message,
+                  void *closure_data);
+typedef void (*Tfproto__SavedObjectGraph__ConcreteFunctionsEntry_Closure)
+                 (const Tfproto__SavedObjectGraph__ConcreteFunctionsEntry *message,
+                  void *closure_data);
+typedef void (*Tfproto__SavedObjectGraph_Closure)
+                 (const Tfproto__SavedObjectGraph *message,
+                  void *closure_data);
 typedef void (*Tfproto__SavedModel_Closure)
                  (const Tfproto__SavedModel *message,
+                  void *closure_data);
+typedef void (*Tfproto__BundleHeaderProto_Closure)
+                 (const Tfproto__BundleHeaderProto *message,
+                  void *closure_data);
+typedef void (*Tfproto__BundleEntryProto_Closure)
+                 (const Tfproto__BundleEntryProto *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -873,10 +1203,20 @@ extern const ProtobufCMessageDescriptor tfproto__tensor_info__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__signature_def__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__signature_def__inputs_entry__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__signature_def__outputs_entry__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__saver_def__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__meta_graph_def__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__meta_graph_def__meta_info_def__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__meta_graph_def__signature_def_entry__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__object_reference__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__saved_variable__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__saved_object__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__saved_concrete_function__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__saved_object_graph__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__saved_object_graph__concrete_functions_entry__descriptor;
 extern const ProtobufCMessageDescriptor tfproto__saved_model__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__bundle_header_proto__descriptor;
+extern const ProtobufCEnumDescriptor    tfproto__bundle_header_proto__endianness__descriptor;
+extern const ProtobufCMessageDescriptor tfproto__bundle_entry_proto__descriptor;
 
 PROTOBUF_C__END_DECLS
 

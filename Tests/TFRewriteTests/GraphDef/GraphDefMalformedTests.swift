@@ -81,7 +81,7 @@ final class GraphDefMalformedTests: XCTestCase {
         var nodes = smallConvGraph()
         nodes[1] = TestNode("w", "VarHandleOp", [], [("dtype", .type(.float)), ("shape", .shape([3, 3, 2, 3]))])
         try Data(savedModelBytes(nodes, signatures: ["serving_default": (["x": "x:0"], ["y": "relu:0"])])).write(to: dir.appendingPathComponent("saved_model.pb"))
-        try expectFailure([dir.path], contains: ["SavedModel with variables is not supported: freeze it first", "VarHandleOp node 'w'"])
+        try expectFailure([dir.path], contains: ["the graph has variables (VarHandleOp 'w') but neither an object graph nor a saver_def", "freeze it first"])
     }
 
     func testSavedModelWithoutServeTag() throws {
@@ -92,7 +92,9 @@ final class GraphDefMalformedTests: XCTestCase {
 
     func testSavedModelDirectoryWithoutProtobuf() throws {
         let dir = try TestPaths.temporaryDirectory()
-        try expectFailure([dir.path], contains: ["cannot read saved_model.pb"])
+        try expectFailure([dir.path], contains: ["the directory has no saved_model.pb, so it is not a SavedModel"])
+        try Data("meta_graphs {}".utf8).write(to: dir.appendingPathComponent("saved_model.pbtxt"))
+        try expectFailure([dir.path], contains: ["has saved_model.pbtxt (text format), which is not read"])
     }
 
     func testNCHW() throws {
