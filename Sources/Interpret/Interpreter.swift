@@ -16,8 +16,9 @@ import Darwin
 /// `init` checks every op once (all unsupported ops are reported together), decodes constants,
 /// precomputes fixed-point multipliers and weight layouts, and allocates every tensor. `run`
 /// then only computes. An instance is not thread-safe: it reuses its buffers between runs.
-/// Variable tensors (the state of SVDF and LSTM streaming models) carry over from one run to the
-/// next, as on TFLM, until `resetVariables()`.
+/// Variable tensors (the state of SVDF and LSTM streaming models) and the state stateful kernels
+/// keep (the signal library's buffers) carry over from one run to the next, as on TFLM, until
+/// `resetVariables()`.
 public final class Interpreter {
     /// An input or output tensor of the subgraph.
     public struct TensorInfo: Hashable, Sendable {
@@ -196,13 +197,16 @@ public final class Interpreter {
     /// Sets every variable tensor to its initial value, as TFLM's `Reset` (and the end of
     /// `AllocateTensors`) does: the zero point for int8 variables, zero bytes otherwise
     /// (micro_interpreter_graph.cc ResetTensorData memsets the int8 zero point, so an int16
-    /// variable with a zero point still starts at 0).
+    /// variable with a zero point still starts at 0); and restores what stateful kernels keep to
+    /// its state after loading (TFLM's Reset calls each kernel's `reset`).
     public func resetVariables() {
         for slot in variables { Self.reset(slot) }
+        for step in steps { (step.kernel as? any StatefulKernel)?.resetState() }
     }
 
-    /// Whether the model has variable tensors, i.e. whether a run depends on the runs before.
-    public var hasVariables: Bool { !variables.isEmpty }
+    /// Whether the model has variable tensors or stateful kernels, i.e. whether a run depends on
+    /// the runs before.
+    public var hasVariables: Bool { !variables.isEmpty || steps.contains { $0.kernel is any StatefulKernel } }
 
     private static func reset(_ slot: Slot) {
         let fill: Int32 = slot.dtype == .int8 ? slot.zeroPoint : 0

@@ -48,9 +48,11 @@ package final class BinaryKernel: Kernel {
         guard a.dtype == b.dtype, a.dtype == output.dtype else {
             throw Unsupported("types \(a.dtype.name), \(b.dtype.name) → \(output.dtype.name) differ")
         }
-        // TFLite's DIV takes float32, int32 (a different rounding) and uint8; TFLM float32 and
-        // int8 only in newer builds. We model the float one, which calibration needs.
-        guard operation != .div || a.dtype == .float32 else { throw Unsupported("type \(a.dtype.name); supported: FLOAT32") }
+        // TFLite's DIV takes float32, int32 (a different rounding) and uint8; TFLM float32, int32
+        // (reference div.h: C++ `/`, truncating) and int8. We model float32 and int32.
+        guard operation != .div || a.dtype == .float32 || a.dtype == .int32 else {
+            throw Unsupported("type \(a.dtype.name); supported: FLOAT32 or INT32")
+        }
         switch a.dtype {
         case .float32: break
         case .int32:
@@ -102,7 +104,11 @@ package final class BinaryKernel: Kernel {
         try output.resize(bc.outputShape, at: label)
         switch a.dtype {
         case .float32: runFloat(bc)
-        case .int32: runInt32(bc)
+        case .int32:
+            if operation == .div, (0..<b.count).contains(where: { b.i32[$0] == 0 }) {
+                throw InterpreterError.runtime("integer division by zero", at: label)
+            }
+            runInt32(bc)
         default: runInt8(bc)
         }
     }
@@ -128,7 +134,8 @@ package final class BinaryKernel: Kernel {
         case .add: bc.forEach { o, i, j in out[o] = min(max(x[i] &+ y[j], lo), hi) }
         case .sub: bc.forEach { o, i, j in out[o] = min(max(x[i] &- y[j], lo), hi) }
         case .mul: bc.forEach { o, i, j in out[o] = min(max(x[i] &* y[j], lo), hi) }
-        case .div: break  // refused at init
+        // Zero divisors are refused in run(); INT32_MIN / −1 wraps (x86's idiv would trap).
+        case .div: bc.forEach { o, i, j in out[o] = min(max(x[i].dividedReportingOverflow(by: y[j]).partialValue, lo), hi) }
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }
         case .squaredDifference: bc.forEach { o, i, j in let d = x[i] &- y[j]; out[o] = d &* d }

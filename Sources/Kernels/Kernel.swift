@@ -64,6 +64,13 @@ package protocol Kernel: AnyObject {
     func run() throws
 }
 
+/// A kernel that keeps state from one run to the next (TFLM's persistent buffers, e.g. the
+/// signal library's noise estimate); `resetState` restores the state it had after loading, as
+/// TFLM's `MicroInterpreter::Reset` does.
+package protocol StatefulKernel: Kernel {
+    func resetState()
+}
+
 /// A subgraph the interpreter prepared for a control-flow kernel (Kernels cannot see the
 /// Interpreter, which lives above them): its inputs' and outputs' types, and a run.
 package protocol SubgraphRunner: AnyObject {

@@ -13,12 +13,14 @@ public enum NpyDType: String, Sendable, CaseIterable {
     case int16 = "<i2"
     case int32 = "<i4"
     case int64 = "<i8"
+    case uint32 = "<u4"
+    case uint64 = "<u8"
     case bool = "|b1"
 
     public var itemSize: Int {
         switch self {
-        case .float32, .int32: 4
-        case .float64, .int64: 8
+        case .float32, .int32, .uint32: 4
+        case .float64, .int64, .uint64: 8
         case .int16: 2
         case .int8, .uint8, .bool: 1
         }
@@ -48,6 +50,8 @@ public enum NpyDType: String, Sendable, CaseIterable {
         case .int16: .int16
         case .int32: .int32
         case .int64: .int64
+        case .uint32: .uint32
+        case .uint64: .uint64
         case .bool: .bool
         }
     }
@@ -60,6 +64,8 @@ public enum NpyDType: String, Sendable, CaseIterable {
         case .int16: self = .int16
         case .int32: self = .int32
         case .int64: self = .int64
+        case .uint32: self = .uint32
+        case .uint64: self = .uint64
         case .bool: self = .bool
         default: return nil
         }

@@ -14,6 +14,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case int16([Int16])
         case int32([Int32])
         case int64([Int64])
+        case uint32([UInt32])
+        case uint64([UInt64])
         case bool([Bool])
 
         public var count: Int {
@@ -24,6 +26,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
             case .int16(let a): a.count
             case .int32(let a): a.count
             case .int64(let a): a.count
+            case .uint32(let a): a.count
+            case .uint64(let a): a.count
             case .bool(let a): a.count
             }
         }
@@ -33,7 +37,7 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
     public var storage: Storage
 
     /// The dtypes a RuntimeTensor can hold.
-    public static let supportedDTypes: [DType] = [.float32, .int8, .uint8, .int16, .int32, .int64, .bool]
+    public static let supportedDTypes: [DType] = [.float32, .int8, .uint8, .int16, .int32, .int64, .uint32, .uint64, .bool]
 
     public var dtype: DType {
         switch storage {
@@ -43,6 +47,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case .int16: .int16
         case .int32: .int32
         case .int64: .int64
+        case .uint32: .uint32
+        case .uint64: .uint64
         case .bool: .bool
         }
     }
@@ -66,6 +72,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
     public init?(shape: [Int], int16s: [Int16]) { self.init(shape: shape, storage: .int16(int16s)) }
     public init?(shape: [Int], int32s: [Int32]) { self.init(shape: shape, storage: .int32(int32s)) }
     public init?(shape: [Int], int64s: [Int64]) { self.init(shape: shape, storage: .int64(int64s)) }
+    public init?(shape: [Int], uint32s: [UInt32]) { self.init(shape: shape, storage: .uint32(uint32s)) }
+    public init?(shape: [Int], uint64s: [UInt64]) { self.init(shape: shape, storage: .uint64(uint64s)) }
     public init?(shape: [Int], bools: [Bool]) { self.init(shape: shape, storage: .bool(bools)) }
 
     /// A zero-filled tensor; nil for a dtype a RuntimeTensor cannot hold or a bad shape.
@@ -78,6 +86,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case .int16: return RuntimeTensor(unchecked: shape, .int16(Array(repeating: 0, count: n)))
         case .int32: return RuntimeTensor(unchecked: shape, .int32(Array(repeating: 0, count: n)))
         case .int64: return RuntimeTensor(unchecked: shape, .int64(Array(repeating: 0, count: n)))
+        case .uint32: return RuntimeTensor(unchecked: shape, .uint32(Array(repeating: 0, count: n)))
+        case .uint64: return RuntimeTensor(unchecked: shape, .uint64(Array(repeating: 0, count: n)))
         case .bool: return RuntimeTensor(unchecked: shape, .bool(Array(repeating: false, count: n)))
         default: return nil
         }
@@ -101,6 +111,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case .int16: storage = .int16(load(Int16.self))
         case .int32: storage = .int32(load(Int32.self))
         case .int64: storage = .int64(load(Int64.self))
+        case .uint32: storage = .uint32(load(UInt32.self))
+        case .uint64: storage = .uint64(load(UInt64.self))
         case .bool: storage = .bool(bytes.map { $0 != 0 })
         default: return nil
         }
@@ -116,9 +128,11 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
     public var int16s: [Int16]? { if case .int16(let a) = storage { return a } else { return nil } }
     public var int32s: [Int32]? { if case .int32(let a) = storage { return a } else { return nil } }
     public var int64s: [Int64]? { if case .int64(let a) = storage { return a } else { return nil } }
+    public var uint32s: [UInt32]? { if case .uint32(let a) = storage { return a } else { return nil } }
+    public var uint64s: [UInt64]? { if case .uint64(let a) = storage { return a } else { return nil } }
     public var bools: [Bool]? { if case .bool(let a) = storage { return a } else { return nil } }
 
-    /// Every element as a Double (exact for all storable types except int64 beyond 2^53).
+    /// Every element as a Double (exact for all storable types except 64-bit integers beyond 2^53).
     public var doubles: [Double] {
         switch storage {
         case .float32(let a): a.map(Double.init)
@@ -127,6 +141,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case .int16(let a): a.map(Double.init)
         case .int32(let a): a.map(Double.init)
         case .int64(let a): a.map(Double.init)
+        case .uint32(let a): a.map(Double.init)
+        case .uint64(let a): a.map(Double.init)
         case .bool(let a): a.map { $0 ? 1 : 0 }
         }
     }
@@ -140,6 +156,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case .int16(let a): a.map(Int64.init)
         case .int32(let a): a.map(Int64.init)
         case .int64(let a): a
+        case .uint32(let a): a.map(Int64.init)
+        case .uint64(let a): a.map { Int64(bitPattern: $0) }
         case .bool(let a): a.map { $0 ? 1 : 0 }
         }
     }
@@ -162,6 +180,8 @@ public struct RuntimeTensor: Hashable, Sendable, CustomStringConvertible {
         case .int16(let a): return bytes(a)
         case .int32(let a): return bytes(a)
         case .int64(let a): return bytes(a)
+        case .uint32(let a): return bytes(a)
+        case .uint64(let a): return bytes(a)
         case .bool(let a): return a.map { $0 ? 1 : 0 }
         }
     }

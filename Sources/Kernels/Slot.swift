@@ -113,6 +113,8 @@ package final class Slot {
     package var i16: UnsafeMutablePointer<Int16> { pointer(Int16.self) }
     package var i32: UnsafeMutablePointer<Int32> { pointer(Int32.self) }
     package var i64: UnsafeMutablePointer<Int64> { pointer(Int64.self) }
+    package var u32: UnsafeMutablePointer<UInt32> { pointer(UInt32.self) }
+    package var u64: UnsafeMutablePointer<UInt64> { pointer(UInt64.self) }
 
     package var byteCount: Int { count * elementSize }
     package var rank: Int { shape.count }
@@ -139,6 +141,8 @@ package final class Slot {
         case .int16: return RuntimeTensor(unchecked: shape, .int16(Array(UnsafeBufferPointer(start: i16, count: n))))
         case .int32: return RuntimeTensor(unchecked: shape, .int32(Array(UnsafeBufferPointer(start: i32, count: n))))
         case .int64: return RuntimeTensor(unchecked: shape, .int64(Array(UnsafeBufferPointer(start: i64, count: n))))
+        case .uint32: return RuntimeTensor(unchecked: shape, .uint32(Array(UnsafeBufferPointer(start: u32, count: n))))
+        case .uint64: return RuntimeTensor(unchecked: shape, .uint64(Array(UnsafeBufferPointer(start: u64, count: n))))
         case .bool: return RuntimeTensor(unchecked: shape, .bool((0..<n).map { u8[$0] != 0 }))
         default: return nil
         }
@@ -159,6 +163,8 @@ package final class Slot {
         case .int16(let a): copy(a)
         case .int32(let a): copy(a)
         case .int64(let a): copy(a)
+        case .uint32(let a): copy(a)
+        case .uint64(let a): copy(a)
         case .bool(let a): for (i, b) in a.enumerated() { u8[i] = b ? 1 : 0 }
         }
         return true

@@ -199,6 +199,8 @@ public enum SampleData {
                 case .int16(let a): return RuntimeTensor(shape: shape, storage: .int16(Array(a[r])))
                 case .int32(let a): return RuntimeTensor(shape: shape, storage: .int32(Array(a[r])))
                 case .int64(let a): return RuntimeTensor(shape: shape, storage: .int64(Array(a[r])))
+                case .uint32(let a): return RuntimeTensor(shape: shape, storage: .uint32(Array(a[r])))
+                case .uint64(let a): return RuntimeTensor(shape: shape, storage: .uint64(Array(a[r])))
                 case .bool(let a): return RuntimeTensor(shape: shape, storage: .bool(Array(a[r])))
                 }
             }

@@ -177,7 +177,8 @@ def test_corpus_coverage(tmp_path):
             runnable.append(m.name)
     print("\ncorpus models the interpreter runs: " + ", ".join(runnable))
     print("corpus models skipped (ops not modelled):\n" + "\n".join(lines))
-    for name in ("hello_world_float.tflite", "hello_world_int8.tflite", "micro_speech_quantized.tflite"):
+    for name in ("hello_world_float.tflite", "hello_world_int8.tflite", "micro_speech_quantized.tflite",
+                 "audio_preprocessor_int8.tflite"):
         if any(m.name == name for m in corpus):
             assert name in runnable, f"{name} should run on the interpreter"
 
@@ -232,7 +233,10 @@ class Net:
         self.outputs.append(i)
         return i
 
-    def build(self, opcode, ins, outs, options_type=0, options=None) -> bytes:
+    def build(self, opcode, ins, outs, options_type=0, options=None,
+              custom_code=None, custom_options=b"") -> bytes:
+        """A custom op (opcode CUSTOM) takes `custom_code` and flexbuffer
+        `custom_options`."""
         import flatbuffers
         code = S.OperatorCodeT()
         code.builtinCode = opcode
@@ -244,6 +248,10 @@ class Net:
         op.outputs = list(outs)
         op.builtinOptionsType = options_type
         op.builtinOptions = options
+        if custom_code is not None:
+            code.customCode = custom_code.encode()
+            op.customOptions = list(custom_options)
+            op.customOptionsFormat = S.CustomOptionsFormat.FLEXBUFFERS
         sg = S.SubGraphT()
         sg.tensors, sg.inputs, sg.outputs, sg.operators = self.tensors, self.inputs, self.outputs, [op]
         sg.name = b"main"

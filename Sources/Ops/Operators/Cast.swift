@@ -20,6 +20,7 @@ extension OperatorTable {
                 (either(.uint32), 2, "uint32 cast"),
             ])
         },
+        kernel: { try CastKernel($0) },  // TFLM kernels/cast.cc
         fold: { f in
             guard let x = f.first, f.outputs.count == 1 else { return nil }
             return ConstantEvaluator.cast(x, to: f.outputs[0].dtype).map { [$0] }

@@ -52,7 +52,6 @@ final class InterpreterRobustnessTests: XCTestCase {
     func testUnsupportedCorpusModelsNameTheirOps() throws {
         let cases: [(String, [String])] = [
             ("person_detect_vela.tflite", ["ethos-u"]),
-            ("audio_preprocessor_int8.tflite", ["SignalWindow", "CAST", "DIV"]),
         ]
         for (file, names) in cases {
             let model = try corpusModel(file)
@@ -67,20 +66,7 @@ final class InterpreterRobustnessTests: XCTestCase {
     /// load (or throw) and run zeros (or throw) without trapping.
     func testCorruptedModelsNeverTrap() throws {
         let bytes = try [UInt8](Data(contentsOf: S.fixtures.appendingPathComponent("qdq_float_io.tflite")))
-        var rng = SplitMix64(seed: 42)
-        var ran = 0
-        for _ in 0..<400 {
-            var b = bytes
-            for _ in 0..<(1 + Int(rng.next() % 4)) {
-                b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next())
-            }
-            guard let model = try? TFLiteImporter.decode(ByteStorage(copying: b)),
-                  let interp = try? Interpreter(model: model) else { continue }
-            let inputs = interp.inputs.compactMap { RuntimeTensor.zeros($0.dtype, shape: $0.shape) }
-            guard inputs.count == interp.inputs.count else { continue }
-            _ = try? interp.run(inputs)
-            ran += 1
-        }
+        let ran = InterpreterTestSupport.runCorruptedCopies(of: bytes, seed: 42, count: 400, flips: 4)
         XCTAssertGreaterThan(ran, 0, "some mutations should still load and run")
     }
 }

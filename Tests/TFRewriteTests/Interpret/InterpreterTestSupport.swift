@@ -53,6 +53,32 @@ enum InterpreterTestSupport {
         }
     }
 
+    /// Bytes from hexadecimal text (whitespace ignored), for byte images copied into tests.
+    static func bytes(hex: String) -> [UInt8] {
+        let clean = Array(hex.filter { !$0.isWhitespace })
+        return stride(from: 0, to: clean.count - 1, by: 2).map { UInt8(String(clean[$0...$0 + 1]), radix: 16)! }
+    }
+
+    /// Random byte flips (1–`flips` per copy) in `bytes`: a copy that imports must load and run
+    /// zeros, or throw, never trap. Returns how many copies ran.
+    static func runCorruptedCopies(of bytes: [UInt8], seed: UInt64, count: Int, flips: Int) -> Int {
+        var rng = SplitMix64(seed: seed)
+        var ran = 0
+        for _ in 0..<count {
+            var b = bytes
+            for _ in 0..<(1 + Int(rng.next() % UInt64(flips))) {
+                b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next())
+            }
+            guard let model = try? TFLiteImporter.decode(ByteStorage(copying: b)),
+                  let interp = try? Interpreter(model: model) else { continue }
+            let inputs = interp.inputs.compactMap { RuntimeTensor.zeros($0.dtype, shape: $0.shape) }
+            guard inputs.count == interp.inputs.count else { continue }
+            _ = try? interp.run(inputs)
+            ran += 1
+        }
+        return ran
+    }
+
     static func load(_ relative: String) throws -> Model {
         try TFLiteImporter.load(path: fixtures.appendingPathComponent(relative).path)
     }
