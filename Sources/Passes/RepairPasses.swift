@@ -13,6 +13,7 @@ extension PassRegistry {
             entry(ConvToDepthwise.self) { options in try ConvToDepthwise(options: options) },
             entry(DepthwiseToConv.self) { options in try DepthwiseToConv(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
+            entry(UnrollWhile.self) { options in try UnrollWhile(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
