@@ -174,6 +174,7 @@ public struct UnrollWhile: GraphPass {
         var shared: [Int: ValueID] = [:]
         var current = loop.inputs
         var producedHere = Set<ValueID>()
+        let firstCopied = graph.ops.count
         for (k, known) in iterations.enumerated() {
             var map: [Int: ValueID] = [:]
             for (j, v) in body.inputs.enumerated() { map[v.index] = current[j] }
@@ -217,6 +218,8 @@ public struct UnrollWhile: GraphPass {
             }
             current = body.outputs.map(resolve)
         }
+
+        Self.dropEmptyPieces(&graph, copiedFrom: firstCopied)
 
         // The last iteration's results replace the WHILE's outputs. A graph output keeps its
         // tensor (its name and index, which signatures name): the op computing it writes it.
@@ -263,6 +266,24 @@ public struct UnrollWhile: GraphPass {
             graph[v].shape = shapes[k]
             graph[v].hasRank = true
             if graph[v].shapeSignature != nil { graph[v].shapeSignature = shapes[k] }
+        }
+    }
+
+    /// Drops the empty tensors a copied CONCATENATION joins, and the ops that made them: the
+    /// first and last iterations' TensorList writes slice `[0, 0)` and `[T, T)`, and TFLM
+    /// refuses a zero-sized tensor ("Dynamic tensors are not supported").
+    private static func dropEmptyPieces(_ graph: inout Graph, copiedFrom first: Int) {
+        func isEmpty(_ v: ValueID) -> Bool {
+            !v.isAbsent && ShapeInference.isStatic(graph[v]) && graph[v].elementCount == 0 && !graph.isGraphOutput(v)
+        }
+        for i in first..<graph.ops.count where graph.ops[i].builtinOperator == .concatenation {
+            let kept = graph.ops[i].inputs.filter { !isEmpty($0) }
+            if !kept.isEmpty, kept.count < graph.ops[i].inputs.count { graph.ops[i].inputs = kept }
+        }
+        let uses = graph.useCounts()
+        for i in first..<graph.ops.count {
+            let op = graph.ops[i]
+            if op.builtinOperator == .slice, op.outputs.allSatisfy({ isEmpty($0) && uses[$0.index] == 0 }) { graph.eraseOp(OpID(i)) }
         }
     }
 
