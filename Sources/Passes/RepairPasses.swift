@@ -14,6 +14,7 @@ extension PassRegistry {
             entry(DepthwiseToConv.self) { options in try DepthwiseToConv(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
             entry(UnrollWhile.self) { options in try UnrollWhile(options: options) },
+            entry(InlineConstantIf.self) { options in try InlineConstantIf(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },

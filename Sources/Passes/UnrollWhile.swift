@@ -35,8 +35,8 @@ import Support
 ///
 /// The trip count: the loop variables that are constant when the loop starts and that the body
 /// updates from constants and themselves alone (a counter `i = 0; i + 1`) are evaluated
-/// iteration by iteration, with the constant folder (`ConstantEvaluator`) and the comparisons
-/// and logical ops here, until the condition subgraph gives false. A loop whose condition reads
+/// iteration by iteration with the constant folder (`ConstantEvaluator`, comparisons and
+/// logical ops included) until the condition subgraph gives false. A loop whose condition reads
 /// anything else, or that runs more than `max_trips` times, stays, with a note saying why.
 ///
 /// Each iteration copies the body's ops into the loop's subgraph with their values renamed
@@ -48,8 +48,8 @@ import Support
 /// indices (in WHILE, IF, CALL_ONCE options and signature_defs) renumbered. Nested loops unroll
 /// too, inner or outer first.
 ///
-/// Options: `max_trips` (default 1024) and `max_ops` (default 20000: ops the unrolled loop may
-/// add); a loop beyond either stays, with a note.
+/// Options: `max_trips` (default 1024) and `max_ops` (default 20000: ops the unrolled loops may
+/// add in all); a loop beyond either stays, with a note.
 public struct UnrollWhile: GraphPass {
     public static let name = "unroll-while"
     public static let summary = "Unroll a WHILE whose trip count is static into its body's ops; drop the unused condition/body subgraphs"
@@ -67,14 +67,17 @@ public struct UnrollWhile: GraphPass {
         var unrolledSubgraphs = Set<Int>()
         var kept: [String] = []
         var skipped = Set<LoopSite>()
+        // One budget for the whole run: it also ends loops whose bodies call each other.
+        var opsAdded = 0
         search: while true {
             for s in model.subgraphs.indices {
                 for i in model.subgraphs[s].ops.indices {
                     let op = model.subgraphs[s].ops[i]
                     guard !op.isErased, op.builtinOperator == .whileLoop, !skipped.contains(LoopSite(subgraph: s, op: i)) else { continue }
                     let label = "\(op.label(OpID(i))) in subgraph \(s)"
-                    switch unroll(&model, subgraph: s, op: i) {
+                    switch unroll(&model, subgraph: s, op: i, budget: maxOps - opsAdded) {
                     case .unrolled(let trips, let added, let callees):
+                        opsAdded += added
                         context.count("\(Self.name).loops")
                         context.count("\(Self.name).iterations", trips)
                         context.count("\(Self.name).ops-added", added)
@@ -94,7 +97,7 @@ public struct UnrollWhile: GraphPass {
         for line in kept { context.note(line) }
         if !kept.isEmpty { context.count("\(Self.name).kept", kept.count) }
         guard !unrolledSubgraphs.isEmpty else { return false }
-        let removed = Self.removeUncalledSubgraphs(&model, candidates: unrolledSubgraphs)
+        let removed = SubgraphCalls.removeUncalled(&model, candidates: unrolledSubgraphs)
         if removed > 0 { context.count("\(Self.name).subgraphs-removed", removed) }
         return true
     }
@@ -114,7 +117,7 @@ public struct UnrollWhile: GraphPass {
 
     // MARK: - Unrolling one loop
 
-    private func unroll(_ model: inout Model, subgraph s: Int, op opIndex: Int) -> Outcome {
+    private func unroll(_ model: inout Model, subgraph s: Int, op opIndex: Int, budget: Int) -> Outcome {
         let loop = model.subgraphs[s].ops[opIndex]
         guard case .builtin(_, let options?) = loop.kind else { return .kept("it has no WhileOptions") }
         // WhileOptions (schema.fbs): field 0 cond_subgraph_index, field 1 body_subgraph_index.
@@ -128,9 +131,11 @@ public struct UnrollWhile: GraphPass {
         guard loop.outputs.count == n, cond.inputs.count == n, body.inputs.count == n, body.outputs.count == n, cond.outputs.count == 1 else {
             return .kept("its \(n) inputs, \(loop.outputs.count) outputs, the condition's \(cond.inputs.count) inputs and the body's \(body.inputs.count) inputs and \(body.outputs.count) outputs do not agree")
         }
-        guard !loop.inputs.contains(where: \.isAbsent) else { return .kept("an input is absent") }
+        guard !loop.inputs.contains(where: \.isAbsent), !body.outputs.contains(where: \.isAbsent),
+            !body.inputs.contains(where: \.isAbsent), Set(body.inputs).count == n
+        else { return .kept("an input or a body input or output is absent or repeated") }
         if body.values.contains(where: \.isVariable) { return .kept("its body has variable tensors") }
-        guard let bodyOrder = body.topologicalOrder() else { return .kept("its body's ops form a cycle") }
+        guard var inliner = SubgraphInliner(callee: body) else { return .kept("its body's ops form a cycle") }
 
         // The counter-only part: loop variables constant on entry whose update the folder
         // computes from constants and themselves.
@@ -147,7 +152,7 @@ public struct UnrollWhile: GraphPass {
         var iterations: [KnownValues] = []
         while true {
             let known = evaluate(model, cond, inputs: state)
-            guard let verdict = known[cond.outputs[0].index], verdict.type.dtype == .bool, verdict.elementCount == 1 else {
+            guard let verdict = known[cond.outputs[0].index], verdict.type.dtype == .bool, verdict.elementCount == 1, !verdict.bytes.isEmpty else {
                 return .kept("its trip count is not static: the condition subgraph \(c) depends on loop variables that are not constants updated by constant arithmetic")
             }
             if verdict.bytes[0] == 0 { break }
@@ -163,110 +168,27 @@ public struct UnrollWhile: GraphPass {
             iterations.append(values)
             state = next
         }
-        let copied = bodyOrder.filter { !Self.isComputed(body.ops[$0], iterations.first ?? [:]) }.count
-        guard copied * iterations.count <= maxOps else {
-            return .kept("unrolling \(iterations.count) iterations would add \(copied * iterations.count) ops, more than \(maxOps) (option max_ops)")
+        let copied = inliner.opsToCopy(known: iterations.first ?? [:])
+        guard copied * iterations.count <= budget else {
+            return .kept("unrolling \(iterations.count) iterations would add \(copied * iterations.count) ops, more than the \(budget) left of \(maxOps) (option max_ops)")
         }
 
         var work = model
         var graph = work.subgraphs[s]
-        var added = 0
-        var shared: [Int: ValueID] = [:]
         var current = loop.inputs
-        var producedHere = Set<ValueID>()
         let firstCopied = graph.ops.count
         for (k, known) in iterations.enumerated() {
-            var map: [Int: ValueID] = [:]
-            for (j, v) in body.inputs.enumerated() { map[v.index] = current[j] }
-            func resolve(_ v: ValueID) -> ValueID {
-                if v.isAbsent { return v }
-                if let m = map[v.index] { return m }
-                let declared = body[v]
-                if work.isConstant(declared) {
-                    if let id = shared[v.index] { return id }
-                    let id = graph.addValue(declared)  // same buffer: one copy of the data for every iteration
-                    shared[v.index] = id
-                    return id
-                }
-                if let t = known[v.index] {
-                    var value = declared
-                    value.name = "\(declared.name)/iter\(k)"
-                    value.type = t.type
-                    value.shape = t.shape
-                    value.shapeSignature = nil
-                    value.buffer = work.addBuffer(t.slice)
-                    let id = graph.addValue(value)
-                    map[v.index] = id
-                    return id
-                }
-                // Only values no op writes reach here (the body's ops run in order).
-                var value = declared
-                value.name = "\(declared.name)/iter\(k)"
-                let id = graph.addValue(value)
-                map[v.index] = id
-                return id
-            }
-            for i in bodyOrder where !Self.isComputed(body.ops[i], known) {
-                var op = body.ops[i]
-                op.inputs = op.inputs.map(resolve)
-                op.intermediates = op.intermediates.map { fresh($0, body, iteration: k, graph: &graph, map: &map) }
-                op.outputs = op.outputs.map { fresh($0, body, iteration: k, graph: &graph, map: &map) }
-                producedHere.formUnion(op.outputs)
-                Self.refineShapes(op, &graph, work)
-                graph.addOp(op)
-                added += 1
-            }
-            current = body.outputs.map(resolve)
+            current = inliner.inline(into: &graph, model: &work, inputs: current, suffix: "/iter\(k)", known: known)
         }
-
         Self.dropEmptyPieces(&graph, copiedFrom: firstCopied)
-
-        // The last iteration's results replace the WHILE's outputs. A graph output keeps its
-        // tensor (its name and index, which signatures name): the op computing it writes it.
-        graph.eraseOp(OpID(opIndex))
-        var renamedForOutputs = Set<ValueID>()
-        for (k, out) in loop.outputs.enumerated() where !out.isAbsent {
-            let result = current[k]
-            if graph.isGraphOutput(out) {
-                guard producedHere.contains(result), renamedForOutputs.insert(result).inserted,
-                    let producer = graph.ops.indices.last(where: { !graph.ops[$0].isErased && graph.ops[$0].outputs.contains(result) })
-                else {
-                    return .kept("its output \(k) is a graph output the last iteration does not compute itself")
-                }
-                graph.ops[producer].outputs = graph.ops[producer].outputs.map { $0 == result ? out : $0 }
-                graph.replaceAllUses(of: result, with: out)
-            } else {
-                graph.replaceAllUses(of: out, with: result)
-            }
+        // The last iteration's results replace the WHILE's outputs.
+        if let k = inliner.replace(OpID(opIndex), with: current, in: &graph) {
+            return .kept("its output \(k) is a graph output the last iteration does not compute itself")
         }
         guard graph.compact() else { return .kept("unrolling would make a cycle") }
         work.subgraphs[s] = graph
         model = work
-        return .unrolled(trips: iterations.count, opsAdded: added, callees: [c, b])
-    }
-
-    /// A new runtime value for the body's `v` in iteration `k`.
-    private func fresh(_ v: ValueID, _ body: Graph, iteration k: Int, graph: inout Graph, map: inout [Int: ValueID]) -> ValueID {
-        if v.isAbsent { return v }
-        var value = body[v]
-        value.name = "\(value.name)/iter\(k)"
-        value.buffer = .none
-        let id = graph.addValue(value)
-        map[v.index] = id
-        return id
-    }
-
-    /// Gives a copied op's outputs the shapes its inputs now imply, as a runtime's Prepare would
-    /// (the interpreter and LiteRT resize such outputs; TFLM plans static shapes). A body's
-    /// TensorList write slices `[0, i)` and `[i + 1, T)` of the sequence: sizes the loop only
-    /// knew at run time (the converter declares a placeholder shape) and each iteration knows.
-    private static func refineShapes(_ op: Op, _ graph: inout Graph, _ model: Model) {
-        guard let infer = OperatorTable[op.builtinOperator]?.shape, let shapes = infer(Verifier.shapeInference(op, graph, model)) else { return }
-        for (k, v) in op.outputs.enumerated() where k < shapes.count && !v.isAbsent && graph[v].shape != shapes[k] {
-            graph[v].shape = shapes[k]
-            graph[v].hasRank = true
-            if graph[v].shapeSignature != nil { graph[v].shapeSignature = shapes[k] }
-        }
+        return .unrolled(trips: iterations.count, opsAdded: inliner.opsAdded, callees: [c, b])
     }
 
     /// Drops the empty tensors a copied CONCATENATION joins, and the ops that made them: the
@@ -285,12 +207,6 @@ public struct UnrollWhile: GraphPass {
             let op = graph.ops[i]
             if op.builtinOperator == .slice, op.outputs.allSatisfy({ isEmpty($0) && uses[$0.index] == 0 }) { graph.eraseOp(OpID(i)) }
         }
-    }
-
-    /// An op whose every output the counter evaluation computed: its results are constants of
-    /// that iteration and the op is not copied.
-    private static func isComputed(_ op: Op, _ known: KnownValues) -> Bool {
-        !op.outputs.isEmpty && op.outputs.allSatisfy { !$0.isAbsent && known[$0.index] != nil }
     }
 
     // MARK: - Evaluating the counter
@@ -325,7 +241,7 @@ public struct UnrollWhile: GraphPass {
             }
             guard complete, let outputs = Self.outputValues(op, operands, graph),
                 outputs.allSatisfy({ ($0.elementCount ?? .max) <= Self.evaluatedElementLimit }),
-                let results = Self.evaluate(op, operands, outputs: outputs), results.count == op.outputs.count
+                let results = ConstantEvaluator.evaluate(op.kind, inputs: operands, outputs: outputs), results.count == op.outputs.count
             else { continue }
             for (v, t) in zip(op.outputs, results) { known[v.index] = t }
         }
@@ -356,122 +272,5 @@ public struct UnrollWhile: GraphPass {
             outputs[k].hasRank = true
         }
         return outputs
-    }
-
-    private static func evaluate(_ op: Op, _ operands: [ConstantTensor?], outputs: [Value]) -> [ConstantTensor]? {
-        if ConstantEvaluator.computes(op.kind) { return ConstantEvaluator.evaluate(op.kind, inputs: operands, outputs: outputs) }
-        let present = operands.compactMap { $0 }
-        guard present.count == operands.count, !present.contains(where: { $0.type.isQuantized }) else { return nil }
-        switch op.builtinOperator {
-        case .less, .lessEqual, .greater, .greaterEqual, .equal, .notEqual:
-            guard present.count == 2, let t = compare(op.builtinOperator, present[0], present[1]) else { return nil }
-            return [t]
-        case .logicalAnd, .logicalOr:
-            guard present.count == 2 else { return nil }
-            return logical(present[0], present[1], op.builtinOperator == .logicalAnd ? { $0 && $1 } : { $0 || $1 }).map { [$0] }
-        case .logicalNot:
-            guard present.count == 1, present[0].type.dtype == .bool else { return nil }
-            return [ConstantTensor(.bool, shape: present[0].shape, values: present[0].bytes.map { $0 == 0 ? UInt8(1) : 0 })]
-        default:
-            return nil
-        }
-    }
-
-    /// LESS … NOT_EQUAL with broadcasting (TFLite comparisons.cc) on int32, int64 and float32.
-    private static func compare(_ op: BuiltinOperator, _ x: ConstantTensor, _ y: ConstantTensor) -> ConstantTensor? {
-        guard x.type.dtype == y.type.dtype, let shape = ConstantEvaluator.broadcastShape(x.shape, y.shape) else { return nil }
-        let xi = ConstantEvaluator.broadcastIndices(from: x.shape, to: shape)
-        let yi = ConstantEvaluator.broadcastIndices(from: y.shape, to: shape)
-        func apply<T: Comparable>(_ a: [T], _ b: [T]) -> [UInt8] {
-            zip(xi, yi).map { i, j in
-                let (p, q) = (a[i], b[j])
-                let r: Bool
-                switch op {
-                case .less: r = p < q
-                case .lessEqual: r = p <= q
-                case .greater: r = p > q
-                case .greaterEqual: r = p >= q
-                case .equal: r = p == q
-                default: r = p != q
-                }
-                return r ? 1 : 0
-            }
-        }
-        let result: [UInt8]
-        switch x.type.dtype {
-        case .int32: result = apply(x.scalars(Int32.self), y.scalars(Int32.self))
-        case .int64: result = apply(x.scalars(Int64.self), y.scalars(Int64.self))
-        case .float32: result = apply(x.floats, y.floats)
-        default: return nil
-        }
-        return ConstantTensor(.bool, shape: shape, values: result)
-    }
-
-    /// LOGICAL_AND / LOGICAL_OR with broadcasting on bool tensors.
-    private static func logical(_ x: ConstantTensor, _ y: ConstantTensor, _ f: (Bool, Bool) -> Bool) -> ConstantTensor? {
-        guard x.type.dtype == .bool, y.type.dtype == .bool, let shape = ConstantEvaluator.broadcastShape(x.shape, y.shape) else { return nil }
-        let xi = ConstantEvaluator.broadcastIndices(from: x.shape, to: shape)
-        let yi = ConstantEvaluator.broadcastIndices(from: y.shape, to: shape)
-        let values = zip(xi, yi).map { i, j in f(x.bytes[i] != 0, y.bytes[j] != 0) ? UInt8(1) : 0 }
-        return ConstantTensor(.bool, shape: shape, values: values)
-    }
-
-    // MARK: - Removing subgraphs
-
-    /// The subgraph indices a control-flow op calls, with the options field holding each
-    /// (schema.fbs WhileOptions, IfOptions: fields 0 and 1; CallOnceOptions: field 0).
-    static func calledSubgraphs(_ op: Op) -> [(field: Int, index: Int)] {
-        guard case .builtin(let code, let options?) = op.kind else { return [] }
-        let fields: [Int]
-        switch code {
-        case .whileLoop, .ifThenElse: fields = [0, 1]
-        case .callOnce: fields = [0]
-        default: return []
-        }
-        return fields.map { ($0, Int(options.int32($0, default: 0))) }
-    }
-
-    /// Removes the candidates no remaining op or signature calls, renumbering the references to
-    /// the subgraphs after them. Returns how many went.
-    static func removeUncalledSubgraphs(_ model: inout Model, candidates: Set<Int>) -> Int {
-        var removable = candidates.subtracting([0]).filter { $0 < model.subgraphs.count }
-        while true {
-            var called = Set(model.signatureDefs.map(\.subgraph))
-            for (s, graph) in model.subgraphs.enumerated() where !removable.contains(s) {
-                for op in graph.ops where !op.isErased { called.formUnion(calledSubgraphs(op).map(\.index)) }
-            }
-            let next = removable.subtracting(called)
-            if next == removable { break }
-            removable = next
-        }
-        guard !removable.isEmpty else { return 0 }
-        let gone = removable.sorted()
-        func renumbered(_ index: Int) -> Int { index - gone.prefix { $0 < index }.count }
-        for s in model.subgraphs.indices where !removable.contains(s) {
-            for i in model.subgraphs[s].ops.indices {
-                let op = model.subgraphs[s].ops[i]
-                let calls = calledSubgraphs(op)
-                guard !calls.isEmpty, case .builtin(let code, var options?) = op.kind else { continue }
-                for (field, index) in calls where renumbered(index) != index {
-                    options.setInt32(field, Int32(renumbered(index)))
-                }
-                model.subgraphs[s].ops[i].kind = .builtin(code, options: options)
-            }
-        }
-        for k in model.signatureDefs.indices { model.signatureDefs[k].subgraph = renumbered(model.signatureDefs[k].subgraph) }
-        for s in gone.reversed() { model.subgraphs.remove(at: s) }
-        return gone.count
-    }
-}
-
-extension OpaqueOptions {
-    /// Overwrites scalar int32 field `id` in place. Only called for fields read as a non-zero
-    /// index, which are present in the table (an absent field reads as the default 0).
-    fileprivate mutating func setInt32(_ id: Int, _ value: Int32) {
-        guard id < vtable.count, vtable[id] >= 4 else { return }
-        let start = Int(vtable[id]) - 4
-        guard start + 4 <= inline.count else { return }
-        let bits = UInt32(bitPattern: value)
-        for k in 0..<4 { inline[start + k] = UInt8(truncatingIfNeeded: bits >> (8 * UInt32(k))) }
     }
 }

@@ -70,6 +70,9 @@ passes:
   # static trip count becomes its body's ops repeated (before fold-shapes, which
   # then fixes the batch of the copied tensors).
   - unroll-while
+  # An IF on a constant condition (left by unrolling, or by a converter) becomes
+  # the ops of the branch it takes.
+  - inline-constant-if
   # Fold SHAPE/STRIDED_SLICE/PACK chains (a Keras Flatten converted with batch
   # None) into constant RESHAPE shapes. TFLM never resizes inputs, so a dynamic
   # batch is fixed to 1 (`--batch N` overrides).

@@ -92,7 +92,7 @@ final class UnrollWhileTests: XCTestCase {
         options.values["max_ops"] = .int(10)
         context = PassContext()
         XCTAssertFalse(try runVerified([UnrollWhile(options: options)], on: &model, context: &context))
-        XCTAssertTrue(context.notes.contains { $0.contains("would add 20 ops, more than 10 (option max_ops)") }, "\(context.notes)")
+        XCTAssertTrue(context.notes.contains { $0.contains("would add 20 ops, more than the 10 left of 10 (option max_ops)") }, "\(context.notes)")
         XCTAssertEqual(liveOpNames(model), ["WHILE", "RELU"])
     }
 
@@ -140,5 +140,51 @@ final class UnrollWhileTests: XCTestCase {
             }
             XCTAssertLessThan(worst, 1e-5, name)
         }
+    }
+}
+
+/// `inline-constant-if`: an IF on a constant condition becomes the branch it takes.
+final class InlineConstantIfTests: XCTestCase {
+    static func ifModel(flag: UInt8) throws -> Model {
+        var model = try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": f32[1,4]
+              const %1 "flag": i1[] = [\(flag)]
+              #0 IF v1 {options_type=94, raw=} (%1, %0) -> %2 "y": f32[1,4]
+              output %2
+            subgraph 1 "then"
+              input %0 "x": f32[1,4]
+              #0 RELU v1 (%0) -> %1 "r": f32[1,4]
+              output %1
+            subgraph 2 "else"
+              input %0 "x": f32[1,4]
+              #0 TANH v1 (%0) -> %1 "t": f32[1,4]
+              output %1
+
+            """)
+        // IfOptions (schema.fbs): field 0 then_subgraph_index, field 1 else_subgraph_index.
+        model.subgraphs[0].ops[0].kind = .builtin(.ifThenElse, options: OpaqueOptions(typeTag: 94, vtable: [4, 8], inline: le([Int32(1), 2]), alignmentPhase: 0))
+        return model
+    }
+
+    func testTheTakenBranchReplacesTheIf() throws {
+        for (flag, op) in [(UInt8(1), "RELU"), (0, "TANH")] {
+            let given = try Self.ifModel(flag: flag)
+            var model = given
+            try runVerified([InlineConstantIf(), Cleanup()], on: &model)
+            XCTAssertEqual(liveOpNames(model), [op])
+            XCTAssertEqual(model.subgraphs.count, 1)
+            XCTAssertEqual(model.main.values[model.main.outputs[0].index].name, "y")
+            let x = RuntimeTensor(shape: [1, 4], floats: [-1, -0.5, 0.5, 2])!
+            XCTAssertEqual(try Interpreter(model: given).run([x])[0].floats, try Interpreter(model: model).run([x])[0].floats)
+        }
+    }
+
+    func testAnIfOnARuntimeConditionStays() throws {
+        var model = try Self.ifModel(flag: 1)
+        model.subgraphs[0].values[1].buffer = .none
+        model.subgraphs[0].inputs.append(ValueID(1))
+        XCTAssertFalse(try runVerified([InlineConstantIf()], on: &model))
+        XCTAssertEqual(liveOpNames(model), ["IF"])
     }
 }
