@@ -8,7 +8,7 @@ package enum Comparison: String, Sendable {
     case equal = "EQUAL", notEqual = "NOT_EQUAL"
 
     @inline(__always)
-    func holds<T: Comparable>(_ a: T, _ b: T) -> Bool {
+    package func holds<T: Comparable>(_ a: T, _ b: T) -> Bool {
         switch self {
         case .less: a < b
         case .lessEqual: a <= b

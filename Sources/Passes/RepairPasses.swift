@@ -15,6 +15,8 @@ extension PassRegistry {
             entry(UngroupConv.self) { options in try UngroupConv(options: options) },
             entry(PerTensorFullyConnected.self) { options in try PerTensorFullyConnected(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
+            entry(UnrollWhile.self) { options in try UnrollWhile(options: options) },
+            entry(InlineConstantIf.self) { options in try InlineConstantIf(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },
             entry(DensifySparseConstants.self) { options in try DensifySparseConstants(options: options) },
             entry(FoldFloat16Constants.self) { options in try FoldFloat16Constants(options: options) },

@@ -71,6 +71,14 @@ passes:
   # (depth multiplier = output channels), the structure TF 1.x-era firmware and
   # the micro_speech example expect. Same numbers on TFLM's kernels.
   - conv-to-depthwise
+  # TF 2.16+ exports a Keras LSTM/GRU as a WHILE over condition and body
+  # subgraphs, which TFLM runs badly (tflite-micro #3674, #3048): a loop with a
+  # static trip count becomes its body's ops repeated (before fold-shapes, which
+  # then fixes the batch of the copied tensors).
+  - unroll-while
+  # An IF on a constant condition (left by unrolling, or by a converter) becomes
+  # the ops of the branch it takes.
+  - inline-constant-if
   # Fold SHAPE/STRIDED_SLICE/PACK chains (a Keras Flatten converted with batch
   # None) into constant RESHAPE shapes. TFLM never resizes inputs, so a dynamic
   # batch is fixed to 1 (`--batch N` overrides).
