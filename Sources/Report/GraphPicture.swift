@@ -102,7 +102,8 @@ package struct GraphPicture {
 
     static func ioNode(_ kind: NodeKind, _ role: String, _ value: Value, graph: Graph, model: Model) -> Node {
         var name = value.name
-        if name.count > maxLabel { name = String(name.prefix(maxLabel - 1)) + "…" }
+        // Scoped names share their prefix (lstm_1/while/…); the end tells them apart.
+        if name.count > maxLabel { name = "…" + String(name.suffix(maxLabel - 1)) }
         let lines = [role, name]
         return Node(kind: kind, lines: lines, hover: "\(role): \(value.name)\n\(typeLabel(value))\(quantizationText(value.quantization))",
                     width: width(lines))

@@ -337,6 +337,9 @@ public enum ModelPicture {
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
+            // XML 1.0 has no other control characters (a name in a malformed file may hold one).
+            case "\n", "\t": out.unicodeScalars.append(c)
+            case _ where c.value < 0x20 || c.value == 0x7F || c.value == 0xFFFE || c.value == 0xFFFF: out += "\u{FFFD}"
             default: out.unicodeScalars.append(c)
             }
         }

@@ -102,6 +102,22 @@ final class ModelPictureTests: XCTestCase {
         XCTAssertTrue(html.contains("CONV_2D → DEPTHWISE_CONV_2D"))
     }
 
+    /// Names come from the file: markup in them is escaped, and control characters XML cannot
+    /// hold are replaced, so the SVG stays well-formed whatever the model says.
+    func testNamesAreEscaped() throws {
+        var model = try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": f32[1,4]
+              #0 ABS v1 (%0) -> %1 "y": f32[1,4]
+              output %1
+            """)
+        model.subgraphs[0].values[0].name = "<script>alert(1)</script>&\u{1}"
+        let svg = ModelPicture.svg(model, name: "a\"b")
+        XCTAssertFalse(svg.contains("<script>"))
+        XCTAssertTrue(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;\u{FFFD}"))
+        XCTAssertFalse(svg.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+    }
+
     /// A 1000-op graph with skip connections renders in well under a second (a debug build
     /// is several times slower than the release binary, hence the margin).
     func testThousandOpsRenderQuickly() throws {
