@@ -62,10 +62,12 @@ let package = Package(
         .target(name: "Rules", dependencies: ["PassCatalog", "Quantize", "Passes", "Rewrite", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers", yams]),
         // Loading any model and running the passes a conversion asks for.
         .target(name: "Driver", dependencies: ["Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        // The TFLM tensor arena: TFLM's greedy planner and a replay of its allocations.
+        .target(name: "Memory", dependencies: ["Ops", "IR", "Support"]),
         // inspect, diff, check and verify reports.
         .target(name: "Report", dependencies: ["Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
         // The library as one import.
-        .target(name: "TFRewrite", dependencies: ["Report", "Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support"]),
+        .target(name: "TFRewrite", dependencies: ["Memory", "Report", "Driver", "Rules", "PassCatalog", "Quantize", "Interpret", "Passes", "Rewrite", "Import", "Export", "Ops", "Kernels", "IR", "Support"]),
         // For tests only: reads the IR printer's text back into a Model, so tests write graphs
         // as text. Only test targets and the fuzzers (which fuzz this parser too) depend on it.
         .target(name: "TestSupport", dependencies: ["Ops", "IR", "Support", "FlatBuffers"]),

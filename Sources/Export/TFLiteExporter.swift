@@ -125,6 +125,7 @@ public enum TFLiteExporter {
         if v.isVariable { t.add(F.TensorField.isVariable, .bool(true)) }
         if let s = v.shapeSignature { t.add(F.TensorField.shapeSignature, .scalarVector(bytes: le(s), elementSize: 4)) }
         if v.hasRank { t.add(F.TensorField.hasRank, .bool(true)) }
+        if let sp = v.sparsity { t.add(F.TensorField.sparsity, .table(SparsityEncoding.table(sp))) }
         return t
     }
 

@@ -80,6 +80,7 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let hardSwish = BuiltinOperator(117)
     public static let ifThenElse = BuiltinOperator(118)
     public static let whileLoop = BuiltinOperator(119)
+    public static let densify = BuiltinOperator(124)
     public static let placeholderForGreaterOpCodes = BuiltinOperator(127)
     /// Codes ≥ 127 are stored in `builtin_code`; `deprecated_builtin_code` holds this placeholder.
     public static let callOnce = BuiltinOperator(129)

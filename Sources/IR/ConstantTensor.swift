@@ -143,9 +143,10 @@ public struct ConstantTensor: Hashable, Sendable {
 }
 
 extension Model {
-    /// The constant behind a value, nil for runtime values.
+    /// The constant behind a value, nil for runtime values and for sparse constants (their
+    /// buffer holds the stored values only; `densify-sparse-constants` makes them dense).
     public func constant(_ value: Value) -> ConstantTensor? {
-        guard let data = constantData(value) else { return nil }
+        guard value.sparsity == nil, let data = constantData(value) else { return nil }
         return ConstantTensor(type: value.type, shape: value.shape, bytes: data.array)
     }
     public func constant(_ id: ValueID, in graph: Int = 0) -> ConstantTensor? {
@@ -158,6 +159,7 @@ extension Model {
         subgraphs[graph][id].buffer = b
         subgraphs[graph][id].shape = t.shape
         subgraphs[graph][id].type = t.type
+        subgraphs[graph][id].sparsity = nil
         if subgraphs[graph][id].shapeSignature != nil { subgraphs[graph][id].shapeSignature = t.shape }
     }
 

@@ -13,6 +13,8 @@ public struct Value: Hashable, Sendable {
     public var buffer: BufferID
     /// The graph node or op this value came from, for pairing layers across models.
     public var provenance: String?
+    /// A sparse constant's encoding (its buffer holds the stored values only); nil when dense.
+    public var sparsity: Sparsity?
 
     public init(name: String, type: ElementType, shape: [Int32], shapeSignature: [Int32]? = nil, hasRank: Bool = true, isVariable: Bool = false, buffer: BufferID = .none, provenance: String? = nil) {
         self.name = name
@@ -49,7 +51,7 @@ public struct Value: Hashable, Sendable {
     }
     /// Bytes the data of a fixed-size dtype occupies, nil when unknown.
     public var expectedByteCount: Int? {
-        guard let n = elementCount, let s = dtype.byteSize else { return nil }
+        guard sparsity == nil, let n = elementCount, let s = dtype.byteSize else { return nil }
         let (b, o) = n.multipliedReportingOverflow(by: s)
         return o ? nil : b
     }

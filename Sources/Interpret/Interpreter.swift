@@ -243,6 +243,9 @@ public final class Interpreter {
 
     private func constantSlot(_ id: ValueID, _ data: ByteSlice) throws -> Slot {
         let value = graph[id]
+        if value.sparsity != nil {
+            throw Unsupported("constant \(id) (\(value.name)) is sparse; densify-sparse-constants makes it dense")
+        }
         guard let size = value.dtype.byteSize, let n = value.elementCount,
               n.multipliedReportingOverflow(by: size) == (data.count, false) else {
             throw Unsupported("constant \(id) (\(value.name)) of type \(value.dtype.name) shape \(value.shape) holds \(data.count) bytes")

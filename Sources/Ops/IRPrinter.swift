@@ -64,11 +64,35 @@ public enum IRPrinter {
     }
 
     package static func constantText(_ model: Model, _ v: Value) -> String {
-        guard let t = model.constant(v) else { return "?" }
-        if t.elementCount <= 16 {
-            if v.dtype == .float32 { return "[" + t.floats.map { "\($0)" }.joined(separator: ", ") + "]" }
-            if let ints = t.integers { return "[" + ints.map(String.init).joined(separator: ", ") + "]" }
+        // A sparse constant's buffer holds the stored values only: shown with its encoding when
+        // small, else by their digest.
+        if let sparsity = v.sparsity, let stored = model.constantData(v) {
+            let size = max(v.dtype.byteSize ?? 1, 1)
+            let t = ConstantTensor(type: v.type, shape: [Int32(stored.count / size)], bytes: stored.array)
+            let vectors = sparsity.dimensions.flatMap { [$0.segments?.values.count ?? 0, $0.indices?.values.count ?? 0] }
+            if vectors.allSatisfy({ $0 <= 16 }), let values = valuesText(t) { return "sparse(\(sparsityText(sparsity))) " + values }
+            return "sparse sha256:" + String(SHA256.hex(stored.array).prefix(8))
         }
-        return "sha256:" + String(SHA256.hex(t.bytes).prefix(8))
+        guard let t = model.constant(v) else { return "?" }
+        return valuesText(t) ?? "sha256:" + String(SHA256.hex(t.bytes).prefix(8))
+    }
+
+    /// `[1.5, -2.0]` for up to 16 float32, float16 or integer elements.
+    static func valuesText(_ t: ConstantTensor) -> String? {
+        guard t.elementCount <= 16 else { return nil }
+        if t.type.dtype == .float32 { return "[" + t.floats.map { "\($0)" }.joined(separator: ", ") + "]" }
+        // Every binary16 value is exactly a binary32 one, so it prints (and parses) as such.
+        if t.type.dtype == .float16 { return "[" + t.scalars(UInt16.self).map { "\(Float16Bits.float($0))" }.joined(separator: ", ") + "]" }
+        if let ints = t.integers { return "[" + ints.map(String.init).joined(separator: ", ") + "]" }
+        return nil
+    }
+
+    /// `order [0, 1], blocks [], dims [dense 2, csr [0, 1, 2] [2, 0]]` (schema.fbs SparsityParameters).
+    package static func sparsityText(_ s: Sparsity) -> String {
+        func list(_ v: [Int32]) -> String { "[" + v.map(String.init).joined(separator: ", ") + "]" }
+        let dims = s.dimensions.map { d in
+            d.format == .dense ? "dense \(d.denseSize)" : "csr \(list(d.segments?.values ?? [])) \(list(d.indices?.values ?? []))"
+        }
+        return "order \(list(s.traversalOrder)), blocks \(list(s.blockMap)), dims [\(dims.joined(separator: ", "))]"
     }
 }

@@ -41,6 +41,9 @@ public struct OperatorDefinition: Sendable {
     /// kernel's Prepare computes them; nil result when it cannot tell. The verifier compares
     /// them with the IR's static output shapes.
     package var shape: (@Sendable (ShapeInference) -> [[Int32]]?)?
+    /// What TFLM's reference kernel takes from the tensor arena for one node (its Init and
+    /// Prepare, and the parsed builtin options), for `tfrewrite memory`; nil: not declared.
+    package var microFootprint: (@Sendable (MicroFootprintContext) throws -> MicroKernelFootprint)?
 
     package init(
         _ op: BuiltinOperator,
@@ -56,7 +59,8 @@ public struct OperatorDefinition: Sendable {
         fold: (@Sendable (ConstantFoldInputs) -> [ConstantTensor]?)? = nil,
         attributes: [OperatorAttribute] = [],
         shapeArithmetic: (@Sendable (ShapeOperands) -> IntTensor?)? = nil,
-        shape: (@Sendable (ShapeInference) -> [[Int32]]?)? = nil
+        shape: (@Sendable (ShapeInference) -> [[Int32]]?)? = nil,
+        microFootprint: (@Sendable (MicroFootprintContext) throws -> MicroKernelFootprint)? = nil
     ) {
         self.op = op
         self.options = options
@@ -72,6 +76,7 @@ public struct OperatorDefinition: Sendable {
         self.attributes = attributes
         self.shapeArithmetic = shapeArithmetic
         self.shape = shape
+        self.microFootprint = microFootprint
     }
 }
 

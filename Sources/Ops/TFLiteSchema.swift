@@ -27,6 +27,7 @@ package enum Schema {
         package static let fullyConnected: UInt8 = 8
         package static let softmax: UInt8 = 9
         package static let concatenation: UInt8 = 10
+        package static let split: UInt8 = 35
         package static let add: UInt8 = 11
         package static let reshape: UInt8 = 17
         package static let mul: UInt8 = 21

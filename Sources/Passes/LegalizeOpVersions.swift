@@ -67,7 +67,7 @@ public struct LegalizeOpVersions: GraphPass {
             }
         }
         if checkTarget, let target = context.target {
-            try TargetCheck.verify(model, target: target)
+            try TargetCheck.enforce(model, target: target, kernels: false, context: &context)
         }
         return changed > 0
     }

@@ -12,8 +12,13 @@ extension PassRegistry {
         [
             entry(ConvToDepthwise.self) { options in try ConvToDepthwise(options: options) },
             entry(DepthwiseToConv.self) { options in try DepthwiseToConv(options: options) },
+            entry(UngroupConv.self) { options in try UngroupConv(options: options) },
+            entry(PerTensorFullyConnected.self) { options in try PerTensorFullyConnected(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },
+            entry(DensifySparseConstants.self) { options in try DensifySparseConstants(options: options) },
+            entry(FoldFloat16Constants.self) { options in try FoldFloat16Constants(options: options) },
+            entry(DequantizeHybridWeights.self) { options in try DequantizeHybridWeights(options: options) },
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },

@@ -29,7 +29,7 @@ public struct CheckFinding: Hashable, Sendable, CustomStringConvertible {
         case error, warning
     }
     /// What kind of problem, stable for scripts: op-not-in-target, version-above-target,
-    /// hybrid-quantization, float16, uint8-quantization, per-channel-fully-connected,
+    /// hybrid-quantization, float16, uint8-quantization, per-channel-fully-connected, sparse,
     /// tensor-type, shape-chain, float-io.
     public var code: String
     public var severity: Severity
@@ -129,7 +129,10 @@ public struct ModelCheck: Sendable {
                     notInTarget(s, i, op, chains, rewriter)
                 } else if target.checksVersions, let max = target.maxVersion(op), op.version > max {
                     let minimum = OpVersions.minimum(op, in: g, model: model)
-                    if let m = minimum, m.version <= max {
+                    if op.builtinOperator == .conv2D, UngroupConv.grouped(rewriter, OpID(i)) != nil {
+                        add("version-above-target", .error, s, i, op, "is version \(op.version) (a grouped convolution), the target accepts up to \(max)", pass: UngroupConv.name,
+                            "ungroup-conv rewrites it as DEPTHWISE_CONV_2D or SPLIT + CONV_2D + CONCATENATION (exact)")
+                    } else if let m = minimum, m.version <= max {
                         add("version-above-target", .error, s, i, op, "is version \(op.version), the target accepts up to \(max)", pass: LegalizeOpVersions.name,
                             "legalize-op-versions sets v\(m.version), the lowest its types need (\(m.reason))")
                     } else {
@@ -166,25 +169,30 @@ public struct ModelCheck: Sendable {
         }
 
         package mutating func quantization(_ s: Int, _ i: Int, _ op: Op, _ g: Graph) {
-            let inputs = op.inputs.compactMap { $0.isAbsent || $0.index >= g.values.count ? nil : g[$0] }
-            let outputs = op.outputs.compactMap { $0.isAbsent || $0.index >= g.values.count ? nil : g[$0] }
-            let constWeights = inputs.filter { model.isConstant($0) && ($0.dtype == .int8 || $0.dtype == .uint8 || $0.dtype == .int4) && $0.type.isQuantized }
-            let floatActivation = inputs.contains { !model.isConstant($0) && $0.dtype == .float32 } && outputs.contains { $0.dtype == .float32 }
-            if !target.quantization.hybrid, floatActivation, let w = constWeights.first, op.kind.customCode == nil, op.builtinOperator != .dequantize {
+            // The same predicates as check-target (KernelLimits), so check and a conversion agree.
+            if op.builtinOperator != .densify, op.kind.customCode == nil, let v = inputsOf(op, g).first(where: { $0.sparsity != nil }) {
+                add("sparse", .error, s, i, op, "reads the sparse constant \"\(v.name)\"; the target's kernels take dense tensors only", pass: DensifySparseConstants.name,
+                    "densify-sparse-constants stores it densely (lossless)")
+            }
+            if !target.quantization.hybrid, op.kind.customCode == nil, let w = KernelLimits.hybridWeights(op, in: g, model: model) {
                 add("hybrid-quantization", .error, s, i, op, "is hybrid (float input, \(w.dtype.name.lowercased()) weights \"\(w.name)\"), which the target's kernels do not run", pass: nil, ModelCheck.requantize)
             }
-            if !target.quantization.float16, let h = (inputs + outputs).first(where: { $0.dtype == .float16 }) {
+            if !target.quantization.float16, let h = KernelLimits.float16Tensor(op, in: g) {
                 add("float16", .error, s, i, op, "reads or writes float16 \"\(h.name)\"; the target has no float16 kernels", pass: nil, ModelCheck.requantize)
             }
-            if !target.quantization.uint8, let u = (inputs + outputs).first(where: { $0.dtype == .uint8 && $0.type.isQuantized }) {
+            if !target.quantization.uint8, let u = KernelLimits.uint8Tensor(op, in: g) {
                 add("uint8-quantization", .error, s, i, op, "uses uint8 quantization (\"\(u.name)\"); the target's kernels take int8 only", pass: nil, ModelCheck.requantize)
             }
             if !target.quantization.perChannelFullyConnected, op.builtinOperator == .fullyConnected,
                 let w = op.input(1).map({ g[$0] }), let q = w.quantization, q.scales.count > 1
             {
-                add("per-channel-fully-connected", .error, s, i, op, "has per-channel weights \"\(w.name)\" (\(q.scales.count) scales); the target computes FULLY_CONNECTED per-tensor only", pass: nil,
-                    "no automatic fix yet; re-convert with per-tensor Dense weights (converter._experimental_disable_per_channel_quantization_for_dense_layers = True) or re-quantize per-tensor")
+                add("per-channel-fully-connected", .error, s, i, op, "has per-channel weights \"\(w.name)\" (\(q.scales.count) scales); the target computes FULLY_CONNECTED per-tensor only", pass: PerTensorFullyConnected.name,
+                    "per-tensor-fully-connected gives the weights one scale (lossless when the channels' scales agree, else the largest change is printed)")
             }
+        }
+
+        package func inputsOf(_ op: Op, _ g: Graph) -> [Value] {
+            op.inputs.compactMap { $0.isAbsent || $0.index >= g.values.count ? nil : g[$0] }
         }
 
         package mutating func floatIO(_ s: Int, _ g: Graph) {
@@ -209,11 +217,11 @@ public struct ModelCheck: Sendable {
             var used: [DType: [String]] = [:]
             var order: [DType] = []
             var reads = Set<Int>()
-            for op in g.ops where !op.isErased {
+            // The tensors of the ops whose kernels the target's tensor_types describe (KernelLimits).
+            for op in g.ops where !op.isErased && KernelLimits.checksTensorTypes(op) {
                 for v in op.inputs + op.outputs where !v.isAbsent && v.index < g.values.count { reads.insert(v.index) }
             }
-            for v in g.inputs + g.outputs where !v.isAbsent && v.index < g.values.count { reads.insert(v.index) }
-            for i in reads.sorted() where !allowed.contains(g.values[i].dtype) {
+            for i in reads.sorted() where !allowed.contains(g.values[i].dtype) && !KernelLimits.isHandle(g.values[i].dtype) {
                 let t = g.values[i].dtype
                 if used[t] == nil { order.append(t) }
                 used[t, default: []].append(g.values[i].name)

@@ -122,6 +122,8 @@ public struct PassContext {
     public var afterPass: ((String, Model) -> Void)?
     /// The pass a `Pipeline` is running (or ran last), so a caller can say where an error arose.
     public var currentPass: String?
+    /// Write a model the target cannot run, with warnings instead of errors (`--allow-unsupported`).
+    public var allowUnsupported: Bool = false
 
     public init(target: TargetProfile? = nil, batch: Int? = nil) {
         self.target = target

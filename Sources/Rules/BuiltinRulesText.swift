@@ -61,6 +61,12 @@ target:
     per_channel_fully_connected: true
 
 passes:
+  # Sparse constants (TF's EXPERIMENTAL_SPARSITY) become dense, and their
+  # DENSIFY ops go: TFLM has no DENSIFY and reads every buffer as dense. Lossless.
+  - densify-sparse-constants
+  # float16 weights (TF's float16 quantization) become float32: TFLM has no
+  # float16 kernels, its DEQUANTIZE refuses a float16 input. Lossless.
+  - fold-float16-constants
   # TOCO parity: a CONV_2D on a 1-channel input becomes DEPTHWISE_CONV_2D
   # (depth multiplier = output channels), the structure TF 1.x-era firmware and
   # the micro_speech example expect. Same numbers on TFLM's kernels.
@@ -168,6 +174,17 @@ target:
     per_channel_fully_connected: false
 
 passes:
+  # No sparse tensors or DENSIFY then either (see micro.yaml).
+  - densify-sparse-constants
+  # No float16 kernels then either (see micro.yaml).
+  - fold-float16-constants
+  # Grouped CONV_2D (Keras Conv2D(groups=g), v6) did not exist then: depthwise when
+  # each group has one channel, else SPLIT + g CONV_2D + CONCATENATION. Bit-exact.
+  - ungroup-conv
+  # Per-channel FULLY_CONNECTED weights gave wrong results then (see
+  # per_channel_fully_connected below): one scale per layer, lossless when the
+  # channels' scales agree, else the largest weight change is printed.
+  - per-tensor-fully-connected
   - fold-shapes
   - cleanup
   - legalize-op-versions

@@ -40,9 +40,11 @@ public enum PipelineBuilder {
     /// 1. the rules files' custom rules, then their passes;
     /// 2. the library user's passes, before a final `legalize-op-versions` (which must see
     ///    every rewrite);
-    /// 3. `check-target` when a rules file named a target: the firmware must load the result;
-    /// 4. `quantize-int8` last: it needs the final weights and ops, and sets versions and checks
-    ///    the target again for the int8 types.
+    /// 3. `check-target` when a rules file named a target: the firmware must load and run the
+    ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
+    /// 4. `dequantize-hybrid-weights` then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
+    ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
+    ///    second one after it checks the kernels too.
     public static func conversion(_ request: PipelineRequest) throws -> Pipeline {
         if request.disabled.contains(CheckTarget.name) {
             throw PassError.failed(pass: CheckTarget.name, message: "cannot be disabled: a conversion for a target must be loadable by it")
@@ -54,8 +56,15 @@ public enum PipelineBuilder {
         } else {
             passes += extra
         }
-        if let target = request.ruleSet?.target { passes.append(CheckTarget(target: target)) }
-        if let q = request.quantization, !request.disabled.contains(QuantizeInt8Pass.name) { passes.append(q) }
+        let target = request.ruleSet?.target
+        if let q = request.quantization, !request.disabled.contains(QuantizeInt8Pass.name) {
+            // The quantizer quantizes float ops: a hybrid op's int8 weights go back to float
+            // first, so it becomes full int8 (without calibration it stays, and the check names it).
+            if !request.disabled.contains(DequantizeHybridWeights.name) { passes.append(DequantizeHybridWeights()) }
+            if let target { passes.append(CheckTarget(target: target, kernels: false)) }
+            passes.append(q)
+        }
+        if let target { passes.append(CheckTarget(target: target, kernels: true)) }
         return Pipeline(passes)
     }
 }

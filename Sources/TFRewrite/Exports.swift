@@ -4,6 +4,7 @@
 @_exported import Import
 @_exported import Interpret
 @_exported import Kernels
+@_exported import Memory
 @_exported import Ops
 @_exported import PassCatalog
 @_exported import Passes

@@ -17,6 +17,10 @@ import Support
 /// - a constant printed as a digest (`= sha256:1a2b3c4d`, more than 16 elements or a type
 ///   without a printed value form) comes back as zero bytes of its type and shape, so its
 ///   digest differs;
+/// - a large sparse constant (`= sparse sha256:1a2b3c4d`) comes back the same way, with a
+///   sparsity that stores every element (all dimensions DENSE, in order); a small one is exact
+///   (`= sparse(order [0, 1], blocks [], dims [dense 2, csr [0, 1, 2] [2, 0]]) [5.0, 7.0]`,
+///   index vectors as Int32Vector);
 /// - per-channel quantization printed as `q(axis 0: 8 scales, zp 0)` comes back with every scale
 ///   1.0 and zero points 0 (`zp mixed`: 0, 1, 0, 1, …).
 /// Lines starting with `# ` and blank lines are ignored (golden files carry such headings).
@@ -115,6 +119,15 @@ private struct SubgraphText {
         var bytes: [UInt8]?
         if constant {
             try cursor.expect(" = ", "' = ' and the constant's data")
+            // A sparse constant (printed by digest) comes back stored densely in a sparse
+            // encoding: every dimension DENSE, in order.
+            if cursor.skip("sparse(") {
+                value.sparsity = try IRTypeText.sparsity(&cursor)
+                try cursor.expect(") ", "') ' and the stored values")
+            } else if cursor.skip("sparse ") {
+                guard cursor.excerpt.hasPrefix("sha256:") else { throw IRTextFailure("a sparse constant is written as sparse(…) [values] or sparse sha256:…") }
+                value.sparsity = .allDense(value.shape)
+            }
             bytes = try IRTypeText.constantData(&cursor, value)
             value.buffer = BufferID(1)  // a placeholder: `build` gives each constant its own buffer
         }

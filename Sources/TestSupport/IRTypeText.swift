@@ -69,6 +69,39 @@ enum IRTypeText {
         return .perTensor(scale: scale, zeroPoint: zeroPoint)
     }
 
+    /// `order [0, 1], blocks [], dims [dense 2, csr [0, 1, 2] [2, 0]]`, as `IRPrinter.sparsityText`.
+    static func sparsity(_ cursor: inout IRTextCursor) throws(IRTextFailure) -> Sparsity {
+        func list(_ what: String) throws(IRTextFailure) -> [Int32] {
+            try cursor.expect("[", "'[' and the \(what)")
+            if cursor.skip("]") { return [] }
+            var out: [Int32] = []
+            for item in try cursor.take(until: "]", what).split(separator: ",") {
+                guard let v = Int32(item.trimmingSpaces) else { throw IRTextFailure("'\(item)' is not an integer in the \(what)") }
+                out.append(v)
+            }
+            return out
+        }
+        try cursor.expect("order ", "'order [' and the traversal order")
+        let order = try list("traversal order")
+        try cursor.expect(", blocks ", "', blocks [' and the block map")
+        let blocks = try list("block map")
+        try cursor.expect(", dims [", "', dims [' and the dimensions")
+        var dims: [Sparsity.Dimension] = []
+        while !cursor.skip("]") {
+            if !dims.isEmpty { try cursor.expect(", ", "', ' between dimensions") }
+            if cursor.skip("dense ") {
+                dims.append(Sparsity.Dimension(format: .dense, denseSize: try cursor.integer(Int32.self, "a dense size")))
+            } else {
+                try cursor.expect("csr ", "'dense N' or 'csr [segments] [indices]'")
+                let segments = try list("array segments")
+                try cursor.expect(" ", "a space before the array indices")
+                let indices = try list("array indices")
+                dims.append(Sparsity.Dimension(format: .sparseCSR, segments: .init(unionType: 1, values: segments), indices: .init(unionType: 1, values: indices)))
+            }
+        }
+        return Sparsity(traversalOrder: order, blockMap: blocks, dimensions: dims)
+    }
+
     /// `[1.5, -2.0]` (float32), `[1, 2]` (integer types), or `sha256:<8 hex digits>`: the
     /// printer's digest of a larger constant, which comes back as zero bytes.
     static func constantData(_ cursor: inout IRTextCursor, _ value: Value) throws(IRTextFailure) -> [UInt8] {
@@ -90,6 +123,14 @@ enum IRTypeText {
                 floats.append(f)
             }
             return le(floats.map(\.bitPattern))
+        }
+        if dtype == .float16 {
+            var halves: [UInt16] = []
+            for item in items {
+                guard let f = Float(item), let h = Float16Bits.bits(exactly: f) else { throw IRTextFailure("'\(item)' is not a float16 value") }
+                halves.append(h)
+            }
+            return le(halves)
         }
         var integers: [Int64] = []
         for item in items {

@@ -26,6 +26,9 @@ struct Check: ParsableCommand {
     @OptionGroup(title: "Output")
     var common: CommonFlags
 
+    @OptionGroup(title: "Arena")
+    var arena: ArenaLimitFlag
+
     func run() throws {
         let names = RulesArguments.resolve(rules.isEmpty ? ["micro"] : rules)
         let ruleSet = try RuleSet.load(names)
@@ -33,6 +36,7 @@ struct Check: ParsableCommand {
             throw CLIError("the rules \(names.joined(separator: ", ")) define no target: add a target: section")
         }
         let m = try ModelLoader.load(path: model, options: try importFlags.loadOptions())
+        try arena.check(m, model: model)
         let result = ModelCheck.run(m, target: target)
         writeStdout(common.json ? result.json(model: model, rules: ruleSet.files).rendered() + "\n" : result.text(model: model))
         if !result.isClean { throw ToolExit(code: 1) }

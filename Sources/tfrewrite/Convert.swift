@@ -8,8 +8,11 @@ struct Convert: ParsableCommand {
         discussion: """
             --rules R (a built-in name such as micro, micro_speech, micro_versioned_2020, or a \
             .yaml path; NAME.yaml with no such file means the built-in NAME; repeat to layer \
-            files) runs the rules' passes, then checks that the target registers every op. If it \
-            does not, nothing is written and the exit code is 2.
+            files) runs the rules' passes, then checks that the target registers every op and its \
+            kernels take the op's types (no hybrid, float16 or uint8 where the target lacks them). \
+            If not, each blocking op is listed with its index and why, nothing is written and the \
+            exit code is 2; --allow-unsupported writes the model anyway and prints the problems as \
+            warnings.
 
             -o/--output names the output file; its extension picks the form (--format overrides): \
             .tflite the FlatBuffer; .h one self-contained header holding the array (an Arduino \
@@ -49,6 +52,9 @@ struct Convert: ParsableCommand {
     @Option(name: .long, help: "Rules to apply: a built-in name or a .yaml path (repeatable; later files extend earlier ones).")
     var rules: [String] = []
 
+    @Flag(name: .customLong("allow-unsupported"), help: "Write the model even when the --rules target cannot run it (each problem is printed as a warning).")
+    var allowUnsupported = false
+
     @Option(name: .long, help: "Batch size to use for a dynamic (-1) batch dimension.")
     var batch: Int?
 
@@ -73,6 +79,9 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Output")
     var common: CommonFlags
 
+    @OptionGroup(title: "Arena")
+    var arena: ArenaLimitFlag
+
     /// The output file: -o, else the one --output.
     var output: String { shortOutput ?? longOutputs.first ?? "" }
 
@@ -87,6 +96,21 @@ struct Convert: ParsableCommand {
     }
 
     var writesCArray: Bool { outputFormat.map { $0 != .tflite } ?? false }
+
+    /// `kTensorArenaSize` beside the array: the smallest arena TFLM's MicroAllocator loads and runs
+    /// the model with on a 32-bit target (`tfrewrite memory`, Docs/memory.md), rounded up to 16.
+    /// A model the arena model cannot size (custom ops without a declared footprint, several
+    /// subgraphs) gets no constant and a note saying why.
+    func arenaConstant(for model: Model) -> [CArrayConstant] {
+        do {
+            let bytes = try minimumTensorArenaSize(of: model)
+            return [CArrayConstant(name: "kTensorArenaSize", value: (bytes + 15) / 16 * 16,
+                                   comment: "smallest TFLM tensor arena for this model on a 32-bit target (tfrewrite memory), rounded up to 16")]
+        } catch {
+            if !common.quiet { writeStderr("tfrewrite: note: no kTensorArenaSize in \(output): \(error)\n") }
+            return []
+        }
+    }
 
     func validate() throws {
         if pipelineFlags.listPasses { return }
@@ -105,6 +129,7 @@ struct Convert: ParsableCommand {
         DeprecatedFlag.warnIfUsed(deprecatedGraphOutputs, old: "--output NAME next to -o (a graph node)", new: "--output-arrays NAME")
         if let b = batch, b < 1 || b > Int(Int32.max) { throw ValidationError("--batch must be a positive integer, got \(b)") }
         if batch != nil && rules.isEmpty { throw ValidationError("--batch only affects the passes of --rules; give --rules too") }
+        if allowUnsupported && rules.isEmpty { throw ValidationError("--allow-unsupported only affects the target check of --rules; give --rules too") }
         if let n = arrayName, n.isEmpty { throw ValidationError("--array-name must not be empty") }
         if arrayName != nil && !writesCArray && emitResolver == nil {
             throw ValidationError("--array-name applies to C array outputs (-o *.h, *.c, *.cc, *.cpp) and --emit-resolver output")
@@ -124,6 +149,7 @@ struct Convert: ParsableCommand {
         var context = ruleSet?.context(batch: batch) ?? PassContext()
         // Also without --rules: GraphDef and SavedModel imports run passes too.
         context.verifyAfterEachPass = ProcessInfo.processInfo.environment["TFREWRITE_VERIFY"] == "1"
+        context.allowUnsupported = allowUnsupported
         defer { pipelineFlags.printStatistics(context, verbose: common.verbose) }
         let options = try importFlags.loadOptions(deprecatedInputs: deprecatedInput.inputs, deprecatedOutputs: deprecatedGraphOutputs)
         let passRecorder = report.map { _ in ConversionReport.Recorder(on: &context) }
@@ -153,6 +179,9 @@ struct Convert: ParsableCommand {
             }
         }
         quantizing?.progress.finish()
+        // Warnings of the passes (lossy requantization) and of --allow-unsupported.
+        for note in context.notes where note.hasPrefix("warning: ") { writeStderr("tfrewrite: \(note)\n") }
+        try arena.check(model, model: input, consequence: "; nothing written")
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent
@@ -165,7 +194,8 @@ struct Convert: ParsableCommand {
         if form == .tflite {
             try TFLiteExporter.write(model, to: output, in: outputs)
         } else {
-            try CArrayForms.write(model, format: form, to: output, arrayName: name, comment: comment, in: outputs)
+            try CArrayForms.write(model, format: form, to: output, arrayName: name, comment: comment,
+                                  constants: arenaConstant(for: model), in: outputs)
         }
         if let report, let passRecorder {
             try ConversionReport.write(to: report, before: modelBefore, after: model, input: input, output: output, recorder: passRecorder, context: context, in: outputs)

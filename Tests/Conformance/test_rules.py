@@ -31,13 +31,15 @@ F = harness.FIXTURES_DIR
 # (model, rules args, atol, codes `check` still reports): int8 rewrites must be
 # bit-identical; a float CONV_2D -> DEPTHWISE_CONV_2D may sum in another order.
 # The TF 2.21 fixtures have per-channel FULLY_CONNECTED weights, which the 2020
-# profile cannot run and no pass fixes, so `check` keeps reporting that one.
+# profile cannot run; per-tensor-fully-connected requantizes them (not exactly:
+# test_ungroup_conv.py measures it), so here it is disabled and `check` keeps
+# reporting that one.
 CASES = [
     pytest.param(F / "micro_speech_int8.tflite", ["--rules", "micro_speech"], 0.0, [], id="micro_speech_int8-micro_speech"),
     pytest.param(F / "micro_speech_float.tflite", ["--rules", "micro_speech"], 1e-5, [], id="micro_speech_float-micro_speech"),
     pytest.param(F / "ds_cnn_int8.tflite", ["--rules", "micro", "--batch", "1"], 0.0, [], id="ds_cnn_int8-micro"),
     pytest.param(F / "ds_cnn_float.tflite", ["--rules", "micro", "--batch", "1"], 1e-5, [], id="ds_cnn_float-micro"),
-    pytest.param(F / "micro_speech_int8.tflite", ["--rules", "micro_versioned_2020"], 0.0,
+    pytest.param(F / "micro_speech_int8.tflite", ["--rules", "micro_versioned_2020", "--disable-pass", "per-tensor-fully-connected"], 0.0,
                  ["per-channel-fully-connected"], id="micro_speech_int8-versioned"),
 ]
 

@@ -229,7 +229,10 @@ private struct Decoder {
         guard Int(buffer) < bufferCount else {
             throw TFLiteImportError.invalid("refers to buffer \(buffer) but the model has \(bufferCount) buffers", at: shown)
         }
-        if t.has(F.TensorField.sparsity) { throw TFLiteImportError.unsupported("sparse tensors (sparsity parameters)", at: shown) }
+        var sparsity: Sparsity?
+        if let sp = try ctx("\(path).sparsity", { try t.table(F.TensorField.sparsity) }) {
+            sparsity = try SparsityDecoding.decode(sp, rank: shape.count, at: shown)
+        }
         if t.has(F.TensorField.variantTensors) { throw TFLiteImportError.unsupported("variant tensors", at: shown) }
         if t.has(F.TensorField.externalBuffer) { throw TFLiteImportError.unsupported("external buffers", at: shown) }
 
@@ -256,8 +259,10 @@ private struct Decoder {
         }
         let dtype = DType(code: typeCode)
         if let problem = quantization?.problem(for: dtype) { throw TFLiteImportError.invalid(problem, at: shown) }
-        let value = Value(name: name, type: ElementType(dtype, quantization: quantization), shape: shape, shapeSignature: signature, hasRank: try t.bool(F.TensorField.hasRank, default: false), isVariable: try t.bool(F.TensorField.isVariable, default: false), buffer: BufferID(buffer))
-        if buffer > 0, let data = buffers[Int(buffer)].data, !data.isEmpty {
+        var value = Value(name: name, type: ElementType(dtype, quantization: quantization), shape: shape, shapeSignature: signature, hasRank: try t.bool(F.TensorField.hasRank, default: false), isVariable: try t.bool(F.TensorField.isVariable, default: false), buffer: BufferID(buffer))
+        value.sparsity = sparsity
+        // A sparse buffer holds the stored values only; densify-sparse-constants checks their count.
+        if buffer > 0, sparsity == nil, let data = buffers[Int(buffer)].data, !data.isEmpty {
             guard let n = value.elementCount else {
                 throw TFLiteImportError.invalid("shape \(shape) has too many elements", at: shown)
             }

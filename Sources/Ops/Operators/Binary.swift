@@ -77,7 +77,12 @@ extension OperatorTable {
         },
         attributes: [.fusedActivation, addOptions.attribute("pot_scale_int16", \.potScaleInt16)],
         shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.add),
-        shape: { $0.broadcast }
+        shape: { $0.broadcast },
+        microFootprint: { c in
+            // add.cc: Init allocates OpDataAdd (requires_broadcast and 14 int32/float fields, no
+            // pointers). TfLiteAddParams: activation, pot_scale_int16.
+            .opData(c, CStruct([.bool, .array(.int32, 14)]), options: CStruct([.int32, .bool]))
+        }
     )
 
     static let sub = OperatorDefinition(
@@ -166,7 +171,11 @@ extension OperatorTable {
         },
         attributes: [.fusedActivation],
         shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.multiply),
-        shape: { $0.broadcast }
+        shape: { $0.broadcast },
+        microFootprint: { c in
+            // mul.cc: Init allocates OpDataMul (9 int32/float). TfLiteMulParams: activation.
+            .opData(c, .options(ints: 9), options: .options(ints: 1))
+        }
     )
 
     /// DIV keeps its DivOptions opaquely (0 fused_activation_function); the kernel reads it.

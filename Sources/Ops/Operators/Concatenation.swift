@@ -144,6 +144,10 @@ extension OperatorTable {
             var out = xs[0]
             out.insert(count, at: a)
             return [out]
+        },
+        microFootprint: { _ in
+            // pack.cc: no Init, no Prepare. TfLitePackParams: values_count, axis.
+            MicroKernelFootprint(builtinData: .options(ints: 2), tempTensors: [])
         }
     )
 }

@@ -94,6 +94,11 @@ extension OperatorTable {
         shape: { s in
             guard case .conv2D(let a) = s.op.kind, let x = s.shape(0), let w = s.shape(1), w.count == 4 else { return nil }
             return ShapeMath.windowed(x, filter: (w[1], w[2]), stride: (a.strideH, a.strideW), dilation: (a.dilationH, a.dilationW), a.padding, channels: w[0])
+        },
+        microFootprint: { c in
+            // TfLiteConvParams: padding, stride_w, stride_h, activation, dilation_w, dilation_h,
+            // quantized_bias_type. Filter OHWI: channels on axis 0.
+            try .convolution(c, options: .options(ints: 7), channelAxis: 0)
         }
     )
 
@@ -176,6 +181,11 @@ extension OperatorTable {
         shape: { s in
             guard case .depthwiseConv2D(let a) = s.op.kind, let x = s.shape(0), let w = s.shape(1), w.count == 4 else { return nil }
             return ShapeMath.windowed(x, filter: (w[1], w[2]), stride: (a.strideH, a.strideW), dilation: (a.dilationH, a.dilationW), a.padding, channels: w[3])
+        },
+        microFootprint: { c in
+            // TfLiteDepthwiseConvParams: padding, stride_w, stride_h, depth_multiplier,
+            // activation, dilation_w, dilation_h. Filter 1HWO: channels on axis 3.
+            try .convolution(c, options: .options(ints: 7), channelAxis: 3)
         }
     )
 }

@@ -94,6 +94,22 @@ extension OperatorTable {
         shape: { s in
             guard case .fullyConnected(let a) = s.op.kind else { return nil }
             return fullyConnectedShape(s, keepNumDims: a.keepNumDims)
+        },
+        microFootprint: { c in
+            // fully_connected.cc: Init allocates OpDataFullyConnected (8 ints, filter_buffer_index,
+            // two per-channel pointers, is_per_channel, and with compression two scratch indices);
+            // fully_connected_common.cc allocates the multiplier and shift (one int32 per filter
+            // scale) for quantized inputs whose weights are per-channel.
+            let opData = CStruct([.array(.int32, 9), .pointer, .pointer, .bool] + (c.build.compression ? [.int32, .int32] : []))
+            let scales = c.input(0)?.dtype == .float32 ? 0 : c.scaleCount(ofInput: 1)
+            // TfLiteFullyConnectedParams: activation, weights_format, keep_num_dims,
+            // asymmetric_quantize_inputs, quantized_bias_type, and the data pointer and length of
+            // FullyConnectedOptions field 5 (TFLM's own ParseFullyConnected in the tflite_micro
+            // 0.dev20261023 package writes offsets 0x10 and 0x18 of a 32-byte struct).
+            return MicroKernelFootprint(
+                builtinData: CStruct([.int32, .int32, .bool, .bool, .int32, .pointer, .int32]),
+                initBuffers: [c.size(opData)],
+                prepareBuffers: scales > 1 ? [4 * scales, 4 * scales] : [])
         }
     )
 

@@ -68,6 +68,12 @@ extension OperatorTable {
             shape: { s in
                 guard let a = attributes(s.op.kind), let x = s.shape(0), x.count == 4 else { return nil }
                 return ShapeMath.windowed(x, filter: (a.filterH, a.filterW), stride: (a.strideH, a.strideW), a.padding, channels: x[3])
+            },
+        microFootprint: { c in
+                // pooling.cc: Init allocates OpDataPooling (TfLitePaddingValues, 2 int32, 2 float).
+                // TfLitePoolParams: padding, stride_w, stride_h, filter_w, filter_h, activation,
+                // computed padding (4 ints).
+                .opData(c, CStruct([.array(.int32, 8)]), options: .options(ints: 10))
             }
         )
     }

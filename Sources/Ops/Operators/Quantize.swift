@@ -23,7 +23,12 @@ extension OperatorTable {
             return try QuantizeKernel(c)
         },
         // LiteRT kernels/quantize.cc Prepare: the input's shape.
-        shape: { $0.sameAsInput }
+        shape: { $0.sameAsInput },
+        microFootprint: { c in
+            // quantize.cc: Init allocates OpDataQuantizeReference (QuantizationParams {int32,
+            // double}, 3 int32). The parser allocates nothing.
+            .opData(c, CStruct([.nested(CStruct([.int32, .float64])), .array(.int32, 3)]))
+        }
     )
 
     static let dequantize = OperatorDefinition(
@@ -44,6 +49,11 @@ extension OperatorTable {
             return try DequantizeKernel(c)
         },
         // LiteRT kernels/dequantize.cc Prepare: the input's shape.
-        shape: { $0.sameAsInput }
+        shape: { $0.sameAsInput },
+        microFootprint: { c in
+            // dequantize.cc: Init allocates DequantizeOpData (DequantizationParams {double,
+            // int32}, 3 int32). The parser allocates nothing.
+            .opData(c, CStruct([.nested(CStruct([.float64, .int32])), .array(.int32, 3)]))
+        }
     )
 }

@@ -50,6 +50,21 @@ extension OperatorTable {
             }
             if keepDims { return [x.indices.map { reduced[$0] ? 1 : x[$0] }] }
             return [x.indices.filter { !reduced[$0] }.map { x[$0] }]
+        },
+        microFootprint: { c in
+            // reduce.cc: Init allocates OpDataReduce (11 int32/float); PrepareMeanOrSumHelper reads
+            // input, output, axis, then PrepareSimple input, axis (and output for int8), and asks
+            // for an int32 accumulator per output element (int8/int16), an int per input
+            // dimension and an int per axis. TfLiteReducerParams: keep_dims.
+            guard let input = c.input(0), let axis = c.input(1), let axes = axis.elementCount, let outputs = c.outputs.first?.elementCount else {
+                throw FootprintUnknown("MEAN: operands without static shapes")
+            }
+            let quantized = input.dtype == .int8 || input.dtype == .int16
+            return MicroKernelFootprint(
+                builtinData: CStruct([.bool]),
+                initBuffers: [c.size(CStruct([.array(.int32, 11)]))],
+                scratch: (quantized ? [try c.bytes(4, outputs)] : []) + [4 * input.rank, try c.bytes(4, axes)],
+                tempTensors: [.input(0), .output(0), .input(1), .input(0), .input(1)] + (input.dtype == .int8 ? [.output(0)] : []))
         }
     )
 

@@ -71,6 +71,10 @@ extension OperatorTable {
                 let dims = ShapeArithmetic.reshapeDimensions(requested, elementCount: count)
             else { return nil }
             return IntTensor.dims32(dims).map { [$0] }
+        },
+        microFootprint: { _ in
+            // reshape.cc: no op data. TfLiteReshapeParams: shape[8], num_dimensions.
+            MicroKernelFootprint(builtinData: .options(ints: 9))
         }
     )
 

@@ -40,6 +40,10 @@ extension OperatorTable {
             return ShapeArithmetic.shape(of: x.shape, outType: outType)
         },
         // LiteRT kernels/shape.cc Prepare: a vector of the input's rank.
-        shape: { s in s.shape(0).map { [[Int32($0.count)]] } }
+        shape: { s in s.shape(0).map { [[Int32($0.count)]] } },
+        microFootprint: { _ in
+            // shape.cc: no op data; Prepare reads no temporaries. TfLiteShapeParams: out_type.
+            MicroKernelFootprint(builtinData: .options(ints: 1), tempTensors: [])
+        }
     )
 }

@@ -44,6 +44,13 @@ extension OperatorTable {
             TypedOptions<Float>(payload: { if case .softmax(let b) = $0 { b } else { nil } }, make: { .softmax(beta: $0) }).attribute("beta", \.self)
         ],
         // LiteRT kernels/activations.cc SoftmaxPrepare: the input's shape.
-        shape: { $0.sameAsInput }
+        shape: { $0.sameAsInput },
+        microFootprint: { c in
+            // softmax_common.cc: Init allocates SoftmaxParams (types.h: beta, 7 int32/float,
+            // 5 pointers); int16 inputs add two 513-entry int16 tables. TfLiteSoftmaxParams: beta.
+            let params = CStruct([.float64, .array(.int32, 7), .pointer, .pointer, .pointer, .pointer, .pointer])
+            let tables = c.input(0)?.dtype == .int16 ? [2 * 513, 2 * 513] : []
+            return MicroKernelFootprint(builtinData: .options(ints: 1), initBuffers: [c.size(params)], prepareBuffers: tables)
+        }
     )
 }

@@ -82,6 +82,12 @@ extension OperatorTable {
                 let g = try? StridedSliceGeometry(shape: x.map(Int.init), begin: begin, end: end, strides: strides, attributes: a)
             else { return nil }
             return IntTensor.dims32(g.outputShape).map { [$0] }
+        },
+        microFootprint: { c in
+            // strided_slice.cc: Init allocates StridedSliceParams (types.h: three int8 counts each
+            // with 5 int32, five uint16 masks, a bool). TfLiteStridedSliceParams: 5 masks, offset.
+            let params = CStruct([.int8, .array(.int32, 5), .int8, .array(.int32, 5), .int8, .array(.int32, 5), .array(.int16, 5), .bool])
+            return .opData(c, params, options: CStruct([.array(.int32, 5), .bool]))
         }
     )
 }

@@ -29,7 +29,12 @@ extension OperatorTable {
             guard f.kind == .relu else { return nil }
             return f.unaryFloat { max($0, 0) }
         },
-        shape: { $0.sameAsInput }
+        shape: { $0.sameAsInput },
+        microFootprint: { c in
+            // activations.cc: ReluInit allocates ReluOpData (7 int32 in TFLM's Python package:
+            // offsets, multiplier, shift, activation range); ParseRelu allocates nothing.
+            .opData(c, .options(ints: 7))
+        }
     )
 
     static let relu6 = OperatorDefinition(

@@ -27,6 +27,17 @@ extension OperatorTable {
             let rank = options?.int32(0, default: 0) ?? 0
             guard rank > 0, w[0] % rank == 0 else { return nil }
             return [[x[0], w[0] / rank]]
+        }, microFootprint: { c in
+            // svdf.cc / svdf_common.cc: Init allocates OpDataSvdf (9 int32); Prepare reads the five
+            // inputs and the output and asks for batch x filters int32 (float: float) and, for
+            // int8, batch x units int32. TfLiteSVDFParams: rank, activation, asymmetric flag.
+            guard let input = c.input(0), let features = c.input(1), let output = c.outputs.first,
+                  input.rank >= 1, features.rank >= 1, output.rank >= 2 else { throw FootprintUnknown("SVDF: operands without static shapes") }
+            let batch = Int(input.shape[0]), filters = Int(features.shape[0]), units = Int(output.shape[1])
+            return MicroKernelFootprint(
+                builtinData: CStruct([.int32, .int32, .bool]),
+                initBuffers: [c.size(.options(ints: 9))],
+                scratch: input.dtype == .int8 ? [try c.bytes(4, batch, filters), try c.bytes(4, batch, units)] : [try c.bytes(4, batch, filters)])
         }),
         OperatorDefinition(.unidirectionalSequenceLSTM, version: { s in
             // UnidirectionalSequenceLSTMOptions: 4 asymmetric_quantize_inputs, 5 diagonal_recurrent_tensors.
@@ -52,6 +63,22 @@ extension OperatorTable {
             // hidden state's width (input 18).
             guard let x = s.shape(0), x.count == 3, let h = s.shape(18), h.count == 2 else { return nil }
             return [[x[0], x[1], h[1]]]
+        }, microFootprint: { c in
+            // unidirectional_sequence_lstm.cc: Init allocates OpDataLSTM (688 bytes in TFLM's
+            // 64-bit Python package: size info, cell state info, 8 gate parameter sets of int32
+            // multipliers/shifts and 4 buffer indices — no pointers, so the same on 32-bit);
+            // Prepare reads all 24 inputs and the output (LstmTensors) and asks for four
+            // batch x state buffers of the cell state's type (input 19). The output state (18)
+            // gives batch and state size. TfLiteUnidirectionalSequenceLSTMParams: activation,
+            // cell_clip, proj_clip, three flags.
+            guard let state = c.input(18), state.rank == 2, let cell = c.input(19), let cellSize = cell.dtype.byteSize else {
+                throw FootprintUnknown("UNIDIRECTIONAL_SEQUENCE_LSTM: no static [batch, state] output state")
+            }
+            let buffer = try c.bytes(Int(state.shape[0]), Int(state.shape[1]), cellSize)
+            return MicroKernelFootprint(
+                builtinData: CStruct([.int32, .float32, .float32, .bool, .bool, .bool]),
+                initBuffers: [688],
+                scratch: Array(repeating: buffer, count: 4))
         }),
         OperatorDefinition(.slice, version: { s in
             s.first([

@@ -85,7 +85,7 @@ final class ModelCheckTests: XCTestCase {
         let old = ModelCheck.run(m, target: try target("micro_versioned_2020"))
         let pc = try XCTUnwrap(old.findings.first { $0.code == "per-channel-fully-connected" })
         XCTAssertEqual(pc.opIndex, 3)
-        XCTAssertNil(pc.fixPass)
+        XCTAssertEqual(pc.fixPass, "per-tensor-fully-connected")
         XCTAssertTrue(pc.fix.contains("per-tensor"), pc.fix)
     }
 

@@ -33,6 +33,11 @@ final class ResolverExporterTests: XCTestCase {
             let m = try TFLiteImporter.load(path: url.path)
             let header = ResolverExporter.render(m, name: "model", headerName: "resolver.h")
             let ops = Set(m.subgraphs.flatMap { $0.ops.filter { !$0.isErased }.map(\.builtinOperator) })
+            // DENSIFY (the sparse fixtures) has no TFLM kernel: the header says so instead.
+            if ops.contains(where: { ResolverExporter.method(for: $0) == nil }) {
+                XCTAssertTrue(header.contains("#error"), url.lastPathComponent)
+                continue
+            }
             XCTAssertEqual(calls(header).sorted(), ops.compactMap { ResolverExporter.method(for: $0) }.sorted(), url.lastPathComponent)
             XCTAssertEqual(calls(header).count, ops.count, url.lastPathComponent)
             XCTAssertTrue(header.contains("constexpr unsigned int kModelOpCount = \(ops.count);"), header)

@@ -163,7 +163,7 @@ final class IRParserTests: XCTestCase {
             (header + "  #0 CONV_2D v1 {padding=SAME} (%0) -> %1: f32[1,4]\n",
              "line 3: {padding=SAME} is not how CONV_2D prints its options (it would print {padding=SAME, stride=1x1, dilation=1x1})"),
             (header + "  const %1 \"c\": i8[2] = [1, 300]\n", "line 3: 300 does not fit i8"),
-            (header + "  const %1 \"c\": f16[2] = [1, 2]\n", "line 3: a f16 constant is written as sha256:…, not as values"),
+            (header + "  const %1 \"c\": i4[2] = [1, 2]\n", "line 3: a i4 constant is written as sha256:…, not as values"),
             (header + "  const %1 \"c\": f32[2] = [1, x]\n", "line 3: 'x' is not a float"),
             (header + "  input %0 \"x\": f32[1,5]\n", "line 3: %0 declared again with a different name or type (first on line 2)"),
             (header + "  #1 RELU v1 (%0) -> %1: f32[1,4]\n  #1 RELU v1 (%1) -> %2: f32[1,4]\n", "line 4: op #1 comes after #1: op numbers must increase"),

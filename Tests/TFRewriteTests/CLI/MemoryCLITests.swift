@@ -1,0 +1,46 @@
+import Foundation
+import XCTest
+
+@testable import TFRewrite
+
+/// `tfrewrite memory` and `--arena-limit` as a user runs them.
+final class MemoryCLITests: XCTestCase {
+    func fixture(_ name: String) -> String { TestPaths.fixtures.appendingPathComponent(name).path }
+
+    func testMemoryJSONHasTheFiguresAndATimeline() throws {
+        let r = try runTool(["memory", "--json", "--pointer-bits", "64", fixture("ds_cnn_int8.tflite")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        // TFLM's Python package reports 16000 / 7888 / 23888 and runs with 23880 bytes.
+        XCTAssertEqual(doc["head_bytes"] as? Int, 16000)
+        XCTAssertEqual(doc["tail_bytes"] as? Int, 7888)
+        XCTAssertEqual(doc["total_bytes"] as? Int, 23888)
+        XCTAssertEqual(doc["min_arena_bytes"] as? Int, 23880)
+        let ops = try XCTUnwrap(doc["ops"] as? [[String: Any]])
+        XCTAssertEqual(ops.count, 18)
+        XCTAssertEqual(ops.map { $0["live_bytes"] as? Int ?? 0 }.max(), 16000)
+        let again = try runTool(["memory", "--json", "--pointer-bits", "64", fixture("ds_cnn_int8.tflite")])
+        XCTAssertEqual(again.stdout, r.stdout)
+    }
+
+    func testConvertWritesNothingWhenTheArenaLimitIsExceeded() throws {
+        let out = try TestPaths.temporaryDirectory().appendingPathComponent("limited.tflite").path
+        let r = try runTool([fixture("micro_speech_int8.tflite"), "-o", out, "--arena-limit", "4000"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.hasPrefix("tfrewrite: error: "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("peak at op #2 RESHAPE"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let ok = try runTool([fixture("micro_speech_int8.tflite"), "-o", out, "--arena-limit", "9000"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    func testUnsizableModelsAndBadFlagsAreOneLineErrors() throws {
+        let bad = try runTool(["memory", "--pointer-bits", "16", fixture("ds_cnn_int8.tflite")])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--pointer-bits must be 32 or 64"), bad.stderr)
+        let missing = try runTool(["memory", fixture("no-such-model.tflite")])
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.hasPrefix("tfrewrite: error: "), missing.stderr)
+    }
+}
