@@ -4,6 +4,7 @@
 #   zlib1g-dev                       zlib, to read .npz files written by np.savez_compressed
 #   protobuf-c-compiler              protoc-c, only to check the committed generated code
 #   python3-venv                     the conformance tests' venv (LiteRT and TFLM oracles)
+#   chromium                         a headless browser: the conformance tests load `show`'s pages
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,7 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
 command -v protoc-c >/dev/null 2>&1 || missing+=(protobuf-c-compiler)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if ((${#missing[@]})); then
     echo "ensure-deps: installing ${missing[*]}" >&2

@@ -56,7 +56,7 @@ public struct ModelDiff {
         for step in lcsAlign(names.0, names.1) {
             switch step {
             case .match(let i, let j):
-                let d = opDetails(opsA[i], opsB[j], ga, gb, a, b)
+                let d = Self.opDetails(opsA[i], opsB[j], ga, gb, a, b)
                 raw.append(d.isEmpty ? .same(a: i, b: j, op: opsA[i].name) : .changed(a: i, b: j, details: d))
             case .delete(let i): raw.append(.removed(a: i, op: opsA[i].name))
             case .insert(let j): raw.append(.added(b: j, op: opsB[j].name))
@@ -77,7 +77,7 @@ public struct ModelDiff {
             for (va, vb) in zip(oa.inputs + oa.outputs, ob.inputs + ob.outputs) where !va.isAbsent && !vb.isAbsent {
                 let key = "\(va.raw):\(vb.raw)"
                 guard seen.insert(key).inserted else { continue }
-                let d = tensorDetails(ga[va], gb[vb], a, b)
+                let d = Self.tensorDetails(ga[va], gb[vb], a, b)
                 if !d.isEmpty { tensors.append(TensorChange(a: va.index, b: vb.index, name: ga[va].name.isEmpty ? gb[vb].name : ga[va].name, details: d)) }
             }
         }
@@ -108,7 +108,7 @@ public struct ModelDiff {
         }
     }
 
-    private func opDetails(_ x: Op, _ y: Op, _ ga: Graph, _ gb: Graph, _ a: Model, _ b: Model) -> [String] {
+    package static func opDetails(_ x: Op, _ y: Op, _ ga: Graph, _ gb: Graph, _ a: Model, _ b: Model) -> [String] {
         var d: [String] = []
         if x.version != y.version { d.append("version \(x.version) → \(y.version)") }
         let fa = Dictionary(OptionsDescription.fields(x), uniquingKeysWith: { p, _ in p })
@@ -126,7 +126,7 @@ public struct ModelDiff {
         return d
     }
 
-    private func tensorDetails(_ x: Value, _ y: Value, _ a: Model, _ b: Model) -> [String] {
+    package static func tensorDetails(_ x: Value, _ y: Value, _ a: Model, _ b: Model) -> [String] {
         var d: [String] = []
         if x.dtype != y.dtype { d.append("dtype \(x.dtype.name) → \(y.dtype.name)") }
         if x.shape != y.shape { d.append("shape \(x.shape) → \(y.shape)") }
@@ -141,7 +141,7 @@ public struct ModelDiff {
         return d
     }
 
-    private func qdesc(_ q: Quantization?) -> String {
+    private static func qdesc(_ q: Quantization?) -> String {
         guard let q, q.hasScales else { return "none" }
         if q.scales.count == 1 { return "scale \(q.scales[0]) zp \(q.zeroPoints.first ?? 0)" }
         return "per-channel(\(q.scales.count), axis \(q.axis))"

@@ -61,6 +61,9 @@ struct Convert: ParsableCommand {
     @Option(name: .customLong("emit-resolver"), help: "Also write a C++ header registering the model's ops with MicroMutableOpResolver.")
     var emitResolver: String?
 
+    @Option(name: .long, help: ArgumentHelp("Also write the model before and after, side by side, and the pass log as a self-contained HTML page.", valueName: "file.html"))
+    var report: String?
+
     @Option(name: .customLong("array-name"), help: "Name of the C array for -o *.cc (default: from the output file name).")
     var arrayName: String?
 
@@ -132,6 +135,7 @@ struct Convert: ParsableCommand {
             throw ValidationError("--array-name applies to C array outputs (-o *.h, *.c, *.cc, *.cpp) and --emit-resolver output")
         }
         if let r = emitResolver, r == output { throw ValidationError("--emit-resolver and -o name the same file") }
+        try ConversionReport.validate(report)
     }
 
     func run() throws {
@@ -148,7 +152,10 @@ struct Convert: ParsableCommand {
         context.allowUnsupported = allowUnsupported
         defer { pipelineFlags.printStatistics(context, verbose: common.verbose) }
         let options = try importFlags.loadOptions(deprecatedInputs: deprecatedInput.inputs, deprecatedOutputs: deprecatedGraphOutputs)
+        let passRecorder = report.map { _ in ConversionReport.Recorder(on: &context) }
         var model = try pipelineFlags.load(path: input, options: options, context: &context)
+        let modelBefore = model
+        passRecorder?.start(from: model)
         let opsBefore = model.liveOpCount
         // One pipeline: the rules' passes, the target check, then int8 quantization.
         let quantizing = quantization.pass()
@@ -190,6 +197,9 @@ struct Convert: ParsableCommand {
             try CArrayForms.write(model, format: form, to: output, arrayName: name, comment: comment,
                                   constants: arenaConstant(for: model), in: outputs)
         }
+        if let report, let passRecorder {
+            try ConversionReport.write(to: report, before: modelBefore, after: model, input: input, output: output, recorder: passRecorder, context: context, in: outputs)
+        }
         try outputs.commit()
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
         if !common.quiet { quantizationSummary(fileSize) }
@@ -211,6 +221,7 @@ extension Convert {
         var outputs: [(flag: String, path: String)] = [("-o", output)]
         if outputFormat?.writesHeaderBeside ?? false { outputs.append(("the header for -o", CArrayExporter.headerPath(for: output))) }
         if let r = emitResolver { outputs.append(("--emit-resolver", r)) }
+        if let r = report { outputs.append(("--report", r)) }
         var inputs: [(what: String, path: String)] = [("input model", input)]
         if let data = quantization.calibration { inputs.append(("calibration data", data)) }
         for r in rules where !BuiltinRules.isBuiltin(r) { inputs.append(("rules file", r)) }

@@ -16,7 +16,7 @@ struct Tfrewrite: ParsableCommand {
             Exit codes: 0 ok; 1 a check found problems (check, diff); 2 bad input or usage.
             """,
         version: "0.1.0",
-        subcommands: [Convert.self, Check.self, Inspect.self, Diff.self, Verify.self, Run.self, MemoryCommand.self, RulesCommand.self],
+        subcommands: [Convert.self, Check.self, Inspect.self, Diff.self, Show.self, Verify.self, Run.self, MemoryCommand.self, RulesCommand.self],
         defaultSubcommand: Convert.self
     )
 }
