@@ -255,7 +255,7 @@ package enum OperatorTable {
         + softmaxOperators + binaryOperators + unaryOperators + reductionOperators + padOperators
         + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
         + gatherOperators + transposeOperators + castOperators + squaredDifferenceOperators
-        + versionedOperators + comparisonOperators + controlFlowOperators
+        + versionedOperators + recurrentOperators + slicingOperators + comparisonOperators + controlFlowOperators
 
     private static let byCode: [Int32: OperatorDefinition] = {
         var d: [Int32: OperatorDefinition] = [:]
