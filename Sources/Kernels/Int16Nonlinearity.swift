@@ -31,12 +31,19 @@ package enum Int16Nonlinearity {
         65534, 65534, 65534, 65535,
     ]
 
+    /// Both kernels' input scaling: a multiplier of 0 means 3·2^shift and no shift; otherwise
+    /// multiply, then shift right with rounding.
+    @inline(__always)
+    private static func scaled(_ x: Int16, multiplier: Int32, leftShift: Int32) -> Int32 {
+        let (m, s) = multiplier == 0 ? (Int32(3) << leftShift, Int32(0)) : (multiplier, leftShift)
+        let round: Int32 = s > 0 ? 1 << (s - 1) : 0
+        return (Int32(x) &* m &+ round) >> s
+    }
+
     /// `reference_integer_ops::Logistic(input_multiplier, input_left_shift, …)`: a multiplier of
     /// 0 means 3·2^shift with no shift (the power-of-two case the LSTM uses: Q3.12 in, Q0.15 out).
     package static func logistic(_ x: Int16, multiplier: Int32 = 0, leftShift: Int32 = 0) -> Int16 {
-        let (m, s) = multiplier == 0 ? (Int32(3) << leftShift, Int32(0)) : (multiplier, leftShift)
-        let round: Int32 = s > 0 ? 1 << (s - 1) : 0
-        let input = (Int32(x) &* m &+ round) >> s
+        let input = scaled(x, multiplier: multiplier, leftShift: leftShift)
         let magnitude = input.magnitude
         let high = magnitude >> 9
         var result: UInt32
@@ -52,9 +59,7 @@ package enum Int16Nonlinearity {
 
     /// `reference_integer_ops::Tanh(input_multiplier, input_left_shift, …)`, same conventions.
     package static func tanh(_ x: Int16, multiplier: Int32 = 0, leftShift: Int32 = 0) -> Int16 {
-        let (m, s) = multiplier == 0 ? (Int32(3) << leftShift, Int32(0)) : (multiplier, leftShift)
-        let round: Int32 = s > 0 ? 1 << (s - 1) : 0
-        let input = (Int32(x) &* m &+ round) >> s
+        let input = scaled(x, multiplier: multiplier, leftShift: leftShift)
         let magnitude = input.magnitude
         let high = magnitude >> 8
         var result: Int32
