@@ -44,7 +44,7 @@ extension ResolverExporter {
         h += "#ifndef \(guardName)\n#define \(guardName)\n\n"
         h += "// TF 1.15 (Arduino_TensorFlowLite 1.15.0-ALPHA): tensorflow/lite/experimental/micro/micro_mutable_op_resolver.h\n"
         h += "#include \"tensorflow/lite/micro/micro_mutable_op_resolver.h\"\n\n"
-        let builtins = regs.filter { $0.customRegistrationFunction == nil && !customMethods.keys.contains($0.op) }
+        let builtins = regs.filter { $0.customRegistrationFunction == nil && customMethod($0.op) == nil }
         for r in builtins where !registered.contains(r.op) {
             h += "#error \"this TFLM has no kernel for the builtin operator \(r.op); this model cannot run on it\"\n"
         }

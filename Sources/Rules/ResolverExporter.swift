@@ -43,22 +43,8 @@ public enum ResolverExporter {
         "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM",
     ]
 
-    /// Custom ops with a resolver method of their own (tflite-micro's resolver; the signal
-    /// library's ops are registered as `Signal<Name>` customs).
-    package static let customMethods: [String: String] = [
-        "CIRCULAR_BUFFER": "AddCircularBuffer",
-        "TFLite_Detection_PostProcess": "AddDetectionPostprocess",
-        "ethos-u": "AddEthosU",
-        "SignalDelay": "AddDelay",
-        "SignalEnergy": "AddEnergy",
-        "SignalFftAutoScale": "AddFftAutoScale",
-        "SignalFramer": "AddFramer",
-        "SignalIrfft": "AddIrfft",
-        "SignalOverlapAdd": "AddOverlapAdd",
-        "SignalRfft": "AddRfft",
-        "SignalStacker": "AddStacker",
-        "SignalWindow": "AddWindow",
-    ]
+    /// The resolver method TFLM has for a custom op (declared with the op in `Ops/Operators`).
+    package static func customMethod(_ code: String) -> String? { CustomOperatorTable[code]?.resolverMethod }
 
     /// The resolver method for a builtin TFLM has a kernel for (the ops in Rules/micro.yaml),
     /// nil otherwise.
@@ -99,7 +85,7 @@ public enum ResolverExporter {
         return order.map { key in
             let vs = versions[key]!.sorted()
             if let code = kinds[key]!.customCode {
-                if let m = customMethods[code] { return Registration(op: code, call: "\(m)()", customRegistrationFunction: nil, versions: vs) }
+                if let m = customMethod(code) { return Registration(op: code, call: "\(m)()", customRegistrationFunction: nil, versions: vs) }
                 let fn = "RegisterCustomOp_" + CArrayExporter.sanitize(code)
                 return Registration(op: code, call: "AddCustom(\(cString(code)), \(fn)())", customRegistrationFunction: fn, versions: vs)
             }

@@ -12,19 +12,19 @@ extension CustomOperatorTable {
         filterBankSpectralSubtraction, pcan, filterBankLog, framer, stacker, delay, overlapAdd, irfft,
     ]
 
-    static let window = CustomOperatorDefinition("SignalWindow", kernel: { try SignalWindowKernel($0, $1) })
-    static let fftAutoScale = CustomOperatorDefinition("SignalFftAutoScale", kernel: { try SignalFftAutoScaleKernel($0, $1) })
-    static let rfft = CustomOperatorDefinition("SignalRfft", kernel: { try SignalRfftKernel($0, $1) })
-    static let energy = CustomOperatorDefinition("SignalEnergy", kernel: { try SignalEnergyKernel($0, $1) })
-    static let filterBank = CustomOperatorDefinition("SignalFilterBank", kernel: { try SignalFilterBankKernel($0, $1) })
-    static let filterBankSquareRoot = CustomOperatorDefinition("SignalFilterBankSquareRoot", kernel: { try SignalFilterBankSquareRootKernel($0, $1) })
+    static let window = CustomOperatorDefinition("SignalWindow", resolverMethod: "AddWindow", kernel: { try SignalWindowKernel($0, $1) })
+    static let fftAutoScale = CustomOperatorDefinition("SignalFftAutoScale", resolverMethod: "AddFftAutoScale", kernel: { try SignalFftAutoScaleKernel($0, $1) })
+    static let rfft = CustomOperatorDefinition("SignalRfft", resolverMethod: "AddRfft", kernel: { try SignalRfftKernel($0, $1) })
+    static let energy = CustomOperatorDefinition("SignalEnergy", resolverMethod: "AddEnergy", kernel: { try SignalEnergyKernel($0, $1) })
+    static let filterBank = CustomOperatorDefinition("SignalFilterBank", resolverMethod: "AddFilterBank", kernel: { try SignalFilterBankKernel($0, $1) })
+    static let filterBankSquareRoot = CustomOperatorDefinition("SignalFilterBankSquareRoot", resolverMethod: "AddFilterBankSquareRoot", kernel: { try SignalFilterBankSquareRootKernel($0, $1) })
     static let filterBankSpectralSubtraction = CustomOperatorDefinition(
-        "SignalFilterBankSpectralSubtraction", kernel: { try SignalSpectralSubtractionKernel($0, $1) })
-    static let pcan = CustomOperatorDefinition("SignalPCAN", kernel: { try SignalPCANKernel($0, $1) })
-    static let filterBankLog = CustomOperatorDefinition("SignalFilterBankLog", kernel: { try SignalFilterBankLogKernel($0, $1) })
-    static let framer = CustomOperatorDefinition("SignalFramer", kernel: { try SignalFramerKernel($0, $1) })
-    static let stacker = CustomOperatorDefinition("SignalStacker", kernel: { try SignalStackerKernel($0, $1) })
-    static let delay = CustomOperatorDefinition("SignalDelay", kernel: { try SignalDelayKernel($0, $1) })
-    static let overlapAdd = CustomOperatorDefinition("SignalOverlapAdd", kernel: { try SignalOverlapAddKernel($0, $1) })
-    static let irfft = CustomOperatorDefinition("SignalIrfft", kernel: { try SignalIrfftKernel($0, $1) })
+        "SignalFilterBankSpectralSubtraction", resolverMethod: "AddFilterBankSpectralSubtraction", kernel: { try SignalSpectralSubtractionKernel($0, $1) })
+    static let pcan = CustomOperatorDefinition("SignalPCAN", resolverMethod: "AddPCAN", kernel: { try SignalPCANKernel($0, $1) })
+    static let filterBankLog = CustomOperatorDefinition("SignalFilterBankLog", resolverMethod: "AddFilterBankLog", kernel: { try SignalFilterBankLogKernel($0, $1) })
+    static let framer = CustomOperatorDefinition("SignalFramer", resolverMethod: "AddFramer", kernel: { try SignalFramerKernel($0, $1) })
+    static let stacker = CustomOperatorDefinition("SignalStacker", resolverMethod: "AddStacker", kernel: { try SignalStackerKernel($0, $1) })
+    static let delay = CustomOperatorDefinition("SignalDelay", resolverMethod: "AddDelay", kernel: { try SignalDelayKernel($0, $1) })
+    static let overlapAdd = CustomOperatorDefinition("SignalOverlapAdd", resolverMethod: "AddOverlapAdd", kernel: { try SignalOverlapAddKernel($0, $1) })
+    static let irfft = CustomOperatorDefinition("SignalIrfft", resolverMethod: "AddIrfft", kernel: { try SignalIrfftKernel($0, $1) })
 }
