@@ -40,13 +40,6 @@ NOT_SIZED = {
     "lstm_loop_float": "control flow: 3 subgraphs",
     "lstm_stacked_loop_float": "control flow: 5 subgraphs",
     "accumulator_resource_variable": "resource variables: 2 subgraphs",
-    # UNPACK (and the other ops of Keras's unrolled cells) have no declared footprint yet.
-    "gru_unrolled_float": "UNPACK has no declared footprint",
-    "gru_unrolled_int8": "UNPACK has no declared footprint",
-    "lstm_unrolled_float": "UNPACK has no declared footprint",
-    "lstm_unrolled_int8": "UNPACK has no declared footprint",
-    "lstm_stacked_unrolled_float": "UNPACK has no declared footprint",
-    "lstm_stacked_unrolled_int8": "UNPACK has no declared footprint",
 }
 
 

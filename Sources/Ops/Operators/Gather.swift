@@ -77,6 +77,11 @@ extension OperatorTable {
             out += indices[b...]
             out += params[(a + 1)...]
             return [out]
+        },
+        microFootprint: { _ in
+            // gather.cc: no Init; Prepare reads input, positions, output. TfLiteGatherParams:
+            // axis, batch_dims.
+            MicroKernelFootprint(builtinData: .options(ints: 2))
         }
     )
 }
