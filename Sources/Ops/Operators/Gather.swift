@@ -78,10 +78,13 @@ extension OperatorTable {
             out += params[(a + 1)...]
             return [out]
         },
-        microFootprint: { _ in
-            // gather.cc: no Init; Prepare reads input, positions, output. TfLiteGatherParams:
-            // axis, batch_dims.
-            MicroKernelFootprint(builtinData: .options(ints: 2))
+        microFootprint: { c in
+            // gather.cc: no Init; Prepare reads input, positions, output, then moves the
+            // output's dims to a persistent TfLiteIntArray (kernel_util.cc
+            // CreateWritableTensorDimsWithCopy: size and one int per dimension).
+            // TfLiteGatherParams: axis, batch_dims.
+            let rank = c.outputs.first?.shape.count ?? 0
+            return MicroKernelFootprint(builtinData: .options(ints: 2), prepareBuffers: [try c.bytes(4, 1 + rank)])
         }
     )
 }

@@ -15,7 +15,11 @@ extension OperatorTable {
                 (s.input(0) == .string, 3, "string input"),
                 (s.input(0) == .int8, 2, "int8 input"),
             ])
-        }, kernel: { c in try SliceKernel(c) }, shape: sliceShape),
+        }, kernel: { c in try SliceKernel(c) }, shape: sliceShape, microFootprint: { _ in
+            // slice.cc: no Init; Prepare reads input, begin, size, output. ParseSlice allocates
+            // nothing.
+            MicroKernelFootprint()
+        }),
         OperatorDefinition(.split, version: { s in
             // The data is input 1; input 0 is the axis.
             s.first([
