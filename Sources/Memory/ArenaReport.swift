@@ -107,6 +107,22 @@ public struct ArenaReport: Sendable {
             planBuffers: buffers.map(\.buffer), plannedHead: plan.maximumSize)
     }
 
+    /// The planned head of the main subgraph's ops in another order, without the rest of the
+    /// replay: what the op-order search compares candidates by.
+    struct PlanEvaluator {
+        let replay: AllocationReplay
+
+        init(_ model: Model, build: TFLMBuild) throws {
+            replay = try makeReplay(model, model.subgraphs[0], build)
+        }
+
+        /// `order`: indexes into the subgraph's ops (none erased).
+        func head(_ order: [Int]) -> Int {
+            let buffers = planBuffers(replay.graph, order.map { replay.nodes[$0] }, replay.tensorBytes, replay.needsPlanning)
+            return GreedyMemoryPlanner(buffers.map(\.buffer)).maximumSize
+        }
+    }
+
     private static func isCustom(_ op: Op) -> Bool {
         if case .custom = op.kind { return true }
         return false
