@@ -191,6 +191,14 @@ struct Convert: ParsableCommand {
         if !common.quiet {
             for note in context.notes where note.hasPrefix("note: \(OptimizeMemory.name)") { writeStderr("tfrewrite: \(note)\n") }
         }
+        // Over --arena-limit: try the op reordering before giving up (issue 14).
+        if memoryOptimization == nil, try !arena.fits(model, model: input) {
+            var reorder = OptimizeMemory(build: arena.pointer.build)
+            if try reorder.run(on: &model, context: &context) {
+                context.changedPasses.append(OptimizeMemory.name)
+                if !common.quiet, let note = context.notes.last { writeStderr("tfrewrite: \(note) (to fit --arena-limit)\n") }
+            }
+        }
         try arena.check(model, model: input, consequence: "; nothing written")
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)

@@ -102,12 +102,25 @@ struct ArenaLimitFlag: ParsableArguments {
 
     @OptionGroup var pointer: PointerWidthFlag
 
-    /// Throws a CLI error when `m` does not fit; `consequence` ends the message.
+    /// Whether `m` fits the limit (true without one).
+    func fits(_ m: Model, model: String) throws -> Bool {
+        guard let limit = arenaLimit else { return true }
+        return try arenaReport(m, build: pointer.build, model: model).minArenaBytes <= limit
+    }
+
+    /// Throws a CLI error when `m` does not fit; `consequence` ends the message. The message
+    /// says whether another op order (`--optimize memory`) would fit.
     func check(_ m: Model, model: String, consequence: String = "") throws {
         guard let limit = arenaLimit else { return }
         let report = try arenaReport(m, build: pointer.build, model: model)
         guard report.minArenaBytes > limit else { return }
         let peak = report.peak.map { "; peak at op #\($0.index) \($0.op) with \($0.liveBytes) bytes live: \($0.liveTensors.map { "'\($0)'" }.joined(separator: ", "))" } ?? ""
-        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)\(consequence)")
+        var reordering = ""
+        if let search = try? OpOrderSearch.search(m, build: pointer.build, original: report), search.minArenaBytes < report.minArenaBytes {
+            reordering = search.minArenaBytes <= limit
+                ? "; another op order fits in \(search.minArenaBytes) bytes (--optimize memory)"
+                : "; no op order fits (the best needs \(search.minArenaBytes) bytes)"
+        }
+        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)\(reordering)\(consequence)")
     }
 }
