@@ -15,10 +15,10 @@ one frame at a time, each layer keeping the frames it still needs as an explicit
 oldest frame is the next state, a model output). After the 8th frame its scores equal the
 non-streaming model's (checked below).
 
-The next states are computed where a Keras model that returns `[scores, *states]` lists
-them: after the classifier. TF's converter keeps that order, so the written op order keeps
-every concatenated buffer alive to the end; `tfrewrite --optimize memory` moves each state
-update next to its layer.
+The Keras code computes the next states last, but TF's converter writes each state update
+right after its layer anyway; what it does put early are the int8 model's QUANTIZE ops of all
+four float inputs (each quantized state then lives from the first op on), which
+`tfrewrite --optimize memory` moves next to their readers.
 
 Written: kws_stream_float.tflite, kws_stream_int8.tflite (TF's post-training int8, float
 I/O, calibrated on states and frames of 100 streamed training digits), heldout.npz (the
@@ -80,7 +80,7 @@ def streaming(conv1, conv2, dense):
     b2 = keras.layers.Concatenate(axis=1)([s2, conv1(b1)])
     b3 = keras.layers.Concatenate(axis=1)([s3, conv2(b2)])
     scores = keras.layers.Softmax()(dense(keras.layers.Flatten()(b3)))
-    # The next states, as a model returning [scores, *states] computes them: last.
+    # The next states, computed last in the Keras code (TF's converter reorders them).
     drop_oldest = lambda b: keras.layers.Cropping1D((1, 0))(b)
     return keras.Model([frame, s1, s2, s3], [scores, drop_oldest(b1), drop_oldest(b2), drop_oldest(b3)])
 

@@ -26,9 +26,11 @@ import Rewrite
 ///
 /// `OpOrderSearch` proposes the orders and replays each in full (planner, persistent tail,
 /// minimum arena_size); the model changes only when one needs strictly less than the written
-/// order (a smaller minimum arena_size, or the same and a smaller total), so neither grows. Models the arena replay cannot size (several subgraphs,
-/// ops without a declared footprint, an OfflineMemoryAllocation plan) are left alone with a
-/// note. Option `pointer_bits` (32, default, or 64) picks the TFLM build that is sized.
+/// order (a smaller minimum arena_size, or the same and a smaller total), so neither grows.
+/// Models with several subgraphs keep their order (the search plans the main subgraph alone);
+/// models the replay cannot size (ops without a declared footprint, an OfflineMemoryAllocation
+/// plan) are left alone with a note. Option `pointer_bits` (32, default, or 64) picks the TFLM
+/// build that is sized.
 public struct OptimizeMemory: GraphPass {
     public static let name = "optimize-memory"
     public static let summary = "reorder ops (topological orders only) so TFLM's tensor arena is smaller; outputs unchanged"
