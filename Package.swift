@@ -51,7 +51,7 @@ let package = Package(
         // GraphPass, Pattern, the greedy rewrite driver.
         .target(name: "Rewrite", dependencies: ["Ops", "IR", "Support", "FlatBuffers"]),
         // The built-in passes, one per file.
-        .target(name: "Passes", dependencies: ["Rewrite", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
+        .target(name: "Passes", dependencies: ["Memory", "Rewrite", "Export", "Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
         // Runs a model with the reference kernels.
         .target(name: "Interpret", dependencies: ["Ops", "Kernels", "IR", "Support", "FlatBuffers"]),
         // Calibration and int8 post-training quantization.

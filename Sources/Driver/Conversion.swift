@@ -98,9 +98,10 @@ public enum Conversion {
 
     /// Runs the conversion pipeline `PipelineBuilder` makes: the rule set's custom rules and
     /// passes, `extraPasses` (before a final `legalize-op-versions`), the target check, then
-    /// int8 quantization when asked for, skipping disabled passes and rules.
-    public static func run(_ ruleSet: RuleSet?, extraPasses: [any GraphPass] = [], quantization: QuantizeInt8Pass? = nil, on model: inout Model, control: PipelineControl = PipelineControl(), context: inout PassContext) throws {
-        var pipeline = try PipelineBuilder.conversion(PipelineRequest(ruleSet: ruleSet, extraPasses: extraPasses, quantization: quantization, disabled: control.disabled))
+    /// int8 quantization when asked for, then the memory optimization, skipping disabled passes
+    /// and rules.
+    public static func run(_ ruleSet: RuleSet?, extraPasses: [any GraphPass] = [], quantization: QuantizeInt8Pass? = nil, memoryOptimization: OptimizeMemory? = nil, on model: inout Model, control: PipelineControl = PipelineControl(), context: inout PassContext) throws {
+        var pipeline = try PipelineBuilder.conversion(PipelineRequest(ruleSet: ruleSet, extraPasses: extraPasses, quantization: quantization, memoryOptimization: memoryOptimization, disabled: control.disabled))
         let saved = context.afterPass
         hook(&context, control)
         defer { context.afterPass = saved }

@@ -34,14 +34,11 @@ public struct ArenaReport: Sendable {
     /// Plans the main subgraph of `model` as TFLM does. Throws `FootprintUnknown` for an op
     /// whose kernel footprint is not declared, or for a tensor without a static size.
     public static func analyze(_ model: Model, build: TFLMBuild = .standard(.bits32)) throws -> ArenaReport {
-        guard let graph = model.subgraphs.first else { throw FootprintUnknown("the model has no subgraph") }
-        guard model.subgraphs.count == 1 else {
-            throw FootprintUnknown("the model has \(model.subgraphs.count) subgraphs; only single-subgraph models are planned")
-        }
+        guard !model.subgraphs.isEmpty else { throw FootprintUnknown("the model has no subgraph") }
         if model.metadata.contains(where: { $0.name == "OfflineMemoryAllocation" }) {
             throw FootprintUnknown("the model carries an OfflineMemoryAllocation plan, which is not modelled yet")
         }
-        let replay = try makeReplay(model, graph, build)
+        let replay = try makeReplay(model, build)
         // The report's figures: an arena larger than any model needs, 16-byte aligned.
         let roomy = 1 << 56
         guard let arena = replay.run(arenaSize: roomy) else { throw FootprintUnknown("the model needs more than 2^56 bytes of arena") }
@@ -52,7 +49,7 @@ public struct ArenaReport: Sendable {
             tailBytes: arena.persistentUsed,
             tail: arena.tailBytes,
             minArenaBytes: minimum,
-            steps: steps(graph, replay))
+            steps: steps(replay))
     }
 
     /// The smallest arena the replay fits in, by binary search as one would on the device.
@@ -67,8 +64,44 @@ public struct ArenaReport: Sendable {
         return lo
     }
 
-    private static func makeReplay(_ model: Model, _ graph: Graph, _ build: TFLMBuild) throws -> AllocationReplay {
+    private static func makeReplay(_ model: Model, _ build: TFLMBuild) throws -> AllocationReplay {
+        let subgraphs = try model.subgraphs.indices.map { try plannedSubgraph(model, $0, build) }
+        try checkSubgraphCalls(subgraphs)
+        let buffers = planBuffers(subgraphs)
+        let plan = GreedyMemoryPlanner(buffers.map(\.buffer))
+        return AllocationReplay(subgraphs: subgraphs, build: build, planBuffers: buffers.map(\.buffer), plannedHead: plan.maximumSize)
+    }
+
+    /// Most allocation scopes a model may unfold to: subgraphs that run others several times
+    /// multiply (TFLM walks each call), so a hostile file could otherwise take forever.
+    static let scopeLimit = 10_000_000
+
+    /// Refuses subgraphs that run themselves (directly or not): TFLM's planner would recurse
+    /// forever. Also refuses call trees that unfold to more than `scopeLimit` scopes.
+    private static func checkSubgraphCalls(_ subgraphs: [PlannedSubgraph]) throws {
+        var scopes: [Int?] = Array(repeating: nil, count: subgraphs.count)
+        var visiting = Set<Int>()
+        func unfolded(_ s: Int) throws -> Int {
+            if let known = scopes[s] { return known }
+            guard visiting.insert(s).inserted else { throw FootprintUnknown("subgraph \(s) runs itself (a WHILE or IF cycle)") }
+            var total = 0
+            for node in subgraphs[s].nodes {
+                total += 1
+                for inner in node.footprint.subgraphs { total += 1 + (try unfolded(inner)) }
+                guard total <= scopeLimit else { throw FootprintUnknown("subgraph \(s) unfolds to more than \(scopeLimit) planned steps") }
+            }
+            visiting.remove(s)
+            scopes[s] = total
+            return total
+        }
+        _ = try unfolded(0)
+    }
+
+    private static func plannedSubgraph(_ model: Model, _ index: Int, _ build: TFLMBuild) throws -> PlannedSubgraph {
+        let graph = model.subgraphs[index]
         let values = graph.values
+        // Errors name the subgraph when there are several.
+        let place = model.subgraphs.count > 1 ? "subgraph \(index) " : ""
         var tensorBytes: [Int] = []
         var needsPlanning: [Bool] = []
         var channels: [Int?] = []
@@ -76,11 +109,11 @@ public struct ArenaReport: Sendable {
             let hasData = v.buffer.index < model.buffers.count && !model.buffers[v.buffer.index].isEmpty && v.buffer != .none
             guard let count = Value.elementCount(v.shape), let elementSize = v.dtype.byteSize else {
                 if hasData { tensorBytes.append(0); needsPlanning.append(false); channels.append(nil); continue }
-                throw FootprintUnknown("tensor '\(v.name)' has no static byte size (\(v.type) \(v.shape))")
+                throw FootprintUnknown("\(place)tensor '\(v.name)' has no static byte size (\(v.type) \(v.shape))")
             }
             let (bytes, overflow) = count.multipliedReportingOverflow(by: elementSize)
             guard !overflow, bytes <= MicroFootprintContext.largestBuffer else {
-                throw FootprintUnknown("tensor '\(v.name)' (\(v.type) \(v.shape)) is larger than any arena")
+                throw FootprintUnknown("\(place)tensor '\(v.name)' (\(v.type) \(v.shape)) is larger than any arena")
             }
             tensorBytes.append(bytes)
             needsPlanning.append(!hasData && !v.isVariable && bytes != 0)
@@ -89,22 +122,40 @@ public struct ArenaReport: Sendable {
         var nodes: [PlannedNode] = []
         for (i, op) in graph.ops.enumerated() where !op.isErased {
             guard let declare = OperatorTable[op.builtinOperator]?.microFootprint, !isCustom(op) else {
-                throw FootprintUnknown("op #\(i) \(op.name): its TFLM kernel's arena footprint is not declared")
+                throw FootprintUnknown("\(place)op #\(i) \(op.name): its TFLM kernel's arena footprint is not declared")
             }
             let context = MicroFootprintContext(
                 op: op,
                 inputs: op.inputs.map { $0.isAbsent ? nil : values[$0.index] },
                 outputs: op.outputs.map { values[$0.index] },
                 build: build)
-            nodes.append(PlannedNode(footprint: try declare(context), inputs: op.inputs.map { Int($0.raw) }, outputs: op.outputs.map { $0.index }))
+            let footprint = try declare(context)
+            for s in footprint.subgraphs where s <= 0 || s >= model.subgraphs.count {
+                throw FootprintUnknown("\(place)op #\(i) \(op.name): runs subgraph \(s), which the model does not have")
+            }
+            nodes.append(PlannedNode(footprint: footprint, inputs: op.inputs.map { Int($0.raw) }, outputs: op.outputs.map { $0.index }))
         }
-        let buffers = planBuffers(graph, nodes, tensorBytes, needsPlanning)
-        let plan = GreedyMemoryPlanner(buffers.map(\.buffer))
-        return AllocationReplay(
-            graph: graph, nodes: nodes, build: build, tensorBytes: tensorBytes, needsPlanning: needsPlanning,
-            quantizationChannels: channels, subgraphCount: model.subgraphs.count,
-            tensorCountAllSubgraphs: model.subgraphs.reduce(0) { $0 + $1.values.count },
-            planBuffers: buffers.map(\.buffer), plannedHead: plan.maximumSize)
+        return PlannedSubgraph(graph: graph, nodes: nodes, tensorBytes: tensorBytes, needsPlanning: needsPlanning, quantizationChannels: channels)
+    }
+
+    /// The planned head of the main subgraph's ops in another order, without the rest of the
+    /// replay: what the op-order search compares candidates by.
+    struct PlanEvaluator {
+        let replay: AllocationReplay
+
+        init(_ model: Model, build: TFLMBuild) throws {
+            guard model.subgraphs.count == 1 else { throw FootprintUnknown("the op order of a model with several subgraphs is kept") }
+            replay = try makeReplay(model, build)
+        }
+
+        /// `order`: indexes into the subgraph's ops (none erased).
+        func head(_ order: [Int]) -> Int {
+            let main = replay.subgraphs[0]
+            let reordered = PlannedSubgraph(graph: main.graph, nodes: order.map { main.nodes[$0] }, tensorBytes: main.tensorBytes,
+                                            needsPlanning: main.needsPlanning, quantizationChannels: main.quantizationChannels)
+            let buffers = planBuffers([reordered])
+            return GreedyMemoryPlanner(buffers.map(\.buffer)).maximumSize
+        }
     }
 
     private static func isCustom(_ op: Op) -> Bool {
@@ -112,43 +163,87 @@ public struct ArenaReport: Sendable {
         return false
     }
 
-    /// The planner's buffers, in TFLM's order (tensors, then scratch requests), with their
-    /// lifetimes (AllocationInfoBuilder::MarkAllocationLifetimes: graph inputs at step 0, op i
-    /// at step i + 1, graph outputs up to the last step). `label` names a buffer in the report.
-    static func planBuffers(_ graph: Graph, _ nodes: [PlannedNode], _ tensorBytes: [Int], _ needsPlanning: [Bool]) -> [(buffer: GreedyMemoryPlanner.Buffer, label: String)] {
-        var first = Array(repeating: -1, count: tensorBytes.count)
-        var last = Array(repeating: -1, count: tensorBytes.count)
-        for id in graph.inputs {
-            if first[id.index] == -1 { first[id.index] = 0 }
-            last[id.index] = 0
+    /// When each buffer is alive, in TFLM's allocation scopes
+    /// (AllocationInfoBuilder::MarkAllocationLifetimes, micro_allocation_info.cc): the main
+    /// subgraph's inputs at scope 0, then one scope per op; an op that runs subgraphs (WHILE,
+    /// IF) plans them inside its own, each starting a scope; a subgraph's outputs live to its
+    /// end; an op's scratch buffers from its scope to the end of its subgraphs.
+    struct Lifetimes {
+        var first: [[Int]]
+        var last: [[Int]]
+        /// Per scratch request, in request order (subgraph by subgraph, node by node).
+        var scratch: [(first: Int, last: Int)] = []
+        /// Per main-subgraph op: the scopes from its own to the end of the subgraphs it runs.
+        var mainOpScopes: [ClosedRange<Int>] = []
+        var scope = 0
+
+        init(_ subgraphs: [PlannedSubgraph]) {
+            first = subgraphs.map { Array(repeating: -1, count: $0.tensorBytes.count) }
+            last = first
+            var scratchIndex: [[Int]] = []
+            var k = 0
+            for sg in subgraphs {
+                scratchIndex.append(sg.nodes.map { let start = k; k += $0.footprint.scratch.count; return start })
+            }
+            scratch = Array(repeating: (-1, -1), count: k)
+            mark(0, subgraphs, scratchIndex)
         }
-        var scratch: [GreedyMemoryPlanner.Buffer] = []
-        for (i, node) in nodes.enumerated() {
-            let step = i + 1
-            for t in node.outputs where first[t] == -1 { first[t] = step }
-            for t in node.inputs where t >= 0 { last[t] = step }
-            for t in node.outputs { last[t] = step }
-            for bytes in node.footprint.scratch {
-                scratch.append(.init(size: roundUp(bytes, TFLMStructs.arenaAlignment), firstUsed: step, lastUsed: step))
+
+        private mutating func created(_ s: Int, _ t: Int) { if first[s][t] == -1 { first[s][t] = scope } }
+
+        private mutating func mark(_ s: Int, _ subgraphs: [PlannedSubgraph], _ scratchIndex: [[Int]]) {
+            let sg = subgraphs[s]
+            for id in sg.graph.inputs {
+                created(s, id.index)
+                last[s][id.index] = scope
+            }
+            for (i, node) in sg.nodes.enumerated() {
+                scope += 1
+                let own = scope
+                for t in node.outputs { created(s, t) }
+                for inner in node.footprint.subgraphs {
+                    scope += 1
+                    mark(inner, subgraphs, scratchIndex)
+                }
+                for t in node.inputs where t >= 0 { last[s][t] = scope }
+                for t in node.outputs { last[s][t] = scope }
+                for k in node.footprint.scratch.indices { scratch[scratchIndex[s][i] + k] = (own, scope) }
+                if s == 0 { mainOpScopes.append(own...scope) }
+            }
+            for id in sg.graph.outputs {
+                created(s, id.index)
+                last[s][id.index] = scope
             }
         }
-        for id in graph.outputs {
-            if first[id.index] == -1 { first[id.index] = nodes.count }
-            last[id.index] = nodes.count
-        }
+    }
+
+    /// The planner's buffers, in TFLM's order (every subgraph's tensors, then the scratch
+    /// requests), with their lifetimes. `label` names a buffer in the report.
+    static func planBuffers(_ subgraphs: [PlannedSubgraph]) -> [(buffer: GreedyMemoryPlanner.Buffer, label: String)] {
+        let life = Lifetimes(subgraphs)
         var result: [(GreedyMemoryPlanner.Buffer, String)] = []
-        for t in tensorBytes.indices where needsPlanning[t] {
-            result.append((.init(size: roundUp(tensorBytes[t], TFLMStructs.arenaAlignment), firstUsed: first[t], lastUsed: last[t]), graph.values[t].name))
+        for (s, sg) in subgraphs.enumerated() {
+            let prefix = s == 0 ? "" : "\(sg.graph.name ?? "subgraph \(s)")/"
+            for t in sg.tensorBytes.indices where sg.needsPlanning[t] {
+                result.append((.init(size: roundUp(sg.tensorBytes[t], TFLMStructs.arenaAlignment), firstUsed: life.first[s][t], lastUsed: life.last[s][t]),
+                               prefix + sg.graph.values[t].name))
+            }
         }
-        for (k, b) in scratch.enumerated() { result.append((b, "scratch#\(k)")) }
+        let sizes = subgraphs.flatMap { $0.nodes.flatMap(\.footprint.scratch) }
+        for (k, bytes) in sizes.enumerated() {
+            result.append((.init(size: roundUp(bytes, TFLMStructs.arenaAlignment), firstUsed: life.scratch[k].first, lastUsed: life.scratch[k].last), "scratch#\(k)"))
+        }
         return result
     }
 
-    private static func steps(_ graph: Graph, _ replay: AllocationReplay) -> [Step] {
-        let buffers = planBuffers(graph, replay.nodes, replay.tensorBytes, replay.needsPlanning)
-        let liveOps = graph.ops.filter { !$0.isErased }
+    /// Per main-subgraph op, the buffers alive while it runs (for an op that runs subgraphs,
+    /// at any point until they finish).
+    private static func steps(_ replay: AllocationReplay) -> [Step] {
+        let buffers = planBuffers(replay.subgraphs)
+        let scopes = Lifetimes(replay.subgraphs).mainOpScopes
+        let liveOps = replay.graph.ops.filter { !$0.isErased }
         return liveOps.enumerated().map { i, op in
-            let live = buffers.filter { $0.buffer.firstUsed <= i + 1 && i + 1 <= $0.buffer.lastUsed }
+            let live = buffers.filter { $0.buffer.firstUsed <= scopes[i].upperBound && scopes[i].lowerBound <= $0.buffer.lastUsed }
             return Step(index: i, op: op.name, liveBytes: live.reduce(0) { $0 + $1.buffer.size }, liveTensors: live.map(\.label))
         }
     }

@@ -90,22 +90,34 @@ struct PlannedNode {
     var outputs: [Int]
 }
 
+/// One subgraph as the allocator sees it: its nodes and, per tensor, its byte length, whether
+/// the planner places it, and its quantization channels (nil: not quantized).
+struct PlannedSubgraph {
+    let graph: Graph
+    let nodes: [PlannedNode]
+    let tensorBytes: [Int]
+    let needsPlanning: [Bool]
+    let quantizationChannels: [Int?]
+}
+
 /// The replay of `MicroInterpreter::AllocateTensors` under TFLM's RecordingMicroAllocator
 /// (micro_interpreter.cc, micro_allocator.cc, micro_allocation_info.cc): every allocation in
 /// the order TFLM makes it, so alignment padding falls where it does on the device.
 struct AllocationReplay {
-    let graph: Graph
-    let nodes: [PlannedNode]
+    /// Every subgraph of the model, the main one first.
+    let subgraphs: [PlannedSubgraph]
     let build: TFLMBuild
     var width: PointerWidth { build.pointerWidth }
-    /// Per tensor: whether the planner places it, its byte length.
-    let tensorBytes: [Int]
-    let needsPlanning: [Bool]
-    let quantizationChannels: [Int?]
-    let subgraphCount: Int
-    let tensorCountAllSubgraphs: Int
     let planBuffers: [GreedyMemoryPlanner.Buffer]
     let plannedHead: Int
+
+    // The main subgraph's.
+    var graph: Graph { subgraphs[0].graph }
+    var nodes: [PlannedNode] { subgraphs[0].nodes }
+    var tensorBytes: [Int] { subgraphs[0].tensorBytes }
+    var needsPlanning: [Bool] { subgraphs[0].needsPlanning }
+    var subgraphCount: Int { subgraphs.count }
+    var tensorCountAllSubgraphs: Int { subgraphs.reduce(0) { $0 + $1.graph.values.count } }
 
     /// Runs the allocation sequence in an arena of `size` bytes; nil when TFLM would fail.
     func run(arenaSize size: Int) -> SimulatedArena? {
@@ -127,7 +139,7 @@ struct AllocationReplay {
 
     /// `AllocateTempInputTensor`/`AllocateTempOutputTensor`: a TfLiteTensor, and for a quantized
     /// tensor its TfLiteAffineQuantization and zero-point array (absent operands: nothing).
-    private func allocateTemporaries(_ temps: ArraySlice<TempTensor>, of node: PlannedNode, in arena: inout SimulatedArena) throws {
+    private func allocateTemporaries(_ temps: ArraySlice<TempTensor>, of node: PlannedNode, in subgraph: PlannedSubgraph, _ arena: inout SimulatedArena) throws {
         for t in temps {
             let tensor: Int
             switch t {
@@ -136,7 +148,7 @@ struct AllocationReplay {
             }
             guard tensor >= 0 else { continue }
             try arena.allocateTemp(size(TFLMStructs.tensor), alignment: align(TFLMStructs.tensor))
-            if let channels = quantizationChannels[tensor] {
+            if let channels = subgraph.quantizationChannels[tensor] {
                 // Kernels read the scale and zero-point pointers again (DeallocateTemp frees
                 // through them), not quantized_dimension or the zero points themselves.
                 try arena.allocateTemp(size(TFLMStructs.affineQuantization), alignment: align(TFLMStructs.affineQuantization), liveBytes: 2 * width.pointerBytes)
@@ -155,35 +167,44 @@ struct AllocationReplay {
         try persistentStruct(&arena, TFLMStructs.builtinDataAllocator, .runtime)
         try arena.resize(requestSize * TFLMStructs.maxScratchBuffersPerOp, alignment: requestAlign)
         try persistentStruct(&arena, TFLMStructs.subgraphAllocations(build), count: subgraphCount, .runtime)
-        try persistentStruct(&arena, TFLMStructs.evalTensor, count: graph.values.count, .tensorStructs)
-        try persistentStruct(&arena, TFLMStructs.nodeAndRegistration, count: nodes.count, .nodes)
+        // AllocateTfLiteEvalTensors, AllocateNodeAndRegistrations: one array per subgraph.
+        for sg in subgraphs { try persistentStruct(&arena, TFLMStructs.evalTensor, count: sg.graph.values.count, .tensorStructs) }
+        for sg in subgraphs { try persistentStruct(&arena, TFLMStructs.nodeAndRegistration, count: sg.nodes.count, .nodes) }
         // PrepareNodeAndRegistrationDataFromFlatbuffer: each node's builtin options.
-        for node in nodes {
-            if let options = node.footprint.builtinData { try persistentStruct(&arena, options, .builtinOptions) }
+        for sg in subgraphs {
+            for node in sg.nodes {
+                if let options = node.footprint.builtinData { try persistentStruct(&arena, options, .builtinOptions) }
+            }
         }
         // InitSubgraphs: each kernel's Init.
-        for node in nodes {
-            for bytes in node.footprint.initBuffers { try arena.persistent(bytes, alignment: TFLMStructs.arenaAlignment, .opData) }
+        for sg in subgraphs {
+            for node in sg.nodes {
+                for bytes in node.footprint.initBuffers { try arena.persistent(bytes, alignment: TFLMStructs.arenaAlignment, .opData) }
+            }
         }
         // PrepareSubgraphs: temporaries, persistent buffers, scratch requests; then
         // FinishPrepareNodeAllocations resets the temporaries and grows the request list.
         var scratchCount = 0
-        for node in nodes {
-            let temps = node.footprint.tempTensors ?? (node.inputs.indices.map { .input($0) } + node.outputs.indices.map { .output($0) })
-            let before = min(node.footprint.buffersAfterTemps ?? temps.count, temps.count)
-            try allocateTemporaries(temps[..<before], of: node, in: &arena)
-            for bytes in node.footprint.prepareBuffers { try arena.persistent(bytes, alignment: TFLMStructs.arenaAlignment, .opData) }
-            try allocateTemporaries(temps[before...], of: node, in: &arena)
-            scratchCount += node.footprint.scratch.count
-            arena.resetTemp()
-            try arena.resize(requestSize * (scratchCount + TFLMStructs.maxScratchBuffersPerOp), alignment: requestAlign)
+        for sg in subgraphs {
+            for node in sg.nodes {
+                let temps = node.footprint.tempTensors ?? (node.inputs.indices.map { .input($0) } + node.outputs.indices.map { .output($0) })
+                let before = min(node.footprint.buffersAfterTemps ?? temps.count, temps.count)
+                try allocateTemporaries(temps[..<before], of: node, in: sg, &arena)
+                for bytes in node.footprint.prepareBuffers { try arena.persistent(bytes, alignment: TFLMStructs.arenaAlignment, .opData) }
+                try allocateTemporaries(temps[before...], of: node, in: sg, &arena)
+                scratchCount += node.footprint.scratch.count
+                arena.resetTemp()
+                try arena.resize(requestSize * (scratchCount + TFLMStructs.maxScratchBuffersPerOp), alignment: requestAlign)
+            }
         }
         // FinishModelAllocation: scratch handles, then CommitStaticMemoryPlan.
         if scratchCount > 0 { try persistentStruct(&arena, TFLMStructs.scratchBufferHandle, count: scratchCount, .scratchHandles) }
         try arena.allocateTemp(width.pointerBytes * subgraphCount, alignment: width.pointerBytes)
         try arena.allocateTemp(size(TFLMStructs.allocationInfo) * (tensorCountAllSubgraphs + scratchCount), alignment: align(TFLMStructs.allocationInfo))
-        for (i, v) in graph.values.enumerated() where v.isVariable {
-            try arena.persistent(tensorBytes[i], alignment: TFLMStructs.arenaAlignment, .variables)
+        for sg in subgraphs {
+            for (i, v) in sg.graph.values.enumerated() where v.isVariable {
+                try arena.persistent(sg.tensorBytes[i], alignment: TFLMStructs.arenaAlignment, .variables)
+            }
         }
         let plannerArena = arena.available(alignment: TFLMStructs.arenaAlignment)
         try arena.allocateTemp(plannerArena, alignment: TFLMStructs.arenaAlignment, liveBytes: 0)
@@ -196,7 +217,7 @@ struct AllocationReplay {
             try arena.persistent(width.pointerBytes * list.count, alignment: TFLMStructs.arenaAlignment, .runtime)
             for id in list {
                 try persistentStruct(&arena, TFLMStructs.tensor, .tensorStructs)
-                if let channels = quantizationChannels[id.index] {
+                if let channels = subgraphs[0].quantizationChannels[id.index] {
                     try persistentStruct(&arena, TFLMStructs.affineQuantization, .quantization)
                     try arena.persistent(TFLMStructs.intArrayBytes(channels), alignment: 4, .quantization)
                 }

@@ -2,41 +2,66 @@ import IR
 import Ops
 
 /// Searches the op orders of a model's main subgraph for one that needs a smaller TFLM arena
-/// (the first step of `--optimize memory`, issue 14): TFLM runs ops in the order the file lists
-/// them, and its planner can only share memory between tensors that are not alive at the same
-/// time, so a different topological order can lower the peak. Outputs do not change: every op
-/// computes the same values from the same inputs, only the order of independent ops moves.
+/// (`--optimize memory`, issue 14): TFLM runs ops in the order the file lists them, and its
+/// planner can only share memory between tensors that are not alive at the same time, so a
+/// different topological order can lower the peak. Outputs do not change: every op computes
+/// the same values from the same inputs, only the order of independent ops moves.
 ///
-/// Up to `exactLimit` ops the search is exact for the live-bytes peak (a minimax dynamic
-/// program over the sets of ops already run); beyond, it builds one greedy order (at each
-/// step the ready op whose step holds the fewest live bytes, the earlier op on ties). Every
-/// candidate is then replayed in full (planner, persistent tail, minimum arena), and the
-/// original order is kept unless a candidate needs strictly less.
+/// Candidates: up to `exactLimit` ops the order with the smallest live-bytes peak (a minimax
+/// dynamic program over the sets of ops already run); beyond, a greedy order (at each step the
+/// ready op whose step holds the fewest live bytes) and two demand-driven ones (each op just
+/// before the first op that reads it, walking back from the graph outputs). The best of them
+/// under TFLM's own planner is then improved by moving single ops as late or as early as their
+/// dependencies allow, keeping a move when the plan shrinks. Every finalist is replayed in
+/// full (planner, persistent tail, minimum arena), and the written order is kept unless one
+/// needs strictly less: a smaller minimum arena, or the same minimum and a smaller total.
 public enum OpOrderSearch {
     public struct Result: Sendable {
         /// Indexes into the subgraph's ops, in the order to run them.
         public var order: [Int]
         public var minArenaBytes: Int
+        public var totalBytes: Int
+        public var headBytes: Int
         public var originalMinArenaBytes: Int
-        public var improved: Bool { minArenaBytes < originalMinArenaBytes }
+        public var originalTotalBytes: Int
+        public var originalHeadBytes: Int
+        public var improved: Bool {
+            (minArenaBytes, totalBytes) < (originalMinArenaBytes, originalTotalBytes)
+        }
     }
 
     /// Graphs with at most this many ops are searched exactly (2^n states).
     public static let exactLimit = 16
+    /// Sweeps of single-op moves at most (each sweep tries every op twice).
+    static let improvementSweeps = 6
+    /// Beyond this many ops the single-op moves are skipped (each try replans the graph).
+    static let improvementLimit = 400
 
-    /// `originalMinArena`: the model's own figure when the caller already has it.
-    public static func search(_ model: Model, build: TFLMBuild = .standard(.bits32), originalMinArena: Int? = nil) throws -> Result {
-        let original = try originalMinArena ?? ArenaReport.analyze(model, build: build).minArenaBytes
+    /// `original`: the model's own report when the caller already has it.
+    public static func search(_ model: Model, build: TFLMBuild = .standard(.bits32), original: ArenaReport? = nil) throws -> Result {
+        let report = try original ?? ArenaReport.analyze(model, build: build)
         let graph = model.subgraphs[0]
-        guard graph.ops.allSatisfy({ !$0.isErased }), graph.ops.count > 1 else {
-            return Result(order: Array(graph.ops.indices), minArenaBytes: original, originalMinArenaBytes: original)
-        }
+        var best = Result(
+            order: Array(graph.ops.indices), minArenaBytes: report.minArenaBytes, totalBytes: report.totalBytes, headBytes: report.headBytes,
+            originalMinArenaBytes: report.minArenaBytes, originalTotalBytes: report.totalBytes, originalHeadBytes: report.headBytes)
+        // Several subgraphs (control flow): the order is kept (the search plans one subgraph).
+        guard model.subgraphs.count == 1, graph.ops.allSatisfy({ !$0.isErased }), graph.ops.count > 1 else { return best }
         let problem = try ScheduleProblem(model)
-        let candidate = graph.ops.count <= exactLimit ? problem.exactOrder() : problem.greedyOrder()
-        var best = Result(order: Array(graph.ops.indices), minArenaBytes: original, originalMinArenaBytes: original)
-        if candidate != best.order {
-            let bytes = try ArenaReport.analyze(reordered(model, candidate), build: build).minArenaBytes
-            if bytes < original { best = Result(order: candidate, minArenaBytes: bytes, originalMinArenaBytes: original) }
+        let planner = try ArenaReport.PlanEvaluator(model, build: build)
+        var candidates = graph.ops.count <= exactLimit
+            ? [problem.exactOrder()]
+            : [problem.greedyOrder(), problem.demandOrder(reversedInputs: false), problem.demandOrder(reversedInputs: true)]
+        candidates = candidates.filter { $0 != best.order }
+        guard var start = candidates.min(by: { planner.head($0) < planner.head($1) }) else { return best }
+        if graph.ops.count <= improvementLimit { start = problem.improved(start, sweeps: improvementSweeps, cost: planner.head) }
+        for order in Set([start] + candidates).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let r = try ArenaReport.analyze(reordered(model, order), build: build)
+            if (r.minArenaBytes, r.totalBytes) < (best.minArenaBytes, best.totalBytes) {
+                best.order = order
+                best.minArenaBytes = r.minArenaBytes
+                best.totalBytes = r.totalBytes
+                best.headBytes = r.headBytes
+            }
         }
         return best
     }
@@ -54,6 +79,8 @@ struct ScheduleProblem {
     let count: Int
     /// Ops each op must follow.
     let predecessors: [[Int]]
+    /// The same, in the order of the op's inputs.
+    let inputProducers: [[Int]]
     /// Planned tensors: bytes, producer (nil: graph input), consumers, whether a graph output.
     let tensors: [(bytes: Int, producer: Int?, consumers: [Int], isOutput: Bool)]
     let scratch: [Int]
@@ -64,13 +91,14 @@ struct ScheduleProblem {
         var producer: [Int: Int] = [:]
         for (i, op) in graph.ops.enumerated() { for o in op.outputs { producer[o.index] = i } }
         var consumers: [Int: [Int]] = [:]
-        var preds = Array(repeating: Set<Int>(), count: count)
+        var preds = Array(repeating: [Int](), count: count)
         for (i, op) in graph.ops.enumerated() {
             for v in op.inputs where !v.isAbsent {
                 consumers[v.index, default: []].append(i)
-                if let p = producer[v.index], p != i { preds[i].insert(p) }
+                if let p = producer[v.index], p != i, !preds[i].contains(p) { preds[i].append(p) }
             }
         }
+        inputProducers = preds
         predecessors = preds.map { $0.sorted() }
         let outputs = Set(graph.outputs.map(\.index))
         var planned: [(Int, Int?, [Int], Bool)] = []
@@ -170,5 +198,70 @@ struct ScheduleProblem {
             }
         }
         return order.count == count ? order : Array(0..<count)
+    }
+
+    /// Ops that read an output of `op` (each once, in op order).
+    private func successors() -> [[Int]] {
+        var result = Array(repeating: [Int](), count: count)
+        for (op, preds) in predecessors.enumerated() { for p in preds { result[p].append(op) } }
+        return result
+    }
+
+    /// Each op as late as its readers allow: a depth-first walk back from the graph outputs
+    /// (then from ops nothing reads) that runs an op's producers, in input order or reversed,
+    /// just before it.
+    func demandOrder(reversedInputs: Bool) -> [Int] {
+        var roots: [Int] = []
+        for t in tensors where t.isOutput { if let p = t.producer { roots.append(p) } }
+        let readers = successors()
+        roots += (0..<count).filter { readers[$0].isEmpty }
+        var visited = Array(repeating: false, count: count)
+        var order: [Int] = []
+        // An explicit stack: chains of thousands of ops would overflow a recursive walk.
+        var stack: [(op: Int, expanded: Bool)] = []
+        for root in roots where !visited[root] {
+            stack.append((root, false))
+            while let (op, expanded) = stack.popLast() {
+                if expanded { order.append(op); continue }
+                guard !visited[op] else { continue }
+                visited[op] = true
+                stack.append((op, true))
+                let inputs = inputProducers[op]
+                for p in (reversedInputs ? inputs : inputs.reversed()) where !visited[p] { stack.append((p, false)) }
+            }
+        }
+        return order.count == count ? order : Array(0..<count)
+    }
+
+    /// Moves single ops as late as their first reader allows, or as early as their last
+    /// producer allows, while `cost` falls; at most `sweeps` passes over the ops.
+    func improved(_ order: [Int], sweeps: Int, cost: ([Int]) -> Int) -> [Int] {
+        let readers = successors()
+        var best = order
+        var bestCost = cost(order)
+        for _ in 0..<sweeps {
+            var changed = false
+            for op in 0..<count {
+                var position = Array(repeating: 0, count: count)
+                for (i, o) in best.enumerated() { position[o] = i }
+                let at = position[op]
+                let latest = (readers[op].map { position[$0] }.min() ?? count) - 1
+                let earliest = (predecessors[op].map { position[$0] }.max() ?? -1) + 1
+                for target in [latest, earliest] where target != at {
+                    var candidate = best
+                    candidate.remove(at: at)
+                    candidate.insert(op, at: target)
+                    let c = cost(candidate)
+                    if c < bestCost {
+                        best = candidate
+                        bestCost = c
+                        changed = true
+                        break
+                    }
+                }
+            }
+            if !changed { break }
+        }
+        return best
     }
 }

@@ -107,6 +107,9 @@ package struct MicroKernelFootprint: Sendable {
     package var tempTensors: [TempTensor]?
     /// How many of those temporaries exist when Prepare allocates `prepareBuffers`; nil: all.
     package var buffersAfterTemps: Int?
+    /// Subgraphs the op runs (WHILE: condition, body; IF: then, else), in the order TFLM's
+    /// AllocationInfoBuilder::MarkSubgraphLifetimesIfNecessary plans them inside the op.
+    package var subgraphs: [Int] = []
 
     package init(builtinData: CStruct? = nil, initBuffers: [Int] = [], prepareBuffers: [Int] = [], scratch: [Int] = [], tempTensors: [TempTensor]? = nil, buffersAfterTemps: Int? = nil) {
         self.builtinData = builtinData

@@ -17,13 +17,16 @@ public struct PipelineRequest {
     public var extraPasses: [any GraphPass]
     /// Int8 quantization (`--quantize int8`), when asked for.
     public var quantization: QuantizeInt8Pass?
+    /// The op reordering for a smaller TFLM arena (`--optimize memory`), when asked for.
+    public var memoryOptimization: OptimizeMemory?
     /// Passes and rules to skip (`--disable-pass`).
     public var disabled: Set<String>
 
-    public init(ruleSet: RuleSet? = nil, extraPasses: [any GraphPass] = [], quantization: QuantizeInt8Pass? = nil, disabled: Set<String> = []) {
+    public init(ruleSet: RuleSet? = nil, extraPasses: [any GraphPass] = [], quantization: QuantizeInt8Pass? = nil, memoryOptimization: OptimizeMemory? = nil, disabled: Set<String> = []) {
         self.ruleSet = ruleSet
         self.extraPasses = extraPasses
         self.quantization = quantization
+        self.memoryOptimization = memoryOptimization
         self.disabled = disabled
     }
 }
@@ -44,7 +47,9 @@ public enum PipelineBuilder {
     ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
     /// 4. `dequantize-hybrid-weights` then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
     ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
-    ///    second one after it checks the kernels too.
+    ///    second one after it checks the kernels too;
+    /// 5. `optimize-memory` after all of them: the arena depends on the final ops and types
+    ///    (int8 tensors are a quarter of the float ones), and reordering changes neither.
     public static func conversion(_ request: PipelineRequest) throws -> Pipeline {
         if request.disabled.contains(CheckTarget.name) {
             throw PassError.failed(pass: CheckTarget.name, message: "cannot be disabled: a conversion for a target must be loadable by it")
@@ -64,6 +69,7 @@ public enum PipelineBuilder {
             if let target { passes.append(CheckTarget(target: target, kernels: false)) }
             passes.append(q)
         }
+        if let m = request.memoryOptimization, !request.disabled.contains(OptimizeMemory.name) { passes.append(m) }
         if let target { passes.append(CheckTarget(target: target, kernels: true)) }
         return Pipeline(passes)
     }

@@ -82,6 +82,12 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Arena")
     var arena: ArenaLimitFlag
 
+    @Option(name: .long, help: ArgumentHelp("Optimize the written model for: memory (reorder ops so TFLM's tensor arena, for --pointer-bits, is smaller; outputs unchanged).", valueName: "goal"))
+    var optimize: [String] = []
+
+    /// `--optimize memory`: the reordering pass, for the build --pointer-bits names.
+    var memoryOptimization: OptimizeMemory? { optimize.contains("memory") ? OptimizeMemory(build: arena.pointer.build) : nil }
+
     /// The output file: -o, else the one --output.
     var output: String { shortOutput ?? longOutputs.first ?? "" }
 
@@ -136,6 +142,7 @@ struct Convert: ParsableCommand {
         }
         if let r = emitResolver, r == output { throw ValidationError("--emit-resolver and -o name the same file") }
         try ConversionReport.validate(report)
+        for goal in optimize where goal != "memory" { throw ValidationError("--optimize must be memory, got '\(goal)'") }
     }
 
     func run() throws {
@@ -159,9 +166,9 @@ struct Convert: ParsableCommand {
         let opsBefore = model.liveOpCount
         // One pipeline: the rules' passes, the target check, then int8 quantization.
         let quantizing = quantization.pass()
-        if ruleSet != nil || quantizing != nil {
+        if ruleSet != nil || quantizing != nil || memoryOptimization != nil {
             do {
-                try pipelineFlags.run(ruleSet, quantization: quantizing?.pass, on: &model, context: &context)
+                try pipelineFlags.run(ruleSet, quantization: quantizing?.pass, memoryOptimization: memoryOptimization, on: &model, context: &context)
             } catch where quantizing != nil && context.currentPass == QuantizeInt8Pass.name {
                 quantizing?.progress.finish()
                 if case PassError.unsupportedByTarget(let lines) = error {
@@ -181,6 +188,17 @@ struct Convert: ParsableCommand {
         quantizing?.progress.finish()
         // Warnings of the passes (lossy requantization) and of --allow-unsupported.
         for note in context.notes where note.hasPrefix("warning: ") { writeStderr("tfrewrite: \(note)\n") }
+        if !common.quiet {
+            for note in context.notes where note.hasPrefix("note: \(OptimizeMemory.name)") { writeStderr("tfrewrite: \(note)\n") }
+        }
+        // Over --arena-limit: try the op reordering before giving up (issue 14).
+        if memoryOptimization == nil, try !arena.fits(model, model: input) {
+            var reorder = OptimizeMemory(build: arena.pointer.build)
+            if try reorder.run(on: &model, context: &context) {
+                context.changedPasses.append(OptimizeMemory.name)
+                if !common.quiet, let note = context.notes.last { writeStderr("tfrewrite: \(note) (to fit --arena-limit)\n") }
+            }
+        }
         try arena.check(model, model: input, consequence: "; nothing written")
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)

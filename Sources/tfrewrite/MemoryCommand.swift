@@ -58,15 +58,23 @@ struct MemoryCommand: ParsableCommand {
         if !rules.isEmpty { _ = try RuleSet.load(rules) }
         let m = try TFLiteImporter.load(path: model)
         let report = try arenaReport(m, build: pointer.build, model: model)
-        let search = try OpOrderSearch.search(m, build: pointer.build, originalMinArena: report.minArenaBytes)
+        let search = try OpOrderSearch.search(m, build: pointer.build, original: report)
         if json {
             var fields = report.jsonFields
             fields.append(("best_order_min_arena_bytes", .int(Int64(search.minArenaBytes))))
+            fields.append(("best_order_total_bytes", .int(Int64(search.totalBytes))))
+            fields.append(("best_order_head_bytes", .int(Int64(search.headBytes))))
             fields.append(("best_order", .ints(search.order)))
             writeStdout(JSON.object(fields).rendered() + "\n")
         } else {
+            func change(_ name: String, _ before: Int, _ after: Int) -> String {
+                "\(name) \(before) → \(after) (\(percent(before - after, of: before)) less)"
+            }
             let saving = search.improved
-                ? "another op order needs \(search.minArenaBytes) bytes (\(percent(search.originalMinArenaBytes - search.minArenaBytes, of: search.originalMinArenaBytes)) less): \(search.order.map(String.init).joined(separator: " "))"
+                ? "another op order (tfrewrite --optimize memory) needs: "
+                    + [change("minimum arena", search.originalMinArenaBytes, search.minArenaBytes), change("head", search.originalHeadBytes, search.headBytes),
+                       change("total", search.originalTotalBytes, search.totalBytes)].joined(separator: ", ")
+                    + "\norder: \(search.order.map(String.init).joined(separator: " "))"
                 : "no op order found that needs less"
             writeStdout(report.text + "\n" + saving + "\n")
         }
@@ -94,12 +102,25 @@ struct ArenaLimitFlag: ParsableArguments {
 
     @OptionGroup var pointer: PointerWidthFlag
 
-    /// Throws a CLI error when `m` does not fit; `consequence` ends the message.
+    /// Whether `m` fits the limit (true without one).
+    func fits(_ m: Model, model: String) throws -> Bool {
+        guard let limit = arenaLimit else { return true }
+        return try arenaReport(m, build: pointer.build, model: model).minArenaBytes <= limit
+    }
+
+    /// Throws a CLI error when `m` does not fit; `consequence` ends the message. The message
+    /// says whether another op order (`--optimize memory`) would fit.
     func check(_ m: Model, model: String, consequence: String = "") throws {
         guard let limit = arenaLimit else { return }
         let report = try arenaReport(m, build: pointer.build, model: model)
         guard report.minArenaBytes > limit else { return }
         let peak = report.peak.map { "; peak at op #\($0.index) \($0.op) with \($0.liveBytes) bytes live: \($0.liveTensors.map { "'\($0)'" }.joined(separator: ", "))" } ?? ""
-        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)\(consequence)")
+        var reordering = ""
+        if let search = try? OpOrderSearch.search(m, build: pointer.build, original: report), search.minArenaBytes < report.minArenaBytes {
+            reordering = search.minArenaBytes <= limit
+                ? "; another op order fits in \(search.minArenaBytes) bytes (--optimize memory)"
+                : "; no op order fits (the best needs \(search.minArenaBytes) bytes)"
+        }
+        throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)\(reordering)\(consequence)")
     }
 }

@@ -57,8 +57,8 @@ struct PipelineFlags: ParsableArguments {
 
     /// Runs the conversion pipeline under this control: the rule set's rules and passes, the
     /// target check, and quantization when asked for.
-    func run(_ ruleSet: RuleSet?, quantization: QuantizeInt8Pass?, on model: inout Model, context: inout PassContext) throws {
-        try Conversion.run(ruleSet, quantization: quantization, on: &model, control: control, context: &context)
+    func run(_ ruleSet: RuleSet?, quantization: QuantizeInt8Pass?, memoryOptimization: OptimizeMemory?, on model: inout Model, context: inout PassContext) throws {
+        try Conversion.run(ruleSet, quantization: quantization, memoryOptimization: memoryOptimization, on: &model, control: control, context: &context)
     }
 
     /// `--stats`, or -v: how often each pass, pattern and rule fired.

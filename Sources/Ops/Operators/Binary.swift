@@ -116,7 +116,13 @@ extension OperatorTable {
         },
         attributes: [.fusedActivation, subOptions.attribute("pot_scale_int16", \.potScaleInt16)],
         shapeArithmetic: elementwiseShapeArithmetic(ShapeArithmetic.subtract),
-        shape: { $0.broadcast }
+        shape: { $0.broadcast },
+        microFootprint: { c in
+            // sub.cc / sub.h: Init allocates OpDataSub (requires_broadcast and 12 int32 fields);
+            // SubPrepare (sub_common.cc) reads input1, input2, output. TfLiteSubParams:
+            // activation, pot_scale_int16.
+            .opData(c, CStruct([.bool, .array(.int32, 12)]), options: CStruct([.int32, .bool]))
+        }
     )
 
     static let mul = OperatorDefinition(

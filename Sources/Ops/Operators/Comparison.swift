@@ -8,16 +8,30 @@ import Kernels
 extension OperatorTable {
     static let comparisonOperators = [
         // comparisons.cc / logical.cc Prepare: the inputs' broadcast shape; LOGICAL_NOT keeps its input's.
-        OperatorDefinition(.less, version: OpVersions.int8OrInt16Input, kernel: { c in try ComparisonKernel(c, .less) }, fold: { foldComparison($0, .less) }, shape: { $0.broadcast }),
-        OperatorDefinition(.lessEqual, version: int8InputVersion, kernel: { c in try ComparisonKernel(c, .lessEqual) }, fold: { foldComparison($0, .lessEqual) }, shape: { $0.broadcast }),
-        OperatorDefinition(.greater, version: int8InputVersion, kernel: { c in try ComparisonKernel(c, .greater) }, fold: { foldComparison($0, .greater) }, shape: { $0.broadcast }),
-        OperatorDefinition(.greaterEqual, version: OpVersions.int8OrInt16Input, kernel: { c in try ComparisonKernel(c, .greaterEqual) }, fold: { foldComparison($0, .greaterEqual) }, shape: { $0.broadcast }),
-        OperatorDefinition(.equal, version: equalityVersion, kernel: { c in try ComparisonKernel(c, .equal) }, fold: { foldComparison($0, .equal) }, shape: { $0.broadcast }),
-        OperatorDefinition(.notEqual, version: equalityVersion, kernel: { c in try ComparisonKernel(c, .notEqual) }, fold: { foldComparison($0, .notEqual) }, shape: { $0.broadcast }),
-        OperatorDefinition(.logicalAnd, kernel: { c in try LogicalKernel(c, .and) }, fold: { foldLogical($0, .and) }, shape: { $0.broadcast }),
-        OperatorDefinition(.logicalOr, kernel: { c in try LogicalKernel(c, .or) }, fold: { foldLogical($0, .or) }, shape: { $0.broadcast }),
-        OperatorDefinition(.logicalNot, kernel: { c in try LogicalKernel(c, .not) }, fold: { foldLogical($0, .not) }, shape: { $0.sameAsInput }),
+        OperatorDefinition(.less, version: OpVersions.int8OrInt16Input, kernel: { c in try ComparisonKernel(c, .less) }, fold: { foldComparison($0, .less) }, shape: { $0.broadcast }, microFootprint: comparisonFootprint),
+        OperatorDefinition(.lessEqual, version: int8InputVersion, kernel: { c in try ComparisonKernel(c, .lessEqual) }, fold: { foldComparison($0, .lessEqual) }, shape: { $0.broadcast }, microFootprint: comparisonFootprint),
+        OperatorDefinition(.greater, version: int8InputVersion, kernel: { c in try ComparisonKernel(c, .greater) }, fold: { foldComparison($0, .greater) }, shape: { $0.broadcast }, microFootprint: comparisonFootprint),
+        OperatorDefinition(.greaterEqual, version: OpVersions.int8OrInt16Input, kernel: { c in try ComparisonKernel(c, .greaterEqual) }, fold: { foldComparison($0, .greaterEqual) }, shape: { $0.broadcast }, microFootprint: comparisonFootprint),
+        OperatorDefinition(.equal, version: equalityVersion, kernel: { c in try ComparisonKernel(c, .equal) }, fold: { foldComparison($0, .equal) }, shape: { $0.broadcast }, microFootprint: comparisonFootprint),
+        OperatorDefinition(.notEqual, version: equalityVersion, kernel: { c in try ComparisonKernel(c, .notEqual) }, fold: { foldComparison($0, .notEqual) }, shape: { $0.broadcast }, microFootprint: comparisonFootprint),
+        OperatorDefinition(.logicalAnd, kernel: { c in try LogicalKernel(c, .and) }, fold: { foldLogical($0, .and) }, shape: { $0.broadcast }, microFootprint: logicalFootprint),
+        OperatorDefinition(.logicalOr, kernel: { c in try LogicalKernel(c, .or) }, fold: { foldLogical($0, .or) }, shape: { $0.broadcast }, microFootprint: logicalFootprint),
+        OperatorDefinition(.logicalNot, kernel: { c in try LogicalKernel(c, .not) }, fold: { foldLogical($0, .not) }, shape: { $0.sameAsInput }, microFootprint: { _ in
+            // elementwise.cc GenericPrepare: reads input and output; no Init.
+            MicroKernelFootprint()
+        }),
     ]
+
+    /// comparisons.cc: Init allocates OpData (ComparisonParams, types.h: seven int32 and a
+    /// bool); Prepare reads the two inputs. The parsers allocate nothing.
+    static let comparisonFootprint: @Sendable (MicroFootprintContext) throws -> MicroKernelFootprint = { c in
+        MicroKernelFootprint(initBuffers: [c.size(CStruct([.array(.int32, 7), .bool]))], tempTensors: [.input(0), .input(1)])
+    }
+
+    /// logical.cc (LOGICAL_AND, LOGICAL_OR): no Init, no Prepare, nothing parsed.
+    static let logicalFootprint: @Sendable (MicroFootprintContext) throws -> MicroKernelFootprint = { _ in
+        MicroKernelFootprint(tempTensors: [])
+    }
 
     /// A comparison of constants with broadcasting, as the kernel computes it (float32, int32,
     /// int64, bool); what `unroll-while` evaluates a loop condition with.

@@ -81,6 +81,17 @@ extension OperatorTable {
                 out[a] = sum
             }
             return [out]
+        },
+        microFootprint: { c in
+            // concatenation.cc: Init allocates OpData (ConcatenationParams from types.h: axis,
+            // two pointers, three 4-byte fields; with compression ten scratch indices more);
+            // Prepare reads input 0 and the output, then every input again.
+            // TfLiteConcatenationParams: axis, activation.
+            let params = CStruct([.int32, .pointer, .pointer, .int32, .int32, .float32])
+            let opData = CStruct([.nested(params)] + (c.build.compression ? [.array(.int32, 10)] : []))
+            return MicroKernelFootprint(
+                builtinData: .options(ints: 2), initBuffers: [c.size(opData)],
+                tempTensors: [.input(0), .output(0)] + c.inputs.indices.map { .input($0) })
         }
     )
 

@@ -77,6 +77,14 @@ extension OperatorTable {
             out += indices[b...]
             out += params[(a + 1)...]
             return [out]
+        },
+        microFootprint: { c in
+            // gather.cc: no Init; Prepare reads input, positions, output, then moves the
+            // output's dims to a persistent TfLiteIntArray (kernel_util.cc
+            // CreateWritableTensorDimsWithCopy: size and one int per dimension).
+            // TfLiteGatherParams: axis, batch_dims.
+            let rank = c.outputs.first?.shape.count ?? 0
+            return MicroKernelFootprint(builtinData: .options(ints: 2), prepareBuffers: [try c.bytes(4, 1 + rank)])
         }
     )
 }

@@ -15,7 +15,11 @@ extension OperatorTable {
                 (s.input(0) == .string, 3, "string input"),
                 (s.input(0) == .int8, 2, "int8 input"),
             ])
-        }, kernel: { c in try SliceKernel(c) }, shape: sliceShape),
+        }, kernel: { c in try SliceKernel(c) }, shape: sliceShape, microFootprint: { _ in
+            // slice.cc: no Init; Prepare reads input, begin, size, output. ParseSlice allocates
+            // nothing.
+            MicroKernelFootprint()
+        }),
         OperatorDefinition(.split, version: { s in
             // The data is input 1; input 0 is the axis.
             s.first([
@@ -27,6 +31,9 @@ extension OperatorTable {
             // split.cc: the data (input 1) cut into equal pieces along the constant axis (input 0).
             guard let axis = s.constant(0)?.values, axis.count == 1 else { return nil }
             return pieces(s.shape(1), axis: axis[0], sizes: nil, count: s.op.outputs.count, keepAxis: true)
+        }, microFootprint: { _ in
+            // split.cc: no Init; Prepare reads the axis (input 0). TfLiteSplitParams: num_splits.
+            MicroKernelFootprint(builtinData: .options(ints: 1), tempTensors: [.input(0)])
         }),
         OperatorDefinition(.unpack, version: { s in
             s.first([
@@ -43,11 +50,17 @@ extension OperatorTable {
             // unpack.cc: the input without the axis dimension, once per slice along it.
             guard case .builtin(_, let options) = s.op.kind else { return nil }
             return pieces(s.shape(0), axis: Int64(options?.int32(1, default: 0) ?? 0), sizes: nil, count: s.op.outputs.count, keepAxis: false)
+        }, microFootprint: { _ in
+            // unpack.cc: no Init, no Prepare. TfLiteUnpackParams: num, axis.
+            MicroKernelFootprint(builtinData: .options(ints: 2), tempTensors: [])
         }),
         OperatorDefinition(.splitV, version: int8InputVersion, kernel: { c in try SplitKernel(c, .splitV) }, shape: { s in
             // split_v.cc: the sizes (input 1, one −1 for the rest) along the constant axis (input 2).
             guard let sizes = s.vector(1), let axis = s.constant(2)?.values, axis.count == 1 else { return nil }
             return pieces(s.shape(0), axis: axis[0], sizes: sizes, count: s.op.outputs.count, keepAxis: true)
+        }, microFootprint: { _ in
+            // split_v.cc: no Init; Prepare reads the axis (input 2). TfLiteSplitVParams: num_splits.
+            MicroKernelFootprint(builtinData: .options(ints: 1), tempTensors: [.input(2)])
         }),
     ]
 

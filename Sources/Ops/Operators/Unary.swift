@@ -74,7 +74,12 @@ extension OperatorTable {
             guard f.kind == .logistic else { return nil }
             return f.unaryFloat { 1 / (1 + exp(-$0)) }
         },
-        shape: { $0.sameAsInput }
+        shape: { $0.sameAsInput },
+        microFootprint: { c in
+            // logistic.cc / logistic.h: Init allocates OpDataLogistic (4 int32); Prepare
+            // (logistic_common.cc) reads input, output. ParseLogistic allocates nothing.
+            .opData(c, .options(ints: 4))
+        }
     )
 
     static let tanh = OperatorDefinition(
@@ -94,7 +99,12 @@ extension OperatorTable {
             guard f.kind == .tanh else { return nil }
             return f.unaryFloat { Foundation.tanh($0) }
         },
-        shape: { $0.sameAsInput }
+        shape: { $0.sameAsInput },
+        microFootprint: { c in
+            // tanh.cc: Init allocates OpData (4 int32); TanhPrepare reads the input, then
+            // CalculateArithmeticOpData reads input and output again. ParseTanh allocates nothing.
+            MicroKernelFootprint(initBuffers: [c.size(.options(ints: 4))], tempTensors: [.input(0), .input(0), .output(0)])
+        }
     )
 
     static let hardSwish = OperatorDefinition(

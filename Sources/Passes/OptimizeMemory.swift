@@ -1,0 +1,73 @@
+import IR
+import Memory
+import Ops
+import Rewrite
+
+/// Runs the ops of the main subgraph in the order that needs the smallest TFLM tensor arena
+/// (`--optimize memory`, issue 14). TFLM runs ops in the order the file lists them and its
+/// planner can share memory only between tensors not alive at the same time, so running a
+/// branch or a recurrent step to its end before starting the next lowers the peak. Only
+/// topological orders are tried: every op reads the same values as before, so the outputs are
+/// bit-identical.
+///
+/// Given (two branches that each widen and narrow again, written side by side):
+///
+///     #0 FULLY_CONNECTED (%x, …) -> %a1: f32[1,1024]
+///     #1 FULLY_CONNECTED (%x, …) -> %b1: f32[1,1024]
+///     #2 FULLY_CONNECTED (%a1, …) -> %a2: f32[1,16]
+///     #3 FULLY_CONNECTED (%b1, …) -> %b2: f32[1,16]
+///     #4 ADD (%a2, %b2) -> %y
+///
+/// Result (each branch narrowed before the next widens):
+///
+///     #0 FULLY_CONNECTED (%x, …) -> %a1    #1 FULLY_CONNECTED (%a1, …) -> %a2
+///     #2 FULLY_CONNECTED (%x, …) -> %b1    #3 FULLY_CONNECTED (%b1, …) -> %b2
+///     #4 ADD (%a2, %b2) -> %y
+///
+/// `OpOrderSearch` proposes the orders and replays each in full (planner, persistent tail,
+/// minimum arena_size); the model changes only when one needs strictly less than the written
+/// order (a smaller minimum arena_size, or the same and a smaller total), so neither grows.
+/// Models with several subgraphs keep their order (the search plans the main subgraph alone);
+/// models the replay cannot size (ops without a declared footprint, an OfflineMemoryAllocation
+/// plan) are left alone with a note. Option `pointer_bits` (32, default, or 64) picks the TFLM
+/// build that is sized.
+public struct OptimizeMemory: GraphPass {
+    public static let name = "optimize-memory"
+    public static let summary = "reorder ops (topological orders only) so TFLM's tensor arena is smaller; outputs unchanged"
+
+    public var build: TFLMBuild
+
+    public init(build: TFLMBuild = .standard(.bits32)) {
+        self.build = build
+    }
+
+    public init(options: PassOptions) throws {
+        let bits = try options.int("pointer_bits", default: 32) ?? 32
+        guard let width = PointerWidth(rawValue: bits) else {
+            throw PassError.badOption(pass: Self.name, option: "pointer_bits", message: "expected 32 or 64, got \(bits)", location: options.location)
+        }
+        self.init(build: .standard(width))
+    }
+
+    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
+        guard !model.subgraphs.isEmpty else { return false }
+        // The search plans live ops only; erased ones (left by earlier passes) go first.
+        var compacted = model
+        if compacted.subgraphs[0].ops.contains(where: \.isErased) {
+            guard compacted.subgraphs[0].compact() else { return false }
+        }
+        let search: OpOrderSearch.Result
+        do {
+            search = try OpOrderSearch.search(compacted, build: build)
+        } catch {
+            context.notes.append("note: \(Self.name): left the op order as it is: \(error)")
+            return false
+        }
+        guard search.improved else { return false }
+        model = OpOrderSearch.reordered(compacted, search.order)
+        context.notes.append(
+            "note: \(Self.name): TFLM arena (\(build.pointerWidth.rawValue)-bit): head \(search.originalHeadBytes) → \(search.headBytes), "
+                + "total \(search.originalTotalBytes) → \(search.totalBytes), minimum arena_size \(search.originalMinArenaBytes) → \(search.minArenaBytes) bytes")
+        return true
+    }
+}
