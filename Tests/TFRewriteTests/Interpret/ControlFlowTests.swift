@@ -76,11 +76,10 @@ final class ControlFlowTests: XCTestCase {
     /// RELU keeps x ≥ 0 true for ever: the loop stops with an error, not a hang.
     func testARunawayLoopIsAnError() throws {
         let interpreter = try Interpreter(model: loopModel(condition: 1, body: 2, alwaysTrue: true))
-        let start = Date()
+        // The error itself shows the loop ends; no wall-clock bound (it flakes on a loaded machine).
         XCTAssertThrowsError(try interpreter.run([RuntimeTensor(shape: [1], floats: [1])!])) { error in
             XCTAssertTrue("\(error)".contains("did not end after \(WhileKernel.maxIterations) iterations"), "\(error)")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
     }
 
     /// A body that is the loop's own subgraph would recurse for ever; a missing one is named.
