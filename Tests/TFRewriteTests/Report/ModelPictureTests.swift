@@ -118,19 +118,15 @@ final class ModelPictureTests: XCTestCase {
         XCTAssertFalse(svg.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
     }
 
-    /// A 1000-op graph with skip connections renders in well under a second (a debug build
-    /// is several times slower than the release binary, hence the margin).
-    func testThousandOpsRenderQuickly() throws {
+    /// A 1000-op graph with skip connections renders every op (its speed is a benchmark's job).
+    func testThousandOpsRender() throws {
         var text = "subgraph 0 \"main\"\n  input %0 \"x\": f32[1,8]\n  #0 ABS v1 (%0) -> %1 \"v1\": f32[1,8]\n"
         for k in 1..<1000 {
             text += "  #\(k) ADD v1 (%\(k), %\(max(k - 3, 0))) -> %\(k + 1) \"v\(k + 1)\": f32[1,8]\n"
         }
         text += "  output %1000\n"
         let model = try IRParser.parse(text)
-        let start = Date()
         let html = ModelPicture.html(model, name: "big")
-        let seconds = Date().timeIntervalSince(start)
         XCTAssertEqual(count("class=\"node op ", in: html), 1000)
-        XCTAssertLessThan(seconds, 3.0, "rendering 1000 ops took \(seconds) s")
     }
 }
