@@ -22,11 +22,30 @@ classes), exported the ways downloaded models often come:
   accumulator_resource_variable.tflite        a resource variable (VAR_HANDLE, READ_VARIABLE,
                                               ASSIGN_VARIABLE, CALL_ONCE): y = state += x
 
+  conv1d_bn_{float,int8_tf}.tflite           Conv1D (with bias) + BatchNormalization, twice, on
+                                              each digit's 8 rows as an 8-step sequence of 8
+                                              features: EXPAND_DIMS -> CONV_2D -> SQUEEZE with
+                                              the BN left as MUL/ADD; the int8 one is TF's own
+                                              post-training quantization, for comparison
+  preprocess_{mlp,conv1d}_float.tflite        Rescaling(1/16) + Normalization (adapted) at the
+                                              input of a Dense / a VALID Conv1D network, on raw
+                                              pixel values 0..16
+  conv1d_bn.pb, preprocess_{mlp,conv1d}.pb    the same models as frozen GraphDefs, the form
+                                              tfrewrite imports without TF's folding
+  conv1d_bn_keras_float.tflite                conv1d_bn through TF's Keras path (batch None):
+                                              EXPAND_DIMS ops, SHAPE/STRIDED_SLICE/PACK
+
   digits_inputs.npy   [16, 1, 8, 8, 1] float32 held-out images (test split)
   digits_calib.npy    [64, 1, 8, 8, 1] float32 calibration images (train split), the exact
                       representative dataset given to the converter for the int8 exports
 
+  conv1d_calib.npy    [64, 1, 8, 8] the same calibration images as 8-step sequences
+  conv1d_inputs.npy   [297, 1, 8, 8] every held-out image (test split), conv1d_labels.npy their
+                      digits (int64); raw_* the same in raw pixel values 0..16 for the
+                      preprocess_* models (raw_mlp_* flattened to [N, 1, 64])
+
 The MLP models take [1, 64] (the flattened image); reshape the .npy files accordingly.
+`generate_repair.py conv1d` writes only the Conv1D and preprocessing fixtures.
 Deterministic up to TensorFlow's training kernels (fixed seeds, single-threaded).
 """
 
@@ -70,6 +89,14 @@ def converter_for(model, input_shape):
     return tf.lite.TFLiteConverter.from_concrete_functions([convert_variables_to_constants_v2(fn)])
 
 
+def frozen_graph(model, input_shape):
+    """The model as a frozen GraphDef (input "t", output "Identity"): ExpandDims, Conv2D,
+    Squeeze, BiasAdd and the batch norm's Mul/AddV2 stay separate nodes."""
+    spec = tf.TensorSpec([1, *input_shape], tf.float32)
+    fn = tf.function(lambda t: model(t, training=False)).get_concrete_function(spec)
+    return convert_variables_to_constants_v2(fn).graph.as_graph_def().SerializeToString()
+
+
 def write(name, data):
     with open(os.path.join(HERE, name), "wb") as f:
         f.write(data)
@@ -108,6 +135,73 @@ def grouped(groups):
         keras.layers.Dense(10),
         keras.layers.Softmax(),
     ])
+
+
+def conv1d_bn():
+    """Conv1D with bias and BatchNormalization: TF 2.21 converts each to EXPAND_DIMS -> CONV_2D
+    -> SQUEEZE and leaves the bias and the batch norm as ADD/MUL after the SQUEEZE."""
+    return keras.Sequential([
+        keras.Input((8, 8)),
+        keras.layers.Conv1D(16, 3, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Conv1D(16, 3, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+    ])
+
+
+def preprocessing(raw, body):
+    """Rescaling(1/16) then a Normalization adapted to the training data, in front of `body`."""
+    norm = keras.layers.Normalization(axis=-1)
+    norm.adapt(raw / 16.0)
+    return keras.Sequential([keras.Input(raw.shape[1:]), keras.layers.Rescaling(1.0 / 16.0), norm, *body])
+
+
+def conv1d_fixtures():
+    """The Conv1D + BN and preprocessing fixtures, with every held-out sample and its label."""
+    seeds()
+    d = load_digits()
+    raw = d.images.astype(np.float32)  # [N, 8, 8], 0..16
+    x, y = raw[:1500] / 16.0, d.target[:1500].astype(np.int64)
+    xt, yt = raw[1500:] / 16.0, d.target[1500:].astype(np.int64)
+    np.save(os.path.join(HERE, "conv1d_calib.npy"), x[:64][:, None])
+    np.save(os.path.join(HERE, "conv1d_inputs.npy"), xt[:, None])
+    np.save(os.path.join(HERE, "conv1d_labels.npy"), yt)
+    np.save(os.path.join(HERE, "raw_conv1d_inputs.npy"), raw[1500:][:, None])
+    np.save(os.path.join(HERE, "raw_conv1d_calib.npy"), raw[:64][:, None])
+    np.save(os.path.join(HERE, "raw_mlp_inputs.npy"), raw[1500:].reshape(-1, 1, 64))
+    np.save(os.path.join(HERE, "raw_mlp_calib.npy"), raw[:64].reshape(-1, 1, 64))
+
+    m = train(conv1d_bn(), x, y, epochs=4)
+    print("conv1d_bn keras accuracy", m.evaluate(xt, yt, verbose=0)[1])
+    write("conv1d_bn_float.tflite", converter_for(m, (8, 8)).convert())
+    # TF's Keras path (batch None): the ExpandDims stays an EXPAND_DIMS op.
+    write("conv1d_bn_keras_float.tflite", tf.lite.TFLiteConverter.from_keras_model(m).convert())
+    write("conv1d_bn.pb", frozen_graph(m, (8, 8)))
+    c = converter_for(m, (8, 8))
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = rep(x[:64][:, None])
+    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    write("conv1d_bn_int8_tf.tflite", c.convert())
+
+    flat = raw.reshape(-1, 64)
+    p = train(preprocessing(flat[:1500], [keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10), keras.layers.Softmax()]), flat[:1500], y)
+    print("preprocess_mlp keras accuracy", p.evaluate(flat[1500:], yt, verbose=0)[1])
+    write("preprocess_mlp_float.tflite", converter_for(p, (64,)).convert())
+    write("preprocess_mlp.pb", frozen_graph(p, (64,)))
+    q = train(preprocessing(raw[:1500], [
+        keras.layers.Conv1D(16, 3, padding="valid", activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+    ]), raw[:1500], y)
+    print("preprocess_conv1d keras accuracy", q.evaluate(raw[1500:], yt, verbose=0)[1])
+    write("preprocess_conv1d_float.tflite", converter_for(q, (8, 8)).convert())
+    write("preprocess_conv1d.pb", frozen_graph(q, (8, 8)))
 
 
 def prune(model, keep_fraction=0.2):
@@ -203,4 +297,11 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    os.makedirs(HERE, exist_ok=True)
+    if sys.argv[1:] == ["conv1d"]:
+        conv1d_fixtures()
+    else:
+        main()
+        conv1d_fixtures()
