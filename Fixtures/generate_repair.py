@@ -27,9 +27,10 @@ classes), exported the ways downloaded models often come:
                                               features: EXPAND_DIMS -> CONV_2D -> SQUEEZE with
                                               the BN left as MUL/ADD; the int8 one is TF's own
                                               post-training quantization, for comparison
-  preprocess_{mlp,conv1d}_float.tflite        Rescaling(1/16) + Normalization (adapted) at the
-                                              input of a Dense / a VALID Conv1D network, on raw
-                                              pixel values 0..16
+  preprocess_mlp_float.tflite                 Rescaling(0.01) + Normalization (adapted) before
+                                              a Dense network, on breast cancer's 30 raw features
+  preprocess_conv1d_float.tflite              Rescaling(1/16, offset -0.5) + Normalization
+                                              before a VALID Conv1D, on raw pixel values 0..16
   conv1d_bn.pb, preprocess_{mlp,conv1d}.pb    the same models as frozen GraphDefs, the form
                                               tfrewrite imports without TF's folding
   conv1d_bn_keras_float.tflite                conv1d_bn through TF's Keras path (batch None):
@@ -41,8 +42,9 @@ classes), exported the ways downloaded models often come:
 
   conv1d_calib.npy    [64, 1, 8, 8] the same calibration images as 8-step sequences
   conv1d_inputs.npy   [297, 1, 8, 8] every held-out image (test split), conv1d_labels.npy their
-                      digits (int64); raw_* the same in raw pixel values 0..16 for the
-                      preprocess_* models (raw_mlp_* flattened to [N, 1, 64])
+                      digits (int64); raw_conv1d_* the same in raw pixel values 0..16
+  cancer_inputs.npy   [119, 1, 30] held-out breast cancer rows, cancer_labels.npy their
+                      classes, cancer_calib.npy [64, 1, 30] training rows
 
 The MLP models take [1, 64] (the flattened image); reshape the .npy files accordingly.
 `generate_repair.py conv1d` writes only the Conv1D and preprocessing fixtures.
@@ -57,7 +59,7 @@ os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 import numpy as np
 import tensorflow as tf
 import keras
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "repair")
@@ -154,11 +156,11 @@ def conv1d_bn():
     ])
 
 
-def preprocessing(raw, body):
-    """Rescaling(1/16) then a Normalization adapted to the training data, in front of `body`."""
+def preprocessing(raw, body, scale, offset):
+    """Rescaling(scale, offset) then a Normalization adapted to the training data, before `body`."""
     norm = keras.layers.Normalization(axis=-1)
-    norm.adapt(raw / 16.0)
-    return keras.Sequential([keras.Input(raw.shape[1:]), keras.layers.Rescaling(1.0 / 16.0), norm, *body])
+    norm.adapt(raw * scale + offset)
+    return keras.Sequential([keras.Input(raw.shape[1:]), keras.layers.Rescaling(scale, offset), norm, *body])
 
 
 def conv1d_fixtures():
@@ -173,8 +175,6 @@ def conv1d_fixtures():
     np.save(os.path.join(HERE, "conv1d_labels.npy"), yt)
     np.save(os.path.join(HERE, "raw_conv1d_inputs.npy"), raw[1500:][:, None])
     np.save(os.path.join(HERE, "raw_conv1d_calib.npy"), raw[:64][:, None])
-    np.save(os.path.join(HERE, "raw_mlp_inputs.npy"), raw[1500:].reshape(-1, 1, 64))
-    np.save(os.path.join(HERE, "raw_mlp_calib.npy"), raw[:64].reshape(-1, 1, 64))
 
     m = train(conv1d_bn(), x, y, epochs=4)
     print("conv1d_bn keras accuracy", m.evaluate(xt, yt, verbose=0)[1])
@@ -188,17 +188,22 @@ def conv1d_fixtures():
     c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     write("conv1d_bn_int8_tf.tflite", c.convert())
 
-    flat = raw.reshape(-1, 64)
-    p = train(preprocessing(flat[:1500], [keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10), keras.layers.Softmax()]), flat[:1500], y)
-    print("preprocess_mlp keras accuracy", p.evaluate(flat[1500:], yt, verbose=0)[1])
-    write("preprocess_mlp_float.tflite", converter_for(p, (64,)).convert())
-    write("preprocess_mlp.pb", frozen_graph(p, (64,)))
+    # Breast cancer: 30 features on scales from 1e-3 to 1e3, where Normalization matters.
+    cancer = load_breast_cancer()
+    cx, cy = cancer.data.astype(np.float32), cancer.target.astype(np.int64)
+    np.save(os.path.join(HERE, "cancer_inputs.npy"), cx[450:][:, None])
+    np.save(os.path.join(HERE, "cancer_labels.npy"), cy[450:])
+    np.save(os.path.join(HERE, "cancer_calib.npy"), cx[:64][:, None])
+    p = train(preprocessing(cx[:450], [keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2), keras.layers.Softmax()], 0.01, 0.0), cx[:450], cy[:450], epochs=10)
+    print("preprocess_mlp keras accuracy", p.evaluate(cx[450:], cy[450:], verbose=0)[1])
+    write("preprocess_mlp_float.tflite", converter_for(p, (30,)).convert())
+    write("preprocess_mlp.pb", frozen_graph(p, (30,)))
     q = train(preprocessing(raw[:1500], [
         keras.layers.Conv1D(16, 3, padding="valid", activation="relu"),
         keras.layers.Flatten(),
         keras.layers.Dense(10),
         keras.layers.Softmax(),
-    ]), raw[:1500], y)
+    ], 1.0 / 16.0, -0.5), raw[:1500], y)
     print("preprocess_conv1d keras accuracy", q.evaluate(raw[1500:], yt, verbose=0)[1])
     write("preprocess_conv1d_float.tflite", converter_for(q, (8, 8)).convert())
     write("preprocess_conv1d.pb", frozen_graph(q, (8, 8)))

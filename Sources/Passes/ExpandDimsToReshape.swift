@@ -67,8 +67,12 @@ public struct ExpandDimsToReshape: ConditionalPatternPass, RemovesMissingOps {
     package static var removableOps: Set<BuiltinOperator> { [.expandDims, .squeeze] }
 
     package static func missingOpFix(_ r: Rewriter, _ id: OpID, target: TargetProfile) -> MissingOpFix? {
-        guard staticOutputShape(r, id) != nil, target.registers(.reshape) else { return nil }
-        return MissingOpFix(detail: "its output shape is static", pass: name,
-                            hint: "expand-dims-to-reshape rewrites it as RESHAPE (exact)")
+        guard target.registers(.reshape) else { return nil }
+        if staticOutputShape(r, id) != nil {
+            return MissingOpFix(detail: "its output shape is static", pass: name,
+                                hint: "expand-dims-to-reshape rewrites it as RESHAPE (exact)")
+        }
+        return MissingOpFix(detail: "its shape is dynamic", pass: name,
+                            hint: "expand-dims-to-reshape rewrites it as RESHAPE once fold-shapes fixed the batch (give --batch N)")
     }
 }
