@@ -179,3 +179,47 @@ final class Conv1DFoldTests: XCTestCase {
         }
     }
 }
+
+extension Conv1DFoldTests {
+    /// Random weights and per-channel constants: a DEPTHWISE_CONV_2D behind SQUEEZE and a
+    /// FULLY_CONNECTED behind EXPAND_DIMS fold the same way, and compute the same.
+    func testRandomDepthwiseAndFullyConnectedFoldThroughSqueezeAndExpandDims() throws {
+        var rng = SystemRandomNumberGenerator()
+        func values(_ n: Int) -> String { (0..<n).map { _ in String(Float.random(in: -2...2, using: &rng)) }.joined(separator: ", ") }
+        let depthwise = try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": f32[1,1,4,2]
+              const %1 "w": f32[1,1,2,4] = [\(values(8))]
+              const %2 "b": f32[4] = [\(values(4))]
+              const %3 "m": f32[4] = [\(values(4))]
+              const %4 "s": f32[4] = [\(values(4))]
+              #0 DEPTHWISE_CONV_2D v1 {padding=SAME, stride=1x1, dilation=1x1, depth_multiplier=2} (%0, %1, %none) -> %5 "dw": f32[1,1,4,4]
+              #1 SQUEEZE v1 {squeeze_dims=[1]} (%5) -> %6 "Squeeze": f32[1,4,4]
+              #2 SUB v1 (%6, %2) -> %7 "sub": f32[1,4,4]
+              #3 MUL v1 (%3, %7) -> %8 "mul": f32[1,4,4]
+              #4 ADD v1 (%4, %8) -> %9 "add": f32[1,4,4]
+              output %9
+
+            """)
+        let fullyConnected = try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": f32[1,3]
+              const %1 "w": f32[4,3] = [\(values(12))]
+              const %2 "b": f32[4] = [\(values(4))]
+              const %3 "axis": i32[] = [1]
+              const %4 "m": f32[1,1,4] = [\(values(4))]
+              #0 FULLY_CONNECTED v1 (%0, %1, %2) -> %5 "fc": f32[1,4]
+              #1 EXPAND_DIMS v1 (%5, %3) -> %6 "e": f32[1,1,4]
+              #2 MUL v1 (%6, %4) -> %7 "mul": f32[1,1,4]
+              #3 RELU6 v1 (%7) -> %8 "relu6": f32[1,1,4]
+              output %8
+
+            """)
+        for (given, shape, want) in [(depthwise, [1, 1, 4, 2], ["DEPTHWISE_CONV_2D", "SQUEEZE"]), (fullyConnected, [1, 3], ["FULLY_CONNECTED", "EXPAND_DIMS"])] {
+            var m = given
+            XCTAssertTrue(try runVerified([FoldThroughReshape(), FuseActivation(), Cleanup()], on: &m))
+            XCTAssertEqual(liveOpNames(m), want)
+            try assertSameOutputs(given, m, inputShape: shape, tolerance: 1e-6)
+        }
+    }
+}
