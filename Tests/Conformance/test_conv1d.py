@@ -149,3 +149,21 @@ def test_expand_dims_become_reshape_for_the_2020_target(tfrewrite, tmp_path):
     runs = samples("conv1d_inputs.npy")[:32]
     for rt in RUNTIMES:
         assert np.array_equal(float_outputs(rt, out, runs), float_outputs(rt, model, runs)), rt
+
+
+def test_keras_export_quantizes_through_expand_dims(tfrewrite, tmp_path):
+    """EXPAND_DIMS passes int8 through like RESHAPE (TFLM's expand_dims copies the bytes): the
+    Keras-path export quantizes with no DEQUANTIZE/QUANTIZE inside, and TFLM and LiteRT run it
+    with the same error as the GraphDef import."""
+    calib = str(REPAIR / "conv1d_calib.npy")
+    out = convert(tfrewrite, REPAIR / "conv1d_bn_keras_float.tflite", tmp_path / "out.tflite",
+                  "--rules", "micro", "--quantize", "int8", "--calibration", calib)
+    ops = op_names(out)
+    assert ops.count("EXPAND_DIMS") == 2 and "DEQUANTIZE" not in ops and "QUANTIZE" not in ops, ops
+    runs = samples("conv1d_inputs.npy")
+    reference = float_outputs("litert", REPAIR / "conv1d_bn_float.tflite", runs)
+    tf_error = float(np.mean(np.abs(float_outputs("litert", REPAIR / "conv1d_bn_int8_tf.tflite", runs) - reference)))
+    for rt in RUNTIMES:
+        err = float(np.mean(np.abs(float_outputs(rt, out, runs) - reference)))
+        print(f"conv1d Keras export int8 on {rt}: mean abs error {err:.3g} (TF's PTQ {tf_error:.3g})")
+        assert err <= tf_error
