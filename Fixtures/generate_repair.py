@@ -22,11 +22,32 @@ classes), exported the ways downloaded models often come:
   accumulator_resource_variable.tflite        a resource variable (VAR_HANDLE, READ_VARIABLE,
                                               ASSIGN_VARIABLE, CALL_ONCE): y = state += x
 
+  conv1d_bn_{float,int8_tf}.tflite           Conv1D (with bias) + BatchNormalization, twice, on
+                                              each digit's 8 rows as an 8-step sequence of 8
+                                              features: EXPAND_DIMS -> CONV_2D -> SQUEEZE with
+                                              the BN left as MUL/ADD; the int8 one is TF's own
+                                              post-training quantization, for comparison
+  preprocess_mlp_float.tflite                 Rescaling(0.01) + Normalization (adapted) before
+                                              a Dense network, on breast cancer's 30 raw features
+  preprocess_conv1d_float.tflite              Rescaling(1/16, offset -0.5) + Normalization
+                                              before a VALID Conv1D, on raw pixel values 0..16
+  conv1d_bn.pb, preprocess_{mlp,conv1d}.pb    the same models as frozen GraphDefs, the form
+                                              tfrewrite imports without TF's folding
+  conv1d_bn_keras_float.tflite                conv1d_bn through TF's Keras path (batch None):
+                                              EXPAND_DIMS ops, SHAPE/STRIDED_SLICE/PACK
+
   digits_inputs.npy   [16, 1, 8, 8, 1] float32 held-out images (test split)
   digits_calib.npy    [64, 1, 8, 8, 1] float32 calibration images (train split), the exact
                       representative dataset given to the converter for the int8 exports
 
+  conv1d_calib.npy    [64, 1, 8, 8] the same calibration images as 8-step sequences
+  conv1d_inputs.npy   [297, 1, 8, 8] every held-out image (test split), conv1d_labels.npy their
+                      digits (int64); raw_conv1d_* the same in raw pixel values 0..16
+  cancer_inputs.npy   [119, 1, 30] held-out breast cancer rows, cancer_labels.npy their
+                      classes, cancer_calib.npy [64, 1, 30] training rows
+
 The MLP models take [1, 64] (the flattened image); reshape the .npy files accordingly.
+`generate_repair.py conv1d` writes only the Conv1D and preprocessing fixtures.
 Deterministic up to TensorFlow's training kernels (fixed seeds, single-threaded).
 """
 
@@ -38,7 +59,7 @@ os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
 import numpy as np
 import tensorflow as tf
 import keras
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_breast_cancer, load_digits
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "repair")
@@ -68,6 +89,14 @@ def converter_for(model, input_shape):
     fn = tf.function(lambda t: model(t, training=False)).get_concrete_function(spec)
     # Weights as constants (as a frozen graph), not resource variables.
     return tf.lite.TFLiteConverter.from_concrete_functions([convert_variables_to_constants_v2(fn)])
+
+
+def frozen_graph(model, input_shape):
+    """The model as a frozen GraphDef (input "t", output "Identity"): ExpandDims, Conv2D,
+    Squeeze, BiasAdd and the batch norm's Mul/AddV2 stay separate nodes."""
+    spec = tf.TensorSpec([1, *input_shape], tf.float32)
+    fn = tf.function(lambda t: model(t, training=False)).get_concrete_function(spec)
+    return convert_variables_to_constants_v2(fn).graph.as_graph_def().SerializeToString()
 
 
 def write(name, data):
@@ -108,6 +137,76 @@ def grouped(groups):
         keras.layers.Dense(10),
         keras.layers.Softmax(),
     ])
+
+
+def conv1d_bn():
+    """Conv1D with bias and BatchNormalization: TF 2.21 converts each to EXPAND_DIMS -> CONV_2D
+    -> SQUEEZE and leaves the bias and the batch norm as ADD/MUL after the SQUEEZE."""
+    return keras.Sequential([
+        keras.Input((8, 8)),
+        keras.layers.Conv1D(16, 3, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Conv1D(16, 3, padding="same"),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+    ])
+
+
+def preprocessing(raw, body, scale, offset):
+    """Rescaling(scale, offset) then a Normalization adapted to the training data, before `body`."""
+    norm = keras.layers.Normalization(axis=-1)
+    norm.adapt(raw * scale + offset)
+    return keras.Sequential([keras.Input(raw.shape[1:]), keras.layers.Rescaling(scale, offset), norm, *body])
+
+
+def conv1d_fixtures():
+    """The Conv1D + BN and preprocessing fixtures, with every held-out sample and its label."""
+    seeds()
+    d = load_digits()
+    raw = d.images.astype(np.float32)  # [N, 8, 8], 0..16
+    x, y = raw[:1500] / 16.0, d.target[:1500].astype(np.int64)
+    xt, yt = raw[1500:] / 16.0, d.target[1500:].astype(np.int64)
+    np.save(os.path.join(HERE, "conv1d_calib.npy"), x[:64][:, None])
+    np.save(os.path.join(HERE, "conv1d_inputs.npy"), xt[:, None])
+    np.save(os.path.join(HERE, "conv1d_labels.npy"), yt)
+    np.save(os.path.join(HERE, "raw_conv1d_inputs.npy"), raw[1500:][:, None])
+    np.save(os.path.join(HERE, "raw_conv1d_calib.npy"), raw[:64][:, None])
+
+    m = train(conv1d_bn(), x, y, epochs=4)
+    print("conv1d_bn keras accuracy", m.evaluate(xt, yt, verbose=0)[1])
+    write("conv1d_bn_float.tflite", converter_for(m, (8, 8)).convert())
+    # TF's Keras path (batch None): the ExpandDims stays an EXPAND_DIMS op.
+    write("conv1d_bn_keras_float.tflite", tf.lite.TFLiteConverter.from_keras_model(m).convert())
+    write("conv1d_bn.pb", frozen_graph(m, (8, 8)))
+    c = converter_for(m, (8, 8))
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.representative_dataset = rep(x[:64][:, None])
+    c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    write("conv1d_bn_int8_tf.tflite", c.convert())
+
+    # Breast cancer: 30 features on scales from 1e-3 to 1e3, where Normalization matters.
+    cancer = load_breast_cancer()
+    cx, cy = cancer.data.astype(np.float32), cancer.target.astype(np.int64)
+    np.save(os.path.join(HERE, "cancer_inputs.npy"), cx[450:][:, None])
+    np.save(os.path.join(HERE, "cancer_labels.npy"), cy[450:])
+    np.save(os.path.join(HERE, "cancer_calib.npy"), cx[:64][:, None])
+    p = train(preprocessing(cx[:450], [keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2), keras.layers.Softmax()], 0.01, 0.0), cx[:450], cy[:450], epochs=10)
+    print("preprocess_mlp keras accuracy", p.evaluate(cx[450:], cy[450:], verbose=0)[1])
+    write("preprocess_mlp_float.tflite", converter_for(p, (30,)).convert())
+    write("preprocess_mlp.pb", frozen_graph(p, (30,)))
+    q = train(preprocessing(raw[:1500], [
+        keras.layers.Conv1D(16, 3, padding="valid", activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10),
+        keras.layers.Softmax(),
+    ], 1.0 / 16.0, -0.5), raw[:1500], y)
+    print("preprocess_conv1d keras accuracy", q.evaluate(raw[1500:], yt, verbose=0)[1])
+    write("preprocess_conv1d_float.tflite", converter_for(q, (8, 8)).convert())
+    write("preprocess_conv1d.pb", frozen_graph(q, (8, 8)))
 
 
 def prune(model, keep_fraction=0.2):
@@ -203,4 +302,11 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    os.makedirs(HERE, exist_ok=True)
+    if sys.argv[1:] == ["conv1d"]:
+        conv1d_fixtures()
+    else:
+        main()
+        conv1d_fixtures()

@@ -13,9 +13,11 @@ extension PassRegistry {
             entry(ConstantFold.self) { try ConstantFold(options: $0) },
             entry(FoldBiasAdd.self) { try FoldBiasAdd(options: $0) },
             entry(FoldBatchNorm.self) { try FoldBatchNorm(options: $0) },
+            entry(FoldThroughReshape.self) { try FoldThroughReshape(options: $0) },
             entry(FuseActivation.self) { try FuseActivation(options: $0) },
             entry(FusePadIntoConvolution.self) { try FusePadIntoConvolution(options: $0) },
             entry(FoldInputScale.self) { try FoldInputScale(options: $0) },
+            entry(FoldInputNormalization.self) { try FoldInputNormalization(options: $0) },
             entry(SimplifyReshapes.self) { try SimplifyReshapes(options: $0) },
         ]
     }
@@ -31,9 +33,11 @@ public enum ImportPipeline {
         ("constant-fold", "first: batch-norm factors (rsqrt(var+ε)·γ, β − μ·m) and reshape targets must be plain constants before anything can match them"),
         ("fold-bias-add", "BiasAdd right after a conv/FC goes into its bias, so the batch-norm MUL that follows sees the conv directly"),
         ("fold-batch-norm", "after fold-bias-add: MUL then ADD per channel into weights and bias"),
+        ("fold-through-reshape", "after fold-batch-norm: a Conv1D's bias and batch norm sit after its Squeeze; moved before it, the same folds apply"),
         ("fuse-activation", "after the folds: a RELU only touches the conv once the batch-norm arithmetic between them is gone"),
         ("fuse-pad-into-conv", "a PAD the importer or Keras ZeroPadding2D put before a VALID conv becomes SAME padding; independent of the folds"),
         ("fold-input-scale", "after fuse-pad-into-conv: an input normalization (x/255) goes into the weights of the layers it feeds once no PAD stands between them"),
+        ("fold-input-normalization", "after fold-input-scale: a Rescaling/Normalization shift (x − μ) goes into the first layer's bias, past a Conv1D's ExpandDims"),
         ("simplify-reshapes", "last: reshape chains and the flatten before FULLY_CONNECTED; independent of the folds"),
     ]
 

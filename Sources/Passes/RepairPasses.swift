@@ -14,6 +14,7 @@ extension PassRegistry {
             entry(DepthwiseToConv.self) { options in try DepthwiseToConv(options: options) },
             entry(UngroupConv.self) { options in try UngroupConv(options: options) },
             entry(PerTensorFullyConnected.self) { options in try PerTensorFullyConnected(options: options) },
+            entry(ExpandDimsToReshape.self) { options in try ExpandDimsToReshape(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
             entry(UnrollWhile.self) { options in try UnrollWhile(options: options) },
             entry(InlineConstantIf.self) { options in try InlineConstantIf(options: options) },

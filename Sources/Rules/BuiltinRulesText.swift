@@ -83,6 +83,11 @@ passes:
   # None) into constant RESHAPE shapes. TFLM never resizes inputs, so a dynamic
   # batch is fixed to 1 (`--batch N` overrides).
   - fold-shapes: { batch: 1 }
+  # Keras Rescaling/Normalization at the input (MUL, SUB, MUL before the first
+  # Dense or Conv1D, which TF's converter keeps) go into the first layer's
+  # weights and bias: three ops and two activation tensors fewer, and in int8
+  # no requantization of the input. After fold-shapes (static shapes).
+  - fold-input-normalization
   # The flattening RESHAPE before FULLY_CONNECTED and RESHAPE chains are redundant
   # (FULLY_CONNECTED flattens its input itself), as in TOCO's models.
   - simplify-reshapes
@@ -194,6 +199,10 @@ passes:
   # channels' scales agree, else the largest weight change is printed.
   - per-tensor-fully-connected
   - fold-shapes
+  # EXPAND_DIMS and SQUEEZE (a Keras Conv1D's reshapes) were not registered then;
+  # RESHAPE to the same static shape copies the same bytes. After fold-shapes,
+  # which fixes a dynamic batch.
+  - expand-dims-to-reshape
   - cleanup
   - legalize-op-versions
 

@@ -130,6 +130,9 @@ extension OperatorTable {
     static let expandDims = OperatorDefinition(
         .expandDims,
         version: { _ in MinimumVersion(1, "no version rule: always 1") },
+        // TFLM's expand_dims.cc copies int8 bytes unchanged, so the output keeps the input's
+        // scale and zero point (as RESHAPE and SQUEEZE); the axis stays int32.
+        quantization: { _, _ in .init(roles: [.activation, .passThrough], output: .sameAsInput) },
         kernel: { c in try ReshapeKernel(c, .expandDims) },
         fold: { f in f.reshapedToOutput },
         // LiteRT kernels/expand_dims.cc: a 1 inserted at the axis input's position, which counts

@@ -30,7 +30,7 @@ package struct MissingOpFix: Sendable {
 
 /// The passes `check` asks about ops a target lacks.
 package enum MissingOpFixes {
-    package static var passes: [any RemovesMissingOps.Type] { [ConvToDepthwise.self, DepthwiseToConv.self, Int8IO.self, DensifySparseConstants.self] }
+    package static var passes: [any RemovesMissingOps.Type] { [ConvToDepthwise.self, DepthwiseToConv.self, Int8IO.self, DensifySparseConstants.self, ExpandDimsToReshape.self] }
 
     /// The first fix a pass offers for op `id`.
     package static func fix(_ r: Rewriter, _ id: OpID, target: TargetProfile) -> MissingOpFix? {

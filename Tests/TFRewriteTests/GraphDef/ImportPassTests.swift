@@ -379,7 +379,7 @@ final class ImportPassTests: XCTestCase {
     }
 
     func testImportPipelineIsRegisteredInOrder() throws {
-        XCTAssertEqual(ImportPipeline.standardPassNames.map(\.name), ["constant-fold", "fold-bias-add", "fold-batch-norm", "fuse-activation", "fuse-pad-into-conv", "fold-input-scale", "simplify-reshapes"])
+        XCTAssertEqual(ImportPipeline.standardPassNames.map(\.name), ["constant-fold", "fold-bias-add", "fold-batch-norm", "fold-through-reshape", "fuse-activation", "fuse-pad-into-conv", "fold-input-scale", "fold-input-normalization", "simplify-reshapes"])
         for n in ImportPipeline.standardPassNames { XCTAssertNotNil(PassRegistry.entry(n.name), n.name) }
         XCTAssertThrowsError(try PassRegistry.entry("fold-batch-norm")!.make(PassOptions(["x": .int(1)], location: "r.yaml:3")))
     }

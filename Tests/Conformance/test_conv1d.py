@@ -1,0 +1,169 @@
+"""Conv1D and Keras preprocessing on the real interpreters (fixtures of
+Fixtures/generate_repair.py, trained on scikit-learn's digits; all 297 held-out digits with
+their labels):
+
+* fold-through-reshape: the frozen GraphDef of a Keras Conv1D + BatchNormalization imports with
+  its bias and batch norm folded into the CONV_2Ds (TF's own export has the same 5 ops), its
+  float outputs within 1e-6 of the unfolded import on LiteRT and TFLM, and its int8 error (our
+  `--quantize int8` with the converter's calibration images) no worse than TF's own
+  post-training quantization of the same model;
+* fold-input-normalization: Rescaling + Normalization in front of a Dense (breast cancer's 30
+  features) or a Conv1D fold into the first layer, outputs within 2e-6 (relative to the largest
+  output; measured 1.2e-6) of TF's export;
+* expand-dims-to-reshape: the Keras-path export (EXPAND_DIMS) runs on micro_versioned_2020's
+  ops with identical outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import harness
+import oracle
+from test_repair import io_quantization, op_names
+
+REPAIR = harness.FIXTURES_DIR / "repair"
+RUNTIMES = ["litert", "tflm"]
+
+
+def samples(file):
+    return [[x.astype(np.float32)] for x in np.load(REPAIR / file)]
+
+
+def labels(file="conv1d_labels.npy"):
+    return np.load(REPAIR / file)
+
+
+def float_outputs(runtime, model, runs):
+    """Outputs as float: int8 inputs are quantized, int8 outputs dequantized, per the model."""
+    specs = oracle.input_specs(model)
+    if np.dtype(specs[0].dtype) == np.int8:
+        scale, zp = io_quantization(model, "input")
+        runs = [[np.clip(np.round(r[0] / scale) + zp, -128, 127).astype(np.int8)] for r in runs]
+    r = oracle.run(runtime, model, runs, litert_resolver="ref")
+    assert not isinstance(r, oracle.RunFailure), f"{runtime} on {model.name}: {r}"
+    y = np.stack([o[0] for o in r]).reshape(len(runs), -1)
+    if y.dtype == np.int8:
+        scale, zp = io_quantization(model, "output")
+        y = (y.astype(np.float32) - zp) * scale
+    return y
+
+
+def convert(tfrewrite, model, out, *extra):
+    proc = harness.run_tfrewrite(tfrewrite, model, "-o", out, *extra)
+    assert proc.returncode == 0, harness.describe_process(proc)
+    return out
+
+
+def assert_close(got, want, rel=1e-6, label=""):
+    scale = max(float(np.max(np.abs(want))), 1e-30)
+    err = float(np.max(np.abs(got - want))) / scale
+    assert err <= rel, f"{label}: max error {err:.3g} of the largest output"
+    return err
+
+
+def test_conv1d_bias_and_batch_norm_fold_like_tf(tfrewrite, tmp_path):
+    folded = convert(tfrewrite, REPAIR / "conv1d_bn.pb", tmp_path / "folded.tflite")
+    unfolded = convert(tfrewrite, REPAIR / "conv1d_bn.pb", tmp_path / "unfolded.tflite", "--disable-pass", "fold-through-reshape")
+    assert op_names(folded) == ["RESHAPE", "CONV_2D", "CONV_2D", "FULLY_CONNECTED", "SOFTMAX"], op_names(folded)
+    # TF's export: the same ops, plus the flatten RESHAPE simplify-reshapes drops.
+    assert [op for op in op_names(REPAIR / "conv1d_bn_float.tflite") if op != "RESHAPE"] == ["CONV_2D", "CONV_2D", "FULLY_CONNECTED", "SOFTMAX"]
+    assert "ADD" in op_names(unfolded) and "MUL" in op_names(unfolded)
+    runs = samples("conv1d_inputs.npy")
+    for rt in RUNTIMES:
+        want = float_outputs(rt, unfolded, runs)
+        err = assert_close(float_outputs(rt, folded, runs), want, label=rt)
+        print(f"conv1d float, {rt}: folded vs unfolded max error {err:.3g} of the largest output")
+
+
+def test_conv1d_int8_error_is_no_worse_than_tf(tfrewrite, tmp_path):
+    calib = str(REPAIR / "conv1d_calib.npy")  # the representative dataset TF's converter got
+    ours = convert(tfrewrite, REPAIR / "conv1d_bn.pb", tmp_path / "ours.tflite", "--rules", "micro", "--quantize", "int8", "--calibration", calib)
+    unfolded = convert(tfrewrite, REPAIR / "conv1d_bn.pb", tmp_path / "unfolded.tflite", "--rules", "micro", "--quantize", "int8",
+                       "--calibration", calib, "--disable-pass", "fold-through-reshape")
+    tf_int8 = REPAIR / "conv1d_bn_int8_tf.tflite"
+    runs = samples("conv1d_inputs.npy")
+    y = labels()
+    reference = float_outputs("litert", REPAIR / "conv1d_bn_float.tflite", runs)
+    accuracy = {"float": np.mean(np.argmax(reference, -1) == y)}
+    error = {}
+    for rt in RUNTIMES:
+        for name, model in [("ours", ours), ("ours unfolded", unfolded), ("tf", tf_int8)]:
+            got = float_outputs(rt, model, runs)
+            error[rt, name] = float(np.mean(np.abs(got - reference)))
+            accuracy[rt, name] = float(np.mean(np.argmax(got, -1) == y))
+            print(f"conv1d int8 {name:14s} on {rt}: mean abs error {error[rt, name]:.3g}, "
+                  f"max {np.max(np.abs(got - reference)):.3g}, accuracy {accuracy[rt, name]:.3f} (float {accuracy['float']:.3f})")
+        assert error[rt, "ours"] <= error[rt, "tf"], error
+        assert error[rt, "ours"] < error[rt, "ours unfolded"], error
+        assert accuracy[rt, "ours"] >= accuracy[rt, "tf"] - 1 / len(y), accuracy
+
+
+@pytest.mark.parametrize("name,inputs", [("preprocess_mlp", "cancer_inputs.npy"), ("preprocess_conv1d", "raw_conv1d_inputs.npy")])
+@pytest.mark.parametrize("form", ["tflite", "pb"])
+def test_input_normalization_folds_into_the_first_layer(tfrewrite, tmp_path, name, inputs, form):
+    tf_model = REPAIR / f"{name}_float.tflite"
+    source = tf_model if form == "tflite" else REPAIR / f"{name}.pb"
+    out = convert(tfrewrite, source, tmp_path / "out.tflite", "--rules", "micro")
+    ops = op_names(out)
+    assert "MUL" not in ops and "SUB" not in ops and ops[-2:] == ["FULLY_CONNECTED", "SOFTMAX"], ops
+    assert ops.count("FULLY_CONNECTED") + ops.count("CONV_2D") == 2, ops
+    runs = samples(inputs)
+    for rt in RUNTIMES:
+        want = float_outputs(rt, tf_model, runs)
+        # Not 1e-6: W·x + (b − W·μ) cancels where W·(x − μ) + b did not (breast cancer's raw
+        # features reach 4000); measured 1.2e-6 of the largest probability, 10 float steps at 1.0.
+        err = assert_close(float_outputs(rt, out, runs), want, rel=2e-6, label=f"{name} {form} {rt}")
+        print(f"{name} ({form}) on {rt}: max error {err:.3g} of the largest output")
+
+
+@pytest.mark.parametrize("name,data", [("preprocess_mlp", "cancer"), ("preprocess_conv1d", "raw_conv1d")])
+def test_input_normalization_int8(tfrewrite, tmp_path, name, data):
+    """In int8 the folded model skips requantizing the normalized input; its error is printed
+    next to the unfolded one's and must not be worse by more than one output step."""
+    tf_model = REPAIR / f"{name}_float.tflite"
+    args = ["--rules", "micro", "--quantize", "int8", "--calibration", str(REPAIR / f"{data}_calib.npy")]
+    folded = convert(tfrewrite, tf_model, tmp_path / "folded.tflite", *args)
+    unfolded = convert(tfrewrite, tf_model, tmp_path / "unfolded.tflite", *args, "--disable-pass", "fold-input-normalization")
+    runs = samples(f"{data}_inputs.npy")
+    y = labels("cancer_labels.npy" if data == "cancer" else "conv1d_labels.npy")
+    reference = float_outputs("litert", tf_model, runs)
+    err = {}
+    for label, model in [("folded", folded), ("unfolded", unfolded)]:
+        got = float_outputs("tflm", model, runs)
+        err[label] = float(np.mean(np.abs(got - reference)))
+        print(f"{name} int8 {label} on tflm: {len(op_names(model))} ops, mean abs error {err[label]:.3g}, "
+              f"accuracy {np.mean(np.argmax(got, -1) == y):.3f} (float {np.mean(np.argmax(reference, -1) == y):.3f})")
+    assert err["folded"] <= err["unfolded"] + 1 / 256, err
+
+
+def test_expand_dims_become_reshape_for_the_2020_target(tfrewrite, tmp_path):
+    model = REPAIR / "conv1d_bn_keras_float.tflite"
+    assert "EXPAND_DIMS" in op_names(model)
+    check = harness.run_tfrewrite(tfrewrite, "check", model, "--rules", "micro_versioned_2020")
+    assert "EXPAND_DIMS #0 is not in the target micro_versioned_2020 (tflm); its shape is dynamic: expand-dims-to-reshape" in check.stdout, check.stdout
+    out = convert(tfrewrite, model, tmp_path / "out.tflite", "--rules", "micro_versioned_2020", "--batch", "1")
+    ops = op_names(out)
+    assert "EXPAND_DIMS" not in ops and "SQUEEZE" not in ops and "SHAPE" not in ops, ops
+    runs = samples("conv1d_inputs.npy")[:32]
+    for rt in RUNTIMES:
+        assert np.array_equal(float_outputs(rt, out, runs), float_outputs(rt, model, runs)), rt
+
+
+def test_keras_export_quantizes_through_expand_dims(tfrewrite, tmp_path):
+    """EXPAND_DIMS passes int8 through like RESHAPE (TFLM's expand_dims copies the bytes): the
+    Keras-path export quantizes with no DEQUANTIZE/QUANTIZE inside, and TFLM and LiteRT run it
+    with the same error as the GraphDef import."""
+    calib = str(REPAIR / "conv1d_calib.npy")
+    out = convert(tfrewrite, REPAIR / "conv1d_bn_keras_float.tflite", tmp_path / "out.tflite",
+                  "--rules", "micro", "--quantize", "int8", "--calibration", calib)
+    ops = op_names(out)
+    assert ops.count("EXPAND_DIMS") == 2 and "DEQUANTIZE" not in ops and "QUANTIZE" not in ops, ops
+    runs = samples("conv1d_inputs.npy")
+    reference = float_outputs("litert", REPAIR / "conv1d_bn_float.tflite", runs)
+    tf_error = float(np.mean(np.abs(float_outputs("litert", REPAIR / "conv1d_bn_int8_tf.tflite", runs) - reference)))
+    for rt in RUNTIMES:
+        err = float(np.mean(np.abs(float_outputs(rt, out, runs) - reference)))
+        print(f"conv1d Keras export int8 on {rt}: mean abs error {err:.3g} (TF's PTQ {tf_error:.3g})")
+        assert err <= tf_error
