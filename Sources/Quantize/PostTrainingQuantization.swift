@@ -11,8 +11,13 @@ import Support
 public struct PostTrainingQuantizationRequest: Sendable {
     /// A .npy / .npz / folder of .npy files, or `random:N`.
     public var calibration: String
-    /// Use the P-th percentile instead of min/max (e.g. 99.99); nil = min/max.
+    /// Use the P-th percentile (e.g. 99.99); when set it overrides `ranges`.
     public var percentile: Double?
+    /// How activation ranges are chosen from the calibration values.
+    public var ranges: RangeMethod = .default
+    /// Search each weight channel's symmetric scale for the smallest squared rounding and
+    /// clipping error instead of max|w|/127 (`WeightRangeSearch`).
+    public var weightSearch: Bool = false
     /// Keep float32 graph inputs and outputs (QUANTIZE / DEQUANTIZE at the edges).
     public var floatIO: Bool
     /// The runtime the model is for; decides per-channel FULLY_CONNECTED weights.
@@ -69,8 +74,10 @@ public enum PostTrainingQuantization {
     /// Same, with samples already loaded.
     public static func run(_ model: Model, samples: SampleSet, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
         if let first = Verifier.verify(model).first { throw QuantizeError.invalidInput(first.description) }
-        let ranges = try Calibrator.calibrate(model, samples: samples, percentile: request.percentile, threads: request.threads, progress: progress)
-        let options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
+        let method = request.percentile.map { RangeMethod.percentile($0) } ?? request.ranges
+        let ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
+        var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
+        options.weightSearch = request.weightSearch
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
 
         // Op versions follow the new types; with a target this also checks every op against it.
