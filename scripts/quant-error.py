@@ -125,7 +125,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tfrewrite", default=str(ROOT / ".build/release/tfrewrite"))
     ap.add_argument("--methods", default="minmax,percentile:99.99,mse",
-                    help="comma-separated --ranges values; add '+ws' for --weight-search (e.g. mse+ws)")
+                    help="comma-separated --ranges values; add '+ws' for --weight-search, '+eq' for --equalize (e.g. mse+ws+eq)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--json", help="write the numbers here")
     args = ap.parse_args()
@@ -145,10 +145,11 @@ def main():
             ref = run(Path(c["float"]).read_bytes(), heldout)
             row = {}
             for m in methods:
-                ranges, _, extra = m.partition("+")
+                ranges, *extra = m.split("+")
                 out = Path(tmp) / f"{name}_{len(row)}.tflite"
                 cmd = [args.tfrewrite, str(c["source"]), *c["args"], "--quantize", "int8", "--calibration", str(c["calib"]),
-                       "--ranges", ranges, *(["--weight-search"] if extra == "ws" else []), "-o", str(out)]
+                       "--ranges", ranges, *(["--weight-search"] if "ws" in extra else []),
+                       *(["--equalize"] if "eq" in extra else []), "-o", str(out)]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     print(f"{name} {m}: tfrewrite failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)

@@ -18,6 +18,8 @@ public struct PostTrainingQuantizationRequest: Sendable {
     /// Search each weight channel's symmetric scale for the smallest squared rounding and
     /// clipping error instead of max|w|/127 (`WeightRangeSearch`).
     public var weightSearch: Bool = false
+    /// Cross-layer equalization of CONV/DEPTHWISE/FC chains before calibration (`CrossLayerEqualization`).
+    public var equalize: Bool = false
     /// Keep float32 graph inputs and outputs (QUANTIZE / DEQUANTIZE at the edges).
     public var floatIO: Bool
     /// The runtime the model is for; decides per-channel FULLY_CONNECTED weights.
@@ -59,6 +61,8 @@ public enum PostTrainingQuantization {
         public var passNotes: [String]
         /// How many samples calibrated the ranges.
         public var sampleCount: Int = 0
+        /// Layer pairs cross-layer equalization rescaled (0 when it was off or found none).
+        public var equalizedPairs: Int = 0
     }
 
     /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
@@ -74,6 +78,9 @@ public enum PostTrainingQuantization {
     /// Same, with samples already loaded.
     public static func run(_ model: Model, samples: SampleSet, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
         if let first = Verifier.verify(model).first { throw QuantizeError.invalidInput(first.description) }
+        var model = model
+        var equalizedPairs = 0
+        if request.equalize { (model, equalizedPairs) = CrossLayerEqualization.apply(model) }
         let method = request.percentile.map { RangeMethod.percentile($0) } ?? request.ranges
         let ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
         var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
@@ -92,7 +99,7 @@ public enum PostTrainingQuantization {
         return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
-                      passNotes: context.notes, sampleCount: samples.count)
+                      passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -116,6 +123,7 @@ extension PostTrainingQuantization.Result {
         let s = summary
         lines.append("quantized to int8: \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
         lines.append("calibration: \(samples), \(ranges.method)")
+        if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"
         if let outputBytes { size += "; model file \(Self.bytes(outputBytes))" }
         lines.append(size)

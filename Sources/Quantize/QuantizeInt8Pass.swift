@@ -16,7 +16,7 @@ import Support
 ///
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
 /// `ranges` (`minmax`, `percentile:P` or `mse`; default `RangeMethod.default`), `percentile`
-/// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` (default false),
+/// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
 /// `float_io` (default false), `bias_correction` (default true).
 /// The target in the pass context decides per-channel FULLY_CONNECTED weights.
 public struct QuantizeInt8Pass: GraphPass {
@@ -29,6 +29,8 @@ public struct QuantizeInt8Pass: GraphPass {
     public var ranges: RangeMethod = .default
     /// Search weight scales per channel (`WeightRangeSearch`).
     public var weightSearch = false
+    /// Cross-layer equalization before calibration (`CrossLayerEqualization`).
+    public var equalize = false
     public var floatIO: Bool
     public var biasCorrection: Bool
     /// Calibration progress (samples done, total, pass), for a progress line.
@@ -44,7 +46,7 @@ public struct QuantizeInt8Pass: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "float_io", "bias_correction"])
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction"])
         guard let c = try reader.string("calibration") else {
             throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
         }
@@ -52,6 +54,7 @@ public struct QuantizeInt8Pass: GraphPass {
         floatIO = try reader.bool("float_io", default: false)
         biasCorrection = try reader.bool("bias_correction", default: true)
         weightSearch = try reader.bool("weight_search", default: false)
+        equalize = try reader.bool("equalize", default: false)
         if let text = try reader.string("ranges") {
             do {
                 ranges = try RangeMethod(parsing: text)
@@ -73,6 +76,7 @@ public struct QuantizeInt8Pass: GraphPass {
         request.biasCorrection = biasCorrection
         request.ranges = ranges
         request.weightSearch = weightSearch
+        request.equalize = equalize
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model

@@ -29,6 +29,9 @@ struct QuantizeFlags: ParsableArguments {
     @Flag(name: .customLong("weight-search"), help: "Choose each weight channel's scale for the smallest squared int8 error instead of max|w|/127.")
     var weightSearch = false
 
+    @Flag(name: .long, help: "Cross-layer equalization (Nagel et al. 2019) of CONV/DEPTHWISE/FULLY_CONNECTED chains with ReLU before calibration.")
+    var equalize = false
+
     @Flag(name: .customLong("float-io"), help: "Keep float32 model inputs and outputs (QUANTIZE/DEQUANTIZE at the edges).")
     var floatIO = false
 
@@ -40,6 +43,7 @@ struct QuantizeFlags: ParsableArguments {
             if percentile != nil { throw ValidationError("--percentile needs --quantize int8") }
             if ranges != nil { throw ValidationError("--ranges needs --quantize int8") }
             if weightSearch { throw ValidationError("--weight-search needs --quantize int8") }
+            if equalize { throw ValidationError("--equalize needs --quantize int8") }
             if floatIO { throw ValidationError("--float-io needs --quantize int8") }
             return
         }
@@ -75,6 +79,7 @@ struct QuantizeFlags: ParsableArguments {
         var pass = QuantizeInt8Pass(calibration: calibration, percentile: percentile, floatIO: floatIO)
         if let r = ranges, let method = try? RangeMethod(parsing: r) { pass.ranges = method }
         pass.weightSearch = weightSearch
+        pass.equalize = equalize
         pass.progress = progress.report
         pass.onResult = { box.set($0) }
         return (pass, progress, { bytes in
