@@ -54,8 +54,8 @@ final class RangeSearchTests: XCTestCase {
     /// The estimate of the chosen range is never above min/max's (min/max is a candidate), and
     /// the same data gives the same range.
     func testChosenRangeBeatsMinMaxAndIsDeterministic() {
-        var rng = SplitMix(seed: 7)
-        let values = (0..<50_000).map { _ in Float(rng.normal() * rng.normal()) }  // heavy tails
+        var rng = SplitMix64(seed: 7)
+        let values = (0..<50_000).map { _ in Float(rng.nextNormal() * rng.nextNormal()) }  // heavy tails
         let h = histogram(values)
         let table = RangeSearch.PrefixSums(h)
         let chosen = RangeSearch.mseRange(h)
@@ -67,8 +67,8 @@ final class RangeSearchTests: XCTestCase {
     }
 
     func testWeightSearchNeverWorseThanMaxAbs() {
-        var rng = SplitMix(seed: 3)
-        let w = (0..<4 * 64).map { i in Float(rng.normal()) * (i < 64 ? 1 : 0.01) }
+        var rng = SplitMix64(seed: 3)
+        let w = (0..<4 * 64).map { i in Float(rng.nextNormal()) * (i < 64 ? 1 : 0.01) }
         let q = WeightRangeSearch.symmetricWeights(w, shape: [4, 64], axis: 0)
         let plain = ConstantQuantizer.symmetricWeights(w, shape: [4, 64], axis: 0)
         let scales = q.type.quantization!.scales, plainScales = plain.type.quantization!.scales
@@ -83,41 +83,8 @@ final class RangeSearchTests: XCTestCase {
     }
 }
 
-/// A small seeded generator for the tests' data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func normal() -> Double {
-        let u = max(uniform(), 1e-12), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-}
-
-/// The CLI flags.
-final class RangeFlagsCLITests: XCTestCase {
-    var dir: URL!
-    let float = TestPaths.fixtures.appendingPathComponent("micro_speech_float.tflite").path
-    let calib = TestPaths.fixtures.appendingPathComponent("calib/micro_speech_calib.npy").path
-
-    override func setUpWithError() throws {
-        guard FileManager.default.fileExists(atPath: TestPaths.executable.path) else {
-            throw XCTSkip("tfrewrite executable absent at \(TestPaths.executable.path): skipped")
-        }
-        dir = try TestPaths.temporaryDirectory()
-    }
-
-    override func tearDown() {
-        if let dir { try? FileManager.default.removeItem(at: dir) }
-    }
-
+/// The CLI flags (QuantizeCLITests' fixtures and temporary folder).
+extension QuantizeCLITests {
     func testMSERangesAreByteIdenticalAcrossRuns() throws {
         let a = dir.appendingPathComponent("a.tflite").path, b = dir.appendingPathComponent("b.tflite").path
         let r = try runTool([float, "--quantize", "int8", "--calibration", calib, "--ranges", "mse", "--weight-search", "-o", a])
@@ -127,6 +94,15 @@ final class RangeFlagsCLITests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: a)), try Data(contentsOf: URL(fileURLWithPath: b)))
         let m = try TFLiteImporter.load(path: a)
         XCTAssertEqual(Verifier.verify(m).map(\.description), [])
+    }
+
+    /// micro_speech's CONV_2D (RELU) → RESHAPE → FULLY_CONNECTED is one pair; the model is valid.
+    func testEqualizeReportsPairs() throws {
+        let out = dir.appendingPathComponent("e.tflite").path
+        let r = try runTool([float, "--quantize", "int8", "--calibration", calib, "--equalize", "-o", out])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("cross-layer equalization: 1 layer pair\n"), r.stderr)
+        XCTAssertEqual(Verifier.verify(try TFLiteImporter.load(path: out)).map(\.description), [])
     }
 
     func testPercentileSpellingsAgree() throws {
@@ -140,7 +116,7 @@ final class RangeFlagsCLITests: XCTestCase {
         let out = dir.appendingPathComponent("x.tflite").path
         for args in [["--quantize", "int8", "--calibration", calib, "--ranges", "kl"],
                      ["--quantize", "int8", "--calibration", calib, "--ranges", "mse", "--percentile", "99"],
-                     ["--ranges", "mse"], ["--weight-search"]] {
+                     ["--ranges", "mse"], ["--weight-search"], ["--equalize"]] {
             let r = try runTool([float] + args + ["-o", out])
             XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: out))
