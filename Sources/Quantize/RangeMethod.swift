@@ -25,10 +25,10 @@ public enum RangeMethod: Hashable, Sendable, CustomStringConvertible {
         default:
             let parts = text.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "percentile" else {
-                throw QuantizeError.badOption("ranges '\(text)': expected minmax, percentile:P (e.g. percentile:99.99) or mse")
+                throw QuantizeError.badOption("'\(text)' is not a range method: expected minmax, percentile:P (e.g. percentile:99.99) or mse")
             }
             guard let p = Double(parts[1]), p > 50, p <= 100 else {
-                throw QuantizeError.badOption("ranges '\(text)': the percentile must be a number in (50, 100], e.g. 99.99")
+                throw QuantizeError.badOption("'\(text)': the percentile must be a number in (50, 100], e.g. 99.99")
             }
             self = .percentile(p)
         }

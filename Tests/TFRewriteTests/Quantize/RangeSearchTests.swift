@@ -16,6 +16,20 @@ final class RangeSearchTests: XCTestCase {
         XCTAssertEqual(RangeMethod.mse.description, "mse")
     }
 
+    /// The pass options of rules files: `ranges`, `weight_search`, `equalize`.
+    func testPassOptions() throws {
+        let entry = try XCTUnwrap(PassRegistry.entry("quantize-int8"))
+        let pass = try entry.make(PassOptions(["calibration": .string("c.npy"), "ranges": .string("mse"),
+                                               "weight_search": .bool(true), "equalize": .bool(true)]))
+        let q = try XCTUnwrap(pass as? QuantizeInt8Pass)
+        XCTAssertEqual(q.ranges, .mse)
+        XCTAssertTrue(q.weightSearch && q.equalize)
+        XCTAssertEqual(try XCTUnwrap(entry.make(PassOptions(["calibration": .string("c.npy")])) as? QuantizeInt8Pass).ranges, .default)
+        XCTAssertThrowsError(try entry.make(PassOptions(["calibration": .string("c.npy"), "ranges": .string("kl")], location: "r.yaml:3"))) { e in
+            XCTAssertTrue("\(e)".hasPrefix("r.yaml:3: pass quantize-int8: option 'ranges': "), "\(e)")
+        }
+    }
+
     private func histogram(_ values: [Float]) -> HistogramObserver.Histogram {
         var mm = MinMaxObserver()
         values.withUnsafeBufferPointer { mm.observe(ValueID(0), $0) }
