@@ -94,16 +94,7 @@ public enum ConstantQuantizer {
     /// Per-channel (or per-tensor, `axis == nil`) symmetric int8 weights. Returns the int8
     /// tensor, quantized along `axis` with one scale per channel and zero points 0.
     public static func symmetricWeights(_ values: [Float], shape: [Int32], axis: Int?) -> ConstantTensor {
-        let dims = shape.map { Int(Swift.max($0, 0)) }
-        // Elements form [outer, channels, inner] blocks around the quantized axis.
-        let channels: Int, inner: Int
-        if let axis, axis >= 0, axis < dims.count, dims[axis] > 0 {
-            channels = dims[axis]
-            inner = dims[(axis + 1)...].reduce(1, *)
-        } else {
-            channels = 1
-            inner = Swift.max(values.count, 1)
-        }
+        let (channels, inner) = channelLayout(values.count, shape: shape, axis: axis)
         let block = channels * inner
         var maxAbs = [Float](repeating: 0, count: channels)
         values.withUnsafeBufferPointer { v in
@@ -120,14 +111,30 @@ public enum ConstantQuantizer {
                 start += block
             }
         }
-        let scales = maxAbs.map { AffineParameters.symmetricScale(maxAbs: $0) }
+        return symmetricWeights(values, shape: shape, axis: axis, scales: maxAbs.map { AffineParameters.symmetricScale(maxAbs: $0) })
+    }
+
+    /// Elements of a tensor form [outer, channels, inner] blocks around the quantized axis
+    /// (one channel of all elements without an axis).
+    public static func channelLayout(_ count: Int, shape: [Int32], axis: Int?) -> (channels: Int, inner: Int) {
+        let dims = shape.map { Int(Swift.max($0, 0)) }
+        if let axis, axis >= 0, axis < dims.count, dims[axis] > 0 {
+            return (dims[axis], dims[(axis + 1)...].reduce(1, *))
+        }
+        return (1, Swift.max(count, 1))
+    }
+
+    /// The same with given scales, one per channel of `axis` (or one for the tensor).
+    public static func symmetricWeights(_ values: [Float], shape: [Int32], axis: Int?, scales: [Float]) -> ConstantTensor {
+        let (channels, inner) = channelLayout(values.count, shape: shape, axis: axis)
+        let block = channels * inner
         var q = [Int8](repeating: 0, count: values.count)
         values.withUnsafeBufferPointer { v in
             q.withUnsafeMutableBufferPointer { out in
                 var start = 0
                 while start < v.count {
                     for c in 0..<channels {
-                        let s = scales[c]
+                        let s = scales.isEmpty ? 1 : scales[Swift.min(c, scales.count - 1)]
                         let lo = start + c * inner, hi = Swift.min(lo + inner, v.count)
                         if lo < hi {
                             for i in lo..<hi {

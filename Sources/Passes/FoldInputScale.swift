@@ -92,31 +92,7 @@ public struct FoldInputScale: ConditionalPatternPass {
     /// `w` with the weights that read input channel i multiplied (or divided) by f[i]; nil
     /// when the reader or its weights do not fit.
     package static func scaledWeights(_ w: ConstantTensor, reader: OpKind, inputChannels f: [Float], divide: Bool) -> ConstantTensor? {
-        guard w.type.dtype == .float32, !w.type.isQuantized, w.bytes.count == w.elementCount * 4 else { return nil }
-        let dims = w.shape.map(Int.init)
-        let c = f.count
-        // Input channel of element i.
-        let channelOf: (Int) -> Int
-        guard let weights = OperatorTable.weights(of: reader), weights.rescalable(reader) else { return nil }
-        switch weights.layout {
-        case .ohwi:
-            // OHWI; a grouped convolution's I is a fraction of the input channels: scalar only.
-            guard dims.count == 4, dims[3] == c || Set(f).count == 1 else { return nil }
-            let i = dims[3]
-            channelOf = { $0 % i % c }
-        case .oneHWO:
-            // 1HWO with O = C·M: output channel o reads input channel o / M.
-            guard dims.count == 4, dims[3] % c == 0 else { return nil }
-            let o = dims[3], m = o / c
-            channelOf = { $0 % o / m }
-        case .oi:
-            // [out, in]; input unit j of a flattened NHWC tensor is channel j mod C.
-            guard dims.count == 2, dims[1] % c == 0 else { return nil }
-            let units = dims[1]
-            channelOf = { $0 % units % c }
-        default:
-            return nil
-        }
+        guard let channelOf = inputChannelOf(w, reader: reader, channels: f.count, uniform: Set(f).count == 1) else { return nil }
         var values = w.floats
         for i in values.indices {
             let s = f[channelOf(i)]
@@ -125,5 +101,33 @@ public struct FoldInputScale: ConditionalPatternPass {
         var t = ConstantTensor(floats: values, shape: w.shape)
         t.layout = w.layout
         return t
+    }
+
+    /// For float weights `w` of `reader` that read a tensor of `channels` channels: the input
+    /// channel of each element; nil when the reader or its weights do not fit. `uniform`: the
+    /// caller treats every channel alike (a grouped convolution may then be read too).
+    package static func inputChannelOf(_ w: ConstantTensor, reader: OpKind, channels c: Int, uniform: Bool = false) -> ((Int) -> Int)? {
+        guard c > 0, w.type.dtype == .float32, !w.type.isQuantized, w.bytes.count == w.elementCount * 4 else { return nil }
+        let dims = w.shape.map(Int.init)
+        guard let weights = OperatorTable.weights(of: reader), weights.rescalable(reader) else { return nil }
+        switch weights.layout {
+        case .ohwi:
+            // OHWI; a grouped convolution's I is a fraction of the input channels: scalar only.
+            guard dims.count == 4, dims[3] == c || uniform else { return nil }
+            let i = dims[3]
+            return { $0 % i % c }
+        case .oneHWO:
+            // 1HWO with O = C·M: output channel o reads input channel o / M.
+            guard dims.count == 4, dims[3] % c == 0 else { return nil }
+            let o = dims[3], m = o / c
+            return { $0 % o / m }
+        case .oi:
+            // [out, in]; input unit j of a flattened NHWC tensor is channel j mod C.
+            guard dims.count == 2, dims[1] % c == 0 else { return nil }
+            let units = dims[1]
+            return { $0 % units % c }
+        default:
+            return nil
+        }
     }
 }

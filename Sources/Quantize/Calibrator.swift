@@ -18,17 +18,27 @@ import Support
 /// - percentile P: the P-th and (100−P)-th percentiles of all values, from a second pass that
 ///   fills a histogram per tensor over the min/max range; outliers then stop stretching the
 ///   scale.
+/// - mse: from the same histogram, the range with the smallest expected squared int8 error
+///   (`RangeSearch`).
 ///
 /// Samples are split over the available cores; each worker has its own interpreter.
 public enum Calibrator {
     /// Called after each finished sample with (done, total) for the pass, `done` counting up by
-    /// one per call (calls never overlap); `pass` is 1, or 2 for the percentile pass.
+    /// one per call (calls never overlap); `pass` is 1, or 2 for the histogram pass (percentile and mse ranges).
     public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ pass: Int) -> Void
 
+    /// Min/max ranges, or percentile ranges when `percentile` is below 100.
     public static func calibrate(_ model: Model, samples: SampleSet, percentile: Double? = nil, threads: Int? = nil, progress: Progress? = nil) throws -> RangeTable {
-        guard samples.count > 0 else { throw QuantizeError.calibration("no calibration samples") }
         if let p = percentile, !(p > 50 && p <= 100) {
             throw QuantizeError.badOption("--percentile \(p): expected a value in (50, 100], e.g. 99.99")
+        }
+        return try calibrate(model, samples: samples, ranges: percentile.map { .percentile($0) } ?? .minMax, threads: threads, progress: progress)
+    }
+
+    public static func calibrate(_ model: Model, samples: SampleSet, ranges method: RangeMethod, threads: Int? = nil, progress: Progress? = nil) throws -> RangeTable {
+        guard samples.count > 0 else { throw QuantizeError.calibration("no calibration samples") }
+        if case .percentile(let p) = method, !(p > 50 && p <= 100) {
+            throw QuantizeError.badOption("--ranges percentile:\(p): expected a value in (50, 100], e.g. 99.99")
         }
         let workers = max(1, min(threads ?? ProcessInfo.processInfo.activeProcessorCount, samples.count, 8))
         let floatValues = floatRuntimeValues(model)
@@ -44,21 +54,24 @@ public enum Calibrator {
             }
         }
         var ranges = first.observer.ranges
-        var method = "min/max"
-        if let p = percentile, p < 100 {
-            let seed = ranges
-            var second = try run(model, samples, workers: workers, pass: 2, progress: progress) { HistogramSink(floatValues: floatValues, ranges: seed) }
-            if let g = model.subgraphs.first {
-                for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
-                    for s in samples.samples where k < s.count {
-                        s[k].floats?.withUnsafeBufferPointer { second.observer.observe(id, $0) }
-                    }
+        guard method.needsHistogram else {
+            return RangeTable(ranges: ranges, samples: samples.count, method: RangeMethod.minMax.description, channelMeans: first.means.means)
+        }
+        let seed = ranges
+        var second = try run(model, samples, workers: workers, pass: 2, progress: progress) { HistogramSink(floatValues: floatValues, ranges: seed) }
+        if let g = model.subgraphs.first {
+            for (k, id) in g.inputs.enumerated() where floatValues.contains(id.raw) {
+                for s in samples.samples where k < s.count {
+                    s[k].floats?.withUnsafeBufferPointer { second.observer.observe(id, $0) }
                 }
             }
-            for (k, r) in second.observer.percentileRanges(p) { ranges[k] = r }
-            method = "percentile \(p)"
         }
-        return RangeTable(ranges: ranges, samples: samples.count, method: method, channelMeans: first.means.means)
+        switch method {
+        case .percentile(let p): for (k, r) in second.observer.percentileRanges(p) { ranges[k] = r }
+        case .mse: for (k, r) in second.observer.mseRanges() { ranges[k] = r }
+        case .minMax: break
+        }
+        return RangeTable(ranges: ranges, samples: samples.count, method: method.description, channelMeans: first.means.means)
     }
 
     /// Float32 runtime values of subgraph 0 (the ones worth observing).

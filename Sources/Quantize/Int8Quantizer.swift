@@ -19,6 +19,8 @@ public struct QuantizationOptions: Sendable {
     /// Fold the mean error that rounding the weights adds to each output channel back into the
     /// bias (needs `RangeTable.channelMeans`; see `BiasCorrection`).
     public var biasCorrection: Bool
+    /// Weight scales from an error search per channel (`WeightRangeSearch`) instead of max|w|/127.
+    public var weightSearch: Bool = false
 
     public init(perChannelFullyConnected: Bool = false, floatIO: Bool = false, biasCorrection: Bool = true) {
         self.perChannelFullyConnected = perChannelFullyConnected
@@ -525,7 +527,9 @@ public enum Int8Quantizer {
                         if let q = model.constant(cached) { weightsOf[i] = (t, q) }
                         continue
                     }
-                    let q = ConstantQuantizer.symmetricWeights(t.floats, shape: t.shape, axis: axis)
+                    let q = options.weightSearch
+                        ? WeightRangeSearch.symmetricWeights(t.floats, shape: t.shape, axis: axis)
+                        : ConstantQuantizer.symmetricWeights(t.floats, shape: t.shape, axis: axis)
                     weightsOf[i] = (t, q)
                     var value = graph[v]
                     value.provenance = value.provenance ?? value.name

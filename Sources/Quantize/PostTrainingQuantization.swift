@@ -11,8 +11,15 @@ import Support
 public struct PostTrainingQuantizationRequest: Sendable {
     /// A .npy / .npz / folder of .npy files, or `random:N`.
     public var calibration: String
-    /// Use the P-th percentile instead of min/max (e.g. 99.99); nil = min/max.
+    /// Use the P-th percentile (e.g. 99.99); when set it overrides `ranges`.
     public var percentile: Double?
+    /// How activation ranges are chosen from the calibration values.
+    public var ranges: RangeMethod = .default
+    /// Search each weight channel's symmetric scale for the smallest squared rounding and
+    /// clipping error instead of max|w|/127 (`WeightRangeSearch`).
+    public var weightSearch: Bool = false
+    /// Cross-layer equalization of CONV/DEPTHWISE/FC chains before calibration (`CrossLayerEqualization`).
+    public var equalize: Bool = false
     /// Keep float32 graph inputs and outputs (QUANTIZE / DEQUANTIZE at the edges).
     public var floatIO: Bool
     /// The runtime the model is for; decides per-channel FULLY_CONNECTED weights.
@@ -54,6 +61,8 @@ public enum PostTrainingQuantization {
         public var passNotes: [String]
         /// How many samples calibrated the ranges.
         public var sampleCount: Int = 0
+        /// Layer pairs cross-layer equalization rescaled (0 when it was off or found none).
+        public var equalizedPairs: Int = 0
     }
 
     /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
@@ -69,8 +78,13 @@ public enum PostTrainingQuantization {
     /// Same, with samples already loaded.
     public static func run(_ model: Model, samples: SampleSet, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
         if let first = Verifier.verify(model).first { throw QuantizeError.invalidInput(first.description) }
-        let ranges = try Calibrator.calibrate(model, samples: samples, percentile: request.percentile, threads: request.threads, progress: progress)
-        let options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
+        var model = model
+        var equalizedPairs = 0
+        if request.equalize { (model, equalizedPairs) = CrossLayerEqualization.apply(model) }
+        let method = request.percentile.map { RangeMethod.percentile($0) } ?? request.ranges
+        let ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
+        var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
+        options.weightSearch = request.weightSearch
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
 
         // Op versions follow the new types; with a target this also checks every op against it.
@@ -85,7 +99,7 @@ public enum PostTrainingQuantization {
         return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
-                      passNotes: context.notes, sampleCount: samples.count)
+                      passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -109,6 +123,7 @@ extension PostTrainingQuantization.Result {
         let s = summary
         lines.append("quantized to int8: \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
         lines.append("calibration: \(samples), \(ranges.method)")
+        if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"
         if let outputBytes { size += "; model file \(Self.bytes(outputBytes))" }
         lines.append(size)

@@ -15,8 +15,9 @@ import Support
 ///          `float_io: true`), op versions set by `legalize-op-versions`.
 ///
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
-/// `percentile` (e.g. 99.99; default min/max), `float_io` (default false), `bias_correction`
-/// (default true).
+/// `ranges` (`minmax`, `percentile:P` or `mse`; default `RangeMethod.default`), `percentile`
+/// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
+/// `float_io` (default false), `bias_correction` (default true).
 /// The target in the pass context decides per-channel FULLY_CONNECTED weights.
 public struct QuantizeInt8Pass: GraphPass {
     public static let name = "quantize-int8"
@@ -24,6 +25,12 @@ public struct QuantizeInt8Pass: GraphPass {
 
     public var calibration: String
     public var percentile: Double?
+    /// Activation range choice; `percentile`, when set, overrides it.
+    public var ranges: RangeMethod = .default
+    /// Search weight scales per channel (`WeightRangeSearch`).
+    public var weightSearch = false
+    /// Cross-layer equalization before calibration (`CrossLayerEqualization`).
+    public var equalize = false
     public var floatIO: Bool
     public var biasCorrection: Bool
     /// Calibration progress (samples done, total, pass), for a progress line.
@@ -39,13 +46,22 @@ public struct QuantizeInt8Pass: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "float_io", "bias_correction"])
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction"])
         guard let c = try reader.string("calibration") else {
             throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
         }
         calibration = c
         floatIO = try reader.bool("float_io", default: false)
         biasCorrection = try reader.bool("bias_correction", default: true)
+        weightSearch = try reader.bool("weight_search", default: false)
+        equalize = try reader.bool("equalize", default: false)
+        if let text = try reader.string("ranges") {
+            do {
+                ranges = try RangeMethod(parsing: text)
+            } catch {
+                throw reader.error("ranges", "expected minmax, percentile:P (e.g. percentile:99.99) or mse")
+            }
+        }
         if options.values["percentile"] != nil {
             do {
                 percentile = try options.double("percentile", default: 100)
@@ -58,6 +74,9 @@ public struct QuantizeInt8Pass: GraphPass {
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
         var request = PostTrainingQuantizationRequest(calibration: calibration, percentile: percentile, floatIO: floatIO, target: context.target)
         request.biasCorrection = biasCorrection
+        request.ranges = ranges
+        request.weightSearch = weightSearch
+        request.equalize = equalize
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model

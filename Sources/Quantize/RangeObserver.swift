@@ -123,6 +123,8 @@ package struct HistogramObserver {
         package var range: ObservedRange
         package var counts: [UInt64]
         package var total: UInt64 = 0
+        /// Values exactly 0 (also in their bin): int8 holds them without error.
+        package var zeros: UInt64 = 0
     }
     package let bins: Int
     package var histograms: [ValueID: Histogram] = [:]
@@ -150,6 +152,7 @@ package struct HistogramObserver {
             }
         }
         h.total &+= UInt64(values.lazy.filter(\.isFinite).count)
+        h.zeros &+= UInt64(values.lazy.filter { $0 == 0 }.count)
         histograms[id] = h
     }
 
@@ -158,6 +161,7 @@ package struct HistogramObserver {
             guard var h = histograms[k] else { histograms[k] = o; continue }
             for i in h.counts.indices { h.counts[i] &+= o.counts[i] }
             h.total &+= o.total
+            h.zeros &+= o.zeros
             histograms[k] = h
         }
     }
@@ -171,6 +175,13 @@ package struct HistogramObserver {
             let hi = value(at: p / 100, h)
             out[k] = ObservedRange(min: Swift.min(lo, hi), max: Swift.max(lo, hi))
         }
+        return out
+    }
+
+    /// The range of each tensor that minimises the expected squared int8 error (`RangeSearch`).
+    package func mseRanges() -> [ValueID: ObservedRange] {
+        var out: [ValueID: ObservedRange] = [:]
+        for (k, h) in histograms { out[k] = RangeSearch.mseRange(h) }
         return out
     }
 

@@ -18,8 +18,19 @@ struct QuantizeFlags: ParsableArguments {
         valueName: "data"))
     var calibration: String?
 
-    @Option(name: .long, help: "Activation ranges from this percentile instead of min/max (e.g. 99.99).")
+    @Option(name: .long, help: "Activation ranges from this percentile instead of min/max (e.g. 99.99); the same as --ranges percentile:P.")
     var percentile: Double?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "How activation ranges are chosen from the calibration values: minmax, percentile:P (e.g. percentile:99.99) or mse (smallest expected squared int8 error).",
+        valueName: "method"))
+    var ranges: String?
+
+    @Flag(name: .customLong("weight-search"), help: "Choose each weight channel's scale for the smallest squared int8 error instead of max|w|/127.")
+    var weightSearch = false
+
+    @Flag(name: .long, help: "Cross-layer equalization (Nagel et al. 2019) of CONV/DEPTHWISE/FULLY_CONNECTED chains with ReLU before calibration.")
+    var equalize = false
 
     @Flag(name: .customLong("float-io"), help: "Keep float32 model inputs and outputs (QUANTIZE/DEQUANTIZE at the edges).")
     var floatIO = false
@@ -30,6 +41,9 @@ struct QuantizeFlags: ParsableArguments {
         guard let q = quantize else {
             if calibration != nil { throw ValidationError("--calibration needs --quantize int8") }
             if percentile != nil { throw ValidationError("--percentile needs --quantize int8") }
+            if ranges != nil { throw ValidationError("--ranges needs --quantize int8") }
+            if weightSearch { throw ValidationError("--weight-search needs --quantize int8") }
+            if equalize { throw ValidationError("--equalize needs --quantize int8") }
             if floatIO { throw ValidationError("--float-io needs --quantize int8") }
             return
         }
@@ -39,6 +53,14 @@ struct QuantizeFlags: ParsableArguments {
         }
         if let p = percentile, !(p > 50 && p <= 100) {
             throw ValidationError("--percentile must be in (50, 100], e.g. 99.99; got \(p)")
+        }
+        if let r = ranges {
+            if percentile != nil { throw ValidationError("--percentile and --ranges both choose the ranges; give one (--ranges percentile:P)") }
+            do {
+                _ = try RangeMethod(parsing: r)
+            } catch {
+                throw ValidationError("--ranges: \(error)")
+            }
         }
     }
 
@@ -55,6 +77,9 @@ struct QuantizeFlags: ParsableArguments {
         let progress = CalibrationProgress()
         let box = ResultBox()
         var pass = QuantizeInt8Pass(calibration: calibration, percentile: percentile, floatIO: floatIO)
+        if let r = ranges, let method = try? RangeMethod(parsing: r) { pass.ranges = method }
+        pass.weightSearch = weightSearch
+        pass.equalize = equalize
         pass.progress = progress.report
         pass.onResult = { box.set($0) }
         return (pass, progress, { bytes in
@@ -107,11 +132,11 @@ final class CalibrationProgress: @unchecked Sendable {
     }
 
     private func line() -> String {
-        let what = last.pass == 2 ? "calibrating (percentile pass)" : "calibrating"
+        let what = last.pass == 2 ? "calibrating (histogram pass)" : "calibrating"
         return "\(what): \(last.done)/\(last.total) samples"
     }
 
-    /// ", about N s left" from the pace so far in this pass (a percentile run has a second pass).
+    /// ", about N s left" from the pace so far in this pass (percentile and mse ranges have a second pass).
     private func eta(now: Double) -> String {
         guard last.done > passStart.done, last.done < last.total else { return "" }
         let spent = now - passStart.time

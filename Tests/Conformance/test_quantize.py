@@ -204,6 +204,31 @@ def test_int8_io_and_structure(name, conversions):
 
 
 # ---------------------------------------------------------------------------
+# Other range methods and equalization: the models run on both runtimes, near TF's error
+
+@pytest.mark.parametrize("runtime", oracle.RUNTIMES)
+@pytest.mark.parametrize("extra", [("--ranges", "mse"), ("--ranges", "percentile:99.99"),
+                                   ("--weight-search",), ("--equalize",)], ids=" ".join)
+@pytest.mark.parametrize("name", ["keras_dscnn", "corpus_DS_CNN_S"])
+def test_range_methods_run_and_stay_near_tf(name, extra, runtime, conversions):
+    """Not a claim of being better (Docs/quantization.md has the measured table): the
+    options give valid int8 models the runtimes accept, within 1.25x TF's mean error."""
+    out, _ = conversions.convert(name, *extra)
+    _, _, _, heldout, tf_float, tf_int8 = CASES[name]
+    samples = np.load(FIX / heldout)
+    res = {k: oracle.run(runtime, m, quantize_inputs(m, samples))
+           for k, m in {"float": FIX / tf_float, "ours": out, "tf": FIX / tf_int8}.items()}
+    for k, r in res.items():
+        assert not isinstance(r, oracle.RunFailure), f"{runtime} cannot run {k}: {r}"
+    ref = real_outputs(FIX / tf_float, res["float"])
+    ours = accuracy(ref, real_outputs(out, res["ours"]))
+    tf = accuracy(ref, real_outputs(FIX / tf_int8, res["tf"]))
+    print(f"{name} {' '.join(extra)} {runtime}: ours {ours}, TF {tf}")
+    assert ours[0] <= 1.25 * tf[0], (ours, tf)
+    assert ours[1] >= 0.9 * tf[1], (ours, tf)
+
+
+# ---------------------------------------------------------------------------
 # micro_speech firmware
 
 def test_micro_speech_ops_and_tflm(conversions, tmp_path):
