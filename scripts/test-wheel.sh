@@ -50,6 +50,20 @@ if [[ -x .build/debug/tfrewrite ]]; then
     echo "  ok: same bytes as .build/debug/tfrewrite"
 fi
 
+# glibc linked statically still loads the host's NSS modules (and libc.so.6) for user and group
+# lookups; with the host's glibc a different version that can crash. tfrewrite makes none: run
+# as a user missing from /etc/passwd (where NSS falls through to e.g. libnss_systemd).
+if [[ $(id -u) -eq 0 ]] && command -v strace >/dev/null && command -v setpriv >/dev/null; then
+    chmod 755 "$work"
+    nss=$(cd "$work" && setpriv --reuid=54321 --regid=54321 --clear-groups \
+        strace -f -e trace=openat "$work/venv/bin/tfrewrite" "$repo/Fixtures/micro_speech_int8.tflite" \
+        --rules micro_speech -o /dev/null -q 2>&1 | grep -E 'nsswitch|libnss|libc\.so' || true)
+    [[ -z $nss ]] || { echo "FAIL: the static binary loads NSS modules:"; echo "$nss"; exit 1; }
+    echo "  ok: no NSS lookups (strace, as uid 54321)"
+else
+    echo "SKIP: the NSS check needs root, strace and setpriv"
+fi
+
 echo "== the Python API from the venv"
 run python "$repo/Tests/Wheel/check_wheel.py" "$repo" "$work" "$version"
 

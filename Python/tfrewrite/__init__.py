@@ -34,7 +34,8 @@ Model = Union[str, os.PathLike, bytes, bytearray, memoryview]
 
 _EXE = "tfrewrite" + (sysconfig.get_config_var("EXE") or "")
 _ERROR_PREFIX = "tfrewrite: error: "
-_WARNING_PREFIX = "tfrewrite: warning: "
+# Warnings are "tfrewrite: warning: ..."; the quantization report's are "warning: ...".
+_WARNING_PREFIXES = ("tfrewrite: warning: ", "warning: ")
 
 
 class TfrewriteError(Exception):
@@ -95,7 +96,7 @@ def convert(model: Model, rules: Union[None, str, Iterable[str]] = None,
         if calibration is not None:
             args += ["--calibration", _calibration_path(calibration, work)]
         args += _flags(options)
-        _run(["convert", *args, "-q"])
+        _run(["convert", *args])
         return out.read_bytes()
 
 
@@ -121,8 +122,10 @@ def _run(args: list, ok_codes: tuple = (0,)) -> str:
                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     stderr = proc.stderr.decode("utf-8", "replace")
     for line in stderr.splitlines():
-        if line.startswith(_WARNING_PREFIX):
-            warnings.warn(line[len(_WARNING_PREFIX):], RuntimeWarning, stacklevel=3)
+        for prefix in _WARNING_PREFIXES:
+            if line.startswith(prefix):
+                warnings.warn(line[len(prefix):], RuntimeWarning, stacklevel=3)
+                break
     if proc.returncode not in ok_codes:
         errors = [l for l in stderr.splitlines() if l.startswith(_ERROR_PREFIX)]
         message = errors[-1][len(_ERROR_PREFIX):] if errors else (

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
 
 import tfrewrite
@@ -72,9 +73,13 @@ if (work / "cli_int8.tflite").is_file():
     float_model = repo / "Fixtures" / "micro_speech_float.tflite"
     calib_path = repo / "Fixtures" / "calib" / "micro_speech_calib.npy"
     samples = numpy.load(calib_path)
-    assert tfrewrite.convert(float_model, quantize="int8", calibration=samples) == expected
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert tfrewrite.convert(float_model, quantize="int8", calibration=samples) == expected
+    assert any("only 16 calibration samples" in str(w.message) for w in caught), [str(w.message) for w in caught]
     assert tfrewrite.convert(float_model, quantize="int8", calibration=str(calib_path)) == expected
-    ok(f"convert(quantize='int8', calibration=numpy array {samples.shape} | path) == the CLI's {len(expected)} bytes")
+    ok(f"convert(quantize='int8', calibration=numpy array {samples.shape} | path) == the CLI's {len(expected)} bytes; "
+       "the 16-sample warning arrives as a RuntimeWarning")
 else:
     print("  SKIP: quantize with a numpy calibration array (numpy could not be installed)")
 
