@@ -1,5 +1,5 @@
 # tfrewrite — the README's two commands are `make demo` and `make test`.
-.PHONY: demo test bench fixtures proto clean fuzz fuzz-replay test-asan
+.PHONY: demo test bench fixtures proto clean fuzz fuzz-replay test-asan static wheel test-wheel
 
 demo:        ## install what is missing, build, repair the bundled micro_speech fixture
 	scripts/demo.sh
@@ -25,5 +25,14 @@ fuzz-replay: ## every saved crash input (Tests/FuzzCrashes) through the normal b
 test-asan:   ## the Swift test suite under AddressSanitizer (.build-asan)
 	scripts/test-asan.sh
 
+static:      ## a fully static Linux x86-64 binary, dist/tfrewrite (.build-static; Docs/cli.md, "Installing")
+	scripts/static.sh
+
+wheel:       ## dist/tfrewrite-VERSION-py3-none-PLATFORM.whl: the static binary + the Python API
+	scripts/build-wheel.sh
+
+test-wheel:  ## make wheel, then install it into a fresh venv and use it without Swift on PATH
+	scripts/test-wheel.sh
+
 clean:
-	rm -rf .build out
+	rm -rf .build .build-static out dist

@@ -132,14 +132,20 @@ enum FlagSuggestion {
 func storedSize(of path: String) -> Int? {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-    if !isDirectory.boolValue { return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil }
+    if !isDirectory.boolValue { return linkSize(path)?.bytes }
     var total = 0
     let files = FileManager.default.enumerator(atPath: path)
     while let f = files?.nextObject() as? String {
-        let full = (path as NSString).appendingPathComponent(f)
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: full), attributes[.type] as? FileAttributeType == .typeRegular {
-            total += attributes[.size] as? Int ?? 0
-        }
+        if let entry = linkSize((path as NSString).appendingPathComponent(f)), entry.isRegular { total += entry.bytes }
     }
     return total
+}
+
+/// `lstat(2)`'s size, as FileManager's `attributesOfItem` gives it, without what that also does:
+/// look up the owner and group names, which in the static binary (`make static`) loads the
+/// host's NSS modules and libc when the user is not in /etc/passwd.
+func linkSize(_ path: String) -> (bytes: Int, isRegular: Bool)? {
+    var info = stat()
+    guard lstat(path, &info) == 0 else { return nil }
+    return (Int(info.st_size), (info.st_mode & S_IFMT) == S_IFREG)
 }

@@ -219,7 +219,7 @@ struct Convert: ParsableCommand {
             try ConversionReport.write(to: report, before: modelBefore, after: model, input: input, output: output, recorder: passRecorder, context: context, in: outputs)
         }
         try outputs.commit()
-        let fileSize = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? nil
+        let fileSize = linkSize(output)?.bytes
         if !common.quiet { quantizationSummary(fileSize) }
         let written = form == .tflite && !OutputTransaction.isStream(output) ? fileSize : nil
         let summary = ConversionSummary(

@@ -15,7 +15,7 @@ struct Tfrewrite: ParsableCommand {
 
             Exit codes: 0 ok; 1 a check found problems (check, diff); 2 bad input or usage.
             """,
-        version: "0.1.0",
+        version: TFRewriteVersion.string,  // also the wheel's version (scripts/build-wheel.py)
         subcommands: [Convert.self, Check.self, Inspect.self, Diff.self, Show.self, Verify.self, Run.self, MemoryCommand.self, RulesCommand.self],
         defaultSubcommand: Convert.self
     )
