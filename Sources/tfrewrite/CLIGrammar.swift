@@ -132,7 +132,8 @@ enum FlagSuggestion {
 func storedSize(of path: String) -> Int? {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return nil }
-    if !isDirectory.boolValue { return linkSize(path)?.bytes }
+    // The named input is what the user means, so a symlink counts as its target.
+    if !isDirectory.boolValue { return linkSize(path, followingLinks: true)?.bytes }
     var total = 0
     let files = FileManager.default.enumerator(atPath: path)
     while let f = files?.nextObject() as? String {
@@ -144,8 +145,8 @@ func storedSize(of path: String) -> Int? {
 /// `lstat(2)`'s size, as FileManager's `attributesOfItem` gives it, without what that also does:
 /// look up the owner and group names, which in the static binary (`make static`) loads the
 /// host's NSS modules and libc when the user is not in /etc/passwd.
-func linkSize(_ path: String) -> (bytes: Int, isRegular: Bool)? {
+func linkSize(_ path: String, followingLinks: Bool = false) -> (bytes: Int, isRegular: Bool)? {
     var info = stat()
-    guard lstat(path, &info) == 0 else { return nil }
+    guard (followingLinks ? stat(path, &info) : lstat(path, &info)) == 0 else { return nil }
     return (Int(info.st_size), (info.st_mode & S_IFMT) == S_IFREG)
 }

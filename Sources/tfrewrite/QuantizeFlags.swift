@@ -84,7 +84,12 @@ struct QuantizeFlags: ParsableArguments {
         pass.onResult = { box.set($0) }
         return (pass, progress, { bytes in
             guard let result = box.get() else { return }
-            writeStderr(result.text(outputBytes: bytes, warnRandom: !random))
+            // Warnings carry the tool's prefix, as every other warning does (Docs/cli.md).
+            let text = result.text(outputBytes: bytes, warnRandom: !random)
+                .split(separator: "\n", omittingEmptySubsequences: false)
+                .map { $0.hasPrefix("warning: ") ? "tfrewrite: " + $0 : String($0) }
+                .joined(separator: "\n")
+            writeStderr(text)
         })
     }
 }

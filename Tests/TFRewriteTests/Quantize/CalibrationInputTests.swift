@@ -85,7 +85,7 @@ final class CalibrationInputTests: XCTestCase {
         let data = fixtures.appendingPathComponent("calib/micro_speech_calib_compressed.npz").path
         let r = try runTool([model, "--quantize", "int8", "--calibration", data, "-o", dir.appendingPathComponent("q.tflite").path])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stderr.contains("warning: only 16 calibration samples; ranges from fewer than 20 are unreliable"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("tfrewrite: warning: only 16 calibration samples; ranges from fewer than 20 are unreliable"), r.stderr)
         let quiet = try runTool([model, "--quantize", "int8", "--calibration", data, "-o", dir.appendingPathComponent("q2.tflite").path, "-q"])
         XCTAssertEqual(quiet.status, 0, quiet.stderr)
         XCTAssertEqual(quiet.stderr, "")
