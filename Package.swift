@@ -77,6 +77,8 @@ let package = Package(
         ),
         // Generates the large synthetic models `make bench` reads.
         .executableTarget(name: "tfrewrite-bench-models", dependencies: ["TFRewrite", "FlatBuffers"]),
+        // Writes the one-op models scripts/measure-tflm-profile.py measures TFLM wheels with.
+        .executableTarget(name: "tfrewrite-op-models", dependencies: ["TFRewrite", "TestSupport", "Ops"]),
         // One entry function per untrusted-input parser, and one libFuzzer target per function
         // (Docs/security.md, "Fuzzing"); a normal build makes them replay files.
         .target(name: "FuzzSupport", dependencies: ["TFRewrite", "TestSupport", "FlatBuffers"]),

@@ -16,11 +16,14 @@ public struct TargetProfile: Hashable, Sendable {
         public var uint8: Bool = true
         /// Per-channel FULLY_CONNECTED weights (TFLM before PR #2673 computes them wrong or fails).
         public var perChannelFullyConnected: Bool = true
-        public init(hybrid: Bool = true, float16: Bool = true, uint8: Bool = true, perChannelFullyConnected: Bool = true) {
+        /// A CONV_2D whose filter has fewer input channels than its input (Keras `groups=g`).
+        public var groupedConv: Bool = true
+        public init(hybrid: Bool = true, float16: Bool = true, uint8: Bool = true, perChannelFullyConnected: Bool = true, groupedConv: Bool = true) {
             self.hybrid = hybrid
             self.float16 = float16
             self.uint8 = uint8
             self.perChannelFullyConnected = perChannelFullyConnected
+            self.groupedConv = groupedConv
         }
     }
 
@@ -35,6 +38,9 @@ public struct TargetProfile: Hashable, Sendable {
     public var checksVersions: Bool
     /// Allowed tensor types; nil = any.
     public var tensorTypes: Set<DType>?
+    /// Per op, the element types its kernel was measured to run (of the op's first non-constant
+    /// input, `KernelLimits.signatureType`); an op without an entry is not restricted by type.
+    public var opTypes: [String: Set<DType>] = [:]
     public var quantization: QuantizationModes
     /// The rules that made this profile ("micro_speech"), for messages.
     public var name: String?

@@ -30,7 +30,7 @@ public struct CheckFinding: Hashable, Sendable, CustomStringConvertible {
     }
     /// What kind of problem, stable for scripts: op-not-in-target, version-above-target,
     /// hybrid-quantization, float16, uint8-quantization, per-channel-fully-connected, sparse,
-    /// tensor-type, shape-chain, float-io.
+    /// grouped-conv, op-type, tensor-type, shape-chain, float-io.
     public var code: String
     public var severity: Severity
     public var subgraph: Int
@@ -188,6 +188,16 @@ public struct ModelCheck: Sendable {
             {
                 add("per-channel-fully-connected", .error, s, i, op, "has per-channel weights \"\(w.name)\" (\(q.scales.count) scales); the target computes FULLY_CONNECTED per-tensor only", pass: PerTensorFullyConnected.name,
                     "per-tensor-fully-connected gives the weights one scale (lossless when the channels' scales agree, else the largest change is printed)")
+            }
+            if !target.quantization.groupedConv, KernelLimits.isGroupedConv(op, in: g), !(target.checksVersions && target.maxVersion(op).map { op.version > $0 } ?? false) {
+                add("grouped-conv", .error, s, i, op, "is a grouped convolution, which the target's CONV_2D kernel refuses", pass: UngroupConv.name,
+                    "ungroup-conv rewrites it as DEPTHWISE_CONV_2D or SPLIT + CONV_2D + CONCATENATION (exact)")
+            }
+            // A type the measured profile's kernel did not run, unless a finding above already
+            // names this op (float16, uint8, hybrid: the same failure).
+            if !findings.contains(where: { $0.subgraph == s && $0.opIndex == i }), let (t, measured) = KernelLimits.unmeasuredType(op, in: g, model: model, target: target) {
+                add("op-type", .error, s, i, op, KernelLimits.typeReason(op, t, measured), pass: nil,
+                    t == .float32 ? ModelCheck.requantize : "no automatic fix; the target's kernel lacks this type")
             }
         }
 

@@ -29,10 +29,13 @@ public struct TargetSpec: Sendable {
     public var float16: Bool?
     public var uint8: Bool?
     public var perChannelFullyConnected: Bool?
+    public var groupedConv: Bool?
+    /// `op_types`: op name → the tensor types its kernel runs (measured profiles).
+    public var opTypes: [(name: String, types: Set<DType>)] = []
     public var location: SourceLocation
 
-    public static let keys = ["runtime", "source", "check_versions", "ops", "custom_ops", "tensor_types", "quantization"]
-    public static let quantizationKeys = ["hybrid", "float16", "uint8", "per_channel_fully_connected"]
+    public static let keys = ["runtime", "source", "check_versions", "ops", "custom_ops", "op_types", "tensor_types", "quantization"]
+    public static let quantizationKeys = ["hybrid", "float16", "uint8", "per_channel_fully_connected", "grouped_conv"]
     /// Op versions above this are surely typos (the highest TFLite op version is in the teens).
     package static let maxOpVersion = 1000
 
@@ -49,6 +52,7 @@ public struct TargetSpec: Sendable {
             case "ops": t.ops = try parseOps(e.value)
             case "custom_ops": t.customOps = try parseNames(e)
             case "tensor_types": t.tensorTypes = try parseTypes(e.value)
+            case "op_types": t.opTypes = try parseOpTypes(e.value)
             case "quantization":
                 guard let q = e.value.entries else {
                     throw RulesError(at: e.value.location, "quantization: expected a mapping with keys \(RulesFile.list(quantizationKeys)), got \(e.value.kindDescription)")
@@ -59,6 +63,7 @@ public struct TargetSpec: Sendable {
                     case "float16": t.float16 = try bool(qe)
                     case "uint8": t.uint8 = try bool(qe)
                     case "per_channel_fully_connected": t.perChannelFullyConnected = try bool(qe)
+                    case "grouped_conv": t.groupedConv = try bool(qe)
                     default: throw RulesFile.unknownKey(qe, known: quantizationKeys, in: "target.quantization")
                     }
                 }
@@ -132,15 +137,35 @@ public struct TargetSpec: Sendable {
         return out
     }
 
-    package static func parseTypes(_ node: YAMLNode) throws -> Set<DType> {
+    /// `op_types: {CONV_2D: [float32, int8], ...}`: builtin op names, each with a type list.
+    package static func parseOpTypes(_ node: YAMLNode) throws -> [(name: String, types: Set<DType>)] {
+        guard let entries = node.entries else {
+            throw RulesError(at: node.location, "op_types: expected a mapping of op name to a list of tensor types, got \(node.kindDescription)")
+        }
+        var out: [(name: String, types: Set<DType>)] = []
+        for e in entries {
+            guard let op = BuiltinOperator(name: e.key), op != .custom, op != .placeholderForGreaterOpCodes else {
+                var m = "op_types: unknown op '\(e.key)'"
+                if let s = RulesFile.closest(e.key.uppercased(), in: BuiltinOperator.names) { m += "; did you mean '\(s)'?" }
+                throw RulesError(at: e.keyLocation, m)
+            }
+            if out.contains(where: { $0.name == op.name }) {
+                throw RulesError(at: e.keyLocation, "op_types: op \(op.name) is listed twice")
+            }
+            out.append((op.name, try parseTypes(e.value, key: "op_types: \(op.name)")))
+        }
+        return out
+    }
+
+    package static func parseTypes(_ node: YAMLNode, key: String = "tensor_types") throws -> Set<DType> {
         guard let items = node.items else {
-            throw RulesError(at: node.location, "tensor_types: expected a list like [int8, int32], got \(node.kindDescription)")
+            throw RulesError(at: node.location, "\(key): expected a list like [int8, int32], got \(node.kindDescription)")
         }
         var out = Set<DType>()
         for n in items {
             guard let (s, k) = n.scalar, k == .string, let t = DType(name: s) else {
                 let known = (0..<21).map { DType(code: Int8($0)).name.lowercased() }
-                throw RulesError(at: n.location, "tensor_types: unknown tensor type \(n.kindDescription) (known: \(known.joined(separator: ", ")))")
+                throw RulesError(at: n.location, "\(key): unknown tensor type \(n.kindDescription) (known: \(known.joined(separator: ", ")))")
             }
             out.insert(t)
         }
@@ -165,6 +190,8 @@ public struct TargetSpec: Sendable {
         if let f = float16 { p.quantization.float16 = f }
         if let u = uint8 { p.quantization.uint8 = u }
         if let pc = perChannelFullyConnected { p.quantization.perChannelFullyConnected = pc }
+        if let g = groupedConv { p.quantization.groupedConv = g }
+        for (name, types) in opTypes { p.opTypes[name] = types }
         return p
     }
 }

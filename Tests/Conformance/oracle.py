@@ -73,9 +73,14 @@ def _schema():
     try:
         from ai_edge_litert import schema_py_generated as schema  # type: ignore
     except ImportError:  # pragma: no cover - depends on installed packages
-        from tflite_micro.tensorflow.lite.micro.python import (  # type: ignore
-            schema_py_generated as schema,
-        )
+        try:
+            from tflite_micro.tensorflow.lite.micro.python import (  # type: ignore
+                schema_py_generated as schema,
+            )
+        except ImportError:  # the 2023 tflite-micro wheels keep it here
+            from tflite_micro.tensorflow.lite.python import (  # type: ignore
+                schema_py_generated as schema,
+            )
     return schema
 
 

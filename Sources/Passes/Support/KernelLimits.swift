@@ -34,7 +34,42 @@ package enum KernelLimits {
         if let t = unsupportedType(op, in: g, target: target) {
             return "reads or writes \(t.dtype.name.lowercased()) \"\(t.name)\", a type the target's tensor_types lack"
         }
+        if !target.quantization.groupedConv, isGroupedConv(op, in: g) {
+            return "is a grouped convolution (filter with fewer input channels than its input), which the target's CONV_2D kernel refuses (ungroup-conv rewrites it exactly)"
+        }
+        if let (t, measured) = unmeasuredType(op, in: g, model: model, target: target) {
+            return typeReason(op, t, measured)
+        }
         return nil
+    }
+
+    /// The type an op computes in, as measured profiles record it (scripts/measure-tflm-profile.py):
+    /// the element type of its first non-constant input. nil when every input is constant.
+    package static func signatureType(_ op: Op, in g: Graph, model: Model) -> DType? {
+        values(op.inputs, g).first { !model.isConstant($0) }?.dtype
+    }
+
+    /// The op's type and the types its kernel was measured to run, when the target measured this
+    /// op (`op_types`) and that type did not load and run on it.
+    package static func unmeasuredType(_ op: Op, in g: Graph, model: Model, target: TargetProfile) -> (DType, Set<DType>)? {
+        guard op.kind.customCode == nil, let measured = target.opTypes[op.name], let t = signatureType(op, in: g, model: model),
+            !measured.contains(t), !isHandle(t)
+        else { return nil }
+        return (t, measured)
+    }
+
+    package static func typeReason(_ op: Op, _ t: DType, _ measured: Set<DType>) -> String {
+        let ran = measured.map { $0.name.lowercased() }.sorted().joined(separator: ", ")
+        return "computes in \(t.name.lowercased()), which the target's \(op.name) kernel does not run (measured: \(ran.isEmpty ? "no type" : ran))"
+    }
+
+    /// A CONV_2D whose filter [O, H, W, I] has fewer input channels than its input (tflite-micro's
+    /// conv.cc before grouped support rejects it; LiteRT's conv.cc computes groups = in / I).
+    package static func isGroupedConv(_ op: Op, in g: Graph) -> Bool {
+        guard op.builtinOperator == .conv2D, op.inputs.count >= 2, !op.inputs[0].isAbsent, !op.inputs[1].isAbsent,
+            let channels = g[op.inputs[0]].shape.last, let filterChannels = g[op.inputs[1]].shape.last
+        else { return false }
+        return g[op.inputs[1]].shape.count == 4 && filterChannels > 0 && channels != filterChannels
     }
 
     static func values(_ ids: [ValueID], _ g: Graph) -> [Value] {
