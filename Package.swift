@@ -87,7 +87,7 @@ let package = Package(
         // One entry function per untrusted-input parser, and one libFuzzer target per function
         // (Docs/security.md, "Fuzzing"); a normal build makes them replay files.
         .target(name: "FuzzSupport", dependencies: ["TFRewrite", "TestSupport", "FlatBuffers"]),
-    ] + ["tflite", "graphdef", "savedmodel", "rules", "npy", "pipeline", "irtext", "tensorbundle"].map {
+    ] + ["tflite", "graphdef", "savedmodel", "rules", "npy", "pipeline", "irtext", "tensorbundle", "keras"].map {
         .executableTarget(name: "fuzz-\($0)", dependencies: ["FuzzSupport"], path: "Sources/Fuzz/\($0)")
     } + [
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzSupport", "TFRewrite"]),

@@ -11,8 +11,11 @@ import Support
 /// runs `ImportPipeline` on the result, as for GraphDefs.
 public enum KerasImporter {
     public static func load(path: String) throws -> Model {
-        let storage = try ByteStorage.map(path: path)
-        let bytes = [UInt8](storage.bytes)
+        try load(bytes: [UInt8](try ByteStorage.map(path: path).bytes), path: path)
+    }
+
+    /// Reads a .keras or .h5 file's bytes; `path` names it in messages.
+    public static func load(bytes: [UInt8], path: String) throws -> Model {
         if bytes.starts(with: [0x50, 0x4b, 0x03, 0x04]) { return try loadArchive(bytes, path: path) }
         return try HDF5File.open(image: bytes, path: path) { file in
             guard let config = try file.strings(attribute: "model_config", of: ".")?.first else {
