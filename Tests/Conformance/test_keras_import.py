@@ -59,6 +59,17 @@ def test_float_matches_keras(model, form, runtime, work_dir):
 
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
+@pytest.mark.parametrize("form", (".keras", ".h5"))
+@pytest.mark.parametrize("model", ("conv2d_merges", "conv1d_options", "recurrent_options"))
+def test_layer_options_match_keras(model, form, runtime, work_dir):
+    """Untrained models covering the layer options the trained ones do not (generate_layers.py)."""
+    out = _convert(work_dir, DIR / "layers" / f"{model}{form}", name=f"layers_{model}{form.replace('.', '_')}")
+    keras = np.load(DIR / "layers" / f"{model}_keras.npy")
+    got = _run(runtime, out, np.load(DIR / "layers" / f"{model}_inputs.npy"))
+    assert np.abs(got.reshape(keras.shape) - keras).max() <= 1e-5
+
+
+@pytest.mark.parametrize("runtime", oracle.RUNTIMES)
 @pytest.mark.parametrize("model", MODELS)
 def test_int8_keeps_accuracy(model, runtime, work_dir):
     out = _convert(work_dir, DIR / f"{model}.keras", "--quantize", "int8", "--calibration",

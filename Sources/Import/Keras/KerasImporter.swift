@@ -11,7 +11,10 @@ import Support
 /// runs `ImportPipeline` on the result, as for GraphDefs.
 public enum KerasImporter {
     public static func load(path: String) throws -> Model {
-        try load(bytes: [UInt8](try ByteStorage.map(path: path).bytes), path: path)
+        let storage = try ByteStorage.map(path: path)
+        // The mapping must outlive the copy: `bytes` does not retain its storage.
+        let bytes = withExtendedLifetime(storage) { [UInt8](storage.bytes) }
+        return try load(bytes: bytes, path: path)
     }
 
     /// Reads a .keras or .h5 file's bytes; `path` names it in messages.

@@ -49,6 +49,20 @@ final class KerasImportTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(checked, 2 * Self.models.count)
     }
 
+    /// Fixtures/keras/generate_layers.py: untrained models covering the layer options the
+    /// trained ones do not (cropping, dilations, merges, global max pooling, Permute, SimpleRNN,
+    /// GRU without reset_after, go_backwards, sequences into Dense, …).
+    func testLayerOptionsMatchKeras() throws {
+        for model in ["conv2d_merges", "conv1d_options", "recurrent_options"] {
+            let inputs = try Self.samples("layers/\(model)_inputs.npy"), expected = try Self.samples("layers/\(model)_keras.npy")
+            for suffix in [".keras", ".h5"] {
+                let m = try ModelLoader.load(path: Self.path("layers/\(model)\(suffix)"), options: ModelLoadOptions(verify: true))
+                let diff = maxAbsDifference(try runFloatModel(m, inputs: inputs), expected)
+                XCTAssertLessThanOrEqual(diff, 1e-5, "\(model)\(suffix): max |ours − Keras| = \(diff)")
+            }
+        }
+    }
+
     func testLayersBecomeBuiltins() throws {
         let cnn = opNames(try ModelLoader.load(path: Self.path("cnn_digits.keras")))
         XCTAssertEqual(cnn.filter { $0 == "CONV_2D" }.count, 4, "\(cnn)")  // 3 Conv2D + the separable's pointwise
