@@ -59,6 +59,13 @@ def models():
         L.GlobalAveragePooling1D(),
     ])
 
+    yield "bidirectional", keras.Sequential([
+        keras.Input((5, 4)),
+        L.Bidirectional(L.LSTM(6, return_sequences=True)),
+        L.Bidirectional(L.GRU(5), merge_mode="sum"),
+        L.Dense(3),
+    ])
+
 
 def main():
     keras.utils.set_random_seed(18)

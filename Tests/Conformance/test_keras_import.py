@@ -60,7 +60,7 @@ def test_float_matches_keras(model, form, runtime, work_dir):
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
 @pytest.mark.parametrize("form", (".keras", ".h5"))
-@pytest.mark.parametrize("model", ("conv2d_merges", "conv1d_options", "recurrent_options"))
+@pytest.mark.parametrize("model", ("conv2d_merges", "conv1d_options", "recurrent_options", "bidirectional"))
 def test_layer_options_match_keras(model, form, runtime, work_dir):
     """Untrained models covering the layer options the trained ones do not (generate_layers.py)."""
     out = _convert(work_dir, DIR / "layers" / f"{model}{form}", name=f"layers_{model}{form.replace('.', '_')}")

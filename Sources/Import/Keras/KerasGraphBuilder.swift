@@ -20,6 +20,8 @@ package struct KerasGraphBuilder {
     package var layer = KerasLayerConfig(className: "", name: "", config: .null, inputs: [])
     /// The weights of a layer by name, in the order Keras lists them.
     package let weightsOf: (String) throws -> [KerasWeight]
+    /// Set while a wrapper (Bidirectional) lowers its inner layer: that layer's weights.
+    package var innerWeights: [KerasWeight]?
 
     package init(path: String, weights: @escaping (String) throws -> [KerasWeight]) {
         self.path = path
@@ -91,7 +93,7 @@ package struct KerasGraphBuilder {
 
     /// The layer's weights, checked for count; `expected` gives the shapes they must have.
     package func weights(_ expected: [[Int]]) throws -> [KerasWeight] {
-        let w = try weightsOf(layer.name)
+        let w = try innerWeights ?? weightsOf(layer.name)
         guard w.count == expected.count else {
             throw fail("expected \(expected.count) weight arrays \(expected.map { shapeText($0) }.joined(separator: ", ")), the file has \(w.count)")
         }

@@ -48,15 +48,24 @@ public enum KerasImporter {
     /// Keras 3 saving_lib layout: layers/<group>/vars/0…n; a recurrent layer keeps its weights in
     /// its cell (layers/<group>/cell/vars).
     static func archiveWeights(_ file: HDF5File, group: String) throws -> [KerasWeight] {
+        // Bidirectional: the forward layer's weights, then the backward layer's.
+        if file.isGroup("layers/\(group)/forward_layer") {
+            return try archiveWeights(file, base: "layers/\(group)/forward_layer/cell/vars") + archiveWeights(file, base: "layers/\(group)/backward_layer/cell/vars")
+        }
         for base in ["layers/\(group)/vars", "layers/\(group)/cell/vars"] where file.isDataset("\(base)/0") {
-            var out: [KerasWeight] = []
-            while file.isDataset("\(base)/\(out.count)") {
-                let (shape, values) = try file.floats("\(base)/\(out.count)")
-                out.append(KerasWeight(shape: shape, values: values))
-            }
-            return out
+            return try archiveWeights(file, base: base)
         }
         return []
+    }
+
+    /// The datasets base/0, base/1, … .
+    static func archiveWeights(_ file: HDF5File, base: String) throws -> [KerasWeight] {
+        var out: [KerasWeight] = []
+        while file.isDataset("\(base)/\(out.count)") {
+            let (shape, values) = try file.floats("\(base)/\(out.count)")
+            out.append(KerasWeight(shape: shape, values: values))
+        }
+        return out
     }
 
     /// Legacy .h5 layout (keras/src/legacy/saving/legacy_h5_format.py, tf_keras hdf5_format.py):

@@ -58,6 +58,7 @@ extension KerasGraphBuilder {
         "LSTM": { try $0.lowerLSTM($1) },
         "GRU": { try $0.lowerGRU($1) },
         "SimpleRNN": { try $0.lowerSimpleRNN($1) },
+        "Bidirectional": { try $0.lowerBidirectional($1) },
     ]
 
     /// Keras 2 spells some classes differently (module-qualified or pre-rename names).

@@ -157,3 +157,58 @@ extension KerasGraphBuilder {
         return recurrentOutput(s, states)
     }
 }
+
+extension KerasGraphBuilder {
+    /// Bidirectional (keras/src/layers/rnn/bidirectional.py): the forward layer and the backward
+    /// one (go_backwards; its sequence output flipped back to time order), merged by
+    /// merge_mode; the file holds the forward layer's weights, then the backward layer's.
+    mutating func lowerBidirectional(_ inputs: [String]) throws -> String {
+        let outer = layer
+        guard let forward = option("layer"), let forwardClass = forward["class_name"]?.stringValue, let forwardConfig = forward["config"] else {
+            throw fail("has no wrapped layer config")
+        }
+        let backward = option("backward_layer")
+        let mode = try string("merge_mode", default: "concat")
+        guard ["concat", "sum", "mul", "ave"].contains(mode) else { throw fail("merge_mode '\(mode)' is not supported (concat, sum, mul, ave)") }
+        guard ["LSTM", "GRU", "SimpleRNN"].contains(forwardClass), (backward?["class_name"]?.stringValue ?? forwardClass) == forwardClass else {
+            throw fail("wraps \(forwardClass); only LSTM, GRU and SimpleRNN are supported")
+        }
+        let all = try weightsOf(outer.name)
+        guard all.count % 2 == 0, !all.isEmpty else { throw fail("expected the forward and backward layers' weights, the file has \(all.count) arrays") }
+        var backwardConfig = backward?["config"] ?? forwardConfig
+        if backward == nil, case .object(var members) = backwardConfig {
+            // Keras builds the backward layer from the forward config with go_backwards flipped.
+            let flipped = !(forwardConfig["go_backwards"]?.boolValue ?? false)
+            members.removeAll { $0.0 == "go_backwards" }
+            members.append(("go_backwards", .bool(flipped)))
+            backwardConfig = .object(members)
+        }
+        func run(_ config: JSON, _ weights: ArraySlice<KerasWeight>, _ suffix: String) throws -> String {
+            layer = KerasLayerConfig(className: forwardClass, name: "\(outer.name)/\(suffix)", config: config, inputs: outer.inputs)
+            innerWeights = Array(weights)
+            defer { layer = outer; innerWeights = nil }
+            return try Self.lowerings[forwardClass]!(&self, inputs)
+        }
+        let half = all.count / 2
+        let f = try run(forwardConfig, all[..<half], "forward")
+        var b = try run(backwardConfig, all[half...], "backward")
+        let bs = shape(b)
+        if bs.count == 3, bs[1] > 1 {
+            // The backward sequence is in processing order; Keras reverses it before merging.
+            let steps = (0..<bs[1]).reversed().map { t in
+                emit("StridedSlice", "backward/t\(t)", [b, intConstant([0, t, 0], "backward/t\(t)/begin"), intConstant([1, t + 1, bs[2]], "backward/t\(t)/end"), intConstant([1, 1, 1], "backward/t\(t)/strides")],
+                     shape: [1, 1, bs[2]], attrs: ["Index": .type(TFDataType.int32.rawValue)])
+            }
+            b = emit("ConcatV2", "backward/reversed", steps + [intConstant([1], "backward/axis", shape: [])], shape: bs, attrs: ["N": .i(Int64(steps.count)), "Tidx": .type(TFDataType.int32.rawValue)])
+        }
+        switch mode {
+        case "concat":
+            var out = shape(f)
+            out[out.count - 1] += bs[bs.count - 1]
+            return emit("ConcatV2", "merge", [f, b, intConstant([out.count - 1], "merge/axis", shape: [])], shape: out, attrs: ["N": .i(2), "Tidx": .type(TFDataType.int32.rawValue)])
+        case "sum": return binary("AddV2", f, b, "merge")
+        case "mul": return binary("Mul", f, b, "merge")
+        default: return emit("Mul", "merge", [binary("AddV2", f, b, "merge/sum"), constant([0.5], shape: [], "merge/half")], shape: shape(f))
+        }
+    }
+}

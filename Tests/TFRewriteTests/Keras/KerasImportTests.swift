@@ -53,7 +53,7 @@ final class KerasImportTests: XCTestCase {
     /// trained ones do not (cropping, dilations, merges, global max pooling, Permute, SimpleRNN,
     /// GRU without reset_after, go_backwards, sequences into Dense, …).
     func testLayerOptionsMatchKeras() throws {
-        for model in ["conv2d_merges", "conv1d_options", "recurrent_options"] {
+        for model in ["conv2d_merges", "conv1d_options", "recurrent_options", "bidirectional"] {
             let inputs = try Self.samples("layers/\(model)_inputs.npy"), expected = try Self.samples("layers/\(model)_keras.npy")
             for suffix in [".keras", ".h5"] {
                 let m = try ModelLoader.load(path: Self.path("layers/\(model)\(suffix)"), options: ModelLoadOptions(verify: true))
