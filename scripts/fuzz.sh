@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-tflite graphdef savedmodel rules npy pipeline irtext tensorbundle}
+targets=${FUZZ_TARGETS:-tflite graphdef savedmodel rules npy pipeline irtext tensorbundle keras}
 # FUZZ_CONFIG=release builds the targets optimized (in .build-fuzz-release): several times the
 # executions per second, for the long runs Docs/security.md records.
 config=${FUZZ_CONFIG:-debug}
@@ -50,6 +50,7 @@ seed tflite "${tflites[@]}"
 seed graphdef "${graphdefs[@]}"
 seed savedmodel "${savedmodels[@]}"
 seed tensorbundle Fixtures/savedmodel_variables/*/variables/variables.index
+seed keras Fixtures/keras/*.keras Fixtures/keras/*.h5
 seed rules $(find Rules -name '*.yaml' | sort)
 # .npy seeds are made small here (the calibration fixtures are 30-125 KB, and libFuzzer's
 # speed falls with the seed size): a few dtypes, orders and shapes, alone and zipped.
@@ -83,7 +84,7 @@ for g in Tests/TFRewriteTests/Golden/Passes/*.ir; do
     awk -v out="$irseeds/$(basename "$g" .ir)" '/^# given/{f=out".given"; next} /^# result/{f=out".result"; next} /^#/{next} f{print > f}' "$g"
 done
 seed irtext "$irseeds"/*
-dict() { case $1 in tflite) echo tflite;; graphdef|savedmodel|tensorbundle) echo protobuf;; rules) echo rules;; npy) echo npy;; pipeline) echo tflite;; irtext) echo irtext;; esac; }
+dict() { case $1 in tflite) echo tflite;; graphdef|savedmodel|tensorbundle) echo protobuf;; rules) echo rules;; npy) echo npy;; pipeline) echo tflite;; irtext) echo irtext;; keras) echo keras;; esac; }
 
 echo "== fuzzing ${seconds}s per target"
 status=0

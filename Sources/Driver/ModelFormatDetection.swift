@@ -5,7 +5,7 @@ import Import
 /// and what to do instead, in one line.
 public struct UnsupportedModelFormatError: Error, Equatable, CustomStringConvertible {
     public var path: String
-    /// What the content is, e.g. "a Keras 3 model file (.keras: a zip archive with config.json)".
+    /// What the content is, e.g. "a zip archive without a Keras config.json".
     public var found: String
     /// What to do instead.
     public var advice: String
@@ -22,27 +22,23 @@ enum ContainerSignature {
     /// A zip local file header (PKWARE APPNOTE 4.3.7).
     static let zipLocalHeader: [UInt8] = [0x50, 0x4b, 0x03, 0x04]
 
-    static let exportAdvice = "in Keras, load it and run model.export(\"DIR\") to write a SavedModel, then convert DIR"
+    /// True for what `KerasImporter` reads: a zip whose entries include `config.json` (Keras 3
+    /// .keras), or an HDF5 file (Keras .h5; the importer says so when it holds no model).
+    static func isKeras(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if startsWith(bytes, zipLocalHeader) { return containsZipEntry(bytes, named: "config.json") }
+        var offset = 0
+        while offset + hdf5.count <= bytes.count && offset <= 1 << 20 {
+            if startsWith(UnsafeRawBufferPointer(rebasing: bytes[offset...]), hdf5) { return true }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return false
+    }
 
     /// The error for a recognised unsupported container, nil for anything else.
     static func unsupported(_ bytes: UnsafeRawBufferPointer, path: String) -> UnsupportedModelFormatError? {
         if startsWith(bytes, zipLocalHeader) {
-            if containsZipEntry(bytes, named: "config.json") {
-                return UnsupportedModelFormatError(
-                    path: path, found: "a Keras 3 model file (.keras: a zip archive with config.json and model.weights.h5)",
-                    advice: "reading .keras files is not supported yet: " + exportAdvice)
-            }
             return UnsupportedModelFormatError(
                 path: path, found: "a zip archive without a Keras config.json", advice: "unpack it and convert the model file inside")
-        }
-        var offset = 0
-        while offset + hdf5.count <= bytes.count && offset <= 1 << 20 {
-            if startsWith(UnsafeRawBufferPointer(rebasing: bytes[offset...]), hdf5) {
-                return UnsupportedModelFormatError(
-                    path: path, found: "an HDF5 file (a Keras .h5 model or weights file)",
-                    advice: "reading .h5 files is not supported yet: " + exportAdvice)
-            }
-            offset = offset == 0 ? 512 : offset * 2
         }
         return nil
     }

@@ -78,7 +78,7 @@ extension Substring {
 /// `TFLiteImporter.load(path:)`.
 public enum ModelLoader {
     public enum Format: String, Sendable {
-        case tflite, graphDef = "GraphDef", savedModel = "SavedModel"
+        case tflite, graphDef = "GraphDef", savedModel = "SavedModel", keras = "Keras"
     }
 
     public static func load(path: String, options: ModelLoadOptions = ModelLoadOptions()) throws -> Model {
@@ -90,6 +90,11 @@ public enum ModelLoader {
                 throw GraphDefImportError.badArgument(flag: "--input-arrays/--output-arrays/--signature", message: "only apply to GraphDef and SavedModel inputs; \(path) is a .tflite model")
             }
             return try TFLiteImporter.load(path: path)
+        case .keras:
+            guard options.isEmpty else {
+                throw GraphDefImportError.badArgument(flag: "--input-arrays/--output-arrays/--signature", message: "only apply to GraphDef and SavedModel inputs; \(path) is a Keras model file")
+            }
+            model = try KerasImporter.load(path: path)
         case .graphDef:
             guard options.signature == nil else {
                 throw GraphDefImportError.badArgument(flag: "--signature", message: "only applies to SavedModel inputs; \(path) is a frozen GraphDef")
@@ -109,7 +114,7 @@ public enum ModelLoader {
     }
 
     /// The format of `path` from its content: a directory is a SavedModel; a file with the
-    /// "TFL3" identifier is TFLite; a .keras zip or an HDF5 file is refused with advice; a protobuf starting with field 1 as a varint is a
+    /// "TFL3" identifier is TFLite; a zip with config.json or an HDF5 file is Keras; a protobuf starting with field 1 as a varint is a
     /// SavedModel (saved_model_schema_version), with a length-delimited field a GraphDef.
     public static func detectFormat(path: String) throws -> Format {
         if isDirectory(path) { return .savedModel }
@@ -117,6 +122,7 @@ public enum ModelLoader {
         let bytes = storage.bytes
         guard bytes.count > 0 else { throw GraphDefImportError.graph("\(path) is empty") }
         if bytes.count >= 8, Array(bytes[4..<8]) == Array("TFL3".utf8) { return .tflite }
+        if ContainerSignature.isKeras(bytes) { return .keras }
         if let unsupported = ContainerSignature.unsupported(bytes, path: path) { throw unsupported }
         if path.hasSuffix(".tflite") { return .tflite }  // let the TFLite reader explain what is wrong
         switch bytes[0] {

@@ -9,7 +9,7 @@ import TestSupport
 /// through them. An entry function may throw (a refused input is the expected outcome); it
 /// must never trap, hang or allocate past `MemoryBudget`.
 public enum FuzzTarget: String, CaseIterable, Sendable {
-    case tflite, graphdef, savedmodel, rules, npy, pipeline, irtext, tensorbundle
+    case tflite, graphdef, savedmodel, rules, npy, pipeline, irtext, tensorbundle, keras
 
     /// The executable's name, `fuzz-<target>`.
     public var executableName: String { "fuzz-" + rawValue }
@@ -29,6 +29,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .pipeline: try Self.pipeline(bytes)
         case .irtext: try Self.irText(bytes)
         case .tensorbundle: try Self.tensorBundle(bytes)
+        case .keras: try Self.keras(bytes)
         }
     }
 
@@ -55,6 +56,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// compressed keys) and the BundleHeaderProto / BundleEntryProto decoding.
     static func tensorBundle(_ bytes: [UInt8]) throws {
         _ = try bytes.withUnsafeBytes { try TensorBundle.parseIndex($0, path: "variables.index") }
+    }
+
+    /// A Keras .keras (zip reader, model.weights.h5) or .h5 file: libhdf5 through HDF5File, the
+    /// JSON parser, the model config and the layer lowerings, then the verifier.
+    static func keras(_ bytes: [UInt8]) throws {
+        _ = Verifier.verify(try KerasImporter.load(bytes: bytes, path: "fuzz.keras"))
     }
 
     /// The rules YAML reader, the rules-file schema, the rule-expression parser and the

@@ -39,6 +39,8 @@ final class FuzzReplayTests: XCTestCase {
             (.graphdef, "Fixtures/graphdef/tiny_conv.pb"),
             (.savedmodel, "Fixtures/savedmodel/tiny_conv/saved_model.pb"),
             (.rules, "Rules/micro.yaml"),
+            (.keras, "Fixtures/keras/mlp_cancer.keras"),
+            (.keras, "Fixtures/keras/mlp_cancer_keras2.h5"),
             (.pipeline, "Fixtures/micro_speech_float.tflite"),
             (.pipeline, "Fixtures/graphdef/tiny_conv.pb"),
         ]
