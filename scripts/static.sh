@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 system_libraries=(
     "libprotobuf-c"           # CProtobufC
     "zlib"                    # CZlib
+    "hdf5-serial sz aec z"    # CHDF5 (libhdf5.a needs libsz, libaec and zlib)
 )
 
 link_flags=()
