@@ -17,6 +17,11 @@ final class KerasImportTests: XCTestCase {
 
     static func path(_ file: String) -> String { directory.appendingPathComponent(file).path }
 
+    /// libhdf5 runs in the built tfrewrite's reader child, as in the CLI.
+    override func setUpWithError() throws {
+        try TestPaths.useHDF5ReaderChild()
+    }
+
     static func samples(_ file: String) throws -> [[Float]] {
         let a = try readFloatNpy(path(file))
         let n = a.shape[0], size = a.values.count / n
