@@ -14,17 +14,25 @@ public enum HDF5ReaderMode: Sendable, Equatable {
     case inProcess
 }
 
-/// Limits on one reader child. The address space is the child's size at start plus the memory
-/// budget (`--max-memory`) plus `extraAddressSpaceBytes`.
+/// Limits on one reader child. CPU time: `cpuSeconds` plus one second per
+/// `bytesPerExtraCPUSecond` of the file (a damaged file can send libhdf5 into a loop; reading a
+/// real 100 MB file takes well under a second). Wall clock: twice the CPU limit plus
+/// `extraWallSeconds`. Address space: the child's size at start plus the memory budget
+/// (`--max-memory`) plus `extraAddressSpaceBytes`.
 public struct HDF5ReaderLimits: Sendable, Equatable {
-    public var wallSeconds: Int
     public var cpuSeconds: Int
+    public var bytesPerExtraCPUSecond: Int
+    public var extraWallSeconds: Int
     public var extraAddressSpaceBytes: Int
-    public init(wallSeconds: Int = 120, cpuSeconds: Int = 60, extraAddressSpaceBytes: Int = 512 << 20) {
-        self.wallSeconds = wallSeconds
+    public init(cpuSeconds: Int = 10, bytesPerExtraCPUSecond: Int = 16 << 20, extraWallSeconds: Int = 5, extraAddressSpaceBytes: Int = 512 << 20) {
         self.cpuSeconds = cpuSeconds
+        self.bytesPerExtraCPUSecond = bytesPerExtraCPUSecond
+        self.extraWallSeconds = extraWallSeconds
         self.extraAddressSpaceBytes = extraAddressSpaceBytes
     }
+
+    func cpuSeconds(forBytes count: Int) -> Int { cpuSeconds + count / max(bytesPerExtraCPUSecond, 1) }
+    func wallSeconds(forBytes count: Int) -> Int { 2 * cpuSeconds(forBytes: count) + extraWallSeconds }
 }
 
 /// The HDF5 reader child failed: the file is refused, whatever the cause.
@@ -105,7 +113,7 @@ public enum HDF5Reader {
         posix_spawn_file_actions_adddup2(&actions, input, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let arguments = [executable, subcommand, String(MemoryBudget.bytes), String(limits.extraAddressSpaceBytes), String(limits.cpuSeconds)]
+        let arguments = [executable, subcommand, String(MemoryBudget.bytes), String(limits.extraAddressSpaceBytes), String(limits.cpuSeconds(forBytes: image.count))]
         // A crashing Swift child must die at once, not wait for the runtime's backtracer.
         var environment: [String] = []
         var e = environ
@@ -125,13 +133,14 @@ public enum HDF5Reader {
         var failure: HDF5ReaderError.Cause?
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
-        deadline.tv_sec += limits.wallSeconds
+        let wallSeconds = limits.wallSeconds(forBytes: image.count)
+        deadline.tv_sec += wallSeconds
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while failure == nil {
             var now = timespec()
             clock_gettime(CLOCK_MONOTONIC, &now)
             let left = (deadline.tv_sec - now.tv_sec) * 1000 + (deadline.tv_nsec - now.tv_nsec) / 1_000_000
-            guard left > 0 else { failure = .timedOut(seconds: limits.wallSeconds); break }
+            guard left > 0 else { failure = .timedOut(seconds: wallSeconds); break }
             var poller = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, Int32(clamping: left))
             if ready < 0 && errno == EINTR { continue }
@@ -201,7 +210,7 @@ public enum HDF5ReaderChild {
         #if DEBUG
         // Test hooks (debug builds only): a child that crashes, hangs or prints garbage.
         switch getenv("TFREWRITE_TEST_HDF5_READER").map({ String(cString: $0) }) {
-        case "crash": raise(SIGSEGV)
+        case "crash": _ = raise(SIGSEGV)
         case "hang": while true { sleep(60) }
         case "garbage": writeAll(Array("TFRH5S1\nD\u{7}\u{0}\u{0}\u{0}".utf8)); exit(0)
         default: break
