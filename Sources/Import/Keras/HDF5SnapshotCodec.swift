@@ -32,7 +32,11 @@ package enum HDF5SnapshotCodec {
                 out.append(0)
                 append(UInt32(dataset.shape.count), to: &out)
                 for d in dataset.shape { append(UInt64(d), to: &out) }
+                #if _endian(little)
+                dataset.values.withUnsafeBytes { out.append(contentsOf: $0) }
+                #else
                 for v in dataset.values { append(v.bitPattern, to: &out) }
+                #endif
             case .failure(let error):
                 out.append(1); append(error.message, to: &out)
             }
@@ -93,7 +97,14 @@ package enum HDF5SnapshotCodec {
                 let start = reader.offset
                 reader.offset += count * 4
                 let values = bytes.withUnsafeBytes { raw in
-                    (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * $0, as: UInt32.self))) }
+                    [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        #if _endian(little)
+                        UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 4 * count)]))
+                        #else
+                        for k in 0..<count { buffer[k] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * k, as: UInt32.self))) }
+                        #endif
+                        initialized = count
+                    }
                 }
                 snapshot.datasets[objectPath] = .success(.init(shape: shape, values: values))
             case UInt8(ascii: "A"):
