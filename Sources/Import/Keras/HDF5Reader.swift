@@ -74,12 +74,11 @@ public enum HDF5Reader {
     /// The `tfrewrite` argument that runs the reader child; not a user command.
     public static let subcommand = "__hdf5-reader"
 
-    /// The running executable, for `childProcess` in a program that serves `subcommand`.
+    /// The running executable, for `childProcess` in a program that serves `subcommand`:
+    /// `/proc/self/exe` itself, which executes this process's own binary even if its file has
+    /// since been replaced or deleted (no PATH lookup, no argv[0] guessing).
     public static func currentExecutable() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : nil
     }
 
     /// The snapshot of the HDF5 file `image`, read as `mode` says.
