@@ -150,11 +150,25 @@ public enum HDF5Reader {
             output += chunk[..<n]
             if output.count > cap { failure = .outputTooLarge(bytes: cap) }
         }
-        if failure != nil { kill(pid, SIGKILL) }
         close(readEnd)
         readEnd = -1
+        // A child that closed stdout but does not exit is still held to the deadline.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        while failure == nil {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped < 0 && errno != EINTR) { break }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            if now.tv_sec > deadline.tv_sec || (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec) {
+                failure = .timedOut(seconds: wallSeconds)
+                break
+            }
+            usleep(2_000)
+        }
+        if failure != nil {
+            kill(pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
         if let failure { throw HDF5ReaderError(path: path, cause: failure) }
         let signal = status & 0x7f
         if signal != 0 { throw HDF5ReaderError(path: path, cause: .signal(signal)) }
