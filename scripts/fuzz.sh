@@ -51,6 +51,16 @@ seed graphdef "${graphdefs[@]}"
 seed savedmodel "${savedmodels[@]}"
 seed tensorbundle Fixtures/savedmodel_variables/*/variables/variables.index
 seed keras Fixtures/keras/*.keras Fixtures/keras/*.h5
+# The HDF5 reader child's output (HDF5SnapshotCodec) for two fixtures, so fuzz-keras also
+# mutates what the parent decodes; made by a built tfrewrite when there is one.
+snapseeds=$build/keras-snapshot-seeds
+rm -rf "$snapseeds" && mkdir -p "$snapseeds"
+if [[ -x .build/debug/tfrewrite ]]; then
+    for f in Fixtures/keras/mlp_cancer.h5 Fixtures/keras/cnn_digits_keras2.h5; do
+        .build/debug/tfrewrite __hdf5-reader 1073741824 536870912 10 < "$f" > "$snapseeds/$(basename "$f").snapshot" || true
+    done
+    seed keras "$snapseeds"/*.snapshot
+fi
 seed rules $(find Rules -name '*.yaml' | sort)
 # .npy seeds are made small here (the calibration fixtures are 30-125 KB, and libFuzzer's
 # speed falls with the seed size): a few dtypes, orders and shapes, alone and zipped.

@@ -19,7 +19,12 @@ func fail(_ error: Error) -> Never {
     Foundation.exit(2)
 }
 
+// The HDF5 reader child (HDF5Reader): libhdf5 runs only there, never on untrusted bytes in this process.
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == HDF5Reader.subcommand {
+    HDF5ReaderChild.run(arguments: Array(CommandLine.arguments.dropFirst(2)))
+}
 StandardStreams.occupyClosedDescriptors()
+if let executable = HDF5Reader.currentExecutable() { HDF5Reader.mode = .childProcess(executable: executable) }
 do {
     var command = try Tfrewrite.parseAsRoot()
     try command.run()

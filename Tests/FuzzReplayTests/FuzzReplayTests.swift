@@ -48,6 +48,11 @@ final class FuzzReplayTests: XCTestCase {
             let bytes = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent(file)))
             XCTAssertNoThrow(try target.run(bytes), "\(target) on \(file)")
         }
+        // fuzz-keras also takes the HDF5 reader child's output format (the parent-side decoder).
+        let h5 = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent("Fixtures/keras/mlp_cancer_keras2.h5")))
+        let snapshot = HDF5SnapshotCodec.encode(try HDF5Snapshot.read(image: h5, path: "m.h5"))
+        XCTAssertNoThrow(try FuzzTarget.keras.run(snapshot))
+        XCTAssertThrowsError(try FuzzTarget.keras.run(Array(snapshot.dropLast())))
         let npy = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent("Fixtures/calib/tiny_conv_calib.npy")))
         XCTAssertNoThrow(try Npy.decode(npy, path: "calib.npy"))
         let garbage: [UInt8] = [0x08, 0xff, 0xff, 0x7f, 0x12, 0x03, 0x61, 0x62]

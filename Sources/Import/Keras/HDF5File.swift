@@ -16,6 +16,7 @@ package struct HDF5Error: Error, Equatable, CustomStringConvertible {
 /// thread-safe) serial libhdf5 build needs.
 package struct HDF5File {
     private let file: hid_t
+    var fileID: hid_t { file }
     /// The file's name in messages.
     package let path: String
 

@@ -20,12 +20,16 @@ public enum KerasImporter {
     /// Reads a .keras or .h5 file's bytes; `path` names it in messages.
     public static func load(bytes: [UInt8], path: String) throws -> Model {
         if bytes.starts(with: [0x50, 0x4b, 0x03, 0x04]) { return try loadArchive(bytes, path: path) }
-        return try HDF5File.open(image: bytes, path: path) { file in
-            guard let config = try file.strings(attribute: "model_config", of: ".")?.first else {
-                throw KerasImportError.file(path: path, message: "the HDF5 file has no model_config attribute, so it holds weights only (model.save_weights): save the whole model with model.save(\"m.keras\")")
-            }
-            return try build(config: Array(config.utf8), path: path) { layer, _ in try legacyWeights(file, layer: layer) }
+        // libhdf5 runs where HDF5Reader.mode says (the CLI: in a child process).
+        return try load(snapshot: HDF5Reader.snapshot(image: bytes, path: path), path: path)
+    }
+
+    /// A Keras .h5 file already read into a snapshot.
+    package static func load(snapshot file: HDF5Snapshot, path: String) throws -> Model {
+        guard let config = try file.strings(attribute: "model_config", of: ".")?.first else {
+            throw KerasImportError.file(path: path, message: "the HDF5 file has no model_config attribute, so it holds weights only (model.save_weights): save the whole model with model.save(\"m.keras\")")
         }
+        return try build(config: Array(config.utf8), path: path) { layer, _ in try legacyWeights(file, layer: layer) }
     }
 
     /// A Keras 3 archive: config.json plus model.weights.h5 (keras/src/saving/saving_lib.py).
@@ -40,14 +44,13 @@ public enum KerasImporter {
         }
         let config = try member("config.json")
         let weights = try member("model.weights.h5")
-        return try HDF5File.open(image: weights, path: "\(path)[model.weights.h5]") { file in
-            try build(config: config, path: path) { _, group in try archiveWeights(file, group: group) }
-        }
+        let file = try HDF5Reader.snapshot(image: weights, path: "\(path)[model.weights.h5]")
+        return try build(config: config, path: path) { _, group in try archiveWeights(file, group: group) }
     }
 
     /// Keras 3 saving_lib layout: layers/<group>/vars/0…n; a recurrent layer keeps its weights in
     /// its cell (layers/<group>/cell/vars).
-    static func archiveWeights(_ file: HDF5File, group: String) throws -> [KerasWeight] {
+    static func archiveWeights(_ file: HDF5Snapshot, group: String) throws -> [KerasWeight] {
         // Bidirectional: the forward layer's weights, then the backward layer's.
         if file.isGroup("layers/\(group)/forward_layer") {
             return try archiveWeights(file, base: "layers/\(group)/forward_layer/cell/vars") + archiveWeights(file, base: "layers/\(group)/backward_layer/cell/vars")
@@ -59,7 +62,7 @@ public enum KerasImporter {
     }
 
     /// The datasets base/0, base/1, … .
-    static func archiveWeights(_ file: HDF5File, base: String) throws -> [KerasWeight] {
+    static func archiveWeights(_ file: HDF5Snapshot, base: String) throws -> [KerasWeight] {
         var out: [KerasWeight] = []
         while file.isDataset("\(base)/\(out.count)") {
             let (shape, values) = try file.floats("\(base)/\(out.count)")
@@ -70,7 +73,7 @@ public enum KerasImporter {
 
     /// Legacy .h5 layout (keras/src/legacy/saving/legacy_h5_format.py, tf_keras hdf5_format.py):
     /// model_weights/<layer> has `weight_names`, each the path of a dataset inside that group.
-    static func legacyWeights(_ file: HDF5File, layer: String) throws -> [KerasWeight] {
+    static func legacyWeights(_ file: HDF5Snapshot, layer: String) throws -> [KerasWeight] {
         let group = "model_weights/\(layer)"
         guard file.isGroup(group) else { return [] }
         return try (file.strings(attribute: "weight_names", of: group) ?? []).map { name in

@@ -40,6 +40,15 @@ enum TestPaths {
         return root.appendingPathComponent(".build/debug/tfrewrite")
     }
 
+    /// Library calls read HDF5 through the built tfrewrite's reader child, like the CLI; skips
+    /// (visibly) when the executable has not been built.
+    static func useHDF5ReaderChild() throws {
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw XCTSkip("tfrewrite executable absent at \(executable.path): the HDF5 reader child cannot run")
+        }
+        HDF5Reader.mode = .childProcess(executable: executable.path)
+    }
+
     static func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tfrewrite-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
