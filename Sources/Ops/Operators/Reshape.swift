@@ -124,6 +124,11 @@ extension OperatorTable {
                 dropped[axis] = true
             }
             return [x.indices.filter { !dropped[$0] }.map { x[$0] }]
+        },
+        microFootprint: { _ in
+            // squeeze.cc: no op data; Prepare reads input 0 and the output.
+            // TfLiteSqueezeParams (builtin_op_data.h): squeeze_dims[8], num_squeeze_dims.
+            MicroKernelFootprint(builtinData: .options(ints: 9), tempTensors: [.input(0), .output(0)])
         }
     )
 
@@ -144,6 +149,11 @@ extension OperatorTable {
             var out = x
             out.insert(1, at: position)
             return [out]
+        },
+        microFootprint: { _ in
+            // expand_dims.cc: no op data, and ParseExpandDims (flatbuffer_conversions.cc)
+            // allocates no builtin data; Prepare reads the input, the axis and the output.
+            MicroKernelFootprint()
         }
     )
 }
