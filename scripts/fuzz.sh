@@ -50,16 +50,31 @@ seed tflite "${tflites[@]}"
 seed graphdef "${graphdefs[@]}"
 seed savedmodel "${savedmodels[@]}"
 seed tensorbundle Fixtures/savedmodel_variables/*/variables/variables.index
-seed keras Fixtures/keras/*.keras Fixtures/keras/*.h5
-# The HDF5 reader child's output (HDF5SnapshotCodec) for two fixtures, so fuzz-keras also
-# mutates what the parent decodes; made by a built tfrewrite when there is one.
+# fuzz-keras reads HDF5 as the reader child's output (HDF5SnapshotCodec), never through
+# libhdf5 (Docs/security.md), so its seeds are the fixtures with every HDF5 file replaced by
+# that snapshot: .h5 files, and .keras archives whose model.weights.h5 is one. Made by a built
+# tfrewrite when there is one.
 snapseeds=$build/keras-snapshot-seeds
 rm -rf "$snapseeds" && mkdir -p "$snapseeds"
 if [[ -x .build/debug/tfrewrite ]]; then
-    for f in Fixtures/keras/mlp_cancer.h5 Fixtures/keras/cnn_digits_keras2.h5; do
+    for f in Fixtures/keras/*.h5; do
         .build/debug/tfrewrite __hdf5-reader 1073741824 536870912 10 < "$f" > "$snapseeds/$(basename "$f").snapshot" || true
     done
-    seed keras "$snapseeds"/*.snapshot
+    python3 - "$snapseeds" Fixtures/keras/*.keras <<'PY'
+import subprocess, sys, zipfile
+out = sys.argv[1]
+for path in sys.argv[2:]:
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    snapshot = subprocess.run([".build/debug/tfrewrite", "__hdf5-reader", "1073741824", "536870912", "10"],
+                              input=members["model.weights.h5"], capture_output=True).stdout
+    members["model.weights.h5"] = snapshot
+    name = path.rsplit("/", 1)[-1]
+    with zipfile.ZipFile(f"{out}/{name}", "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in members.items():
+            z.writestr(zipfile.ZipInfo(n, (1980, 1, 1, 0, 0, 0)), data)
+PY
+    seed keras "$snapseeds"/*
 fi
 seed rules $(find Rules -name '*.yaml' | sort)
 # .npy seeds are made small here (the calibration fixtures are 30-125 KB, and libFuzzer's

@@ -39,8 +39,6 @@ final class FuzzReplayTests: XCTestCase {
             (.graphdef, "Fixtures/graphdef/tiny_conv.pb"),
             (.savedmodel, "Fixtures/savedmodel/tiny_conv/saved_model.pb"),
             (.rules, "Rules/micro.yaml"),
-            (.keras, "Fixtures/keras/mlp_cancer.keras"),
-            (.keras, "Fixtures/keras/mlp_cancer_keras2.h5"),
             (.pipeline, "Fixtures/micro_speech_float.tflite"),
             (.pipeline, "Fixtures/graphdef/tiny_conv.pb"),
         ]
@@ -48,11 +46,16 @@ final class FuzzReplayTests: XCTestCase {
             let bytes = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent(file)))
             XCTAssertNoThrow(try target.run(bytes), "\(target) on \(file)")
         }
-        // fuzz-keras also takes the HDF5 reader child's output format (the parent-side decoder).
+        // fuzz-keras takes HDF5 as the reader child's output (the parent-side decoder) and never
+        // runs libhdf5: a real .h5, or a .keras holding one, is refused at the snapshot header.
         let h5 = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent("Fixtures/keras/mlp_cancer_keras2.h5")))
         let snapshot = HDF5SnapshotCodec.encode(try HDF5Snapshot.read(image: h5, path: "m.h5"))
         XCTAssertNoThrow(try FuzzTarget.keras.run(snapshot))
         XCTAssertThrowsError(try FuzzTarget.keras.run(Array(snapshot.dropLast())))
+        for file in ["Fixtures/keras/mlp_cancer_keras2.h5", "Fixtures/keras/mlp_cancer.keras"] {
+            let bytes = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent(file)))
+            XCTAssertThrowsError(try FuzzTarget.keras.run(bytes), file) { XCTAssertTrue("\($0)".contains("no snapshot header"), "\($0)") }
+        }
         let npy = try [UInt8](Data(contentsOf: Self.packageRoot.appendingPathComponent("Fixtures/calib/tiny_conv_calib.npy")))
         XCTAssertNoThrow(try Npy.decode(npy, path: "calib.npy"))
         let garbage: [UInt8] = [0x08, 0xff, 0xff, 0x7f, 0x12, 0x03, 0x61, 0x62]

@@ -8,10 +8,14 @@ import Synchronization
 /// a damaged .h5 can crash it. So by default the library refuses to read HDF5 until the host
 /// says how: `childProcess` runs the `tfrewrite` executable's internal reader subcommand on the
 /// bytes, under resource limits, and only parses what it prints; `inProcess` is for trusted
-/// files (and the fuzzer). The `tfrewrite` CLI sets `childProcess` with its own executable.
+/// files. The `tfrewrite` CLI sets `childProcess` with its own executable.
 public enum HDF5ReaderMode: Sendable, Equatable {
     case childProcess(executable: String, limits: HDF5ReaderLimits = HDF5ReaderLimits())
     case inProcess
+    /// The "HDF5" bytes are already what the child prints (`HDF5SnapshotCodec`): fuzz-keras
+    /// uses it to reach everything the CLI runs in its own process (zip, snapshot parsing,
+    /// config, lowerings) without libhdf5, whose own crashes and loops the child contains.
+    case snapshotImages
 }
 
 /// Limits on one reader child. CPU time: `cpuSeconds` plus one second per
@@ -86,6 +90,10 @@ public enum HDF5Reader {
         switch mode {
         case nil: throw HDF5ReaderError(path: path, cause: .notConfigured)
         case .inProcess: return try HDF5Snapshot.read(image: image, path: path)
+        case .snapshotImages:
+            do { return try HDF5SnapshotCodec.decode(image, path: path) } catch let e as HDF5SnapshotCodec.FormatError {
+                throw HDF5ReaderError(path: path, cause: .malformedOutput(e.message))
+            }
         case .childProcess(let executable, let limits):
             let output = try runChild(executable: executable, limits: limits, image: image, path: path)
             do { return try HDF5SnapshotCodec.decode(output, path: path) } catch let e as HDF5SnapshotCodec.FormatError {
