@@ -56,7 +56,7 @@ public enum TargetCheck {
                 if target.checksVersions, let max = target.maxVersion(op), op.version > max {
                     let minimum = OpVersions.minimum(op, in: g, model: model)
                     out.append(Problem(subgraph: s, op: id, opName: op.name, kind: .versionTooHigh(version: op.version, accepted: max, minimum: minimum), targetName: target.displayName))
-                } else if kernels, let reason = KernelLimits.problem(op, in: g, model: model, target: target) {
+                } else if kernels, let reason = KernelLimits.problem(op, in: g, subgraph: s, model: model, target: target) {
                     out.append(Problem(subgraph: s, op: id, opName: op.name, kind: .kernel(reason), targetName: target.displayName))
                 }
             }

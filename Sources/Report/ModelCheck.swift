@@ -30,7 +30,7 @@ public struct CheckFinding: Hashable, Sendable, CustomStringConvertible {
     }
     /// What kind of problem, stable for scripts: op-not-in-target, version-above-target,
     /// hybrid-quantization, float16, uint8-quantization, per-channel-fully-connected, sparse,
-    /// grouped-conv, op-type, tensor-type, shape-chain, float-io.
+    /// grouped-conv, op-type, tensor-type, runtime-size, shape-chain, float-io.
     public var code: String
     public var severity: Severity
     public var subgraph: Int
@@ -142,6 +142,7 @@ public struct ModelCheck: Sendable {
                     }
                 }
                 quantization(s, i, op, g)
+                runtimeSized(s, i, op, g)
             }
             // Shape arithmetic the target runs but that costs time and RAM on every inference.
             for chain in chains.chains where chain.ops.allSatisfy({ target.allows(g.ops[$0]) }) {
@@ -199,6 +200,21 @@ public struct ModelCheck: Sendable {
                 add("op-type", .error, s, i, op, KernelLimits.typeReason(op, t, measured), pass: nil,
                     t == .float32 ? ModelCheck.requantize : "no automatic fix; the target's kernel lacks this type")
             }
+        }
+
+        /// An output TFLM would size wrongly (`KernelLimits.runtimeSizedOutput`). Inside a loop
+        /// body with a constant trip count, unrolling makes every shape static.
+        package mutating func runtimeSized(_ s: Int, _ i: Int, _ op: Op, _ g: Graph) {
+            guard let v = KernelLimits.runtimeSizedOutput(op, in: g, subgraph: s, target: target) else { return }
+            // WhileOptions (schema.fbs): field 1 body_subgraph_index.
+            let inLoop = model.subgraphs.contains { graph in
+                graph.ops.contains { loop in
+                    guard !loop.isErased, loop.builtinOperator == .whileLoop, case .builtin(_, let options?) = loop.kind else { return false }
+                    return Int(options.int32(1, default: -1)) == s
+                }
+            }
+            add("runtime-size", .error, s, i, op, KernelLimits.runtimeSizeReason(v) + " (wrong outputs or a crash)", pass: inLoop ? UnrollWhile.name : nil,
+                inLoop ? "unroll-while repeats the loop body with static shapes when the trip count is constant" : "no automatic fix; export the model with static shapes")
         }
 
         package func inputsOf(_ op: Op, _ g: Graph) -> [Value] {

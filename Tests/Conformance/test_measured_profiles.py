@@ -35,20 +35,17 @@ PROFILES = {
 }
 OLDEST = "micro_2023_10"
 
-# Disagreements one-op models cannot show, each still checked to disagree (so a fix must
-# remove it from here): the interpreter aborts (SIGABRT, no message) invoking the two stacked
-# LSTM loops (WHILE bodies with SLICE/CONCATENATION), though every op of the model loads and
-# runs alone and the single-loop lstm_loop_float.tflite runs. Current TFLM runs it.
-# Findings about wrong results, which a load-and-invoke cannot judge: the 2023-10 wheel loads
-# and invokes per-channel FULLY_CONNECTED weights (computed with one scale before tflite-micro
-# PR #2673, 2024-09), whereas the 2024-06 wheel refuses them at load ("failed to allocate
-# tensors"), so there the finding is a load failure like any other.
-WRONG_RESULT_FINDINGS = {("per-channel-fully-connected", "micro_2023_10")}
+# Findings about wrong results, which a load-and-invoke cannot judge:
+# - the 2023-10 wheel loads and invokes per-channel FULLY_CONNECTED weights (computed with one
+#   scale before tflite-micro PR #2673, 2024-09), whereas the 2024-06 wheel refuses them at load
+#   ("failed to allocate tensors"), so there the finding is a load failure like any other;
+# - runtime-size: a loop body's SLICE whose output size only the run decides (the stacked Keras 3
+#   LSTM loop). The two older wheels abort (SIGABRT) invoking it, which this test sees; current
+#   TFLM invokes it and returns wrong outputs (test_interpreter.py's TFLM_DISAGREES checks that
+#   it still does).
+WRONG_RESULT_FINDINGS = {("per-channel-fully-connected", "micro_2023_10"), ("runtime-size", "micro_latest")}
 
-KNOWN_MISSES = {
-    "micro_2024_06": {"recurrent/lstm_stacked_loop_float.tflite"},
-    "micro_2023_10": {"recurrent/lstm_stacked_loop_float.tflite"},
-}
+KNOWN_MISSES: dict[str, set[str]] = {}
 
 
 def tflm_python(profile: str):

@@ -17,7 +17,10 @@ import Ops
 ///   package loads and runs (Fixtures/repair/mlp_int8_uint8_io.tflite).
 package enum KernelLimits {
     /// The first problem `op` has on `target`, as a short reason; nil when its kernel runs it.
-    package static func problem(_ op: Op, in g: Graph, model: Model, target: TargetProfile) -> String? {
+    package static func problem(_ op: Op, in g: Graph, subgraph: Int, model: Model, target: TargetProfile) -> String? {
+        if let v = runtimeSizedOutput(op, in: g, subgraph: subgraph, target: target) {
+            return runtimeSizeReason(v)
+        }
         if op.kind.customCode != nil { return nil }
         if op.builtinOperator != .densify, let v = values(op.inputs, g).first(where: { $0.sparsity != nil }) {
             return "reads the sparse constant \"\(v.name)\" ; the target's kernels take dense tensors only (densify-sparse-constants stores it densely)"
@@ -56,6 +59,27 @@ package enum KernelLimits {
             !measured.contains(t), !isHandle(t)
         else { return nil }
         return (t, measured)
+    }
+
+    /// An output whose size only the run decides (a −1 in its shape signature that is not the
+    /// main graph's batch), on a runtime that sizes every tensor once from the file. TFLM's
+    /// allocator (micro_allocator.cc, micro_allocation_info.cc) plans each tensor from the static
+    /// `shape` and never resizes it, so a kernel that computes the real size at run time — a
+    /// SLICE whose begin/size come from a loop counter, as Keras 3's stacked LSTM loop body has —
+    /// writes past the planned bytes: current TFLM returns wrong outputs, the 2023/2024 wheels
+    /// abort. A leading −1 in the main graph is the batch, which TFLM fixes at the static size.
+    package static func runtimeSizedOutput(_ op: Op, in g: Graph, subgraph: Int, target: TargetProfile) -> Value? {
+        guard target.runtime == "tflm" else { return nil }
+        return values(op.outputs, g).first { v in
+            guard let signature = v.shapeSignature else { return false }
+            return signature.dropFirst(subgraph == 0 ? 1 : 0).contains(-1)
+        }
+    }
+
+    package static func runtimeSizeReason(_ v: Value) -> String {
+        let signature = (v.shapeSignature ?? []).map { $0 < 0 ? "?" : String($0) }.joined(separator: ",")
+        let shape = v.shape.map(String.init).joined(separator: ",")
+        return "writes \"\(v.name)\", whose size is known only at run time (shape [\(signature)]); the target plans it once from the file's shape [\(shape)] and never resizes it, so the kernel writes past it"
     }
 
     package static func typeReason(_ op: Op, _ t: DType, _ measured: Set<DType>) -> String {

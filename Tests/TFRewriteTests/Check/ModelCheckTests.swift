@@ -144,6 +144,34 @@ final class ModelCheckTests: XCTestCase {
         XCTAssertNil(none.findings[0].fixPass)
     }
 
+    /// Keras 3's stacked LSTM loop body slices by the loop counter: two SLICE outputs with sizes
+    /// only the run decides, which TFLM sizes once from the file (wrong outputs on current TFLM,
+    /// an abort on the 2023/2024 wheels: Tests/Conformance/test_measured_profiles.py). The
+    /// single loop and the main graph's dynamic batch are no finding; unrolling fixes it.
+    func testOutputsSizedAtRunTimeInALoopBody() throws {
+        let stacked = try fixture("recurrent/lstm_stacked_loop_float.tflite")
+        let result = ModelCheck.run(stacked, target: try target("micro"))
+        XCTAssertEqual(result.errors.map(\.code), ["runtime-size", "runtime-size"], "\(result.findings)")
+        XCTAssertEqual(result.errors.map(\.subgraph), [2, 2])
+        XCTAssertEqual(result.errors.map(\.opIndex), [20, 23])
+        XCTAssertEqual(result.errors.map(\.op), ["SLICE", "SLICE"])
+        XCTAssertEqual(result.errors[0].fixPass, "unroll-while")
+        XCTAssertTrue(result.errors[0].problem.contains("shape [?,?,?]"), result.errors[0].problem)
+        XCTAssertTrue(ModelCheck.run(try fixture("recurrent/lstm_loop_float.tflite"), target: try target("micro")).isClean)
+        // LiteRT resizes tensors as it runs: not a finding there.
+        var litert = try target("micro")
+        litert.runtime = "litert"
+        XCTAssertFalse(ModelCheck.run(stacked, target: litert).findings.contains { $0.code == "runtime-size" })
+        // The conversion for the target refuses to write it unless the loop is unrolled.
+        var kept = stacked
+        XCTAssertThrowsError(try TargetCheck.verify(kept, target: try target("micro"), kernels: true)) { error in
+            XCTAssertTrue("\(error)".contains("SLICE #20"), "\(error)")
+        }
+        let rules = try RuleSet.load(["micro"])
+        try rules.run(on: &kept, verifyAfterEachPass: true)
+        XCTAssertTrue(TargetCheck.problems(kept, target: try XCTUnwrap(rules.target), kernels: true).isEmpty)
+    }
+
     func testJSON() throws {
         let result = ModelCheck.run(try fixture("micro_speech_int8.tflite"), target: try target("micro_speech"))
         let text = result.json(model: "m.tflite", rules: ["Rules/micro_speech.yaml"]).rendered()
