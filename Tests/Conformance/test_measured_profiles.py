@@ -113,3 +113,49 @@ def test_ungrouped_fixture_runs_on_the_oldest_wheel(tfrewrite, tmp_path, model):
                 np.testing.assert_array_equal(x, y)
             else:
                 np.testing.assert_allclose(x, y, rtol=0, atol=1e-6)
+
+
+def _first_scale_only(src: Path, dst: Path) -> int:
+    """Copies src with each per-channel FULLY_CONNECTED filter given its first channel's scale
+    (same int8 weights); returns how many filters changed."""
+    import flatbuffers
+    schema = oracle._schema()
+    model = schema.ModelT.InitFromPackedBuf(bytearray(src.read_bytes()), 0)
+    changed = 0
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.FULLY_CONNECTED:
+                continue
+            q = sg.tensors[op.inputs[1]].quantization
+            if q is not None and q.scale is not None and len(q.scale) > 1:
+                q.scale, q.zeroPoint, q.quantizedDimension = [float(q.scale[0])], [0], 0
+                changed += 1
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    dst.write_bytes(builder.Output())
+    return changed
+
+
+@pytest.mark.parametrize("name", ["reference/corpus/DNN_S_tf_int8", "repair/mlp_int8_uint8_io"])
+def test_the_2023_wheel_computes_per_channel_fully_connected_with_one_scale(tmp_path, name):
+    """The `per-channel-fully-connected` finding on micro_2023_10 is a wrong result, not a load
+    failure: that wheel's fully_connected_common.cc takes one multiplier from filter->params.scale,
+    which micro_allocator.cc fills with the first channel's scale. Its outputs equal current
+    TFLM's on the same model with every per-channel filter given that one scale, and differ from
+    current TFLM's on the model as written."""
+    python = tflm_python("micro_2023_10")
+    model = harness.FIXTURES_DIR / f"{name}.tflite"
+    emulated = tmp_path / "first_scale.tflite"
+    assert _first_scale_only(model, emulated) >= 2
+    inputs = oracle.make_inputs(model, seed=1, count=10)
+    old = oracle.run("tflm", model, inputs, python=python)
+    assert not isinstance(old, oracle.RunFailure), old
+    one_scale = oracle.run("tflm", emulated, inputs)
+    current = oracle.run("tflm", model, inputs)
+    for result in (one_scale, current):
+        assert not isinstance(result, oracle.RunFailure), result
+    pairs = [(a, b, c) for ra, rb, rc in zip(old, one_scale, current) for a, b, c in zip(ra, rb, rc)]
+    for a, b, _ in pairs:
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, c) for a, _, c in pairs), "the 2023 wheel agrees with per-channel FULLY_CONNECTED now"
