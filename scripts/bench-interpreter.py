@@ -7,8 +7,9 @@ Each round runs, for every model in turn: `tfrewrite run --repeat N` (one proces
 fastest inference it reports), LiteRT with XNNPACK on one thread (`num_threads=1`, the default
 delegate) and LiteRT's built-in kernels (no delegate), N timed invocations each. Rounds
 interleave the runtimes so that a busy machine slows them alike. Prints, per model and runtime,
-the fastest inference and the median of the per-round means (ms), and the ratio of ours to
-XNNPACK's for both; a model a runtime refuses is reported as such. Inputs are seeded random data of the model's input types.
+the median of the per-round means, the fastest inference and the least per-round CPU time per
+inference (ms; ours from the process's rusage, LiteRT's from time.process_time), and the ratio
+of ours to XNNPACK's for each; a model a runtime refuses is reported as such. Inputs are seeded random data of the model's input types.
 """
 import argparse
 import os
@@ -45,25 +46,38 @@ def time_litert(model, arrays, repeat, resolver):
         interp.set_tensor(d["index"], a)
     interp.invoke()  # first invocation prepares the delegate: not timed
     times = []
+    cpu0 = time.process_time()
     for _ in range(repeat):
         t0 = time.perf_counter()
         interp.invoke()
         times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.mean(times), min(times)
+    return statistics.mean(times), min(times), (time.process_time() - cpu0) / repeat * 1e3
+
+
+def run_ours(args):
+    """Exit status, stderr and CPU seconds (user + system) of one `tfrewrite run` process."""
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), err.read().decode(errors="replace"), usage.ru_utime + usage.ru_stime
 
 
 def time_ours(binary, model, inputs, repeat):
-    args = [binary, "run", model, "--repeat", str(repeat)]
+    args = [binary, "run", model]
     for path in inputs:
         args += ["--input", path]
-    done = subprocess.run(args, capture_output=True, text=True)
-    if done.returncode != 0:
-        return done.stderr.strip()
+    # CPU time per inference: a run of repeat + 1 inferences minus a run of one (loading,
+    # planning and the first inference), so process start-up cancels out.
+    code, _, cpu_one = run_ours(args + ["--repeat", "1"])
+    code, stderr, cpu_all = run_ours(args + ["--repeat", str(repeat + 1)])
+    if code != 0:
+        return stderr.strip()
     # The summary line on stderr: "N inferences, X ms each on average (fastest Y ms)".
-    found = re.search(r"([0-9.]+) ms each on average \(fastest ([0-9.]+) ms\)", done.stderr)
+    found = re.search(r"([0-9.]+) ms each on average \(fastest ([0-9.]+) ms\)", stderr)
     if not found:
-        return f"no timing in the output: {done.stderr.strip()}"
-    return float(found.group(1)), float(found.group(2))
+        return f"no timing in the output: {stderr.strip()}"
+    return float(found.group(1)), float(found.group(2)), (cpu_all - cpu_one) / repeat * 1e3
 
 
 def main():
@@ -96,7 +110,8 @@ def main():
                     else:
                         timing = time_litert(path, arrays, a.repeat, resolver)
                     results[(label, name)].append(timing)
-    print(f"{a.rounds} rounds × {a.repeat} inferences; ms per inference: median of round means / fastest")
+    print(f"{a.rounds} rounds × {a.repeat} inferences; ms per inference: median of round means / fastest /"
+          " least CPU time per inference of a round (what a shared machine distorts least)")
     for label, *_ in models:
         summary = {}
         for name, _ in runtimes:
@@ -104,12 +119,12 @@ def main():
             if isinstance(runs[0], str):
                 print(f"  {label:<26} {name:<34} refused: {runs[0]}")
                 continue
-            summary[name] = (statistics.median(m for m, _ in runs), min(f for _, f in runs))
-            print(f"  {label:<26} {name:<34} {summary[name][0]:8.2f} / {summary[name][1]:8.2f}")
+            summary[name] = (statistics.median(r[0] for r in runs), min(r[1] for r in runs), min(r[2] for r in runs))
+            print(f"  {label:<26} {name:<34} {summary[name][0]:8.2f} / {summary[name][1]:8.2f} / {summary[name][2]:8.2f}")
         if "LiteRT XNNPACK, 1 thread" not in summary or "tfrewrite run" not in summary:
             continue
         ours, xnn = summary["tfrewrite run"], summary["LiteRT XNNPACK, 1 thread"]
-        print(f"  {label:<26} {'ratio tfrewrite / XNNPACK':<34} {ours[0] / xnn[0]:8.2f} / {ours[1] / xnn[1]:8.2f}")
+        print(f"  {label:<26} {'ratio tfrewrite / XNNPACK':<34} {ours[0] / xnn[0]:8.2f} / {ours[1] / xnn[1]:8.2f} / {ours[2] / xnn[2]:8.2f}")
 
 
 if __name__ == "__main__":
