@@ -28,24 +28,7 @@ mnv2="$WORK/mobilenet_v2.pb"
 "$BIN/tfrewrite" "$mnv2" -o "$WORK/run-mnv2-float.tflite" 2>/dev/null
 "$BIN/tfrewrite" "$mnv2" --output mobilenetv2_1.00_224_1/predictions_1/BiasAdd \
     --quantize int8 --calibration random:16 -o "$WORK/run-mnv2-int8.tflite" 2>/dev/null
-if [[ ! -f "$WORK/tf-mnv2_int8.tflite" ]]; then
-    "$TF_PYTHON" - "$mnv2" "$WORK/tf-mnv2_int8.tflite" 2>/dev/null <<'PY'
-import os, sys
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import numpy as np
-import tensorflow as tf
-pb, dst = sys.argv[1:3]
-shape = [1, 224, 224, 3]
-samples = np.random.default_rng(1).standard_normal((16, *shape), dtype=np.float32)
-c = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb, input_arrays=["input"], output_arrays=["Identity"],
-                                                        input_shapes={"input": shape})
-c.optimizations = [tf.lite.Optimize.DEFAULT]
-c.representative_dataset = lambda: ([s.reshape(shape)] for s in samples)
-c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-c.inference_input_type = tf.int8
-c.inference_output_type = tf.int8
-open(dst, "wb").write(c.convert())
-PY
-fi
+[[ -f "$WORK/tf-mnv2_int8.tflite" ]] || "$TF_PYTHON" scripts/tf-int8-convert.py \
+    "$mnv2" input Identity 1,224,224,3 random:16 "$WORK/tf-mnv2_int8.tflite" 2>/dev/null
 models=("float=$WORK/run-mnv2-float.tflite" "int8 (TF converter)=$WORK/tf-mnv2_int8.tflite" "int8 (ours)=$WORK/run-mnv2-int8.tflite")
 "$TF_PYTHON" scripts/bench-interpreter.py --tfrewrite "$BIN/tfrewrite" --rounds "${BENCH_ROUNDS:-5}" --repeat "${BENCH_REPEAT:-20}" "${models[@]}"
