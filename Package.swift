@@ -42,12 +42,14 @@ let package = Package(
         .target(name: "TFProto", dependencies: ["CProtobufC"]),
         // The AVX float matrix-product kernel behind a run-time CPU check (FloatGEMM.swift).
         .target(name: "CFloatKernels"),
+        // The AVX2 int8 convolution / fully-connected kernels behind a run-time CPU check (Int8Fast.swift).
+        .target(name: "CInt8Kernels", dependencies: ["CFloatKernels"]),
         // JSON, hashing, strided walks, atomic file output: no model knowledge.
         .target(name: "Support", dependencies: ["FlatBuffers"]),
         // Model, Graph, Value, Op, types and quantization parameters.
         .target(name: "IR", dependencies: ["FlatBuffers", "Support"]),
         // Reference kernels (float32; int8 bit-exact with TFLM) over runtime tensors.
-        .target(name: "Kernels", dependencies: ["IR", "Support", "FlatBuffers", "CFloatKernels", "CZlib"]),
+        .target(name: "Kernels", dependencies: ["IR", "Support", "FlatBuffers", "CFloatKernels", "CInt8Kernels", "CZlib"]),
         // What the project knows about each operator: options, versions, quantization, kernels,
         // constant evaluation, the verifier and the IR printer read it from here.
         .target(name: "Ops", dependencies: ["IR", "Kernels", "Support", "FlatBuffers"]),

@@ -141,6 +141,9 @@ package final class Conv2DKernel: Kernel {
     private var int8InFloat = false
     /// Set by the first run for a given input depth.
     private var groups = 0, ocPerGroup = 0, ocPadded = 0
+    /// The AVX2 int8 kernel (Int8Fast.swift) when this machine and these parameters allow it.
+    private var int8Fast: Int8ConvFast?
+    private let int8Kernel = Int8Kernel.current
 
     package init(_ c: KernelContext, _ attrs: Conv2DAttributes) throws {
         label = c.label
@@ -181,6 +184,14 @@ package final class Conv2DKernel: Kernel {
         ocPerGroup = outC / groups
         ocPadded = roundUp16(ocPerGroup)
         let k = kH * kW * filterC
+        int8Fast = nil
+        if isInt8 && int8Kernel == .avx2,
+           let requant = Int8Requantization(bias: biasQ, multipliers: multipliers, inputZeroPoint: inZp, outputZeroPoint: outZp, activation: actQ) {
+            int8Fast = Int8ConvFast(filter: filterData.i8, outC: outC, kH: kH, kW: kW, filterC: filterC, groups: groups,
+                                    requant: requant, inputZeroPoint: inZp)
+            int8InFloat = false
+            return
+        }
         int8InFloat = isInt8 && int8SumsExactInFloat(terms: k, zeroPoint: inZp)
         if int8InFloat {
             weightsF = Array(repeating: 0, count: groups * k * ocPadded)
@@ -227,7 +238,9 @@ package final class Conv2DKernel: Kernel {
         let g = geo.inC / filterC
         if g != groups { prepareWeights(groups: g) }
         try output.resize([geo.batches, geo.outH, geo.outW, outC], at: label)
-        if int8InFloat { runInt8InFloat(geo) } else if isInt8 { runInt8(geo) } else { runFloat(geo) }
+        if let fast = int8Fast {
+            fast.run(geo, input: input.i8, output: output.i8)
+        } else if int8InFloat { runInt8InFloat(geo) } else if isInt8 { runInt8(geo) } else { runFloat(geo) }
     }
 
     private func runInt8InFloat(_ geo: WindowGeometry) {
@@ -456,6 +469,9 @@ package final class DepthwiseConv2DKernel: Kernel {
     private var accF: [Float] = []
     private var accQ: [Int32] = []
     private var int8InFloat = false
+    /// The AVX2 kernel for one output channel per input channel (Int8Fast.swift), when this
+    /// machine and these parameters allow it.
+    private var int8Fast: Int8DepthwiseFast?
 
     package init(_ c: KernelContext, _ attrs: DepthwiseConv2DAttributes) throws {
         label = c.label
@@ -488,6 +504,10 @@ package final class DepthwiseConv2DKernel: Kernel {
                 int8InFloat = true
                 weightsF = weightsQ.map(Float.init)
             }
+            if Int8Kernel.current == .avx2,
+               let requant = Int8Requantization(bias: biasQ, multipliers: multipliers, inputZeroPoint: inZp, outputZeroPoint: outZp, activation: actQ) {
+                int8Fast = Int8DepthwiseFast(filter: s.filter.i8, taps: taps, channels: outC, requant: requant, inputZeroPoint: inZp)
+            }
         default:
             throw Unsupported("types \(input.dtype.name)/\(s.filter.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8 throughout")
         }
@@ -506,7 +526,9 @@ package final class DepthwiseConv2DKernel: Kernel {
         }
         try output.resize([geo.batches, geo.outH, geo.outW, outC], at: label)
         let multiplier = outC / geo.inC
-        if int8InFloat && multiplier == 1 { runInt8InFloat(geo) } else if isInt8 { runInt8(geo, multiplier) } else { runFloat(geo, multiplier) }
+        if multiplier == 1, let fast = int8Fast {
+            fast.run(geo, input: input.i8, output: output.i8)
+        } else if int8InFloat && multiplier == 1 { runInt8InFloat(geo) } else if isInt8 { runInt8(geo, multiplier) } else { runFloat(geo, multiplier) }
     }
 
     /// int8 with one output channel per input channel, summed exactly in float lanes.

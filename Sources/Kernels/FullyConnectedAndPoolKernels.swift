@@ -31,6 +31,10 @@ package final class FullyConnectedKernel: Kernel {
     private var rowQF: [Float] = []
     private var weightsQF: [Float] = []  // [unit][depthPadded], when the sums are exact in float
     private var preparedWeights = false
+    /// The AVX2 kernel (Int8Fast.swift) for constant weights, when this machine and these
+    /// parameters allow it.
+    private var int8Fast: Int8FullyConnectedFast?
+    private let int8Kernel = Int8Kernel.current
 
     package init(_ c: KernelContext, _ attrs: FullyConnectedAttributes) throws {
         label = c.label
@@ -86,7 +90,10 @@ package final class FullyConnectedKernel: Kernel {
     }
 
     private func prepareWeights() {
-        if isInt8 {
+        if isInt8 && weights.isConstant && int8Kernel == .avx2,
+           let requant = Int8Requantization(bias: biasQ, multipliers: multipliers, inputZeroPoint: inZp, outputZeroPoint: outZp, activation: actQ) {
+            int8Fast = Int8FullyConnectedFast(weights: weights.i8, units: units, depth: depth, requant: requant, inputZeroPoint: inZp)
+        } else if isInt8 {
             weightsQ = Array(repeating: 0, count: units * depthPadded)
             let w = weights.i8
             for u in 0..<units { for k in 0..<depth { weightsQ[u * depthPadded + k] = Int32(w[u * depth + k]) } }
@@ -151,6 +158,7 @@ package final class FullyConnectedKernel: Kernel {
     }
 
     private func runInt8(_ batches: Int) {
+        if let fast = int8Fast { return fast.run(batches: batches, input: input.i8, output: output.i8) }
         if !weightsQF.isEmpty { return runInt8InFloat(batches) }
         let inp = input.i8, out = output.i8
         let (actMin, actMax) = actQ
