@@ -160,8 +160,9 @@ def tf_convert(pb, inp, out, shape, calib_path, dest):
     if r.returncode != 0:
         if os.path.exists(dest):
             os.remove(dest)
-        lines = [l for l in r.stderr.strip().splitlines() if l.strip()]
-        why = lines[-1] if lines else f"exit status {r.returncode}"
+        lines = [l.strip() for l in r.stderr.strip().splitlines() if l.strip()]
+        errors = [l for l in lines if "error:" in l and "tf.entry_function" not in l]
+        why = (errors or lines or [f"exit status {r.returncode}"])[0]
         return {"not_written": f"TF {tf.__version__}'s converter failed: {why[:400]}"}
     with open(dest, "rb") as f:
         data = f.read()
@@ -169,7 +170,8 @@ def tf_convert(pb, inp, out, shape, calib_path, dest):
 
 
 def int8_error(path, inputs, reference):
-    """TF's int8 model run on LiteRT, max and mean abs error against TF's float outputs."""
+    """A TFLite model (float, or int8 with int8 I/O) run on LiteRT: max and mean abs error
+    against TF's float outputs."""
     from ai_edge_litert.interpreter import Interpreter
     it = Interpreter(model_path=path)
     it.allocate_tensors()
@@ -177,11 +179,78 @@ def int8_error(path, inputs, reference):
     (si, zi), (so, zo) = i["quantization"], o["quantization"]
     outs = []
     for x in inputs:
-        it.set_tensor(i["index"], np.clip(np.round(x / si + zi), -128, 127).astype(np.int8).reshape(i["shape"]))
+        if i["dtype"] == np.int8:
+            it.set_tensor(i["index"], np.clip(np.round(x / si + zi), -128, 127).astype(np.int8).reshape(i["shape"]))
+        else:
+            it.set_tensor(i["index"], x.reshape(i["shape"]).astype(np.float32))
         it.invoke()
-        outs.append((it.get_tensor(o["index"]).astype(np.float32) - zo) * so)
+        y = it.get_tensor(o["index"])
+        outs.append((y.astype(np.float32) - zo) * so if o["dtype"] == np.int8 else y)
     diff = np.abs(np.stack(outs).reshape(reference.shape) - reference)
     return {"max_abs_vs_tf_float": float(diff.max()), "mean_abs_vs_tf_float": float(diff.mean())}
+
+
+UNROLLED_CHILD = r"""
+import os, sys, numpy as np
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow as tf
+weights, calib, dest, quantize = sys.argv[1:5]
+wt = np.load(weights)
+kernel, bias, w, b = wt["kernel"], wt["bias"], wt["w"], wt["b"]
+calib = np.load(calib)
+steps, features = calib.shape[-2:]
+units = kernel.shape[1] // 4
+
+@tf.function(input_signature=[tf.TensorSpec([1, steps, features], tf.float32)])
+def model(x):
+    # BasicLSTMCell (rnn_cell_impl.py) over a Python loop: the same computation, no while frame.
+    c = tf.zeros([1, units]); h = tf.zeros([1, units])
+    for t in range(steps):
+        gates = tf.nn.bias_add(tf.matmul(tf.concat([x[:, t, :], h], 1), kernel), bias)
+        i, j, f, o = tf.split(gates, 4, axis=1)
+        c = c * tf.sigmoid(f + 1.0) + tf.sigmoid(i) * tf.tanh(j)
+        h = tf.tanh(c) * tf.sigmoid(o)
+    return tf.nn.softmax(tf.matmul(h, w) + b)
+
+conv = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
+if quantize == "int8":
+    def representative():
+        for s in calib:
+            yield [s.reshape(1, steps, features)]
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+open(dest, "wb").write(conv.convert())
+"""
+
+
+def unrolled_references(name, weights, calib_path, heldout, outputs, entry):
+    """TF's converter on the same cell unrolled by Python (TF cannot convert the while frame):
+    its float and int8 models, and their error against TF's outputs of the GraphDef."""
+    npz = os.path.join(HERE, "tf1_lstm", f"{name}_weights.tmp.npz")
+    np.savez(npz, **weights)
+    try:
+        for kind in ("float", "int8"):
+            dest = os.path.join(HERE, "reference", "tf1_lstm", f"{name}_unrolled_tf{'_int8' if kind == 'int8' else ''}.tflite")
+            r = subprocess.run([sys.executable, "-c", UNROLLED_CHILD, npz, calib_path, dest, kind], capture_output=True, text=True, timeout=1800)
+            if r.returncode != 0:
+                entry[f"tf_unrolled_{kind}"] = {"not_written": (r.stderr.strip().splitlines() or ["?"])[-1][:400]}
+                continue
+            with open(dest, "rb") as f:
+                data = f.read()
+            result = {"file": os.path.relpath(dest, HERE), "sha256": hashlib.sha256(data).hexdigest()}
+            result.update(int8_error(dest, heldout, outputs))
+            entry[f"tf_unrolled_{kind}"] = result
+            print(" ", f"unrolled {kind}", result)
+    finally:
+        os.remove(npz)
+
+
+def graph_constant(gd, name):
+    node = next(n for n in gd.node if n.name == name)
+    return tf.make_ndarray(node.attr["value"].tensor)
 
 
 def save(path, arr):
@@ -227,6 +296,7 @@ def main():
     entry = {"file": os.path.relpath(DIGITS_PB, HERE), "ops": sorted({n.op for n in gd.node}),
              "tf_accuracy": float((outputs.reshape(len(y_held), -1).argmax(1) == y_held).mean())}
     references("tf1_lstm_digits", DIGITS_PB, "digits", "probabilities", calib, heldout, outputs, entry)
+    unrolled_references("tf1_lstm_digits", weights, os.path.join(HERE, "calib", "tf1_lstm_digits_calib.npy"), heldout, outputs, entry)
     manifest["models"]["tf1_lstm_digits"] = entry
 
     pb = os.path.join(args.corpus, "Basic_LSTM_S.pb")
@@ -241,6 +311,8 @@ def main():
         save(os.path.join(HERE, "heldout", "corpus_Basic_LSTM_S_tf_outputs.npy"), outputs)
         entry = {"source": "../shared/models/graphdef/Basic_LSTM_S.pb", "source_sha256": corpus_refs.sha256(pb)}
         references("corpus_Basic_LSTM_S", pb, corpus_refs.INPUT, corpus_refs.OUTPUT, calib, heldout, outputs, entry)
+        weights = {k: graph_constant(gd, n) for k, n in (("kernel", "lstm/rnn/basic_lstm_cell/kernel"), ("bias", "lstm/rnn/basic_lstm_cell/bias"), ("w", "W_o"), ("b", "b_o"))}
+        unrolled_references("corpus_Basic_LSTM_S", weights, os.path.join(HERE, "calib", "corpus_Basic_LSTM_S_calib.npy"), heldout, outputs, entry)
         manifest["models"]["Basic_LSTM_S"] = entry
     else:
         print(f"{pb} not found: Basic_LSTM_S references not made")
