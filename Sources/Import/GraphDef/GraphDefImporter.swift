@@ -163,10 +163,6 @@ package struct GraphDefLowering {
 
     package static func hint(for ops: Set<String>) -> String? {
         var hints: [String] = []
-        let controlFlow = ["Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond"].filter(ops.contains)
-        if !controlFlow.isEmpty {
-            hints.append("\(controlFlow.joined(separator: "/")) are TF1 control flow (a while loop or cond), which has no TFLite builtin equivalent")
-        }
         if ops.contains(where: { $0.hasPrefix("TensorArray") }) {
             hints.append("TensorArray ops belong to TF1 dynamic RNN loops")
         }
