@@ -132,23 +132,28 @@ def run(gd, input_name, output_name, inputs):
             return np.stack([sess.run(y, {x: xi}) for xi in inputs]).astype(np.float32)
 
 
+# Both child programs: TF's full-int8 settings (int8 I/O), as generate_graphdef_refs.py uses.
+FULL_INT8 = r"""
+def full_int8(conv, samples):
+    samples = list(samples)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(samples)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+"""
+
 CONVERT_CHILD = r"""
 import os, sys, numpy as np
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
+""" + FULL_INT8 + r"""
 pb, inp, out, shape, calib, dest = sys.argv[1:7]
 shape = [int(s) for s in shape.split(",")]
 conv = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(pb, [inp], [out], {inp: shape})
 if calib != "-":
     samples = np.load(calib)
-    def representative():
-        for s in samples:
-            yield [s]
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    full_int8(conv, ([s] for s in samples))
 open(dest, "wb").write(conv.convert())
 """
 
@@ -194,6 +199,7 @@ UNROLLED_CHILD = r"""
 import os, sys, numpy as np
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf
+""" + FULL_INT8 + r"""
 weights, calib, dest, quantize = sys.argv[1:5]
 wt = np.load(weights)
 kernel, bias, w, b = wt["kernel"], wt["bias"], wt["w"], wt["b"]
@@ -214,14 +220,7 @@ def model(x):
 
 conv = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
 if quantize == "int8":
-    def representative():
-        for s in calib:
-            yield [s.reshape(1, steps, features)]
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = representative
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    full_int8(conv, ([s.reshape(1, steps, features)] for s in calib))
 open(dest, "wb").write(conv.convert())
 """
 
