@@ -22,6 +22,7 @@ extension PassRegistry {
             entry(DensifySparseConstants.self) { options in try DensifySparseConstants(options: options) },
             entry(FoldFloat16Constants.self) { options in try FoldFloat16Constants(options: options) },
             entry(DequantizeHybridWeights.self) { options in try DequantizeHybridWeights(options: options) },
+            entry(SplitConcatFullyConnected.self) { options in try SplitConcatFullyConnected(options: options) },
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
             entry(OptimizeMemory.self) { options in try OptimizeMemory(options: options) },

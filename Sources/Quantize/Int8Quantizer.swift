@@ -427,6 +427,10 @@ public enum Int8Quantizer {
                 default: continue
                 }
                 guard let out = graph.ops[i].outputs.first else { continue }
+                // SPLIT, SPLIT_V, UNPACK: every output shares the parameters.
+                for other in graph.ops[i].outputs.dropFirst() where !other.isAbsent && isInt8.contains(other.raw) {
+                    groups.union(out.raw, other.raw)
+                }
                 for k in operands {
                     let v = graph.ops[i].inputs[k]
                     guard !v.isAbsent, isInt8.contains(v.raw) else { continue }

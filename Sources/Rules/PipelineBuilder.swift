@@ -45,7 +45,7 @@ public enum PipelineBuilder {
     ///    every rewrite);
     /// 3. `check-target` when a rules file named a target: the firmware must load and run the
     ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
-    /// 4. `dequantize-hybrid-weights` then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
+    /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
     ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
     ///    second one after it checks the kernels too;
     /// 5. `optimize-memory` after all of them: the arena depends on the final ops and types
@@ -66,6 +66,9 @@ public enum PipelineBuilder {
             // The quantizer quantizes float ops: a hybrid op's int8 weights go back to float
             // first, so it becomes full int8 (without calibration it stays, and the check names it).
             if !request.disabled.contains(DequantizeHybridWeights.name) { passes.append(DequantizeHybridWeights()) }
+            // A feature concat before FULLY_CONNECTED (a TF1 LSTM cell) would force one int8 scale
+            // on all its parts.
+            if !request.disabled.contains(SplitConcatFullyConnected.name) { passes.append(SplitConcatFullyConnected()) }
             if let target { passes.append(CheckTarget(target: target, kernels: false)) }
             passes.append(q)
         }

@@ -70,6 +70,8 @@ package struct GraphDefLowering {
     package var tensors: [TFTensorRef: ValueID] = [:]
     /// Constants made during lowering, so folding does not re-read buffers.
     package var constants: [ValueID: ConstantTensor] = [:]
+    /// TF1 control flow and TensorArrays (GraphDefControlFlow.swift): dead tensors, arrays.
+    package var controlFlow = GraphDefControlFlowState()
 
     package init(topology: GraphDefTopology) {
         self.topology = topology
@@ -81,6 +83,7 @@ package struct GraphDefLowering {
     package static let passThroughOps: Set<String> = ["Identity", "Snapshot", "StopGradient", "PreventGradient", "PlaceholderWithDefault", "IdentityN"]
     package static func isSupported(_ op: String) -> Bool {
         op == "Const" || op == "Placeholder" || op == "NoOp" || passThroughOps.contains(op) || lowerings[op] != nil
+            || controlFlowOps.contains(op)
     }
 
     package mutating func run(_ options: GraphDefImportOptions) throws {
@@ -139,7 +142,7 @@ package struct GraphDefLowering {
         let order = try topology.executionOrder(needed: needed, cuts: cuts)
 
         for input in inputs { try addGraphInput(input) }
-        for i in order where !cuts.contains(i) { try lower(topology.nodes[i]) }
+        try lowerNodes(order, cuts: cuts)
 
         for (o, node) in zip(outputs, outputNodes) {
             guard let v = tensors[o.tensor] else {
@@ -160,10 +163,6 @@ package struct GraphDefLowering {
 
     package static func hint(for ops: Set<String>) -> String? {
         var hints: [String] = []
-        let controlFlow = ["Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond"].filter(ops.contains)
-        if !controlFlow.isEmpty {
-            hints.append("\(controlFlow.joined(separator: "/")) are TF1 control flow (a while loop or cond), which has no TFLite builtin equivalent")
-        }
         if ops.contains(where: { $0.hasPrefix("TensorArray") }) {
             hints.append("TensorArray ops belong to TF1 dynamic RNN loops")
         }
@@ -335,8 +334,11 @@ package struct GraphDefLowering {
     /// or a graph output reads it: a Const node whose data is transposed or folded into
     /// something else is never copied into the model.
     package mutating func addConstant(_ t: ConstantTensor, name: String, node: String) -> ValueID {
+        // An unrolled loop recomputes its loop-invariant constants in every iteration: share them.
+        if let shared = controlFlow.sharedConstants?[t] { return shared }
         let v = graph.addValue(Value(name: name, type: t.type, shape: t.shape, provenance: node))
         constants[v] = t
+        controlFlow.sharedConstants?[t] = v
         return v
     }
 

@@ -52,5 +52,17 @@ extension GraphDefLowering {
         "StridedSlice": { try $0.lowerStridedSlice($1, $2) },
         "Pack": { try $0.lowerPack($1, $2) },
         "Cast": { try $0.lowerCast($1, $2) },
+        // Recurrent graphs: cutting tensors apart, constant generators, loop conditions
+        "Split": { try $0.lowerSplit($1, $2) },
+        "SplitV": { try $0.lowerSplitV($1, $2) },
+        "Unpack": { try $0.lowerUnpack($1, $2) },
+        "Range": { try $0.lowerRange($1, $2) },
+        "Fill": { try $0.lowerFill($1, $2) },
+        "Less": { try $0.lowerPredicate($1, $2, .less) },
+        "LessEqual": { try $0.lowerPredicate($1, $2, .lessEqual) },
+        "Greater": { try $0.lowerPredicate($1, $2, .greater) },
+        "GreaterEqual": { try $0.lowerPredicate($1, $2, .greaterEqual) },
+        "LogicalAnd": { try $0.lowerPredicate($1, $2, .logicalAnd) },
+        "LogicalOr": { try $0.lowerPredicate($1, $2, .logicalOr) },
     ]
 }

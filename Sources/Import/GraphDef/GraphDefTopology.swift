@@ -112,6 +112,8 @@ package struct GraphDefTopology {
                 if k < inputs.count {
                     stack[stack.count - 1].next += 1
                     guard let ref = inputs[k], let j = index[ref.node] else { continue }
+                    // A TF1 while loop's back edge (NextIteration → Merge) is not a dependency.
+                    if isBackEdge(from: j, to: i) { continue }
                     switch colour[j] {
                     case 0:
                         colour[j] = 1
@@ -132,5 +134,11 @@ package struct GraphDefTopology {
             }
         }
         return order
+    }
+
+    /// Whether node `consumer` reads node `producer` along a TF1 while loop's back edge: a
+    /// Merge reading a NextIteration (the value for the next iteration).
+    package func isBackEdge(from producer: Int, to consumer: Int) -> Bool {
+        nodes[consumer].op == "Merge" && nodes[producer].op == "NextIteration"
     }
 }

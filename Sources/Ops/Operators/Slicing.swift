@@ -27,6 +27,10 @@ extension OperatorTable {
                 (s.input(1) == .int32, 3, "int32 input"),
                 (s.input(1) == .int8, 2, "int8 input"),
             ])
+        }, quantization: { _, _ in
+            // split.cc copies int8 bytes unchanged: every output keeps the data's scale and zero
+            // point (quantization_spec.md SPLIT: "restriction: same as input"); the axis stays int32.
+            .init(roles: [.passThrough, .activation], output: .sameAsAllInputs)
         }, kernel: { c in try SplitKernel(c, .split) }, shape: { s in
             // split.cc: the data (input 1) cut into equal pieces along the constant axis (input 0).
             guard let axis = s.constant(0)?.values, axis.count == 1 else { return nil }
@@ -42,6 +46,9 @@ extension OperatorTable {
                 (s.input(0) == .int16 && s.output(0) == .int16, 4, "int16 input and output"),
                 (s.input(0) == .float16 || s.input(0) == .bfloat16, 5, "\(s.name(s.input(0))) input"),
             ])
+        }, quantization: { _, _ in
+            // unpack.cc copies int8 bytes unchanged: the outputs keep the input's parameters.
+            .init(roles: [.activation], output: .sameAsInput)
         }, kernel: { c in
             // UnpackOptions: 0 num, 1 axis.
             guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }
@@ -54,7 +61,10 @@ extension OperatorTable {
             // unpack.cc: no Init, no Prepare. TfLiteUnpackParams: num, axis.
             MicroKernelFootprint(builtinData: .options(ints: 2), tempTensors: [])
         }),
-        OperatorDefinition(.splitV, version: int8InputVersion, kernel: { c in try SplitKernel(c, .splitV) }, shape: { s in
+        OperatorDefinition(.splitV, version: int8InputVersion, quantization: { _, _ in
+            // split_v.cc copies int8 bytes unchanged, like SPLIT; sizes and axis stay int32.
+            .init(roles: [.activation, .passThrough, .passThrough], output: .sameAsInput)
+        }, kernel: { c in try SplitKernel(c, .splitV) }, shape: { s in
             // split_v.cc: the sizes (input 1, one −1 for the rest) along the constant axis (input 2).
             guard let sizes = s.vector(1), let axis = s.constant(2)?.values, axis.count == 1 else { return nil }
             return pieces(s.shape(0), axis: axis[0], sizes: sizes, count: s.op.outputs.count, keepAxis: true)

@@ -71,25 +71,6 @@ final class GraphDefCorpusTests: XCTestCase {
         }
     }
 
-    func testBasicLSTMNamesItsControlFlowOps() throws {
-        let path = try TestPaths.corpusGraph("Basic_LSTM_S")
-        XCTAssertThrowsError(try cut(path)) { error in
-            let text = String(describing: error)
-            XCTAssertTrue(text.hasPrefix("unsupported TensorFlow ops: "), text)
-            for op in ["Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond", "TensorArrayV3", "TensorArrayReadV3", "TensorArrayScatterV3"] {
-                XCTAssertTrue(text.contains("\(op) ("), "\(op) missing from: \(text)")
-            }
-            XCTAssertTrue(text.contains("Enter (LSTM-Layer/lstm/rnn/while/Enter)"), text)
-            XCTAssertTrue(text.contains("TF1 control flow"), text)
-            XCTAssertFalse(text.contains("\n"))
-            // Each op type once.
-            XCTAssertEqual(text.components(separatedBy: "Enter (").count, 2, text)
-        }
-        let r = try runTool([path, "--input-arrays", "Mfcc", "-o", try TestPaths.temporaryDirectory().appendingPathComponent("lstm.tflite").path])
-        XCTAssertEqual(r.status, 2)
-        XCTAssertTrue(r.stderr.hasPrefix("tfrewrite: error: unsupported TensorFlow ops: "), r.stderr)
-    }
-
     func testWithoutACutTheAudioFrontEndIsNamed() throws {
         let path = try TestPaths.corpusGraph("DS_CNN_S")
         XCTAssertThrowsError(try ModelLoader.load(path: path)) { error in
