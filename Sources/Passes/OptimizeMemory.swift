@@ -45,11 +45,7 @@ public struct OptimizeMemory: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let bits = try options.int("pointer_bits", default: 32) ?? 32
-        guard let width = PointerWidth(rawValue: bits) else {
-            throw PassError.badOption(pass: Self.name, option: "pointer_bits", message: "expected 32 or 64, got \(bits)", location: options.location)
-        }
-        self.init(build: .standard(width))
+        self.init(build: try options.tflmBuild(pass: Self.name))
     }
 
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {

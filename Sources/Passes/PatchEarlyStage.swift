@@ -37,8 +37,9 @@ import Rewrite
 /// the receptive field's halo, which is computed again: the note reports the stage's
 /// multiply-accumulates before and after.
 ///
-/// The stage end and the patch grid (up to 4×4) are chosen by replaying TFLM's allocation
-/// (`ArenaReport`) for every candidate; the model changes only when one needs strictly less (a
+/// The stage end (up to 12 layers; the search stops two ends after the last that helped) and
+/// the patch grid (up to 4×4) are chosen by replaying TFLM's allocation (`ArenaReport`) for
+/// every candidate; the model changes only when one needs strictly less (a
 /// smaller minimum arena_size, or the same and a smaller total). Part of `optimize-memory`;
 /// also a pass of its own (`pointer_bits`: 32, default, or 64).
 public struct PatchEarlyStage: GraphPass {
@@ -47,6 +48,8 @@ public struct PatchEarlyStage: GraphPass {
 
     /// Patch rows and columns tried, each at most this many.
     public static let maximumGrid = 4
+    /// Layers a stage has at most (MCUNetV2's stages end within the first few blocks).
+    public static let maximumStageLayers = 12
 
     public var build: TFLMBuild
 
@@ -55,11 +58,7 @@ public struct PatchEarlyStage: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let bits = try options.int("pointer_bits", default: 32) ?? 32
-        guard let width = PointerWidth(rawValue: bits) else {
-            throw PassError.badOption(pass: Self.name, option: "pointer_bits", message: "expected 32 or 64, got \(bits)", location: options.location)
-        }
-        self.init(build: .standard(width))
+        self.init(build: try options.tflmBuild(pass: Self.name))
     }
 
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
@@ -101,7 +100,12 @@ public struct PatchEarlyStage: GraphPass {
         guard model.subgraphs.count == 1 else { return nil }
         var best: Found?
         for chain in StageChain.chains(in: model.subgraphs[0]) {
-            for end in chain.layers.indices {
+            // Once a stage end has helped, longer stages that keep not helping end the search
+            // (each candidate is a full replay).
+            var endsWithoutGain: Int?
+            for end in chain.layers.indices.prefix(maximumStageLayers) {
+                if let n = endsWithoutGain, n >= 2 { break }
+                endsWithoutGain = endsWithoutGain.map { $0 + 1 }
                 let stage = Array(chain.layers[...end])
                 let last = stage[end]
                 for rows in 1...min(maximumGrid, last.outHeight) {
@@ -111,6 +115,7 @@ public struct PatchEarlyStage: GraphPass {
                         else { continue }
                         let bar = best.map { ($0.report.minArenaBytes, $0.report.totalBytes) } ?? (baseline.minArenaBytes, baseline.totalBytes)
                         guard (report.minArenaBytes, report.totalBytes) < bar else { continue }
+                        endsWithoutGain = 0
                         best = Found(
                             model: built.model, report: report, stageOps: stage.map { model.subgraphs[0].ops[$0.op].name },
                             firstOp: stage.map(\.op).min() ?? 0, rows: rows, columns: columns,
@@ -120,6 +125,17 @@ public struct PatchEarlyStage: GraphPass {
             }
         }
         return best
+    }
+}
+
+extension PassOptions {
+    /// The TFLM build the memory passes size for: option `pointer_bits`, 32 (default) or 64.
+    func tflmBuild(pass: String) throws -> TFLMBuild {
+        let bits = try int("pointer_bits", default: 32) ?? 32
+        guard let width = PointerWidth(rawValue: bits) else {
+            throw PassError.badOption(pass: pass, option: "pointer_bits", message: "expected 32 or 64, got \(bits)", location: location)
+        }
+        return .standard(width)
     }
 }
 
