@@ -27,13 +27,16 @@ import Rewrite
 /// `OpOrderSearch` proposes the orders and replays each in full (planner, persistent tail,
 /// minimum arena_size); the model changes only when one needs strictly less than the written
 /// order (a smaller minimum arena_size, or the same and a smaller total), so neither grows.
+/// Then, on a CNN whose first layers set the arena, `PatchEarlyStage` runs those layers in
+/// overlapping spatial patches when that needs less (and the order search runs once more on
+/// the result); outputs stay bit-identical there too.
 /// Models with several subgraphs keep their order (the search plans the main subgraph alone);
 /// models the replay cannot size (ops without a declared footprint, an OfflineMemoryAllocation
 /// plan) are left alone with a note. Option `pointer_bits` (32, default, or 64) picks the TFLM
 /// build that is sized.
 public struct OptimizeMemory: GraphPass {
     public static let name = "optimize-memory"
-    public static let summary = "reorder ops (topological orders only) so TFLM's tensor arena is smaller; outputs unchanged"
+    public static let summary = "reorder ops (topological orders only) and run a CNN's first layers in patches so TFLM's tensor arena is smaller; outputs unchanged"
 
     public var build: TFLMBuild
 
@@ -42,11 +45,7 @@ public struct OptimizeMemory: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let bits = try options.int("pointer_bits", default: 32) ?? 32
-        guard let width = PointerWidth(rawValue: bits) else {
-            throw PassError.badOption(pass: Self.name, option: "pointer_bits", message: "expected 32 or 64, got \(bits)", location: options.location)
-        }
-        self.init(build: .standard(width))
+        self.init(build: try options.tflmBuild(pass: Self.name))
     }
 
     public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
@@ -63,11 +62,28 @@ public struct OptimizeMemory: GraphPass {
             context.notes.append("note: \(Self.name): left the op order as it is: \(error)")
             return false
         }
-        guard search.improved else { return false }
-        model = OpOrderSearch.reordered(compacted, search.order)
-        context.notes.append(
-            "note: \(Self.name): TFLM arena (\(build.pointerWidth.rawValue)-bit): head \(search.originalHeadBytes) → \(search.headBytes), "
-                + "total \(search.originalTotalBytes) → \(search.totalBytes), minimum arena_size \(search.originalMinArenaBytes) → \(search.minArenaBytes) bytes")
-        return true
+        var changed = false
+        if search.improved {
+            model = OpOrderSearch.reordered(compacted, search.order)
+            compacted = model
+            changed = true
+            context.notes.append(
+                "note: \(Self.name): TFLM arena (\(build.pointerWidth.rawValue)-bit): head \(search.originalHeadBytes) → \(search.headBytes), "
+                    + "total \(search.originalTotalBytes) → \(search.totalBytes), minimum arena_size \(search.originalMinArenaBytes) → \(search.minArenaBytes) bytes")
+        }
+        // Then the CNN early-stage patches (PatchEarlyStage.swift), kept only when they need less.
+        if let baseline = try? ArenaReport.analyze(compacted, build: build), let patched = PatchEarlyStage.best(compacted, build: build, baseline: baseline) {
+            model = patched.model
+            changed = true
+            context.notes.append(patched.note(Self.name, baseline: baseline))
+            // The patches' ops in another order may need less again.
+            if let again = try? OpOrderSearch.search(model, build: build, original: patched.report), again.improved {
+                model = OpOrderSearch.reordered(model, again.order)
+                context.notes.append(
+                    "note: \(Self.name): then reordered: head \(again.originalHeadBytes) → \(again.headBytes), total \(again.originalTotalBytes) → \(again.totalBytes), "
+                        + "minimum arena_size \(again.originalMinArenaBytes) → \(again.minArenaBytes) bytes")
+            }
+        }
+        return changed
     }
 }

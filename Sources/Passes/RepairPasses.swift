@@ -26,6 +26,7 @@ extension PassRegistry {
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
             entry(OptimizeMemory.self) { options in try OptimizeMemory(options: options) },
+            entry(PatchEarlyStage.self) { options in try PatchEarlyStage(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]

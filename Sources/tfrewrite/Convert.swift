@@ -194,9 +194,12 @@ struct Convert: ParsableCommand {
         // Over --arena-limit: try the op reordering before giving up (issue 14).
         if memoryOptimization == nil, try !arena.fits(model, model: input) {
             var reorder = OptimizeMemory(build: arena.pointer.build)
+            let notesBefore = context.notes.count
             if try reorder.run(on: &model, context: &context) {
                 context.changedPasses.append(OptimizeMemory.name)
-                if !common.quiet, let note = context.notes.last { writeStderr("tfrewrite: \(note) (to fit --arena-limit)\n") }
+                if !common.quiet {
+                    for note in context.notes[notesBefore...] { writeStderr("tfrewrite: \(note) (to fit --arena-limit)\n") }
+                }
             }
         }
         try arena.check(model, model: input, consequence: "; nothing written")

@@ -109,17 +109,23 @@ struct ArenaLimitFlag: ParsableArguments {
     }
 
     /// Throws a CLI error when `m` does not fit; `consequence` ends the message. The message
-    /// says whether another op order (`--optimize memory`) would fit.
+    /// says whether `--optimize memory` (op order, CNN patches) would make it fit.
     func check(_ m: Model, model: String, consequence: String = "") throws {
         guard let limit = arenaLimit else { return }
         let report = try arenaReport(m, build: pointer.build, model: model)
         guard report.minArenaBytes > limit else { return }
         let peak = report.peak.map { "; peak at op #\($0.index) \($0.op) with \($0.liveBytes) bytes live: \($0.liveTensors.map { "'\($0)'" }.joined(separator: ", "))" } ?? ""
         var reordering = ""
-        if let search = try? OpOrderSearch.search(m, build: pointer.build, original: report), search.minArenaBytes < report.minArenaBytes {
-            reordering = search.minArenaBytes <= limit
-                ? "; another op order fits in \(search.minArenaBytes) bytes (--optimize memory)"
-                : "; no op order fits (the best needs \(search.minArenaBytes) bytes)"
+        // What --optimize memory would make of it (op order, then CNN patches).
+        var optimized = m
+        var context = PassContext()
+        var optimizer = OptimizeMemory(build: pointer.build)
+        if (try? optimizer.run(on: &optimized, context: &context)) == true, let better = try? ArenaReport.analyze(optimized, build: pointer.build),
+            better.minArenaBytes < report.minArenaBytes
+        {
+            reordering = better.minArenaBytes <= limit
+                ? "; --optimize memory fits it in \(better.minArenaBytes) bytes"
+                : "; --optimize memory does not make it fit (it needs \(better.minArenaBytes) bytes)"
         }
         throw CLIError("\(model): needs a \(report.minArenaBytes)-byte TFLM arena (\(report.pointerWidth.rawValue)-bit), over --arena-limit \(limit)\(peak)\(reordering)\(consequence)")
     }

@@ -28,15 +28,29 @@ extension OperatorTable {
             guard case .pad = c.op.kind else { throw Unsupported("no kernel for this op") }
             return try PadKernel(c, withConstant: false)
         },
-        shape: padShape
+        shape: padShape,
+        microFootprint: padFootprint
     )
 
     static let padV2 = OperatorDefinition(
         .padV2,
         version: padVersion,
         kernel: { c in try PadKernel(c, withConstant: true) },
-        shape: padShape
+        shape: padShape,
+        microFootprint: padFootprint
     )
+
+    /// TFLM pad_common.cc: PadInit allocates OpData { PadParams params; int32_t
+    /// output_zero_point; } (pad.h; PadParams from kernels/internal/types.h: int8 count,
+    /// int32[5], int8 count, int32[5], uint8 ResizingCategory); PadPrepare reads input 0,
+    /// the paddings, PADV2's constant value, then the output. ParsePad and ParsePadV2
+    /// allocate no builtin data (flatbuffer_conversions.cc).
+    static let padFootprint: @Sendable (MicroFootprintContext) throws -> MicroKernelFootprint = { c in
+        let padParams = CStruct([.int8, .array(.int32, 5), .int8, .array(.int32, 5), .int8])
+        let opData = CStruct([.nested(padParams), .int32])
+        let constant: [TempTensor] = c.inputs.count > 2 && c.inputs[2] != nil ? [.input(2)] : []
+        return MicroKernelFootprint(initBuffers: [c.size(opData)], tempTensors: [.input(0), .input(1)] + constant + [.output(0)])
+    }
 
     /// LiteRT kernels/pad.cc ResizeOutputTensor: paddings is a [rank, 2] constant of
     /// non-negative (before, after) pairs added to each dimension.
