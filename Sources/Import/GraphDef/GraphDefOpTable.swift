@@ -52,5 +52,8 @@ extension GraphDefLowering {
         "StridedSlice": { try $0.lowerStridedSlice($1, $2) },
         "Pack": { try $0.lowerPack($1, $2) },
         "Cast": { try $0.lowerCast($1, $2) },
+        "GatherV2": { try $0.lowerGatherV2($1, $2) },
+        "Split": { try $0.lowerSplit($1, $2) },
+        "Fill": { try $0.lowerFill($1, $2) },
     ]
 }
