@@ -184,6 +184,11 @@ extension GraphDefLowering {
             throw node.invalid("DstT is missing or not a TFLite type")
         }
         if value(x).dtype == dtype { return [x] }
+        if !isConstant(x), value(x).dtype == .float32, dtype == .int32 {
+            // Float indices made int32 for a GATHER (Keras's Embedding casts its input); TFLite's
+            // CAST truncates toward zero as TF's Cast does (cast.cc: static_cast).
+            return [emit(.builtin(.cast, options: nil), [x], node: node, dtype: .int32, shape: value(x).shape)]
+        }
         guard let t = constant(x), let cast = ConstantEvaluator.cast(t, to: dtype) else {
             throw node.invalid("a run-time cast from \(value(x).dtype.name) to \(dtype.name) is not supported (only constants are cast)")
         }
