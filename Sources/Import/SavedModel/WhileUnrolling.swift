@@ -135,7 +135,7 @@ package struct WhileUnroller {
             lists[out(0)] = TensorList(source: nil, items: Array(repeating: nil, count: n))
             return
         case "TensorListGetItem":
-            guard data.count >= 2, let list = lists[data[0]], let i = known[data[1]]?.first else {
+            guard data.count >= 2, let list = lists[data[0]], let i = known[data[1]]?.first, abs(i) < 1 << 31 else {
                 throw fail("TensorListGetItem '\(name)': the list or the index is not known when the graph is read")
             }
             if let source = list.source {
@@ -232,9 +232,10 @@ package struct WhileUnroller {
         case "Maximum": return scalars(max)
         case "Minimum": return scalars(min)
         case "Range":
-            guard a.count == 3, a.allSatisfy({ $0.count == 1 }), a[2][0] != 0 else { return nil }
-            let values = Array(stride(from: a[0][0], to: a[1][0], by: a[2][0]))
-            return values.count <= 64 ? values : nil
+            guard a.count == 3, a.allSatisfy({ $0.count == 1 && abs($0[0]) < 1 << 40 }), a[2][0] != 0 else { return nil }
+            let (start, limit, delta) = (a[0][0], a[1][0], a[2][0])
+            guard (limit - start) / delta <= 64 else { return nil }  // counted before it is built
+            return Array(stride(from: start, to: limit, by: delta))
         case "Max":
             // Reducing a scalar (any axes) or a vector over axis 0.
             guard a.count == 2, !a[0].isEmpty else { return nil }
