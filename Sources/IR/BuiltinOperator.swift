@@ -76,6 +76,7 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let squaredDifference = BuiltinOperator(99)
     public static let mirrorPad = BuiltinOperator(100)
     public static let splitV = BuiltinOperator(102)
+    public static let elu = BuiltinOperator(111)
     public static let quantize = BuiltinOperator(114)
     public static let hardSwish = BuiltinOperator(117)
     public static let ifThenElse = BuiltinOperator(118)

@@ -524,7 +524,11 @@ public enum Int8Quantizer {
                 let op = graph.ops[i]
                 for (k, v) in op.inputs.enumerated() where !v.isAbsent {
                     guard case .weights(let axis) = spec.role(k) else { continue }
-                    let key = "\(v.raw)/\(axis.map(String.init) ?? "t")"
+                    // Constants that share a buffer (cleanup's share_buffers: an unrolled
+                    // recurrent layer's weights, one copy per time step) hold the same data, so
+                    // they get one quantized tensor, read by every step.
+                    let source = graph[v].buffer == .none ? "v\(v.raw)" : "b\(graph[v].buffer.index)/\(graph[v].shape)"
+                    let key = "\(source)/\(axis.map(String.init) ?? "t")"
                     guard let t = model.constant(v) else { continue }
                     if let cached = weightCache[key] {
                         graph.ops[i].inputs[k] = cached

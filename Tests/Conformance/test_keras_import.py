@@ -1,7 +1,7 @@
 """Keras model files (Fixtures/keras/, trained Keras models saved as .keras, Keras 3 .h5 and, when
 the generator had tf_keras, Keras 2 .h5): converted with `--rules micro`, run on LiteRT's
 reference kernels and on TFLM through oracle.py, against Keras's own outputs stored by
-Fixtures/keras/generate.py.
+Fixtures/keras/generate.py and generate_layers.py.
 
   - float: every held-out sample within 1e-5 of Keras;
   - int8 (--quantize int8 with the fixture's calibration samples, float I/O): held-out accuracy
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import harness
+import keras_harness
 import oracle
 
 TFREWRITE = harness.tfrewrite_path()
@@ -28,20 +29,13 @@ DIR = harness.FIXTURES_DIR / "keras"
 SUMMARY = json.loads((DIR / "summary.json").read_text())["models"]
 MODELS = tuple(SUMMARY)
 FORMS = {".keras": "keras", ".h5": "keras", "_keras2.h5": "keras2"}
-
-
-def _run(runtime, model, inputs):
-    result = oracle.run(runtime, model, [[x] for x in inputs])
-    assert not isinstance(result, oracle.RunFailure), f"{runtime}: {result}"
-    return np.stack([run[0] for run in result])
+# Untrained models covering the layer options the trained ones do not (generate_layers.py).
+LAYER_MODELS = ("conv2d_merges", "conv1d_options", "recurrent_options", "bidirectional",
+                "conv_transpose_groups", "sequence_layers", "timedistributed_states", "nested_shared")
 
 
 def _convert(work_dir, source, *args, name):
-    out = work_dir / "keras" / f"{name}.tflite"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = harness.run_tfrewrite(TFREWRITE, source, "--rules", "micro", *args, "-o", out)
-    assert proc.returncode == 0, harness.describe_process(proc)
-    return out
+    return keras_harness.convert(TFREWRITE, work_dir, "keras", source, "--rules", "micro", *args, name=name)
 
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
@@ -52,21 +46,15 @@ def test_float_matches_keras(model, form, runtime, work_dir):
     if not source.exists():
         pytest.skip(f"{source.name} absent (the generator had no tf_keras)")
     out = _convert(work_dir, source, name=f"{model}{form.replace('.', '_')}")
-    inputs = np.load(DIR / f"{model}_inputs.npy")
-    keras = np.load(DIR / f"{model}_{FORMS[form]}.npy")
-    got = _run(runtime, out, inputs)
-    assert np.abs(got.reshape(keras.shape) - keras).max() <= 1e-5
+    keras_harness.assert_float_matches(runtime, out, np.load(DIR / f"{model}_inputs.npy"), np.load(DIR / f"{model}_{FORMS[form]}.npy"))
 
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
 @pytest.mark.parametrize("form", (".keras", ".h5"))
-@pytest.mark.parametrize("model", ("conv2d_merges", "conv1d_options", "recurrent_options", "bidirectional"))
+@pytest.mark.parametrize("model", LAYER_MODELS)
 def test_layer_options_match_keras(model, form, runtime, work_dir):
-    """Untrained models covering the layer options the trained ones do not (generate_layers.py)."""
     out = _convert(work_dir, DIR / "layers" / f"{model}{form}", name=f"layers_{model}{form.replace('.', '_')}")
-    keras = np.load(DIR / "layers" / f"{model}_keras.npy")
-    got = _run(runtime, out, np.load(DIR / "layers" / f"{model}_inputs.npy"))
-    assert np.abs(got.reshape(keras.shape) - keras).max() <= 1e-5
+    keras_harness.assert_float_matches(runtime, out, np.load(DIR / "layers" / f"{model}_inputs.npy"), np.load(DIR / "layers" / f"{model}_keras.npy"))
 
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
@@ -74,13 +62,5 @@ def test_layer_options_match_keras(model, form, runtime, work_dir):
 def test_int8_keeps_accuracy(model, runtime, work_dir):
     out = _convert(work_dir, DIR / f"{model}.keras", "--quantize", "int8", "--calibration",
                    DIR / f"{model}_calib.npy", "--float-io", name=f"{model}_int8")
-    inputs = np.load(DIR / f"{model}_inputs.npy")
-    keras = np.load(DIR / f"{model}_keras.npy")
-    labels = np.load(DIR / f"{model}_labels.npy")
-    got = _run(runtime, out, inputs).reshape(keras.shape)
-    accuracy = float(np.mean(got[:, 0].argmax(-1) == labels))
-    keras_accuracy = SUMMARY[model]["keras_accuracy"]
-    assert abs(accuracy - keras_accuracy) <= 0.005, (accuracy, keras_accuracy)
-    if "tf_int8_max_abs_error" in SUMMARY[model]:
-        error = float(np.abs(got - keras).max())
-        assert error <= SUMMARY[model]["tf_int8_max_abs_error"], (error, SUMMARY[model])
+    keras_harness.assert_int8_keeps_accuracy(runtime, out, np.load(DIR / f"{model}_inputs.npy"), np.load(DIR / f"{model}_keras.npy"),
+                                             np.load(DIR / f"{model}_labels.npy"), SUMMARY[model])

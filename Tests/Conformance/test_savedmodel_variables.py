@@ -1,12 +1,16 @@
-"""TF2 SavedModels with variables (Fixtures/savedmodel_variables/, trained Keras models saved by
-tf.saved_model.save and by Keras 3 model.export): our .tflite, run on LiteRT's reference kernels
-and on TFLM through oracle.py, against Keras's own outputs stored by
-Fixtures/generate_savedmodel_variables.py.
+"""TF2 SavedModels with variables: our .tflite, run on LiteRT's reference kernels and on TFLM
+through oracle.py, against Keras's own outputs.
+
+  - Fixtures/savedmodel_variables/ (Fixtures/generate_savedmodel_variables.py): trained Keras
+    models saved by tf.saved_model.save and by Keras 3 model.export;
+  - Fixtures/keras/savedmodel/ (Fixtures/keras/generate_savedmodels.py): the five trained Keras
+    fixtures of Fixtures/keras/ (CNN, Conv1D, MLP, LSTM, GRU) exported by model.export, so each
+    exists as .keras, .h5 and a SavedModel; the LSTM and GRU hold a While loop.
 
   - float: every held-out sample within 1e-5 of Keras;
   - int8 (--quantize int8 with the fixture's calibration samples, float I/O): held-out accuracy
     within 0.5 points of Keras's, and a largest output error no worse than that of TF 2.21's own
-    int8 conversion of the same SavedModel (summary.json).
+    int8 conversion of the same model (summary.json) where TF could convert it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 import pytest
 
 import harness
+import keras_harness
 import oracle
 
 TFREWRITE = harness.tfrewrite_path()
@@ -29,19 +34,13 @@ SUMMARY = json.loads((DIR / "summary.json").read_text())["models"]
 MODELS = ("mlp_cancer", "cnn_digits")
 LAYOUTS = ("tfsave", "export")
 
-
-def _run(runtime, model, inputs):
-    result = oracle.run(runtime, model, [[x] for x in inputs])
-    assert not isinstance(result, oracle.RunFailure), f"{runtime}: {result}"
-    return np.stack([run[0] for run in result])
+KERAS_DIR = harness.FIXTURES_DIR / "keras"
+KERAS_SUMMARY = json.loads((KERAS_DIR / "summary.json").read_text())["models"]
+KERAS_MODELS = tuple(KERAS_SUMMARY)
 
 
 def _convert(work_dir, source, *args, name):
-    out = work_dir / "savedmodel_variables" / f"{name}.tflite"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    proc = harness.run_tfrewrite(TFREWRITE, source, *args, "-o", out)
-    assert proc.returncode == 0, harness.describe_process(proc)
-    return out
+    return keras_harness.convert(TFREWRITE, work_dir, "savedmodel_variables", source, *args, name=name)
 
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
@@ -49,10 +48,7 @@ def _convert(work_dir, source, *args, name):
 @pytest.mark.parametrize("model", MODELS)
 def test_float_matches_keras(model, layout, runtime, work_dir):
     out = _convert(work_dir, DIR / f"{model}_{layout}", name=f"{model}_{layout}")
-    inputs = np.load(DIR / f"{model}_inputs.npy")
-    keras = np.load(DIR / f"{model}_keras.npy")
-    got = _run(runtime, out, inputs)
-    assert np.abs(got.reshape(keras.shape) - keras).max() <= 1e-5
+    keras_harness.assert_float_matches(runtime, out, np.load(DIR / f"{model}_inputs.npy"), np.load(DIR / f"{model}_keras.npy"))
 
 
 @pytest.mark.parametrize("runtime", oracle.RUNTIMES)
@@ -60,12 +56,21 @@ def test_float_matches_keras(model, layout, runtime, work_dir):
 def test_int8_keeps_accuracy(model, runtime, work_dir):
     out = _convert(work_dir, DIR / f"{model}_export", "--quantize", "int8", "--calibration",
                    DIR / f"{model}_calib.npy", "--float-io", name=f"{model}_int8")
-    inputs = np.load(DIR / f"{model}_inputs.npy")
-    keras = np.load(DIR / f"{model}_keras.npy")
-    labels = np.load(DIR / f"{model}_labels.npy")
-    got = _run(runtime, out, inputs).reshape(keras.shape)
-    accuracy = float(np.mean(got[:, 0].argmax(-1) == labels))
-    keras_accuracy = SUMMARY[model]["keras_accuracy"]
-    assert abs(accuracy - keras_accuracy) <= 0.005, (accuracy, keras_accuracy)
-    error = float(np.abs(got - keras).max())
-    assert error <= SUMMARY[model]["tf_int8_max_abs_error"], (error, SUMMARY[model])
+    keras_harness.assert_int8_keeps_accuracy(runtime, out, np.load(DIR / f"{model}_inputs.npy"), np.load(DIR / f"{model}_keras.npy"),
+                                             np.load(DIR / f"{model}_labels.npy"), SUMMARY[model])
+
+
+@pytest.mark.parametrize("runtime", oracle.RUNTIMES)
+@pytest.mark.parametrize("model", KERAS_MODELS)
+def test_keras_fixture_export_matches_keras(model, runtime, work_dir):
+    out = _convert(work_dir, KERAS_DIR / "savedmodel" / model, "--rules", "micro", name=f"keras_{model}_export")
+    keras_harness.assert_float_matches(runtime, out, np.load(KERAS_DIR / f"{model}_inputs.npy"), np.load(KERAS_DIR / f"{model}_keras.npy"))
+
+
+@pytest.mark.parametrize("runtime", oracle.RUNTIMES)
+@pytest.mark.parametrize("model", KERAS_MODELS)
+def test_keras_fixture_export_int8_keeps_accuracy(model, runtime, work_dir):
+    out = _convert(work_dir, KERAS_DIR / "savedmodel" / model, "--rules", "micro", "--quantize", "int8", "--calibration",
+                   KERAS_DIR / f"{model}_calib.npy", "--float-io", name=f"keras_{model}_export_int8")
+    keras_harness.assert_int8_keeps_accuracy(runtime, out, np.load(KERAS_DIR / f"{model}_inputs.npy"), np.load(KERAS_DIR / f"{model}_keras.npy"),
+                                             np.load(KERAS_DIR / f"{model}_labels.npy"), KERAS_SUMMARY[model])

@@ -154,10 +154,20 @@ extension GraphDefLowering {
         guard attrs.ellipsisMask == 0, attrs.newAxisMask == 0, value(x).dtype == .float32 else {
             throw node.invalid("a run-time strided slice with ellipsis or new-axis masks (or of a non-float tensor) is not supported")
         }
-        let b = int32Constant(begin, name: value(inputs[1]).name, node: node)
-        let e = int32Constant(end, name: value(inputs[2]).name, node: node)
-        let s = int32Constant(strides, name: value(inputs[3]).name, node: node)
-        return [emit(.stridedSlice(attrs), [x, b, e, s], node: node, dtype: .float32, shape: geometry.outputShape.map { Int32($0) })]
+        // TF lets begin/end/strides name only the leading dimensions; TFLM's STRIDED_SLICE wants
+        // one entry per dimension (strided_slice_common.cc), so the rest are spelled out whole.
+        var (fullBegin, fullEnd, fullStrides, fullAttrs) = (begin, end, strides, attrs)
+        for d in begin.count..<max(begin.count, value(x).rank) {
+            fullBegin.append(0)
+            fullEnd.append(0)
+            fullStrides.append(1)
+            fullAttrs.beginMask |= 1 << d
+            fullAttrs.endMask |= 1 << d
+        }
+        let b = int32Constant(fullBegin, name: value(inputs[1]).name, node: node)
+        let e = int32Constant(fullEnd, name: value(inputs[2]).name, node: node)
+        let s = int32Constant(fullStrides, name: value(inputs[3]).name, node: node)
+        return [emit(.stridedSlice(fullAttrs), [x, b, e, s], node: node, dtype: .float32, shape: geometry.outputShape.map { Int32($0) })]
     }
 
     package mutating func lowerPack(_ node: TFNodeDef, _ inputs: [ValueID]) throws -> [ValueID?] {
@@ -184,6 +194,11 @@ extension GraphDefLowering {
             throw node.invalid("DstT is missing or not a TFLite type")
         }
         if value(x).dtype == dtype { return [x] }
+        if !isConstant(x), value(x).dtype == .float32, dtype == .int32 {
+            // Float indices made int32 for a GATHER (Keras's Embedding casts its input); TFLite's
+            // CAST truncates toward zero as TF's Cast does (cast.cc: static_cast).
+            return [emit(.builtin(.cast, options: nil), [x], node: node, dtype: .int32, shape: value(x).shape)]
+        }
         guard let t = constant(x), let cast = ConstantEvaluator.cast(t, to: dtype) else {
             throw node.invalid("a run-time cast from \(value(x).dtype.name) to \(dtype.name) is not supported (only constants are cast)")
         }

@@ -36,6 +36,7 @@ extension GraphDefLowering {
         "Softmax": { try $0.lowerUnary($1, $2, .softmax(beta: 1)) },
         "Rsqrt": { try $0.lowerUnary($1, $2, .builtin(.rsqrt, options: nil)) },
         "Sqrt": { try $0.lowerUnary($1, $2, .builtin(.sqrt, options: nil)) },
+        "Elu": { try $0.lowerUnary($1, $2, .builtin(.elu, options: nil)) },
         // Matrix and batch norm
         "MatMul": { try $0.lowerMatMul($1, $2) },
         "FusedBatchNorm": { try $0.lowerFusedBatchNorm($1, $2) },
@@ -64,5 +65,6 @@ extension GraphDefLowering {
         "GreaterEqual": { try $0.lowerPredicate($1, $2, .greaterEqual) },
         "LogicalAnd": { try $0.lowerPredicate($1, $2, .logicalAnd) },
         "LogicalOr": { try $0.lowerPredicate($1, $2, .logicalOr) },
+        "GatherV2": { try $0.lowerGatherV2($1, $2) },
     ]
 }

@@ -76,6 +76,7 @@ public enum SavedModelImporter {
         if graph.nodes.contains(where: { FunctionInliner.callOps.contains($0.op) }) {
             graph = try FunctionInliner.inline(graph, path: directory)
         }
+        graph = try WhileUnroller.unroll(graph, library: meta.graph.functions, path: directory)
         guard let handle = graph.nodes.first(where: { $0.op == "VarHandleOp" }) else { return graph }
         if let restoreOp = meta.restoreOp {
             // Only for variables the object graph does not place (TF1-style resource variables).

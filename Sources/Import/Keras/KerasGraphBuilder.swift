@@ -22,6 +22,10 @@ package struct KerasGraphBuilder {
     package let weightsOf: (String) throws -> [KerasWeight]
     /// Set while a wrapper (Bidirectional) lowers its inner layer: that layer's weights.
     package var innerWeights: [KerasWeight]?
+    /// Outputs after the first of the layer being lowered (a recurrent layer's return_state).
+    package var extraOutputs: [String] = []
+    /// Inputs declared int32 (index inputs of an Embedding).
+    package var integerInputs: Set<String> = []
 
     package init(path: String, weights: @escaping (String) throws -> [KerasWeight]) {
         self.path = path
@@ -130,10 +134,11 @@ package struct KerasGraphBuilder {
         return name
     }
 
-    package mutating func placeholder(_ name: String, shape: [Int]) -> String {
+    package mutating func placeholder(_ name: String, shape: [Int], dtype: TFDataType = .float) -> String {
         let node = unique(name)
+        if dtype == .int32 { integerInputs.insert(node) }
         nodes.append(TFNodeDef(name: node, op: "Placeholder", attrs: [
-            "dtype": .type(TFDataType.float.rawValue), "shape": .shape(TFTensorShape(dims: shape.map(Int64.init))),
+            "dtype": .type(dtype.rawValue), "shape": .shape(TFTensorShape(dims: shape.map(Int64.init))),
         ]))
         shapes[node] = shape
         return node
@@ -195,8 +200,10 @@ package struct KerasGraphBuilder {
             return emit("Mul", key, [x, s], shape: shape(x))
         case "leaky_relu":
             return leakyRelu(x, slope: 0.2, key)  // keras.activations.leaky_relu's default slope
+        case "elu":
+            return elu(x, alpha: 1, key)
         case let other:
-            throw fail("activation '\(other)' is not supported (linear, relu, relu6, sigmoid, tanh, softmax, silu/swish, leaky_relu)")
+            throw fail("activation '\(other)' is not supported (linear, relu, relu6, sigmoid, tanh, softmax, silu/swish, leaky_relu, elu)")
         }
     }
 

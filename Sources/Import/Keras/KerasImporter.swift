@@ -29,7 +29,7 @@ public enum KerasImporter {
         guard let config = try file.strings(attribute: "model_config", of: ".")?.first else {
             throw KerasImportError.file(path: path, message: "the HDF5 file has no model_config attribute, so it holds weights only (model.save_weights): save the whole model with model.save(\"m.keras\")")
         }
-        return try build(config: Array(config.utf8), path: path) { layer, _ in try legacyWeights(file, layer: layer) }
+        return try build(config: Array(config.utf8), path: path) { _ in .legacy(file) }
     }
 
     /// A Keras 3 archive: config.json plus model.weights.h5 (keras/src/saving/saving_lib.py).
@@ -45,17 +45,17 @@ public enum KerasImporter {
         let config = try member("config.json")
         let weights = try member("model.weights.h5")
         let file = try HDF5Reader.snapshot(image: weights, path: "\(path)[model.weights.h5]")
-        return try build(config: config, path: path) { _, group in try archiveWeights(file, group: group) }
+        return try build(config: config, path: path) { graph in .archive(file, layers: graph.layers) }
     }
 
-    /// Keras 3 saving_lib layout: layers/<group>/vars/0…n; a recurrent layer keeps its weights in
-    /// its cell (layers/<group>/cell/vars).
+    /// Keras 3 saving_lib layout: `group` (layers/<name>) holds vars/0…n; a recurrent layer keeps
+    /// its weights in its cell (cell/vars), a TimeDistributed layer in its wrapped layer (layer/vars).
     static func archiveWeights(_ file: HDF5Snapshot, group: String) throws -> [KerasWeight] {
         // Bidirectional: the forward layer's weights, then the backward layer's.
-        if file.isGroup("layers/\(group)/forward_layer") {
-            return try archiveWeights(file, base: "layers/\(group)/forward_layer/cell/vars") + archiveWeights(file, base: "layers/\(group)/backward_layer/cell/vars")
+        if file.isGroup("\(group)/forward_layer") {
+            return try archiveWeights(file, base: "\(group)/forward_layer/cell/vars") + archiveWeights(file, base: "\(group)/backward_layer/cell/vars")
         }
-        for base in ["layers/\(group)/vars", "layers/\(group)/cell/vars"] where file.isDataset("\(base)/0") {
+        for base in ["\(group)/vars", "\(group)/cell/vars", "\(group)/layer/vars", "\(group)/layer/cell/vars"] where file.isDataset("\(base)/0") {
             return try archiveWeights(file, base: base)
         }
         return []
@@ -117,42 +117,22 @@ public enum KerasImporter {
         return out.lowercased()
     }
 
-    /// `weights(layer name, .keras group)` gives a layer's weight arrays in Keras's order.
-    static func build(config: [UInt8], path: String, weights: @escaping (String, String) throws -> [KerasWeight]) throws -> Model {
+    /// Builds the model from its config and the file's weights.
+    static func build(config: [UInt8], path: String, weights source: (KerasModelConfig) -> KerasWeightSource) throws -> Model {
         let json: JSON
         do { json = try JSON.parse(config) } catch let e as JSONParseError { throw KerasImportError.file(path: path, message: "model config: \(e)") }
         let graph = try KerasModelConfig(json, path: path)
-        let groups = archiveGroups(graph.layers)
-        var builder = KerasGraphBuilder(path: path) { name in try weights(name, groups[name] ?? name) }
-        var tensors: [KerasTensorRef: String] = [:]
-        func tensor(_ ref: KerasTensorRef, for layer: KerasLayerConfig) throws -> String {
-            guard ref.node == 0, ref.tensor == 0, let t = tensors[ref] else {
-                let why = ref.node != 0 || ref.tensor != 0 ? "call \(ref.node), output \(ref.tensor) of layer '\(ref.layer)' (shared layers and layers with several outputs are not supported)" : "layer '\(ref.layer)', which is not defined before it"
-                throw KerasImportError.layer(path: path, layer: layer.name, className: layer.className, message: "reads \(why)")
-            }
-            return t
-        }
+        let lowering = try KerasModelLowering(path: path, graph: graph, source: source(graph))
+        let loaders = lowering.loaders
+        var builder = KerasGraphBuilder(path: path) { name in try loaders[name]?() ?? [] }
         var placeholders: [String] = []
-        for layer in graph.layers {
-            builder.layer = layer
-            builder.layer.className = KerasGraphBuilder.canonicalClassName(layer.className)
-            let output: String
-            if layer.className == "InputLayer" {
-                output = try builder.inputPlaceholder()
-                placeholders.append(output)
-            } else if ["Sequential", "Functional", "Model"].contains(layer.className) {
-                throw KerasImportError.layer(path: path, layer: layer.name, className: layer.className, message: "nested models are not supported yet: build the model flat")
-            } else {
-                guard let lowering = KerasGraphBuilder.lowerings[builder.layer.className] else {
-                    throw KerasImportError.unsupportedLayer(path: path, layer: layer.name, className: layer.className)
-                }
-                output = try lowering(&builder, layer.inputs.map { try tensor($0, for: layer) })
+        let outputs = try lowering.lower(graph, prefix: "", bound: nil, into: &builder, placeholders: &placeholders)
+        let inputs = try graph.inputs.map { ref in
+            guard ref.node == 0, ref.tensor == 0, let k = graph.layers.filter({ $0.className == "InputLayer" }).firstIndex(where: { $0.name == ref.layer }) else {
+                throw KerasImportError.file(path: path, message: "model config: the model input \(ref) is not one of its InputLayers")
             }
-            tensors[KerasTensorRef(layer: layer.name, node: 0, tensor: 0)] = output
+            return placeholders[k]
         }
-        let modelLayer = KerasLayerConfig(className: "Model", name: "", config: .null, inputs: [])
-        let inputs = try graph.inputs.map { try tensor($0, for: modelLayer) }
-        let outputs = try graph.outputs.map { try tensor($0, for: modelLayer) }
         guard Set(inputs) == Set(placeholders) else {
             throw KerasImportError.file(path: path, message: "model config: the model inputs do not match its InputLayers")
         }
@@ -172,7 +152,7 @@ extension KerasGraphBuilder {
             throw fail("has no batch_shape")
         }
         let dtype = option("dtype").flatMap { $0.stringValue ?? $0["config"]?["name"]?.stringValue } ?? "float32"
-        guard dtype == "float32" else { throw fail("input dtype \(dtype) is not supported (float32)") }
+        guard dtype == "float32" || dtype == "int32" else { throw fail("input dtype \(dtype) is not supported (float32, int32)") }
         var shape = [1]
         for d in dims.dropFirst() {
             guard let n = d.intValue, n >= 1, n <= 1 << 24 else {
@@ -181,6 +161,6 @@ extension KerasGraphBuilder {
             shape.append(n)
         }
         guard MemoryBudget.elementCount(shape).map({ $0 <= 1 << 28 }) ?? false else { throw fail("input shape \(shapeText(shape)) is too large") }
-        return placeholder(layer.name, shape: shape)
+        return placeholder(layer.name, shape: shape, dtype: dtype == "int32" ? .int32 : .float)
     }
 }

@@ -35,6 +35,10 @@ extension KerasGraphBuilder {
         "Minimum": { try $0.lowerMerge($1, op: "Minimum") },
         "Average": { try $0.lowerAverage($1) },
         "Concatenate": { try $0.lowerConcatenate($1) },
+        "LayerNormalization": { try $0.lowerLayerNormalization($1) },
+        "Embedding": { try $0.lowerEmbedding($1) },
+        "PReLU": { try $0.lowerPReLU($1) },
+        "ELU": { try $0.lowerELU($1) },
         // Convolution and pooling
         "Conv1D": { try $0.lowerConvolution($1, spatial: 1) },
         "Conv2D": { try $0.lowerConvolution($1, spatial: 2) },
@@ -54,11 +58,15 @@ extension KerasGraphBuilder {
         "ZeroPadding2D": { try $0.lowerZeroPadding($1, spatial: 2) },
         "Cropping1D": { try $0.lowerCropping($1, spatial: 1) },
         "Cropping2D": { try $0.lowerCropping($1, spatial: 2) },
+        "Conv2DTranspose": { try $0.lowerConvTranspose($1) },
+        "UpSampling1D": { try $0.lowerUpSampling($1, spatial: 1) },
+        "UpSampling2D": { try $0.lowerUpSampling($1, spatial: 2) },
         // Recurrent
         "LSTM": { try $0.lowerLSTM($1) },
         "GRU": { try $0.lowerGRU($1) },
         "SimpleRNN": { try $0.lowerSimpleRNN($1) },
         "Bidirectional": { try $0.lowerBidirectional($1) },
+        "TimeDistributed": { try $0.lowerTimeDistributed($1) },
     ]
 
     /// Keras 2 spells some classes differently (module-qualified or pre-rename names).
@@ -75,6 +83,7 @@ extension KerasGraphBuilder {
         case "Convolution1D": "Conv1D"
         case "Convolution2D": "Conv2D"
         case "SeparableConvolution2D": "SeparableConv2D"
+        case "Convolution2DTranspose": "Conv2DTranspose"
         default: name
         }
     }

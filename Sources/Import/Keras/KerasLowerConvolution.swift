@@ -83,13 +83,19 @@ extension KerasGraphBuilder {
 
     mutating func lowerConvolution(_ inputs: [String], spatial: Int) throws -> String {
         let w = try window(spatial: spatial, kernelKey: "kernel_size")
-        guard try int("groups", default: 1) == 1 else { throw fail("grouped convolution (groups > 1) is not supported") }
+        let groups = try int("groups", default: 1)
+        guard groups >= 1 else { throw fail("groups \(groups) must be positive") }
         let filters = try int("filters")
         guard filters >= 1 else { throw fail("filters \(filters) must be positive") }
         let useBias = try bool("use_bias", default: true)
         let (x4, s4) = try windowInput(inputs, spatial: spatial, w)
-        let kernelShape = Array(w.kernel.suffix(spatial)) + [s4[3], filters]
+        guard s4[3] % groups == 0, filters % groups == 0 else { throw fail("groups \(groups) must divide the input channels \(s4[3]) and filters \(filters)") }
+        let kernelShape = Array(w.kernel.suffix(spatial)) + [s4[3] / groups, filters]
         let weights = try weights([kernelShape] + (useBias ? [[filters]] : []))
+        if groups > 1 {
+            let y = try groupedConvolution(x4, s4, w, groups: groups, filters: filters, kernel: weights[0], spatial: spatial)
+            return try finishWindowed(y, bias: useBias ? weights[1] : nil, spatial: spatial)
+        }
         let kernel = constant(weights[0].values, shape: w.kernel + [s4[3], filters], "kernel")
         let y = emit("Conv2D", "conv", [x4, kernel], shape: try windowOutputShape(s4, w, channels: filters), attrs: windowAttrs(w))
         return try finishWindowed(y, bias: useBias ? weights[1] : nil, spatial: spatial)

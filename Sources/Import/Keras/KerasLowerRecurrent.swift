@@ -14,20 +14,20 @@ extension KerasGraphBuilder {
         var rows: String
         var order: [Int]
         var returnSequences: Bool
+        var returnState: Bool
     }
 
     mutating func recurrentSetup(_ inputs: [String]) throws -> RecurrentSetup {
         let x = try single(inputs)
         let xs = shape(x)
         guard xs.count == 3, xs[0] == 1, xs[1] >= 1 else { throw fail("needs a [batch, steps, features] input with known steps, got \(shapeText(xs))") }
-        guard !(try bool("return_state", default: false)) else { throw fail("return_state=true (several outputs) is not supported") }
         guard !(try bool("time_major", default: false)) else { throw fail("time_major=true is not supported") }
         let units = try int("units")
         guard units >= 1 else { throw fail("units \(units) must be positive") }
         let backwards = try bool("go_backwards", default: false)
         let rows = reshape(x, to: [xs[1], xs[2]], "steps")
         return RecurrentSetup(steps: xs[1], features: xs[2], units: units, rows: rows, order: backwards ? Array((0..<xs[1]).reversed()) : Array(0..<xs[1]),
-            returnSequences: try bool("return_sequences", default: false))
+            returnSequences: try bool("return_sequences", default: false), returnState: try bool("return_state", default: false))
     }
 
     /// Columns [g·U, (g+1)·U) of a [rows, n·U] matrix.
@@ -56,8 +56,10 @@ extension KerasGraphBuilder {
         return z
     }
 
-    /// The layer's output: the last state, or all states as [1, T, U] in processing order.
-    mutating func recurrentOutput(_ s: RecurrentSetup, _ states: [String]) -> String {
+    /// The layer's output: the last state, or all states as [1, T, U] in processing order; with
+    /// return_state also the last state (and an LSTM's last cell state) as further outputs.
+    mutating func recurrentOutput(_ s: RecurrentSetup, _ states: [String], cell: String? = nil) -> String {
+        if s.returnState { extraOutputs = [states[states.count - 1]] + (cell.map { [$0] } ?? []) }
         guard s.returnSequences else { return states[states.count - 1] }
         let axis = intConstant([0], "sequence/axis", shape: [])
         let all = emit("ConcatV2", "sequence", states + [axis], shape: [s.steps, s.units], attrs: ["N": .i(Int64(states.count)), "Tidx": .type(TFDataType.int32.rawValue)])
@@ -89,7 +91,7 @@ extension KerasGraphBuilder {
             (h, c) = (hNew, cNew)
             states.append(hNew)
         }
-        return recurrentOutput(s, states)
+        return recurrentOutput(s, states, cell: c)
     }
 
     mutating func lowerGRU(_ inputs: [String]) throws -> String {
@@ -189,6 +191,7 @@ extension KerasGraphBuilder {
             defer { layer = outer; innerWeights = nil }
             return try Self.lowerings[forwardClass]!(&self, inputs)
         }
+        guard forwardConfig["return_state"]?.boolValue != true else { throw fail("return_state=true inside Bidirectional is not supported") }
         let half = all.count / 2
         let f = try run(forwardConfig, all[..<half], "forward")
         var b = try run(backwardConfig, all[half...], "backward")

@@ -9,12 +9,22 @@ package struct KerasTensorRef: Hashable, Sendable, CustomStringConvertible {
     package var description: String { "\(layer)[\(node)][\(tensor)]" }
 }
 
-/// A layer of the model config: its class, name, options and the tensors its (only) call reads.
+/// A layer of the model config: its class, name, options and the tensors each of its calls
+/// reads (a shared layer is called more than once; `inputs` is the first call's).
 package struct KerasLayerConfig: Sendable {
     package var className: String
     package var name: String
     package var config: JSON
     package var inputs: [KerasTensorRef]
+    package var calls: [[KerasTensorRef]]
+
+    package init(className: String, name: String, config: JSON, inputs: [KerasTensorRef], calls: [[KerasTensorRef]]? = nil) {
+        self.className = className
+        self.name = name
+        self.config = config
+        self.inputs = inputs
+        self.calls = calls ?? [inputs]
+    }
 }
 
 /// The layer graph of a Sequential or Functional model config (`config.json` of a .keras file,
@@ -66,6 +76,7 @@ package struct KerasModelConfig: Sendable {
                 throw KerasImportError.file(path: path, message: "model config: InputLayer '\(layers[k].name)' in the middle of a Sequential model")
             }
             layers[k].inputs = [KerasTensorRef(layer: layers[k - 1].name, node: 0, tensor: 0)]
+            layers[k].calls = [layers[k].inputs]
         }
         self.layers = layers
         inputs = [KerasTensorRef(layer: layers[0].name, node: 0, tensor: 0)]
@@ -75,23 +86,27 @@ package struct KerasModelConfig: Sendable {
     private init(functional list: [KerasLayerConfig], entries: [JSON], config: JSON, path: String) throws {
         var layers = list
         for k in layers.indices {
+            // One entry per call of the layer; a reference's node index counts these calls.
             let calls = entries[k]["inbound_nodes"]?.arrayValue ?? []
-            guard calls.count <= 1 else {
-                throw KerasImportError.layer(path: path, layer: layers[k].name, className: layers[k].className, message: "the layer is called \(calls.count) times (shared layers are not supported)")
+            guard calls.count <= 1024 else {
+                throw KerasImportError.layer(path: path, layer: layers[k].name, className: layers[k].className, message: "the layer is called \(calls.count) times, more than 1024")
             }
-            guard let call = calls.first else { continue }
-            var refs: [KerasTensorRef] = []
-            if let args = call["args"] {
-                Self.collectTensors(args, into: &refs)  // Keras 3: {"args": [...], "kwargs": {...}}
-            } else if let legacy = call.arrayValue {
-                for item in legacy {  // Keras 2: [[layer, node, tensor, kwargs], ...]
-                    if let ref = Self.historyRef(item) { refs.append(ref) }
+            layers[k].calls = []
+            for call in calls {
+                var refs: [KerasTensorRef] = []
+                if let args = call["args"] {
+                    Self.collectTensors(args, into: &refs)  // Keras 3: {"args": [...], "kwargs": {...}}
+                } else if let legacy = call.arrayValue {
+                    for item in legacy {  // Keras 2: [[layer, node, tensor, kwargs], ...]
+                        if let ref = Self.historyRef(item) { refs.append(ref) }
+                    }
                 }
+                guard !refs.isEmpty || layers[k].className == "InputLayer" else {
+                    throw KerasImportError.layer(path: path, layer: layers[k].name, className: layers[k].className, message: "the config names no input tensor for its call")
+                }
+                layers[k].calls.append(refs)
             }
-            guard !refs.isEmpty || layers[k].className == "InputLayer" else {
-                throw KerasImportError.layer(path: path, layer: layers[k].name, className: layers[k].className, message: "the config names no input tensor for its call")
-            }
-            layers[k].inputs = refs
+            layers[k].inputs = layers[k].calls.first ?? []
         }
         self.layers = layers
         func refs(_ key: String) throws -> [KerasTensorRef] {
