@@ -225,8 +225,10 @@ package struct Window: Equatable {
     package var padding: Padding
     package var strides: (h: Int, w: Int)
     package var dilations: (h: Int, w: Int)
+    /// A pool's window size (its options); nil for convolutions, whose filter tensor has it.
+    package var filter: (h: Int, w: Int)? = nil
     package static func == (a: Window, b: Window) -> Bool {
-        a.padding == b.padding && a.strides == b.strides && a.dilations == b.dilations
+        a.padding == b.padding && a.strides == b.strides && a.dilations == b.dilations && a.filter?.h == b.filter?.h && a.filter?.w == b.filter?.w
     }
 }
 

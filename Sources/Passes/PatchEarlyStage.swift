@@ -232,18 +232,18 @@ struct StageChain {
             guard let w = op.input(1), graph[w].buffer != .none, graph[w].shape.count == 4 else { return nil }
             return graph[w].shape
         }
-        switch op.kind {
-        case .conv2D(let a):
-            guard let f = filter(), a.quantizedBiasType == 0, Int(f[3]) == xs[3] else { return nil }
-            return layer(.conv, f[1], f[2], a.strideH, a.strideW, a.dilationH, a.dilationW, a.padding)
-        case .depthwiseConv2D(let a):
-            guard let f = filter() else { return nil }
-            return layer(.depthwise, f[1], f[2], a.strideH, a.strideW, a.dilationH, a.dilationW, a.padding)
-        case .averagePool2D(let a), .maxPool2D(let a):
-            return layer(.pool, a.filterH, a.filterW, a.strideH, a.strideW, 1, 1, a.padding)
-        default:
-            return nil
+        // The window (strides, dilations, padding; a pool's size) comes from the op table.
+        guard let window = OperatorTable[op.builtinOperator]?.window?.get(op.kind) else { return nil }
+        let (s, d) = (window.strides, window.dilations)
+        func sized(_ kind: StageLayer.Kind, _ kh: Int, _ kw: Int) -> StageLayer? {
+            layer(kind, Int32(kh), Int32(kw), Int32(s.h), Int32(s.w), Int32(d.h), Int32(d.w), window.padding)
         }
+        if let pool = window.filter { return sized(.pool, pool.h, pool.w) }
+        guard let f = filter() else { return nil }
+        if op.builtinOperator == .depthwiseConv2D { return sized(.depthwise, Int(f[1]), Int(f[2])) }
+        // Not grouped, and an int32 bias (no quantized_bias_type).
+        guard op.builtinOperator == .conv2D, OperatorTable[.conv2D]?.weights?.rescalable(op.kind) ?? false, Int(f[3]) == xs[3] else { return nil }
+        return sized(.conv, Int(f[1]), Int(f[2]))
     }
 
     /// `model` with `stage` (a chain prefix) run in `rows`×`columns` patches of its last output,
@@ -350,12 +350,8 @@ struct StageChain {
 
     /// The same layer with VALID padding (the patch's PAD supplies the image border).
     static func valid(_ kind: OpKind) -> OpKind {
-        switch kind {
-        case .conv2D(var a): a.padding = .valid; return .conv2D(a)
-        case .depthwiseConv2D(var a): a.padding = .valid; return .depthwiseConv2D(a)
-        case .averagePool2D(var a): a.padding = .valid; return .averagePool2D(a)
-        case .maxPool2D(var a): a.padding = .valid; return .maxPool2D(a)
-        default: return kind
-        }
+        var kind = kind
+        if let field = OperatorTable[kind.builtinOperator]?.window { field.setPadding(&kind, .valid) }
+        return kind
     }
 }

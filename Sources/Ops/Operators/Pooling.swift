@@ -43,6 +43,14 @@ extension OperatorTable {
                 get: { attributes($0)?.activation },
                 set: { kind, v in if var a = attributes(kind) { a.activation = v; kind = make(a) } }
             ),
+            window: WindowField(
+                get: { kind in
+                    attributes(kind).map { a in
+                        Window(padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (1, 1), filter: (Int(a.filterH), Int(a.filterW)))
+                    }
+                },
+                setPadding: { kind, p in if var a = attributes(kind) { a.padding = p; kind = make(a) } }
+            ),
             version: { s in
                 s.first([
                     (s.input(0) == .int16 && s.output(0) == .int16, 3, "int16 input and output"),
