@@ -56,14 +56,26 @@ public struct OptimizeMemory: GraphPass {
         if compacted.subgraphs[0].ops.contains(where: \.isErased) {
             guard compacted.subgraphs[0].compact() else { return false }
         }
+        // Fewer tensors and ops first (ArenaShrinkingRewrites), then the op order.
+        let rewrites = ArenaShrinkingRewrites.apply(to: compacted, build: build, context: &context)
+        if let rewrites {
+            compacted = rewrites.model
+            context.notes.append(
+                "note: \(Self.name): \(rewrites.kept.joined(separator: ", ")): TFLM arena (\(build.pointerWidth.rawValue)-bit): "
+                    + "total \(rewrites.before.totalBytes) → \(rewrites.after.totalBytes), minimum arena_size \(rewrites.before.minArenaBytes) → \(rewrites.after.minArenaBytes) bytes")
+        }
         let search: OpOrderSearch.Result
         do {
-            search = try OpOrderSearch.search(compacted, build: build)
+            search = try OpOrderSearch.search(compacted, build: build, original: rewrites?.after)
         } catch {
             context.notes.append("note: \(Self.name): left the op order as it is: \(error)")
-            return false
+            if rewrites != nil { model = compacted }
+            return rewrites != nil
         }
-        guard search.improved else { return false }
+        guard search.improved else {
+            if rewrites != nil { model = compacted }
+            return rewrites != nil
+        }
         model = OpOrderSearch.reordered(compacted, search.order)
         context.notes.append(
             "note: \(Self.name): TFLM arena (\(build.pointerWidth.rawValue)-bit): head \(search.originalHeadBytes) → \(search.headBytes), "

@@ -25,6 +25,8 @@ extension PassRegistry {
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
             entry(OptimizeMemory.self) { options in try OptimizeMemory(options: options) },
+            entry(MergeIdenticalConstants.self) { options in try MergeIdenticalConstants(options: options) },
+            entry(ReshapeIntoBroadcast.self) { options in try ReshapeIntoBroadcast(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]
