@@ -64,22 +64,28 @@ public struct OptimizeMemory: GraphPass {
                 "note: \(Self.name): \(rewrites.kept.joined(separator: ", ")): TFLM arena (\(build.pointerWidth.rawValue)-bit): "
                     + "total \(rewrites.before.totalBytes) → \(rewrites.after.totalBytes), minimum arena_size \(rewrites.before.minArenaBytes) → \(rewrites.after.minArenaBytes) bytes")
         }
-        let search: OpOrderSearch.Result
+        var changed = rewrites != nil
         do {
-            search = try OpOrderSearch.search(compacted, build: build, original: rewrites?.after)
+            let search = try OpOrderSearch.search(compacted, build: build, original: rewrites?.after)
+            if search.improved {
+                compacted = OpOrderSearch.reordered(compacted, search.order)
+                changed = true
+                context.notes.append(
+                    "note: \(Self.name): TFLM arena (\(build.pointerWidth.rawValue)-bit): head \(search.originalHeadBytes) → \(search.headBytes), "
+                        + "total \(search.originalTotalBytes) → \(search.totalBytes), minimum arena_size \(search.originalMinArenaBytes) → \(search.minArenaBytes) bytes")
+            }
         } catch {
             context.notes.append("note: \(Self.name): left the op order as it is: \(error)")
-            if rewrites != nil { model = compacted }
-            return rewrites != nil
         }
-        guard search.improved else {
-            if rewrites != nil { model = compacted }
-            return rewrites != nil
+        // Last, an offline plan, when one beats TFLM's own (it pins the tensors' order).
+        if let offline = try? OfflinePlanSearch.search(compacted, build: build) {
+            compacted = offline.model
+            changed = true
+            context.notes.append(
+                "note: \(Self.name): wrote an \(OfflineMemoryPlan.metadataName) plan: head \(offline.original.headBytes) → \(offline.report.headBytes), "
+                    + "minimum arena_size \(offline.original.minArenaBytes) → \(offline.report.minArenaBytes) bytes (scratch buffers still planned by TFLM)")
         }
-        model = OpOrderSearch.reordered(compacted, search.order)
-        context.notes.append(
-            "note: \(Self.name): TFLM arena (\(build.pointerWidth.rawValue)-bit): head \(search.originalHeadBytes) → \(search.headBytes), "
-                + "total \(search.originalTotalBytes) → \(search.totalBytes), minimum arena_size \(search.originalMinArenaBytes) → \(search.minArenaBytes) bytes")
-        return true
+        if changed { model = compacted }
+        return changed
     }
 }
