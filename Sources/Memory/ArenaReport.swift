@@ -307,6 +307,7 @@ extension ArenaReport {
         for c in TailCategory.allCases { row("  " + c.rawValue, tail[c] ?? 0) }
         row("total", totalBytes)
         row("minimum arena_size", minArenaBytes)
+        let peak = self.peak  // once, not per step
         let scale = max(1, (peak?.liveBytes ?? 0) / 40)
         out += "\nop timeline (planned bytes alive at each op; # = \(scale) bytes)\n"
         for s in steps {

@@ -27,6 +27,10 @@ import Rewrite
 /// `OpOrderSearch` proposes the orders and replays each in full (planner, persistent tail,
 /// minimum arena_size); the model changes only when one needs strictly less than the written
 /// order (a smaller minimum arena_size, or the same and a smaller total), so neither grows.
+/// Before the order, the lossless rewrites of `ArenaShrinkingRewrites` (fewer tensors and ops,
+/// what sets the minimum of small recurrent models) are tried under the same rule; after it,
+/// an `OfflineMemoryAllocation` plan is written when `OfflinePlanSearch` finds a packing that
+/// beats TFLM's own plan with the kernels' scratch buffers placed by TFLM.
 /// Models with several subgraphs keep their order (the search plans the main subgraph alone);
 /// models the replay cannot size (ops without a declared footprint, an OfflineMemoryAllocation
 /// plan) are left alone with a note. Option `pointer_bits` (32, default, or 64) picks the TFLM
