@@ -35,9 +35,6 @@ public struct ArenaReport: Sendable {
     /// whose kernel footprint is not declared, or for a tensor without a static size.
     public static func analyze(_ model: Model, build: TFLMBuild = .standard(.bits32)) throws -> ArenaReport {
         guard !model.subgraphs.isEmpty else { throw FootprintUnknown("the model has no subgraph") }
-        if model.metadata.contains(where: { $0.name == "OfflineMemoryAllocation" }) {
-            throw FootprintUnknown("the model carries an OfflineMemoryAllocation plan, which is not modelled yet")
-        }
         let replay = try makeReplay(model, build)
         // The report's figures: an arena larger than any model needs, 16-byte aligned.
         let roomy = 1 << 56
@@ -64,10 +61,10 @@ public struct ArenaReport: Sendable {
         return lo
     }
 
-    private static func makeReplay(_ model: Model, _ build: TFLMBuild) throws -> AllocationReplay {
+    static func makeReplay(_ model: Model, _ build: TFLMBuild) throws -> AllocationReplay {
         let subgraphs = try model.subgraphs.indices.map { try plannedSubgraph(model, $0, build) }
         try checkSubgraphCalls(subgraphs)
-        let buffers = planBuffers(subgraphs)
+        let buffers = planBuffers(subgraphs, offline: try OfflineMemoryPlan.read(from: model))
         let plan = GreedyMemoryPlanner(buffers.map(\.buffer))
         return AllocationReplay(subgraphs: subgraphs, build: build, planBuffers: buffers.map(\.buffer), plannedHead: plan.maximumSize)
     }
@@ -145,6 +142,9 @@ public struct ArenaReport: Sendable {
 
         init(_ model: Model, build: TFLMBuild) throws {
             guard model.subgraphs.count == 1 else { throw FootprintUnknown("the op order of a model with several subgraphs is kept") }
+            guard !model.metadata.contains(where: { $0.name == OfflineMemoryPlan.metadataName }) else {
+                throw FootprintUnknown("the op order of a model with an \(OfflineMemoryPlan.metadataName) plan is kept (its offsets assume that order)")
+            }
             replay = try makeReplay(model, build)
         }
 
@@ -219,13 +219,16 @@ public struct ArenaReport: Sendable {
 
     /// The planner's buffers, in TFLM's order (every subgraph's tensors, then the scratch
     /// requests), with their lifetimes. `label` names a buffer in the report.
-    static func planBuffers(_ subgraphs: [PlannedSubgraph]) -> [(buffer: GreedyMemoryPlanner.Buffer, label: String)] {
+    /// `offline`: the model's `OfflineMemoryAllocation` plan (tensor t of every subgraph takes
+    /// entry t, as TFLM's InitializeAllocationInfo reads it).
+    static func planBuffers(_ subgraphs: [PlannedSubgraph], offline: OfflineMemoryPlan? = nil) -> [(buffer: GreedyMemoryPlanner.Buffer, label: String)] {
         let life = Lifetimes(subgraphs)
         var result: [(GreedyMemoryPlanner.Buffer, String)] = []
         for (s, sg) in subgraphs.enumerated() {
             let prefix = s == 0 ? "" : "\(sg.graph.name ?? "subgraph \(s)")/"
             for t in sg.tensorBytes.indices where sg.needsPlanning[t] {
-                result.append((.init(size: roundUp(sg.tensorBytes[t], TFLMStructs.arenaAlignment), firstUsed: life.first[s][t], lastUsed: life.last[s][t]),
+                let fixed = offline.flatMap { t < $0.offsets.count ? $0.offsets[t] : nil }
+                result.append((.init(size: roundUp(sg.tensorBytes[t], TFLMStructs.arenaAlignment), firstUsed: life.first[s][t], lastUsed: life.last[s][t], offlineOffset: fixed),
                                prefix + sg.graph.values[t].name))
             }
         }
@@ -242,8 +245,20 @@ public struct ArenaReport: Sendable {
         let buffers = planBuffers(replay.subgraphs)
         let scopes = Lifetimes(replay.subgraphs).mainOpScopes
         let liveOps = replay.graph.ops.filter { !$0.isErased }
+        // A sweep over the ops' scopes, which increase: buffers join when their first use is
+        // reached and leave once their last use is behind, so each is looked at a few times,
+        // not once per op.
+        let byFirstUse = buffers.indices.sorted { (buffers[$0].buffer.firstUsed, $0) < (buffers[$1].buffer.firstUsed, $1) }
+        var next = 0
+        var alive: [Int] = []
         return liveOps.enumerated().map { i, op in
-            let live = buffers.filter { $0.buffer.firstUsed <= scopes[i].upperBound && scopes[i].lowerBound <= $0.buffer.lastUsed }
+            while next < byFirstUse.count, buffers[byFirstUse[next]].buffer.firstUsed <= scopes[i].upperBound {
+                alive.append(byFirstUse[next])
+                next += 1
+            }
+            alive.removeAll { buffers[$0].buffer.lastUsed < scopes[i].lowerBound }
+            alive.sort()
+            let live = alive.map { buffers[$0] }
             return Step(index: i, op: op.name, liveBytes: live.reduce(0) { $0 + $1.buffer.size }, liveTensors: live.map(\.label))
         }
     }
@@ -292,6 +307,7 @@ extension ArenaReport {
         for c in TailCategory.allCases { row("  " + c.rawValue, tail[c] ?? 0) }
         row("total", totalBytes)
         row("minimum arena_size", minArenaBytes)
+        let peak = self.peak  // once, not per step
         let scale = max(1, (peak?.liveBytes ?? 0) / 40)
         out += "\nop timeline (planned bytes alive at each op; # = \(scale) bytes)\n"
         for s in steps {

@@ -110,6 +110,27 @@ struct AllocationReplay {
     var width: PointerWidth { build.pointerWidth }
     let planBuffers: [GreedyMemoryPlanner.Buffer]
     let plannedHead: Int
+    /// Layouts worked out once: a report replays the allocations some 30 times (the search
+    /// for the minimum arena), and a struct's layout walks its fields each time it is asked.
+    private let tensorLayout: (size: Int, alignment: Int)
+    private let quantizationLayout: (size: Int, alignment: Int)
+    /// Per subgraph and node: the builtin options' layout and the operands read as temporaries.
+    private let optionsLayouts: [[(size: Int, alignment: Int)?]]
+    private let temporaries: [[[TempTensor]]]
+
+    init(subgraphs: [PlannedSubgraph], build: TFLMBuild, planBuffers: [GreedyMemoryPlanner.Buffer], plannedHead: Int) {
+        self.subgraphs = subgraphs
+        self.build = build
+        self.planBuffers = planBuffers
+        self.plannedHead = plannedHead
+        let width = build.pointerWidth
+        tensorLayout = (TFLMStructs.tensor.size(width), TFLMStructs.tensor.alignment(width))
+        quantizationLayout = (TFLMStructs.affineQuantization.size(width), TFLMStructs.affineQuantization.alignment(width))
+        optionsLayouts = subgraphs.map { sg in sg.nodes.map { n in n.footprint.builtinData.map { ($0.size(width), $0.alignment(width)) } } }
+        temporaries = subgraphs.map { sg in
+            sg.nodes.map { n in n.footprint.tempTensors ?? (n.inputs.indices.map { .input($0) } + n.outputs.indices.map { .output($0) }) }
+        }
+    }
 
     // The main subgraph's.
     var graph: Graph { subgraphs[0].graph }
@@ -147,11 +168,11 @@ struct AllocationReplay {
             case .output(let i): tensor = i < node.outputs.count ? node.outputs[i] : -1
             }
             guard tensor >= 0 else { continue }
-            try arena.allocateTemp(size(TFLMStructs.tensor), alignment: align(TFLMStructs.tensor))
+            try arena.allocateTemp(tensorLayout.size, alignment: tensorLayout.alignment)
             if let channels = subgraph.quantizationChannels[tensor] {
                 // Kernels read the scale and zero-point pointers again (DeallocateTemp frees
                 // through them), not quantized_dimension or the zero points themselves.
-                try arena.allocateTemp(size(TFLMStructs.affineQuantization), alignment: align(TFLMStructs.affineQuantization), liveBytes: 2 * width.pointerBytes)
+                try arena.allocateTemp(quantizationLayout.size, alignment: quantizationLayout.alignment, liveBytes: 2 * width.pointerBytes)
                 try arena.allocateTemp(TFLMStructs.intArrayBytes(channels), alignment: 4, liveBytes: 0)
             }
         }
@@ -171,10 +192,8 @@ struct AllocationReplay {
         for sg in subgraphs { try persistentStruct(&arena, TFLMStructs.evalTensor, count: sg.graph.values.count, .tensorStructs) }
         for sg in subgraphs { try persistentStruct(&arena, TFLMStructs.nodeAndRegistration, count: sg.nodes.count, .nodes) }
         // PrepareNodeAndRegistrationDataFromFlatbuffer: each node's builtin options.
-        for sg in subgraphs {
-            for node in sg.nodes {
-                if let options = node.footprint.builtinData { try persistentStruct(&arena, options, .builtinOptions) }
-            }
+        for layouts in optionsLayouts {
+            for case let options? in layouts { try arena.persistent(options.size, alignment: options.alignment, .builtinOptions) }
         }
         // InitSubgraphs: each kernel's Init.
         for sg in subgraphs {
@@ -185,9 +204,9 @@ struct AllocationReplay {
         // PrepareSubgraphs: temporaries, persistent buffers, scratch requests; then
         // FinishPrepareNodeAllocations resets the temporaries and grows the request list.
         var scratchCount = 0
-        for sg in subgraphs {
-            for node in sg.nodes {
-                let temps = node.footprint.tempTensors ?? (node.inputs.indices.map { .input($0) } + node.outputs.indices.map { .output($0) })
+        for (s, sg) in subgraphs.enumerated() {
+            for (n, node) in sg.nodes.enumerated() {
+                let temps = temporaries[s][n]
                 let before = min(node.footprint.buffersAfterTemps ?? temps.count, temps.count)
                 try allocateTemporaries(temps[..<before], of: node, in: sg, &arena)
                 for bytes in node.footprint.prepareBuffers { try arena.persistent(bytes, alignment: TFLMStructs.arenaAlignment, .opData) }

@@ -44,8 +44,11 @@ public enum OpOrderSearch {
         var best = Result(
             order: Array(graph.ops.indices), minArenaBytes: report.minArenaBytes, totalBytes: report.totalBytes, headBytes: report.headBytes,
             originalMinArenaBytes: report.minArenaBytes, originalTotalBytes: report.totalBytes, originalHeadBytes: report.headBytes)
-        // Several subgraphs (control flow): the order is kept (the search plans one subgraph).
-        guard model.subgraphs.count == 1, graph.ops.allSatisfy({ !$0.isErased }), graph.ops.count > 1 else { return best }
+        // Several subgraphs (control flow): the order is kept (the search plans one subgraph);
+        // so is the order an OfflineMemoryAllocation plan was made for.
+        guard model.subgraphs.count == 1, graph.ops.allSatisfy({ !$0.isErased }), graph.ops.count > 1,
+            !model.metadata.contains(where: { $0.name == OfflineMemoryPlan.metadataName })
+        else { return best }
         let problem = try ScheduleProblem(model)
         let planner = try ArenaReport.PlanEvaluator(model, build: build)
         var candidates = graph.ops.count <= exactLimit

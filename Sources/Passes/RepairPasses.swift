@@ -27,6 +27,8 @@ extension PassRegistry {
             entry(Strip.self) { options in try Strip(options: options) },
             entry(OptimizeMemory.self) { options in try OptimizeMemory(options: options) },
             entry(PatchEarlyStage.self) { options in try PatchEarlyStage(options: options) },
+            entry(MergeIdenticalConstants.self) { options in try MergeIdenticalConstants(options: options) },
+            entry(ReshapeIntoBroadcast.self) { options in try ReshapeIntoBroadcast(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]

@@ -102,7 +102,10 @@ final class ArenaPlanTests: XCTestCase {
         let x = m.subgraphs[0].addValue(value("x", 16))
         m.subgraphs[0].inputs = [x]
         func fc(_ input: ValueID, _ name: String, _ from: Int32, _ to: Int32) -> (Op, ValueID) {
-            let w = m.addConstant(Value(name: name + "/w", type: ElementType(.float32), shape: [to, from]), data: ByteSlice([UInt8](repeating: 0, count: Int(to * from) * 4)))
+            // Each layer's weights differ (a tiny first element), so no rewrite merges them.
+            var weights = [UInt8](repeating: 0, count: Int(to * from) * 4)
+            weights[0] = UInt8(truncatingIfNeeded: name.unicodeScalars.reduce(0) { $0 &* 31 &+ Int($1.value) })
+            let w = m.addConstant(Value(name: name + "/w", type: ElementType(.float32), shape: [to, from]), data: ByteSlice(weights))
             let y = m.subgraphs[0].addValue(value(name, to))
             return (Op(kind: .fullyConnected(FullyConnectedAttributes(activation: .none)), inputs: [input, w, .absent], outputs: [y]), y)
         }
