@@ -84,6 +84,33 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let placeholderForGreaterOpCodes = BuiltinOperator(127)
     /// Codes ≥ 127 are stored in `builtin_code`; `deprecated_builtin_code` holds this placeholder.
     public static let callOnce = BuiltinOperator(129)
+    // Operators the interpreter runs beyond those above (Sources/Ops/Operators).
+    public static let embeddingLookup = BuiltinOperator(7)
+    public static let floor = BuiltinOperator(8)
+    public static let l2Pool2D = BuiltinOperator(12)
+    public static let resizeBilinear = BuiltinOperator(23)
+    public static let prelu = BuiltinOperator(54)
+    public static let neg = BuiltinOperator(59)
+    public static let sin = BuiltinOperator(66)
+    public static let transposeConv = BuiltinOperator(67)
+    public static let square = BuiltinOperator(92)
+    public static let zerosLike = BuiltinOperator(93)
+    public static let fill = BuiltinOperator(94)
+    public static let floorMod = BuiltinOperator(95)
+    public static let resizeNearestNeighbor = BuiltinOperator(97)
+    public static let abs = BuiltinOperator(101)
+    public static let ceil = BuiltinOperator(104)
+    public static let reverseV2 = BuiltinOperator(105)
+    public static let addN = BuiltinOperator(106)
+    public static let gatherND = BuiltinOperator(107)
+    public static let cos = BuiltinOperator(108)
+    public static let elu = BuiltinOperator(111)
+    public static let round = BuiltinOperator(116)
+    public static let selectV2 = BuiltinOperator(123)
+    public static let batchMatMul = BuiltinOperator(126)
+    public static let cumsum = BuiltinOperator(128)
+    public static let broadcastTo = BuiltinOperator(130)
+    public static let dynamicUpdateSlice = BuiltinOperator(151)
 
     // Schema order, checked against schema.fbs for the codes listed there; the tail past 161
     // differs between schema snapshots, so those print as BUILTIN_<n>.
