@@ -111,6 +111,11 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let cumsum = BuiltinOperator(128)
     public static let broadcastTo = BuiltinOperator(130)
     public static let dynamicUpdateSlice = BuiltinOperator(151)
+    public static let reduceAll = BuiltinOperator(140)
+    public static let varHandle = BuiltinOperator(142)
+    public static let readVariable = BuiltinOperator(143)
+    public static let assignVariable = BuiltinOperator(144)
+    public static let broadcastArgs = BuiltinOperator(145)
 
     // Schema order, checked against schema.fbs for the codes listed there; the tail past 161
     // differs between schema snapshots, so those print as BUILTIN_<n>.

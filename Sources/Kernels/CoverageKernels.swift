@@ -207,11 +207,11 @@ package final class ArgMinMaxKernel: Kernel {
     }
 }
 
-/// REDUCE_MAX, REDUCE_MIN and SUM over the axes input (reduce_common.cc). int8 MAX/MIN compare
-/// the raw values (TFLM requires the input's and output's quantization to be equal); SUM is
-/// float32 here.
+/// REDUCE_MAX, REDUCE_MIN, SUM and REDUCE_ALL over the axes input (reduce_common.cc). int8
+/// MAX/MIN compare the raw values (TFLM requires the input's and output's quantization to be
+/// equal); SUM is float32 here; ALL is the logical and of bools.
 package final class ReduceKernel: Kernel {
-    package enum Operation: Sendable { case max, min, sum }
+    package enum Operation: Sendable { case max, min, sum, all }
     private let label: String
     private let input: Slot, axes: Slot, output: Slot
     package var outputs: [Slot] { [output] }
@@ -226,7 +226,7 @@ package final class ReduceKernel: Kernel {
         self.operation = operation
         self.keepDims = keepDims
         try requireSameType(input, output)
-        try requireType(input, operation == .sum ? [.float32] : [.float32, .int8])
+        try requireType(input, operation == .sum ? [.float32] : operation == .all ? [.bool] : [.float32, .int8])
         try requireType(axes, [.int32, .int64])
         if input.dtype == .int8, input.scale != output.scale || input.zeroPoint != output.zeroPoint {
             throw Unsupported("int8 input and output must share quantization (as TFLM)")
@@ -257,6 +257,8 @@ package final class ReduceKernel: Kernel {
             switch (input.dtype, operation) {
             case (.float32, .sum):
                 output.f32[o] = first[o] ? input.f32[i] : output.f32[o] + input.f32[i]
+            case (.bool, _):
+                output.u8[o] = first[o] ? input.u8[i] : output.u8[o] & input.u8[i]
             case (.float32, _):
                 let v = input.f32[i]
                 if first[o] || (operation == .max ? v > output.f32[o] : v < output.f32[o]) { output.f32[o] = v }
@@ -277,7 +279,9 @@ package final class ReduceKernel: Kernel {
         }
         // An empty reduction: the sum's 0, the max's lowest and the min's highest value.
         for k in 0..<output.count where first[k] {
-            if output.dtype == .float32 {
+            if output.dtype == .bool {
+                output.u8[k] = 1
+            } else if output.dtype == .float32 {
                 output.f32[k] = operation == .sum ? 0 : (operation == .max ? -Float.greatestFiniteMagnitude : Float.greatestFiniteMagnitude)
             } else {
                 output.i8[k] = operation == .max ? -128 : 127
@@ -785,6 +789,35 @@ package final class L2PoolKernel: Kernel {
                     }
                 }
             }
+        }
+    }
+}
+
+/// BROADCAST_ARGS (broadcast_args.cc): the broadcast shape of two int32 or int64 shape vectors.
+package final class BroadcastArgsKernel: Kernel {
+    private let label: String
+    private let a: Slot, b: Slot, output: Slot
+    package var outputs: [Slot] { [output] }
+
+    package init(_ c: KernelContext) throws {
+        label = c.label
+        a = try c.input(0)
+        b = try c.input(1)
+        output = try c.output()
+        try requireSameType(a, output)
+        try requireSameType(b, output)
+        try requireType(a, [.int32, .int64])
+    }
+
+    package func run() throws {
+        let x = (a.integerValues() ?? []).map { Int(clamping: $0) }, y = (b.integerValues() ?? []).map { Int(clamping: $0) }
+        guard x.allSatisfy({ $0 >= 0 }), y.allSatisfy({ $0 >= 0 }), let bc = Broadcast(x, y) else {
+            throw InterpreterError.runtime("shapes \(x) and \(y) do not broadcast", at: label)
+        }
+        let shape = bc.outputShape
+        try output.resize([shape.count], at: label)
+        for (i, d) in shape.enumerated() {
+            if output.dtype == .int32 { output.i32[i] = Int32(d) } else { output.i64[i] = Int64(d) }
         }
     }
 }

@@ -257,6 +257,7 @@ package enum OperatorTable {
         + gatherOperators + transposeOperators + castOperators + squaredDifferenceOperators
         + versionedOperators + recurrentOperators + slicingOperators + comparisonOperators + controlFlowOperators
         + mathOperators + layoutOperators + resizeOperators + normalizationOperators + matMulOperators + argReduceOperators
+        + resourceVariableOperators
 
     private static let byCode: [Int32: OperatorDefinition] = {
         var d: [Int32: OperatorDefinition] = [:]

@@ -40,7 +40,7 @@ SHORT = {"float32": "f32", "int8": "i8", "int16": "i16", "int32": "i32", "int64"
 
 # BuiltinOptions union tags (schema.fbs) of the opaque option tables written as raw bytes.
 TAGS = {"SpaceToDepth": 19, "DepthToSpace": 94, "MirrorPad": 77, "ResizeBilinear": 15, "ResizeNearestNeighbor": 74,
-        "Reducer": 27, "LeakyRelu": 75, "Cumsum": 102, "BatchMatMul": 101, "TransposeConv": 49, "Pool2D": 5}
+        "Reducer": 27, "LeakyRelu": 75, "Split": 35, "SplitV": 79, "Unpack": 64, "Cumsum": 102, "BatchMatMul": 101, "TransposeConv": 49, "Pool2D": 5}
 
 
 def options(tag, fields):
@@ -255,6 +255,39 @@ def cases():
                  f'FULLY_CONNECTED v1 (%0, %1, %2) -> %3 "y": {tt(t, (2, 3), 0.1, -4)}', 1))
         add(Case("CONCATENATION", t, "axis 1", [("a", tt(t, (2, 3))), ("b", tt(t, (2, 2)))], [],
                  f'CONCATENATION v1 {{axis=1}} (%0, %1) -> %2 "y": {tt(t, (2, 5))}', 1))
+    # Ops that move or convert elements, already covered by test_interpreter.py one by one.
+    for t in ["float32", "int8", "int32"]:
+        add(with_consts("EXPAND_DIMS", t, (2, 3), [("int32", (), [1])], (2, 1, 3), "axis 1"))
+        add(with_consts("GATHER", t, (4, 3), [("int32", (2,), [3, 1])], (2, 3), "axis 0", " {axis=0, batch_dims=0}"))
+        add(with_consts("SLICE", t, (3, 4), [("int32", (2,), [1, 1]), ("int32", (2,), [2, -1])], (2, 3), "begin size"))
+        add(with_consts("STRIDED_SLICE", t, (3, 6), [("int32", (2,), [0, 1]), ("int32", (2,), [3, 6]), ("int32", (2,), [2, 2])], (2, 3),
+                        "strides", " {begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0}"))
+        add(with_consts("SQUEEZE", t, (1, 3, 1, 2), [], (3, 2), "all", " {squeeze_dims=[]}"))
+        add(with_consts("PADV2", t, (2, 3), [("int32", (2, 2), [0, 1, 2, 0]), (t, (), [5])], (3, 5), "constant"))
+        add(with_consts("SHAPE", t, (2, 3, 4), [], (3,), "int32", " {out_type=INT32}", out_type="int32"))
+        add(Case("PACK", t, "axis 1", [("a", tt(t, (2, 3))), ("b", tt(t, (2, 3)))], [],
+                 f'PACK v1 {{values_count=2, axis=1}} (%0, %1) -> %2 "y": {tt(t, (2, 2, 3))}', 1))
+        add(Case("UNPACK", t, "axis 0", [("x", tt(t, (2, 3)))], [],
+                 f'UNPACK v1{options("Unpack", {0: ("i32", 2), 1: ("i32", 0)})} (%0) -> %1 "y0": {tt(t, (3,))}, %2 "y1": {tt(t, (3,))}', 2))
+        add(Case("SPLIT", t, "axis 1", [("x", tt(t, (2, 4)))], [("axis", const("int32", (), [1]))],
+                 f'SPLIT v1{options("Split", {0: ("i32", 2)})} (%1, %0) -> %2 "y0": {tt(t, (2, 2))}, %3 "y1": {tt(t, (2, 2))}', 2))
+        add(Case("SPLIT_V", t, "sizes", [("x", tt(t, (2, 5)))], [("sizes", const("int32", (2,), [2, 3])), ("axis", const("int32", (), [1]))],
+                 f'SPLIT_V v1{options("SplitV", {0: ("i32", 2)})} (%0, %1, %2) -> %3 "y0": {tt(t, (2, 2))}, %4 "y1": {tt(t, (2, 3))}', 2))
+    add(Case("CAST", "float32", "to int32", [("x", "f32[2,3]")], [], 'CAST v1 (%0) -> %1 "y": i32[2,3]', 1))
+    add(Case("CAST", "int32", "to float32", [("x", "i32[2,3]")], [], 'CAST v1 (%0) -> %1 "y": f32[2,3]', 1))
+    add(Case("CAST", "int8", "to int32", [("x", "i8[2,3]")], [], 'CAST v1 (%0) -> %1 "y": i32[2,3]', 1))
+    add(Case("QUANTIZE", "float32", "to int8", [("x", "f32[2,3]")], [], 'QUANTIZE v1 (%0) -> %1 "y": i8[2,3] q(0.02, -3)', 1))
+    add(Case("QUANTIZE", "int8", "requantize", [("x", "i8[2,3] q(0.05, 3)")], [], 'QUANTIZE v1 (%0) -> %1 "y": i8[2,3] q(0.03, -7)', 1))
+    add(Case("DEQUANTIZE", "int8", "to float32", [("x", "i8[2,3] q(0.05, 3)")], [], 'DEQUANTIZE v1 (%0) -> %1 "y": f32[2,3]', 1))
+    for t in ["float32", "int8"]:
+        wc = const(t, (1, 3, 3, 4), rng.integers(-100, 100, 36) if t == "int8" else rng.standard_normal(36).round(3), 0.02, 0)
+        bc = (f"i32[4] q({0.05 * 0.02}, 0) = [10, -20, 30, 5]" if t == "int8" else const("float32", (4,), [0.1, 0.2, -0.3, 0]))
+        add(Case("DEPTHWISE_CONV_2D", t, "SAME multiplier 2", [("x", tt(t, (1, 5, 5, 2)))], [("w", wc), ("b", bc)],
+                 f'DEPTHWISE_CONV_2D v1 {{padding=SAME, stride=2x2, dilation=1x1, depth_multiplier=2}} (%0, %1, %2) -> %3 "y": {tt(t, (1, 3, 3, 4), 0.1, -4)}', 1))
+    for t in ["int32"]:
+        add(Case("BROADCAST_ARGS", t, "shapes", [("a", "i32[3]"), ("b", "i32[2]")], [], 'BROADCAST_ARGS v1 (%0, %1) -> %2 "y": i32[3]', 1,
+                 {"a": "shape:1,4,3", "b": "shape:4,1"}))
+    add(with_consts("REDUCE_ALL", "bool", (2, 3, 4), [("int32", (1,), [1])], (2, 4), "axis 1"))
     return cs
 
 
@@ -340,6 +373,10 @@ def draw(rng, kind, dtype, shape):
         return a.astype(np.float32)
     if dtype == np.bool_:
         return rng.integers(0, 2, shape).astype(np.bool_)
+    if kind.startswith("shape:"):
+        # Broadcast-compatible shapes: each dimension the given size or 1.
+        dims = np.array([int(d) for d in kind[6:].split(",")])
+        return np.where(rng.integers(0, 3, shape) == 0, 1, dims).astype(dtype)
     if kind.startswith("index:"):
         return rng.integers(0, int(kind[6:]), shape).astype(dtype)
     if dtype == np.int32:
