@@ -40,7 +40,7 @@ SHORT = {"float32": "f32", "int8": "i8", "int16": "i16", "int32": "i32", "int64"
 
 # BuiltinOptions union tags (schema.fbs) of the opaque option tables written as raw bytes.
 TAGS = {"SpaceToDepth": 19, "DepthToSpace": 94, "MirrorPad": 77, "ResizeBilinear": 15, "ResizeNearestNeighbor": 74,
-        "Reducer": 27, "LeakyRelu": 75, "Split": 35, "SplitV": 79, "Unpack": 64, "Cumsum": 102, "BatchMatMul": 101, "TransposeConv": 49, "Pool2D": 5}
+        "Reducer": 27, "LeakyRelu": 75, "Split": 35, "SplitV": 79, "Unpack": 64, "If": 92, "While": 93, "Cumsum": 102, "BatchMatMul": 101, "TransposeConv": 49, "Pool2D": 5}
 
 
 def options(tag, fields):
@@ -81,8 +81,10 @@ class Case:
     """One one-op model: IR text, the op, the type column, what the variant exercises, and how to
     draw each input (name -> "normal" | "positive" | "nonzero" | "index:N")."""
 
-    def __init__(self, op, t, variant, inputs, consts, op_line, outputs, draw=None, litert_because=None):
+    def __init__(self, op, t, variant, inputs, consts, op_line, outputs, draw=None, litert_because=None, subgraphs=""):
         self.op, self.type, self.variant = op, t, variant
+        # A model built another way (schema-built bytes or a fixture file) instead of IR text.
+        self.model_bytes = None
         # Set when TFLM's result is not defined for this case (the reason is kept): LiteRT's
         # reference kernels are the oracle instead.
         self.litert_because = litert_because
@@ -93,7 +95,7 @@ class Case:
         lines.append(f"  #0 {op_line}")
         out_base = base + len(consts)
         lines += [f"  output %{out_base + i}" for i in range(outputs)]
-        self.text = "\n".join(lines) + "\n"
+        self.text = "\n".join(lines) + "\n" + subgraphs
         self.input_names = [n for n, _ in inputs]
         self.draw = draw or {}
 
@@ -288,6 +290,34 @@ def cases():
         add(Case("BROADCAST_ARGS", t, "shapes", [("a", "i32[3]"), ("b", "i32[2]")], [], 'BROADCAST_ARGS v1 (%0, %1) -> %2 "y": i32[3]', 1,
                  {"a": "shape:1,4,3", "b": "shape:4,1"}))
     add(with_consts("REDUCE_ALL", "bool", (2, 3, 4), [("int32", (1,), [1])], (2, 4), "axis 1"))
+    # Control flow: subgraphs 1 and 2 follow subgraph 0 in the IR text.
+    branches = ('subgraph 1 "then"\n  input %0 "x": f32[2,3]\n  #0 RELU v1 (%0) -> %1 "y": f32[2,3]\n  output %1\n'
+                'subgraph 2 "else"\n  input %0 "x": f32[2,3]\n  #0 NEG v1 (%0) -> %1 "y": f32[2,3]\n  output %1\n')
+    add(Case("IF", "float32", "then RELU else NEG", [("c", "i1[]"), ("x", "f32[2,3]")], [],
+             f'IF v1{options("If", {0: ("i32", 1), 1: ("i32", 2)})} (%0, %1) -> %2 "y": f32[2,3]', 1, subgraphs=branches))
+    loop = ('subgraph 1 "cond"\n  input %0 "i": i32[]\n  input %1 "x": f32[2,3]\n  const %2 "n": i32[] = [4]\n'
+            '  #0 LESS v1 (%0, %2) -> %3 "c": i1[]\n  output %3\n'
+            'subgraph 2 "body"\n  input %0 "i": i32[]\n  input %1 "x": f32[2,3]\n  const %2 "one": i32[] = [1]\n'
+            '  const %3 "k": f32[] = [0.75]\n  #0 ADD v1 (%0, %2) -> %4 "i1": i32[]\n  #1 MUL v1 (%1, %3) -> %5 "t": f32[2,3]\n'
+            '  #2 ADD v1 (%5, %1) -> %6 "x1": f32[2,3]\n  output %4\n  output %6\n')
+    add(Case("WHILE", "float32", "counted loop", [("i", "i32[]"), ("x", "f32[2,3]")], [],
+             f'WHILE v1{options("While", {0: ("i32", 1), 1: ("i32", 2)})} (%0, %1) -> %2 "i_out": i32[], %3 "y": f32[2,3]', 2,
+             subgraphs=loop))
+    # Schema-built recurrent models of test_interpreter.py (their state is a variable tensor, and
+    # every run here carries it over, as on the device) and a fixture with resource variables.
+    import test_interpreter as ti
+    for t, name, build in [("float32", "SVDF", lambda: ti.svdf(ti.T.FLOAT32, act=ti.ACT.RELU)),
+                           ("int8", "SVDF", lambda: ti.svdf(ti.T.INT8)),
+                           ("float32", "UNIDIRECTIONAL_SEQUENCE_LSTM", lambda: ti.lstm(ti.T.FLOAT32)),
+                           ("int8", "UNIDIRECTIONAL_SEQUENCE_LSTM", lambda: ti.lstm(ti.T.INT8))]:
+        c = Case(name, t, "schema-built, state carried", [], [], "", 0)
+        c.model_bytes = build()
+        add(c)
+    accumulator = (ROOT / "Fixtures" / "repair" / "accumulator_resource_variable.tflite").read_bytes()
+    for op in ["CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"]:
+        c = Case(op, "float32", "accumulator fixture", [], [], "", 0)
+        c.model_bytes = accumulator
+        add(c)
     return cs
 
 
@@ -419,7 +449,10 @@ def run(tfrewrite, op_models, python, work):
     work = Path(work)
     all_cases = cases()
     for c in all_cases:
-        (work / f"{c.stem}.ir").write_text(c.text)
+        if c.model_bytes is None:
+            (work / f"{c.stem}.ir").write_text(c.text)
+        else:
+            (work / f"{c.stem}.v1.tflite").write_bytes(c.model_bytes)
     proc = subprocess.run([str(op_models), str(work)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"tfrewrite-op-models failed: {proc.stderr.strip()}")
@@ -430,9 +463,11 @@ def run(tfrewrite, op_models, python, work):
     rng = np.random.default_rng(2026)
     jobs = []
     for c in all_cases:
-        model = work / f"{c.stem}.v{minimum[c.stem]}.tflite"
+        model = work / f"{c.stem}.v{minimum.get(c.stem, 1)}.tflite"
         c.model = model
         specs = input_specs(model)
+        if not c.input_names:
+            c.input_names = [f"in{k}" for k in range(len(specs))]
         arrays = {n: draw(rng, c.draw.get(n, "normal"), dt, shape) for n, (dt, shape) in zip(c.input_names, specs)}
         c.inputs = work / f"{c.stem}.in.npz"
         np.savez(c.inputs, **arrays)
@@ -453,7 +488,8 @@ def run(tfrewrite, op_models, python, work):
             results.append(r)
             continue
         out = work / f"{c.stem}.ours.npz"
-        p = subprocess.run([str(tfrewrite), "run", str(c.model), "--input", str(c.inputs), "--batch", "-o", str(out)],
+        # --state: the oracle runs the samples on one interpreter, so state carries over there too.
+        p = subprocess.run([str(tfrewrite), "run", str(c.model), "--input", str(c.inputs), "--batch", "--state", "-o", str(out)],
                            capture_output=True, text=True)
         if p.returncode != 0:
             r["status"], r["detail"] = "no-kernel", p.stderr.strip().splitlines()[-1][:300] if p.stderr.strip() else f"exit {p.returncode}"
