@@ -576,15 +576,21 @@ package final class BatchMatMulKernel: Kernel {
     }
 }
 
-/// TRANSPOSE_CONV (transpose_conv.cc, reference transpose_conv.h) float32: the scatter loop of
-/// the reference (input pixel, input channel, filter tap, output channel), then bias and the
-/// fused activation. Inputs: output shape, weights [out_c, kh, kw, in_c], input, optional bias.
+/// TRANSPOSE_CONV (transpose_conv.cc, reference transpose_conv.h and integer_ops/
+/// transpose_conv.h): the scatter loop of the reference (input pixel, input channel, filter tap,
+/// output channel), then bias and the fused activation. Inputs: output shape, weights
+/// [out_c, kh, kw, in_c], input, optional bias. int8: (x − input zero point)·w summed in int32,
+/// + int32 bias, one multiplier in_scale·w_scale[c]/out_scale per output channel (per-tensor
+/// weights: the one scale for all), + output zero point, clamped.
 package final class TransposeConvKernel: Kernel {
     private let label: String
     private let outputShape: Slot, filter: Slot, input: Slot, bias: Slot?, output: Slot
     package var outputs: [Slot] { [output] }
     private let padding: Padding, strideH: Int, strideW: Int
     private let activation: (Float, Float)
+    private var multipliers: [QuantizedMultiplier] = []
+    private var activationQ: (Int32, Int32) = (-128, 127)
+    private var accumulators: [Int32] = []
 
     package init(_ c: KernelContext, padding: Padding, strideH: Int, strideW: Int, activation: ActivationFunction) throws {
         label = c.label
@@ -599,9 +605,21 @@ package final class TransposeConvKernel: Kernel {
         self.activation = floatActivationRange(activation)
         try requireSameType(input, output)
         try requireSameType(filter, output)
-        try requireType(input, [.float32])
-        if let b = bias { try requireSameType(b, output) }
+        try requireType(input, [.float32, .int8])
         guard strideH > 0, strideW > 0 else { throw Unsupported("strides must be positive") }
+        if input.dtype == .float32 {
+            if let b = bias { try requireSameType(b, output) }
+            return
+        }
+        if let b = bias, b.dtype != .int32 { throw Unsupported("int8 bias type \(b.dtype.name); supported: INT32") }
+        guard input.isQuantized, filter.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
+        try requirePositiveScales(input, filter, output)
+        let channels = filter.shape.first ?? 0
+        let scales = filter.scales.isEmpty ? [filter.scale] : filter.scales
+        guard scales.count == 1 || scales.count == channels else { throw Unsupported("\(scales.count) filter scales for \(channels) output channels") }
+        // PopulateConvolutionQuantizationParams: the product in double.
+        multipliers = (0..<channels).map { QuantizedMultiplier(Double(input.scale) * Double(scales[scales.count == 1 ? 0 : $0]) / Double(output.scale)) }
+        activationQ = quantizedActivationRange(activation, scale: output.scale, zeroPoint: output.zeroPoint)
     }
 
     package func run() throws {
@@ -618,6 +636,10 @@ package final class TransposeConvKernel: Kernel {
         // ComputePaddingHeightWidth with the output as the convolution's input (transpose_conv.cc).
         let padH = Window.padBefore(stride: strideH, dilation: 1, input: outH, filter: fH, output: max(Window.outSize(padding, input: outH, filter: fH, stride: strideH, dilation: 1), 0))
         let padW = Window.padBefore(stride: strideW, dilation: 1, input: outW, filter: fW, output: max(Window.outSize(padding, input: outW, filter: fW, stride: strideW, dilation: 1), 0))
+        if input.dtype == .int8 {
+            runInt8(batches, inH, inW, inC, outH, outW, outC, fH, fW, padH, padW)
+            return
+        }
         let x = input.f32, w = filter.f32, y = output.f32
         for i in 0..<output.count { y[i] = 0 }
         for b in 0..<batches {
@@ -644,6 +666,44 @@ package final class TransposeConvKernel: Kernel {
         for i in 0..<output.count {
             let v = bias.map { y[i] + $0.f32[i % outC] } ?? y[i]
             y[i] = min(max(v, lo), hi)
+        }
+    }
+
+    private func runInt8(_ batches: Int, _ inH: Int, _ inW: Int, _ inC: Int, _ outH: Int, _ outW: Int, _ outC: Int,
+                         _ fH: Int, _ fW: Int, _ padH: Int, _ padW: Int) {
+        if accumulators.count < output.count { accumulators = Array(repeating: 0, count: output.count) }
+        for i in 0..<output.count { accumulators[i] = 0 }
+        let x = input.i8, w = filter.i8, y = output.i8
+        let inputOffset = 0 &- input.zeroPoint
+        accumulators.withUnsafeMutableBufferPointer { acc in
+            for b in 0..<batches {
+                for iy in 0..<inH {
+                    for ix in 0..<inW {
+                        for ic in 0..<inC {
+                            let oy0 = iy * strideH - padH, ox0 = ix * strideW - padW
+                            let v = Int32(x[((b * inH + iy) * inW + ix) * inC + ic]) &+ inputOffset
+                            for fy in 0..<fH {
+                                let oy = oy0 + fy
+                                for fx in 0..<fW {
+                                    let ox = ox0 + fx
+                                    guard oy >= 0, oy < outH, ox >= 0, ox < outW else { continue }
+                                    for oc in 0..<outC {
+                                        let o = ((b * outH + oy) * outW + ox) * outC + oc
+                                        acc[o] = acc[o] &+ v &* Int32(w[((oc * fH + fy) * fW + fx) * inC + ic])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let (lo, hi) = activationQ
+        for i in 0..<output.count {
+            let c = i % outC
+            let sum = accumulators[i] &+ (bias.map { $0.i32[c] } ?? 0)
+            let v = FixedPoint.multiply(sum, multipliers[c]) &+ output.zeroPoint
+            y[i] = Int8(truncatingIfNeeded: min(max(v, lo), hi))
         }
     }
 }

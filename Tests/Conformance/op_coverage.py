@@ -239,6 +239,14 @@ def cases():
         add(Case("TRANSPOSE_CONV", "float32", f"{pad} stride {stride}", [("x", "f32[1,3,4,2]")],
                  [("shape", const("int32", (4,), out)), ("w", const("float32", (3, 3, 3, 2), w[:54])), ("b", const("float32", (3,), [0.5, -0.25, 1.0]))],
                  f'TRANSPOSE_CONV v1{opts} (%1, %2, %0, %3) -> %4 "y": f32[{",".join(map(str, out))}]', 1))
+    wq = rng.integers(-127, 128, 54)
+    for variant, scales in [("per-channel", "q(axis 0: 3 scales, zp 0)"), ("per-tensor", "q(0.02, 0)")]:
+        opts = options("TransposeConv", {0: ("bool", 0), 1: ("i32", 2), 2: ("i32", 2)})
+        add(Case("TRANSPOSE_CONV", "int8", f"SAME stride 2 {variant}", [("x", tt("int8", (1, 3, 4, 2)))],
+                 [("shape", const("int32", (4,), (1, 6, 8, 3))),
+                  ("w", f"i8[3,3,3,2] {scales} = [{', '.join(str(int(v)) for v in wq)}]"),
+                  ("b", "i32[3] q(0.001, 0) = [100, -250, 40]")],
+                 f'TRANSPOSE_CONV v1{opts} (%1, %2, %0, %3) -> %4 "y": {tt("int8", (1, 6, 8, 3), 0.08, -6)}', 1))
     add(Case("L2_POOL_2D", "float32", "SAME 2x2 stride 2", [("x", "f32[1,5,6,3]")], [],
              f'L2_POOL_2D v1{options("Pool2D", {0: ("bool", 0), 1: ("i32", 2), 2: ("i32", 2), 3: ("i32", 2), 4: ("i32", 2)})} (%0) -> %1 "y": f32[1,3,3,3]', 1))
     for t in ["float32", "int8"]:
