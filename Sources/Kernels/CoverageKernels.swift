@@ -521,14 +521,17 @@ package final class LogSoftmaxKernel: Kernel {
     }
 }
 
-/// BATCH_MATMUL (batch_matmul.cc, reference batch_matmul.h) float32: broadcast batch dimensions
-/// (up to 5-D), adj_x / adj_y transpose the last two dimensions; each output sums over the
-/// shared dimension in order.
+/// BATCH_MATMUL (batch_matmul.cc, reference batch_matmul.h): broadcast batch dimensions (up to
+/// 5-D), adj_x / adj_y transpose the last two dimensions; each output sums over the shared
+/// dimension in order. int8: (lhs − zp)·(rhs − zp) summed in int32, one multiplier
+/// GetQuantizedConvolutionMultipler gives (the scale product in float, then ÷ out_scale in
+/// double), + output zero point, clamped to int8 (no fused activation).
 package final class BatchMatMulKernel: Kernel {
     private let label: String
     private let lhs: Slot, rhs: Slot, output: Slot
     package var outputs: [Slot] { [output] }
     private let adjX: Bool, adjY: Bool
+    private var multiplier = QuantizedMultiplier(multiplier: 0, shift: 0)
 
     package init(_ c: KernelContext, adjX: Bool, adjY: Bool) throws {
         label = c.label
@@ -539,7 +542,12 @@ package final class BatchMatMulKernel: Kernel {
         self.adjY = adjY
         try requireSameType(lhs, output)
         try requireSameType(rhs, output)
-        try requireType(lhs, [.float32])
+        try requireType(lhs, [.float32, .int8])
+        if lhs.dtype == .int8 {
+            guard lhs.isQuantized, rhs.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
+            try requirePositiveScales(lhs, rhs, output)
+            multiplier = QuantizedMultiplier(Double(lhs.scale * rhs.scale) / Double(output.scale))
+        }
     }
 
     package func run() throws {
@@ -559,6 +567,26 @@ package final class BatchMatMulKernel: Kernel {
         let batches = max(RuntimeTensor.elementCount(bc.outputShape) ?? 1, 1)
         var pairs = [(Int, Int)](repeating: (0, 0), count: batches)
         if bc.outputShape.isEmpty { pairs[0] = (0, 0) } else { bc.forEach { o, i, j in pairs[o] = (i, j) } }
+        if lhs.dtype == .int8 {
+            let lhsZp = lhs.zeroPoint, rhsZp = rhs.zeroPoint, outZp = output.zeroPoint
+            let x8 = lhs.i8, w8 = rhs.i8, y8 = output.i8
+            for (batch, (bi, bj)) in pairs.enumerated() {
+                let pa = x8 + bi * lhsRows * lhsCols, pb = w8 + bj * rhsRows * rhsCols, out = y8 + batch * m * n
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var total: Int32 = 0
+                        for t in 0..<k {
+                            let l = Int32(adjX ? pa[t * lhsCols + i] : pa[i * lhsCols + t]) &- lhsZp
+                            let r = Int32(adjY ? pb[j * rhsCols + t] : pb[t * rhsCols + j]) &- rhsZp
+                            total = total &+ r &* l
+                        }
+                        let v = FixedPoint.multiply(total, multiplier) &+ outZp
+                        out[i * n + j] = Int8(min(max(v, -128), 127))
+                    }
+                }
+            }
+            return
+        }
         for (batch, (bi, bj)) in pairs.enumerated() {
             let pa = a + bi * lhsRows * lhsCols, pb = b + bj * rhsRows * rhsCols, out = y + batch * m * n
             for i in 0..<m {

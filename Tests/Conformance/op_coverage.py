@@ -232,6 +232,10 @@ def cases():
              'BATCH_MATMUL v1 (%0, %1) -> %2 "y": f32[2,3,5]', 1))
     add(Case("BATCH_MATMUL", "float32", "adj_x adj_y", [("a", "f32[2,4,3]"), ("b", "f32[2,5,4]")], [],
              f'BATCH_MATMUL v1{options("BatchMatMul", {0: ("bool", 1), 1: ("bool", 1)})} (%0, %1) -> %2 "y": f32[2,3,5]', 1))
+    add(Case("BATCH_MATMUL", "int8", "broadcast batch", [("a", "i8[2,3,4] q(0.05, 3)"), ("b", "i8[1,4,5] q(0.04, -2)")], [],
+             'BATCH_MATMUL v1 (%0, %1) -> %2 "y": i8[2,3,5] q(0.12, 5)', 1))
+    add(Case("BATCH_MATMUL", "int8", "adj_x adj_y", [("a", "i8[2,4,3] q(0.05, 3)"), ("b", "i8[2,5,4] q(0.04, -2)")], [],
+             f'BATCH_MATMUL v1{options("BatchMatMul", {0: ("bool", 1), 1: ("bool", 1)})} (%0, %1) -> %2 "y": i8[2,3,5] q(0.12, 5)', 1))
     rng = np.random.default_rng(17)
     w = rng.standard_normal(3 * 3 * 3 * 2).round(3)
     for pad, (stride, out) in [("SAME", (2, (1, 6, 8, 3))), ("VALID", (2, (1, 7, 9, 3)))]:
