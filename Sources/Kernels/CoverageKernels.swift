@@ -460,46 +460,21 @@ package final class PreluKernel: Kernel {
     }
 }
 
-/// L2_NORMALIZATION (l2norm.cc, reference l2normalization.h) float32: x / max(‖x‖, 1e-6) over
-/// the last dimension.
-package final class L2NormalizationKernel: Kernel {
+/// L2_NORMALIZATION (l2norm.cc, reference l2normalization.h) and LOG_SOFTMAX (log_softmax.cc,
+/// reference log_softmax.h), float32, each row of the last dimension on its own:
+/// x / max(‖x‖, 1e-6), and x − max − log Σ exp(x − max).
+package final class LastAxisKernel: Kernel {
+    package enum Operation: Sendable { case l2Normalization, logSoftmax }
     private let label: String
     private let input: Slot, output: Slot
     package var outputs: [Slot] { [output] }
+    private let operation: Operation
 
-    package init(_ c: KernelContext) throws {
+    package init(_ c: KernelContext, _ operation: Operation) throws {
         label = c.label
         input = try c.input(0)
         output = try c.output()
-        try requireSameType(input, output)
-        try requireType(input, [.float32])
-    }
-
-    package func run() throws {
-        try output.resize(input.shape, at: label)
-        let depth = input.shape.last ?? 1
-        guard depth > 0 else { return }
-        let x = input.f32, y = output.f32
-        for row in 0..<(input.count / depth) {
-            var squared: Float = 0
-            for c in 0..<depth { let v = x[row * depth + c]; squared += v * v }
-            let norm = max(sqrtf(squared), 1e-6)
-            for c in 0..<depth { y[row * depth + c] = x[row * depth + c] / norm }
-        }
-    }
-}
-
-/// LOG_SOFTMAX (log_softmax.cc, reference log_softmax.h) float32: x − max − log Σ exp(x − max)
-/// over the last dimension.
-package final class LogSoftmaxKernel: Kernel {
-    private let label: String
-    private let input: Slot, output: Slot
-    package var outputs: [Slot] { [output] }
-
-    package init(_ c: KernelContext) throws {
-        label = c.label
-        input = try c.input(0)
-        output = try c.output()
+        self.operation = operation
         try requireSameType(input, output)
         try requireType(input, [.float32])
     }
@@ -511,12 +486,20 @@ package final class LogSoftmaxKernel: Kernel {
         let x = input.f32, y = output.f32
         for row in 0..<(input.count / depth) {
             let base = row * depth
-            var m = -Float.greatestFiniteMagnitude
-            for c in 0..<depth { m = max(m, x[base + c]) }
-            var sum: Float = 0
-            for c in 0..<depth { sum += expf(x[base + c] - m) }
-            let logSum = logf(sum)
-            for c in 0..<depth { y[base + c] = x[base + c] - m - logSum }
+            switch operation {
+            case .l2Normalization:
+                var squared: Float = 0
+                for c in 0..<depth { let v = x[base + c]; squared += v * v }
+                let norm = max(sqrtf(squared), 1e-6)
+                for c in 0..<depth { y[base + c] = x[base + c] / norm }
+            case .logSoftmax:
+                var m = -Float.greatestFiniteMagnitude
+                for c in 0..<depth { m = max(m, x[base + c]) }
+                var sum: Float = 0
+                for c in 0..<depth { sum += expf(x[base + c] - m) }
+                let logSum = logf(sum)
+                for c in 0..<depth { y[base + c] = x[base + c] - m - logSum }
+            }
         }
     }
 }

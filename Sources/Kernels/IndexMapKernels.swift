@@ -48,17 +48,6 @@ package final class IndexMapKernel: Kernel {
     }
 }
 
-/// Row-major strides of a shape.
-private func strides(_ shape: [Int]) -> [Int] {
-    var s = [Int](repeating: 1, count: shape.count)
-    var acc = 1
-    for i in stride(from: shape.count - 1, through: 0, by: -1) {
-        s[i] = acc
-        acc *= shape[i]
-    }
-    return s
-}
-
 /// Calls `body` with every multi-index of `shape` in row-major order.
 private func forEachIndex(_ shape: [Int], _ body: ([Int]) throws -> Void) rethrows {
     guard !shape.contains(where: { $0 <= 0 }) else { return }
@@ -199,7 +188,7 @@ extension IndexMapKernel {
                 throw InterpreterError.runtime("paddings \(p) do not fit input \(x.shape) (\(symmetric ? "SYMMETRIC" : "REFLECT"))", at: label)
             }
             let shape = (0..<x.rank).map { (d: Int) -> Int in x.shape[d] + p[2 * d] + p[2 * d + 1] }
-            let st = strides(x.shape)
+            let st = rowMajorStrides(x.shape)
             var sources: [Int] = []
             forEachIndex(shape) { i in
                 var s = 0
@@ -224,7 +213,7 @@ extension IndexMapKernel {
                 throw InterpreterError.runtime("cannot broadcast \(x.shape) to \(shape)", at: label)
             }
             let lead = shape.count - x.rank
-            let st = strides(x.shape)
+            let st = rowMajorStrides(x.shape)
             for d in 0..<x.rank where x.shape[d] != 1 && x.shape[d] != shape[lead + d] {
                 throw InterpreterError.runtime("cannot broadcast \(x.shape) to \(shape)", at: label)
             }
@@ -248,7 +237,7 @@ extension IndexMapKernel {
                 guard axis >= 0, axis < x.rank else { throw InterpreterError.runtime("axis \(a) is out of range for rank \(x.rank)", at: label) }
                 reversed[axis] = true
             }
-            let st = strides(x.shape)
+            let st = rowMajorStrides(x.shape)
             var sources: [Int] = []
             forEachIndex(x.shape) { i in
                 var s = 0
@@ -270,7 +259,7 @@ extension IndexMapKernel {
                 throw InterpreterError.runtime("indices \(indices.shape) do not fit params \(x.shape)", at: label)
             }
             let sliceSize = product(x.shape[k...])
-            let st = strides(x.shape)
+            let st = rowMajorStrides(x.shape)
             let shape = Array(indices.shape.dropLast()) + Array(x.shape[k...])
             var sources: [Int] = []
             for row in 0..<(idx.count / k) {

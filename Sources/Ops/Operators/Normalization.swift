@@ -10,10 +10,10 @@ extension OperatorTable {
     static let l2Normalization = OperatorDefinition(
         .l2Normalization,
         version: { s in s.first([(s.output(0) == .int8, 2, "int8 output")]) },
-        kernel: { c in try L2NormalizationKernel(c) },
+        kernel: { c in try LastAxisKernel(c, .l2Normalization) },
         shape: { $0.sameAsInput }
     )
-    static let logSoftmax = OperatorDefinition(.logSoftmax, version: int8InputVersion, kernel: { c in try LogSoftmaxKernel(c) }, shape: { $0.sameAsInput })
+    static let logSoftmax = OperatorDefinition(.logSoftmax, version: int8InputVersion, kernel: { c in try LastAxisKernel(c, .logSoftmax) }, shape: { $0.sameAsInput })
     static let prelu = OperatorDefinition(.prelu, kernel: { c in try PreluKernel(c) }, shape: { $0.broadcast })
     /// Pool2DOptions: 0 padding, 1 stride_w, 2 stride_h, 3 filter_width, 4 filter_height,
     /// 5 fused_activation_function.
