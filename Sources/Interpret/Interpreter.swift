@@ -56,6 +56,9 @@ public final class Interpreter {
         package var kernel: Kernel
     }
 
+    /// The model's resource variables (shared with the subgraph interpreters it creates).
+    private let resources: ResourceVariables
+
     /// How many subgraph interpreters one model may create for its control flow (WHILE bodies
     /// within IF branches within …): enough for any real model, finite for a hostile one whose
     /// ops call the same subgraphs from many places.
@@ -64,6 +67,8 @@ public final class Interpreter {
     /// Counts the subgraph interpreters a root interpreter created, across all depths.
     private final class SubgraphBudget {
         var remaining = Interpreter.maxSubgraphInstances
+        /// The resource variables every subgraph of the model shares.
+        let resources = ResourceVariables()
     }
 
     public convenience init(model: Model, subgraph: Int = 0) throws {
@@ -78,6 +83,7 @@ public final class Interpreter {
         }
         self.model = model
         self.subgraphIndex = subgraph
+        self.resources = budget.resources
         let graph = model.subgraphs[subgraph]
         self.graph = graph
         self.slots = Array(repeating: nil, count: graph.values.count)
@@ -126,7 +132,7 @@ public final class Interpreter {
                 } catch let e as InterpreterError {
                     throw Unsupported("\(e)")
                 }
-            })
+            }, resources: budget.resources)
             do {
                 // The op itself first, so a missing kernel is the reason given, not its inputs.
                 if let reason = KernelFactory.missingKernel(op.kind) { throw Unsupported(reason) }
@@ -148,7 +154,8 @@ public final class Interpreter {
                 for v in op.outputs where !v.isAbsent {
                     guard v.index < graph.values.count else { throw Unsupported("output \(v) is not a tensor of the subgraph") }
                     guard slots[v.index]?.isConstant != true else { throw Unsupported("writes the constant \(v)") }
-                    guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) else {
+                    // A resource handle holds VAR_HANDLE's int32 id (ResourceVariableKernels.swift).
+                    guard RuntimeTensor.supportedDTypes.contains(graph[v].dtype) || graph[v].dtype == .resource else {
                         throw Unsupported("output type \(graph[v].dtype.name)")
                     }
                     makeOutputSlot(v)
@@ -159,7 +166,7 @@ public final class Interpreter {
                 unsupported.append(.init(index: index, name: op.name, reason: u.reason))
                 // Give the outputs memory anyway, so later ops are judged on their own merits.
                 for v in op.outputs where !v.isAbsent && v.index < graph.values.count
-                    && RuntimeTensor.supportedDTypes.contains(graph[v].dtype) && slots[v.index]?.isConstant != true {
+                    && (RuntimeTensor.supportedDTypes.contains(graph[v].dtype) || graph[v].dtype == .resource) && slots[v.index]?.isConstant != true {
                     makeOutputSlot(v)
                 }
             }
@@ -202,11 +209,12 @@ public final class Interpreter {
     public func resetVariables() {
         for slot in variables { Self.reset(slot) }
         for step in steps { (step.kernel as? any StatefulKernel)?.resetState() }
+        resources.reset()
     }
 
     /// Whether the model has variable tensors or stateful kernels, i.e. whether a run depends on
     /// the runs before.
-    public var hasVariables: Bool { !variables.isEmpty || steps.contains { $0.kernel is any StatefulKernel } }
+    public var hasVariables: Bool { !variables.isEmpty || steps.contains { $0.kernel is any StatefulKernel } || resources.hasVariables }
 
     private static func reset(_ slot: Slot) {
         let fill: Int32 = slot.dtype == .int8 ? slot.zeroPoint : 0

@@ -21,13 +21,19 @@ package struct KernelContext {
     /// Another subgraph of the model, ready to run: what WHILE, IF and CALL_ONCE call.
     package let subgraph: (Int) throws -> any SubgraphRunner
 
+    /// The model's resource variables, shared by all its subgraphs (VAR_HANDLE, READ_VARIABLE,
+    /// ASSIGN_VARIABLE).
+    package let resources: ResourceVariables
+
     package init(op: Op, index: Int, graph: Graph, slot: @escaping (ValueID) -> Slot?,
-                 subgraph: @escaping (Int) throws -> any SubgraphRunner = { _ in throw Unsupported("control flow needs the interpreter") }) {
+                 subgraph: @escaping (Int) throws -> any SubgraphRunner = { _ in throw Unsupported("control flow needs the interpreter") },
+                 resources: ResourceVariables = ResourceVariables()) {
         self.op = op
         self.index = index
         self.graph = graph
         self.slot = slot
         self.subgraph = subgraph
+        self.resources = resources
     }
 
     package var label: String { "\(op.name) #\(index)" }

@@ -258,6 +258,8 @@ package enum OperatorTable {
         + concatenationOperators + quantizeOperators + shapeOperators + sliceOperators
         + gatherOperators + transposeOperators + castOperators + squaredDifferenceOperators
         + versionedOperators + recurrentOperators + slicingOperators + comparisonOperators + controlFlowOperators
+        + mathOperators + layoutOperators + resizeOperators + normalizationOperators + matMulOperators + argReduceOperators
+        + resourceVariableOperators
 
     private static let byCode: [Int32: OperatorDefinition] = {
         var d: [Int32: OperatorDefinition] = [:]

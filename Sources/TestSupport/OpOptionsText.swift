@@ -109,9 +109,12 @@ enum OpOptionsText {
     /// Options the IR keeps opaquely print as `options_type=<tag>, raw=<hex>, field<k>=<value>`.
     /// The raw bytes are the vtable entries followed by the inline bytes, which the text does not
     /// separate: they come back as inline bytes with an empty vtable, which prints the same.
+    /// `vtable=<n>` (written by hand, e.g. by Tests/Conformance/op_coverage.py) says the first n
+    /// little-endian 16-bit words of `raw` are the vtable entries, so the table has those fields.
     static func opaqueOptions(_ fields: [(String, String)]) throws(IRTextFailure) -> OpaqueOptions {
         var tag: UInt8?
         var raw: [UInt8] = []
+        var vtableCount = 0
         var references: [Int: OpaqueOptions.Field] = [:]
         for (name, text) in fields {
             if name == "options_type" {
@@ -120,6 +123,9 @@ enum OpOptionsText {
             } else if name == "raw" {
                 guard let bytes = hexBytes(text) else { throw IRTextFailure("raw must be hex bytes, got '\(text)'") }
                 raw = bytes
+            } else if name == "vtable" {
+                guard let n = Int(text), n >= 0, n <= 256 else { throw IRTextFailure("vtable must be 0...256 entries, got '\(text)'") }
+                vtableCount = n
             } else if name.hasPrefix("field"), let k = Int(name.dropFirst(5)) {
                 guard let f = opaqueField(text) else { throw IRTextFailure("\(name) is not an options field value: '\(text)'") }
                 references[k] = f
@@ -128,7 +134,9 @@ enum OpOptionsText {
             }
         }
         guard let tag else { throw IRTextFailure("opaque options need options_type") }
-        return OpaqueOptions(typeTag: tag, vtable: [], inline: raw, alignmentPhase: 0, references: references)
+        guard raw.count >= 2 * vtableCount else { throw IRTextFailure("raw has \(raw.count) bytes, fewer than its \(vtableCount) vtable entries") }
+        let vtable = (0..<vtableCount).map { UInt16(raw[2 * $0]) | UInt16(raw[2 * $0 + 1]) << 8 }
+        return OpaqueOptions(typeTag: tag, vtable: vtable, inline: Array(raw[(2 * vtableCount)...]), alignmentPhase: 0, references: references)
     }
 
     static func hexBytes(_ text: String) -> [UInt8]? {

@@ -54,7 +54,18 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let m = try ModelLoader.load(path: model, options: try importFlags.loadOptions())
+        var m = try ModelLoader.load(path: model, options: try importFlags.loadOptions())
+        // LiteRT evaluates the DEQUANTIZE of a float16 constant and the DENSIFY of a sparse
+        // constant once, when it prepares the model, and its kernels read the dense float32
+        // result (kernels/dequantize.cc, densify.cc); do the same, losslessly, so float16 and
+        // sparse exports run.
+        if m.subgraphs.contains(where: { g in g.ops.contains { !$0.isErased && ($0.builtinOperator == .densify || $0.builtinOperator == .dequantize) } }) {
+            var context = PassContext()
+            var fold = FoldFloat16Constants()
+            var densify = DensifySparseConstants()
+            _ = try fold.run(on: &m, context: &context)
+            _ = try densify.run(on: &m, context: &context)
+        }
         let interpreter: Interpreter
         do {
             interpreter = try Interpreter(model: m)

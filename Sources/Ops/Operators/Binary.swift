@@ -212,6 +212,7 @@ extension OperatorTable {
     /// FLOOR_DIV keeps its FloorDivOptions (no fields) opaquely.
     static let floorDiv = OperatorDefinition(
         .floorDiv,
+        kernel: { c in try FloorDivModKernel(c, isMod: false) },
         shapeArithmetic: { operands in
             guard case .builtin = operands.op.kind else { return nil }
             return operands.elementwise(ShapeArithmetic.floorDivide)

@@ -67,5 +67,15 @@ extension OperatorTable {
         return [out]
     }
 
-    static let mirrorPad = OperatorDefinition(.mirrorPad, version: { s in OpVersions.int8OrInt16Input(s) })
+    /// MirrorPadOptions field 0: mode (REFLECT 0, SYMMETRIC 1).
+    static let mirrorPad = OperatorDefinition(
+        .mirrorPad,
+        version: { s in OpVersions.int8OrInt16Input(s) },
+        kernel: { c in
+            let mode = try opaqueOptions(c)?.int8(0, default: 0) ?? 0
+            guard mode == 0 || mode == 1 else { throw Unsupported("mirror pad mode \(mode)") }
+            return try IndexMapKernel.mirrorPad(c, symmetric: mode == 1)
+        },
+        shape: padShape
+    )
 }

@@ -68,8 +68,8 @@ extension OperatorTable {
         }
     )
 
-    /// Reducers tfrewrite knows only the version rule of.
+    /// REDUCE_MAX and REDUCE_MIN (ReducerOptions kept opaquely; kernel in ArgReduce.swift's helper).
     static func reducer(_ code: BuiltinOperator) -> OperatorDefinition {
-        OperatorDefinition(code, version: { s in OpVersions.int8OrInt16Input(s) })
+        OperatorDefinition(code, version: { s in OpVersions.int8OrInt16Input(s) }, kernel: { c in try reduceKernel(c, code == .reduceMax ? .max : .min) })
     }
 }

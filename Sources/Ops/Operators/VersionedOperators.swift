@@ -6,17 +6,6 @@ import Kernels
 // op_version.cc), so `legalize-op-versions` and the target check treat them right.
 extension OperatorTable {
     static let versionedOperators: [OperatorDefinition] = [
-        OperatorDefinition(.l2Normalization, version: { s in s.first([(s.output(0) == .int8, 2, "int8 output")]) }),
-        OperatorDefinition(.argMax, version: argVersion),
-        OperatorDefinition(.argMin, version: argVersion),
-        OperatorDefinition(.spaceToDepth, version: int8InputVersion),
-        OperatorDefinition(.sum, version: int8InputVersion),
-        OperatorDefinition(.logSoftmax, version: int8InputVersion),
-        OperatorDefinition(.depthToSpace, version: int8InputVersion),
-        OperatorDefinition(.spaceToBatchND, version: spaceBatchVersion),
-        OperatorDefinition(.batchToSpaceND, version: spaceBatchVersion),
-        OperatorDefinition(.exp, version: int8Or16InputV2),
-        OperatorDefinition(.log, version: int8Or16InputV2),
         OperatorDefinition(.reduceProd, version: int8Or16InputV2),
     ]
 

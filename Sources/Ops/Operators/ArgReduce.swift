@@ -1,0 +1,29 @@
+import FlatBuffers
+import IR
+import Kernels
+
+// ARG_MAX, ARG_MIN, SUM, CUMSUM, ADD_N, FLOOR_MOD (TFLM arg_min_max.cc, reduce.cc, cumsum.cc,
+// add_n.cc, floor_mod.cc; versions from LiteRT's op_version.cc). Options (schema.fbs):
+// ReducerOptions 0 keep_dims; CumsumOptions 0 exclusive, 1 reverse.
+extension OperatorTable {
+    static let argReduceOperators = [argMax, argMin, sum, cumsum, addN, floorMod]
+
+    static let argMax = OperatorDefinition(.argMax, version: argVersion, kernel: { c in try ArgMinMaxKernel(c, isMax: true) })
+    static let argMin = OperatorDefinition(.argMin, version: argVersion, kernel: { c in try ArgMinMaxKernel(c, isMax: false) })
+    static let sum = OperatorDefinition(.sum, version: int8InputVersion, kernel: { c in try reduceKernel(c, .sum) })
+    static let cumsum = OperatorDefinition(
+        .cumsum,
+        kernel: { c in
+            let o = try opaqueOptions(c)
+            return try CumSumKernel(c, exclusive: (o?.int8(0, default: 0) ?? 0) != 0, reverse: (o?.int8(1, default: 0) ?? 0) != 0)
+        },
+        shape: { $0.sameAsInput }
+    )
+    static let addN = OperatorDefinition(.addN, kernel: { c in try AddNKernel(c) }, shape: { $0.sameAsInput })
+    static let floorMod = OperatorDefinition(.floorMod, kernel: { c in try FloorDivModKernel(c, isMod: true) }, shape: { $0.broadcast })
+
+    /// REDUCE_MAX, REDUCE_MIN, SUM: keep_dims from ReducerOptions.
+    static func reduceKernel(_ c: KernelContext, _ operation: ReduceKernel.Operation) throws -> any Kernel {
+        try ReduceKernel(c, operation, keepDims: (try opaqueOptions(c)?.int8(0, default: 0) ?? 0) != 0)
+    }
+}
