@@ -71,13 +71,14 @@ extension ActivationPrecision {
 }
 
 extension Int8Quantizer.Rewrite {
-    /// Ops that should be int16 but have no int16 kernel in TFLM: a clear error naming them.
+    /// Ops that should be int16 but have no int16 kernel (in TFLM, or modelled by tfrewrite's
+    /// interpreter): a clear error naming them.
     package func checkInt16Kernels() throws {
         let missing = specs.keys.sorted().filter { options.activations.isInt16(op: $0) && !specs[$0]!.int16 }
         guard !missing.isEmpty else { return }
         let names = missing.prefix(5).map { graph.ops[$0].label(OpID($0)) }.joined(separator: ", ")
         let more = missing.count > 5 ? " and \(missing.count - 5) more" : ""
-        throw QuantizeError.badOption("int16x8: no int16 kernel in TFLM for \(names)\(more); quantize to int8, or keep such ops int8 with --max-error")
+        throw QuantizeError.badOption("int16x8: no int16 kernel for \(names)\(more) (TFLM has none, or tfrewrite does not model it yet); use --quantize int8, or --quantize int8 --max-error E to keep such ops int8")
     }
 
     /// Marks the outputs of int16 ops, and the graph inputs read only by int16 ops, as int16.

@@ -43,7 +43,8 @@ public enum MixedPrecisionSearch {
             var out = ["max error \(fmt(budget)): all int8 \(fmt(int8Error)), all int16x8 \(fmt(int16Error)); \(chosen.count) of \(sensitivity.count) ops int16x8, error \(fmt(chosenError)) (\(evaluations) models measured)"]
             let chosenSet = Set(chosen)
             for e in sensitivity {
-                out.append("  \(chosenSet.contains(e.op) ? "int16" : "int8 ") \(e.label): error alone in int16 \(fmt(e.error)) (\(fmt(int8Error - e.error)) less than all int8)")
+                let change = e.error - int8Error
+                out.append("  \(chosenSet.contains(e.op) ? "int16" : "int8 ") \(e.label): error with only this op int16x8 \(fmt(e.error)) (\(change > 0 ? "+" : "")\(fmt(change)) vs all int8)")
             }
             return out
         }

@@ -36,7 +36,7 @@ final class Int16x8Tests: XCTestCase {
         XCTAssertLessThan(e16, e8 / 4, "int16x8 \(e16), int8 \(e8)")
     }
 
-    /// An op TFLM has no int16 kernel for (RELU here) is an error naming it.
+    /// An op without a modelled int16 kernel (RELU here) is an error naming it.
     func testOpWithoutInt16KernelIsNamed() throws {
         var b = QuantGraphBuilder()
         let x = b.input("x", qf32, [1, 4])
@@ -47,7 +47,7 @@ final class Int16x8Tests: XCTestCase {
         request.activations = .int16x8
         let s = SampleSet(samples: [[RuntimeTensor(shape: [1, 4], floats: [-1, 0, 1, 2])!]], source: "-", isRandom: false)
         XCTAssertThrowsError(try PostTrainingQuantization.run(b.model, samples: s, request)) { error in
-            XCTAssertTrue("\(error)".contains("no int16 kernel in TFLM for RELU #0"), "\(error)")
+            XCTAssertTrue("\(error)".contains("no int16 kernel for RELU #0"), "\(error)")
         }
     }
 
