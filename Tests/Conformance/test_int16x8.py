@@ -21,8 +21,8 @@ import pytest
 
 import harness
 import oracle
-from test_interpreter import (ACT, OP, T, S, assert_conforms, binary, check_model, concat, pad, pool,
-                              run_ours, strided_slice, transpose, _with_constant_operand)
+from test_interpreter import (ACT, OP, OPT, T, S, Net, assert_conforms, binary, check_model, concat, f32, opts, pad,
+                              pool, run_ours, strided_slice, transpose)
 from test_quantize import CASES, io_quantization, real_outputs
 
 TFREWRITE = harness.tfrewrite_path()
@@ -133,11 +133,20 @@ def test_max_error_unreachable_is_one_line_exit_2(tmp_path):
     assert not out.exists()
 
 
+def _add_constant(shape, const_shape):
+    """x + c with a constant c (the constant becomes an int16 operand)."""
+    n = Net()
+    a = n.input(shape, T.FLOAT32)
+    c = n.tensor(const_shape, T.FLOAT32, data=f32(const_shape, 1.0), name="c")
+    o = n.output(shape, T.FLOAT32)
+    return n.build(OP.ADD, [a, c], [o], OPT.AddOptions, opts("AddOptionsT", fusedActivationFunction=ACT.NONE))
+
+
 # Float one-op models quantized with --quantize int16x8: the ops no fixture has.
 INT16_SINGLE_OPS = {
     "add_broadcast": lambda: binary(OP.ADD, T.FLOAT32, ([2, 3, 8], [3, 1]), [2, 3, 8]),
     "add_relu": lambda: binary(OP.ADD, T.FLOAT32, ([4, 6], [4, 6]), [4, 6], act=ACT.RELU),
-    "add_constant": lambda: _with_constant_operand(OP.ADD, [2, 3, 8], [8]),
+    "add_constant": lambda: _add_constant([2, 3, 8], [8]),
     "sub": lambda: binary(OP.SUB, T.FLOAT32, ([4, 6], [4, 6]), [4, 6]),
     "mul_broadcast": lambda: binary(OP.MUL, T.FLOAT32, ([2, 3, 8], [1, 8]), [2, 3, 8]),
     "concatenation": lambda: concat(T.FLOAT32, [[2, 3], [2, 5]], 1, [2, 8]),
