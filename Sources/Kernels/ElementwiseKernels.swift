@@ -116,14 +116,14 @@ package final class BinaryKernel: Kernel {
                 throw InterpreterError.runtime("integer division by zero", at: label)
             }
             runInt32(bc)
-        case .int16: runInt16(bc)
+        case .int16: runRescaled(bc, a.i16, b.i16, output.i16)
         default: runInt8(bc)
         }
     }
 
-    /// int16 ADD/SUB/MUL: the int8 arithmetic with a 15-bit left shift and int16 limits.
-    private func runInt16(_ bc: Broadcast) {
-        let x = a.i16, y = b.i16, out = output.i16
+    /// Quantized ADD/SUB/MUL, int8 or int16 (add_common.cc, sub_common.cc, mul.h): int16 is the
+    /// int8 arithmetic with a 15-bit left shift and int16 limits.
+    private func runRescaled<T: FixedWidthInteger>(_ bc: Broadcast, _ x: UnsafeMutablePointer<T>, _ y: UnsafeMutablePointer<T>, _ out: UnsafeMutablePointer<T>) {
         let (lo, hi) = actQ
         let o1 = offset1, o2 = offset2, oo = outOffset
         let m1 = self.m1, m2 = self.m2, mo = self.mOut
@@ -136,14 +136,14 @@ package final class BinaryKernel: Kernel {
                 let s2 = FixedPoint.multiplySmallerThanOne((o2 &+ Int32(y[j])) &* (1 << shift), m2)
                 let raw = isSub ? s1 &- s2 : s1 &+ s2
                 let v = FixedPoint.multiplySmallerThanOne(raw, mo) &+ oo
-                out[o] = Int16(truncatingIfNeeded: min(hi, max(lo, v)))
+                out[o] = T(truncatingIfNeeded: min(hi, max(lo, v)))
             }
         case .mul:
             bc.forEach { o, i, j in
                 let v = oo &+ FixedPoint.multiply((o1 &+ Int32(x[i])) &* (o2 &+ Int32(y[j])), mo)
-                out[o] = Int16(truncatingIfNeeded: min(hi, max(lo, v)))
+                out[o] = T(truncatingIfNeeded: min(hi, max(lo, v)))
             }
-        default: break  // refused at init
+        default: break  // int16 refuses the others at init; int8 runs them in runInt8
         }
     }
 
@@ -181,22 +181,8 @@ package final class BinaryKernel: Kernel {
         let (lo, hi) = actQ
         let o1 = offset1, o2 = offset2, oo = outOffset
         let m1 = self.m1, m2 = self.m2, mo = self.mOut
-        let shift = leftShift
         switch operation {
-        case .add, .sub:
-            let isSub = operation == .sub
-            bc.forEach { o, i, j in
-                let s1 = FixedPoint.multiplySmallerThanOne((o1 &+ Int32(x[i])) &* (1 << shift), m1)
-                let s2 = FixedPoint.multiplySmallerThanOne((o2 &+ Int32(y[j])) &* (1 << shift), m2)
-                let raw = isSub ? s1 &- s2 : s1 &+ s2
-                let v = FixedPoint.multiplySmallerThanOne(raw, mo) &+ oo
-                out[o] = Int8(truncatingIfNeeded: min(hi, max(lo, v)))
-            }
-        case .mul:
-            bc.forEach { o, i, j in
-                let v = oo &+ FixedPoint.multiply((o1 &+ Int32(x[i])) &* (o2 &+ Int32(y[j])), mo)
-                out[o] = Int8(truncatingIfNeeded: min(hi, max(lo, v)))
-            }
+        case .add, .sub, .mul: runRescaled(bc, x, y, out)
         case .div: break  // refused at init
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }
