@@ -78,7 +78,7 @@ public enum MixedPrecisionSearch {
         let int8Error = try error([])
         let int16Error = try error(all)
         if int8Error > budget && int16Error > budget {
-            throw QuantizeError.badOption(String(format: "--max-error %g cannot be met: the output error is %.6f with all int8 and %.6f with every op int16x8 that TFLM can run (%d ops)", budget, int8Error, int16Error, all.count))
+            throw QuantizeError.badOption(String(format: "--max-error %g cannot be met: the output error is %.6f with all int8 and %.6f with all %d ops that have an int16 kernel in int16x8", budget, int8Error, int16Error, all.count))
         }
         var sensitivity: [Report.Entry] = []
         if int8Error > budget {
