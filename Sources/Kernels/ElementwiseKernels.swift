@@ -34,7 +34,8 @@ package final class BinaryKernel: Kernel {
     private var m1 = QuantizedMultiplier(multiplier: 0, shift: 0)
     private var m2 = QuantizedMultiplier(multiplier: 0, shift: 0)
     private var mOut = QuantizedMultiplier(multiplier: 0, shift: 0)
-    private static let leftShift: Int32 = 20
+    /// add_common.cc / sub_common.cc: 20 for int8, 15 for int16.
+    private var leftShift: Int32 = 20
     /// TFLM squared_difference.cc: 255² · 2^(2·7) still fits in an int32.
     private static let squaredDifferenceLeftShift: Int32 = 7
 
@@ -63,13 +64,19 @@ package final class BinaryKernel: Kernel {
             case .reluN1To1: actI32 = (-1, 1)
             default: break
             }
-        case .int8:
+        case .int8, .int16:
+            let isInt16 = a.dtype == .int16
+            // TFLM runs int16 ADD, SUB and MUL (add.cc, sub.cc, mul.cc); MAXIMUM/MINIMUM int16 not modelled.
+            guard !isInt16 || [.add, .sub, .mul].contains(operation) else { throw Unsupported("int16 \(operation) is not modelled") }
             if operation == .maximum || operation == .minimum { break }
             guard a.isQuantized, b.isQuantized, output.isQuantized else {
-                throw Unsupported("int8 tensors without quantization parameters")
+                throw Unsupported("\(a.dtype.name) tensors without quantization parameters")
             }
             try requirePositiveScales(a, b, output)
-            actQ = quantizedActivationRange(activation, scale: output.scale, zeroPoint: output.zeroPoint)
+            if isInt16 { leftShift = 15 }
+            actQ = isInt16
+                ? quantizedActivationRange(activation, scale: output.scale, zeroPoint: output.zeroPoint, qmin: -32768, qmax: 32767)
+                : quantizedActivationRange(activation, scale: output.scale, zeroPoint: output.zeroPoint)
             offset1 = 0 &- a.zeroPoint
             offset2 = 0 &- b.zeroPoint
             outOffset = output.zeroPoint
@@ -86,14 +93,14 @@ package final class BinaryKernel: Kernel {
                     let shiftedOutputScale = Float(1 << (2 * Self.squaredDifferenceLeftShift)) * output.scale
                     mOut = QuantizedMultiplier(twiceMax * twiceMax / Double(shiftedOutputScale))
                 } else {
-                    mOut = QuantizedMultiplier(twiceMax / (Double(1 << Self.leftShift) * Double(output.scale)))
+                    mOut = QuantizedMultiplier(twiceMax / (Double(1 << leftShift) * Double(output.scale)))
                 }
             case .mul:
                 mOut = QuantizedMultiplier(Double(a.scale) * Double(b.scale) / Double(output.scale))
             default: break
             }
         default:
-            throw Unsupported("type \(a.dtype.name); supported: FLOAT32, INT8 or INT32")
+            throw Unsupported("type \(a.dtype.name); supported: FLOAT32, INT8, INT16 or INT32")
         }
     }
 
@@ -109,7 +116,34 @@ package final class BinaryKernel: Kernel {
                 throw InterpreterError.runtime("integer division by zero", at: label)
             }
             runInt32(bc)
+        case .int16: runRescaled(bc, a.i16, b.i16, output.i16)
         default: runInt8(bc)
+        }
+    }
+
+    /// Quantized ADD/SUB/MUL, int8 or int16 (add_common.cc, sub_common.cc, mul.h): int16 is the
+    /// int8 arithmetic with a 15-bit left shift and int16 limits.
+    private func runRescaled<T: FixedWidthInteger>(_ bc: Broadcast, _ x: UnsafeMutablePointer<T>, _ y: UnsafeMutablePointer<T>, _ out: UnsafeMutablePointer<T>) {
+        let (lo, hi) = actQ
+        let o1 = offset1, o2 = offset2, oo = outOffset
+        let m1 = self.m1, m2 = self.m2, mo = self.mOut
+        let shift = leftShift
+        switch operation {
+        case .add, .sub:
+            let isSub = operation == .sub
+            bc.forEach { o, i, j in
+                let s1 = FixedPoint.multiplySmallerThanOne((o1 &+ Int32(x[i])) &* (1 << shift), m1)
+                let s2 = FixedPoint.multiplySmallerThanOne((o2 &+ Int32(y[j])) &* (1 << shift), m2)
+                let raw = isSub ? s1 &- s2 : s1 &+ s2
+                let v = FixedPoint.multiplySmallerThanOne(raw, mo) &+ oo
+                out[o] = T(truncatingIfNeeded: min(hi, max(lo, v)))
+            }
+        case .mul:
+            bc.forEach { o, i, j in
+                let v = oo &+ FixedPoint.multiply((o1 &+ Int32(x[i])) &* (o2 &+ Int32(y[j])), mo)
+                out[o] = T(truncatingIfNeeded: min(hi, max(lo, v)))
+            }
+        default: break  // int16 refuses the others at init; int8 runs them in runInt8
         }
     }
 
@@ -147,22 +181,8 @@ package final class BinaryKernel: Kernel {
         let (lo, hi) = actQ
         let o1 = offset1, o2 = offset2, oo = outOffset
         let m1 = self.m1, m2 = self.m2, mo = self.mOut
-        let shift = Self.leftShift
         switch operation {
-        case .add, .sub:
-            let isSub = operation == .sub
-            bc.forEach { o, i, j in
-                let s1 = FixedPoint.multiplySmallerThanOne((o1 &+ Int32(x[i])) &* (1 << shift), m1)
-                let s2 = FixedPoint.multiplySmallerThanOne((o2 &+ Int32(y[j])) &* (1 << shift), m2)
-                let raw = isSub ? s1 &- s2 : s1 &+ s2
-                let v = FixedPoint.multiplySmallerThanOne(raw, mo) &+ oo
-                out[o] = Int8(truncatingIfNeeded: min(hi, max(lo, v)))
-            }
-        case .mul:
-            bc.forEach { o, i, j in
-                let v = oo &+ FixedPoint.multiply((o1 &+ Int32(x[i])) &* (o2 &+ Int32(y[j])), mo)
-                out[o] = Int8(truncatingIfNeeded: min(hi, max(lo, v)))
-            }
+        case .add, .sub, .mul: runRescaled(bc, x, y, out)
         case .div: break  // refused at init
         case .maximum: bc.forEach { o, i, j in out[o] = max(x[i], y[j]) }
         case .minimum: bc.forEach { o, i, j in out[o] = min(x[i], y[j]) }

@@ -248,8 +248,12 @@ package final class Pool2DKernel: Kernel {
         case (.int8, .int8):
             if attrs.activation != .none { try requirePositiveScales(output) }
             actQ = quantizedActivationRange(attrs.activation, scale: output.scale, zeroPoint: output.zeroPoint)
+        case (.int16, .int16):
+            // reference_integer_ops/pooling.h: the int8 arithmetic with int16 limits.
+            if attrs.activation != .none { try requirePositiveScales(output) }
+            actQ = quantizedActivationRange(attrs.activation, scale: output.scale, zeroPoint: output.zeroPoint, qmin: -32768, qmax: 32767)
         default:
-            throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32 or INT8")
+            throw Unsupported("types \(input.dtype.name) → \(output.dtype.name); supported: FLOAT32, INT8 or INT16")
         }
     }
 
@@ -286,11 +290,12 @@ package final class Pool2DKernel: Kernel {
                             if !isMax { acc = acc / Float(count) }
                             output.f32[outBase + c] = min(max(acc, actF.0), actF.1)
                         } else {
-                            let src = input.i8
-                            var acc: Int32 = isMax ? -128 : 0
+                            let isInt16 = input.dtype == .int16
+                            var acc: Int32 = isMax ? (isInt16 ? -32768 : -128) : 0
                             for fy in fyStart..<max(fyStart, fyEnd) {
                                 for fx in fxStart..<max(fxStart, fxEnd) {
-                                    let v = Int32(src[((b * geo.inH + y0 + fy) * geo.inW + x0 + fx) * depth + c])
+                                    let i = ((b * geo.inH + y0 + fy) * geo.inW + x0 + fx) * depth + c
+                                    let v = isInt16 ? Int32(input.i16[i]) : Int32(input.i8[i])
                                     acc = isMax ? max(acc, v) : acc &+ v
                                 }
                             }
@@ -299,7 +304,7 @@ package final class Pool2DKernel: Kernel {
                                 acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n
                             }
                             acc = min(max(acc, actQ.0), actQ.1)
-                            output.i8[outBase + c] = Int8(truncatingIfNeeded: acc)
+                            if isInt16 { output.i16[outBase + c] = Int16(truncatingIfNeeded: acc) } else { output.i8[outBase + c] = Int8(truncatingIfNeeded: acc) }
                         }
                     }
                 }

@@ -139,8 +139,9 @@ package final class MeanKernel: Kernel {
         guard axes.dtype == .int32 || axes.dtype == .int64 else { throw Unsupported("axes must be INT32, got \(axes.dtype.name)") }
         switch (input.dtype, output.dtype) {
         case (.float32, .float32): break
-        case (.int8, .int8):
-            guard input.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
+        case (.int8, .int8), (.int16, .int16):
+            // reduce_common.cc: int16 takes QuantizedMeanOrSum with int16 limits.
+            guard input.isQuantized, output.isQuantized else { throw Unsupported("\(input.dtype.name) tensors without quantization parameters") }
             try requirePositiveScales(input, output)
             multiplier = QuantizedMultiplier(Double(input.scale) / Double(output.scale))
         default:
@@ -197,11 +198,17 @@ package final class MeanKernel: Kernel {
         } else {
             if sumsQ.count < outCount { sumsQ = Array(repeating: 0, count: outCount) }
             for i in 0..<outCount { sumsQ[i] = 0 }
-            let x = input.i8
-            sumsQ.withUnsafeMutableBufferPointer { s in forEachInput { i, o in s[o] = s[o] &+ Int32(x[i]) } }
-            let y = output.i8
+            let isInt16 = input.dtype == .int16
+            if isInt16 {
+                let x = input.i16
+                sumsQ.withUnsafeMutableBufferPointer { s in forEachInput { i, o in s[o] = s[o] &+ Int32(x[i]) } }
+            } else {
+                let x = input.i8
+                sumsQ.withUnsafeMutableBufferPointer { s in forEachInput { i, o in s[o] = s[o] &+ Int32(x[i]) } }
+            }
+            let y = output.i8, y16 = output.i16
             guard n > 0, reducedCount > 0 else {
-                for i in 0..<outCount { y[i] = 0 }
+                for i in 0..<outCount { if isInt16 { y16[i] = 0 } else { y[i] = 0 } }
                 return
             }
             // Fold 1/count into the multiplier, as reduce.h does.
@@ -216,6 +223,7 @@ package final class MeanKernel: Kernel {
             for i in 0..<outCount {
                 let shiftedSum = Int32(truncatingIfNeeded: Int64(sumsQ[i]) - zp * count)
                 let v = FixedPoint.multiply(shiftedSum, m) &+ ozp
+                if isInt16 { y16[i] = Int16(truncatingIfNeeded: min(max(v, -32768), 32767)); continue }
                 y[i] = Int8(truncatingIfNeeded: min(max(v, -128), 127))
             }
         }

@@ -30,6 +30,9 @@ package struct OpQuantizationSpec {
 
     package var roles: [OperandRole]
     package var output: OutputRule
+    /// TFLM has an int16-activation kernel for the op (int16x8: int16 activations, int8
+    /// weights, int64 bias), which tfrewrite's interpreter restates.
+    package var int16: Bool = false
 
     /// Role of operand `k` (operands past the listed ones pass through).
     package func role(_ k: Int) -> OperandRole { k < roles.count ? roles[k] : .passThrough }

@@ -21,6 +21,8 @@ public struct QuantizationOptions: Sendable {
     public var biasCorrection: Bool
     /// Weight scales from an error search per channel (`WeightRangeSearch`) instead of max|w|/127.
     public var weightSearch: Bool = false
+    /// int8 activations, int16x8 everywhere, or int16x8 for some ops (`Int16x8.swift`).
+    public var activations: ActivationPrecision = .int8
 
     public init(perChannelFullyConnected: Bool = false, floatIO: Bool = false, biasCorrection: Bool = true) {
         self.perChannelFullyConnected = perChannelFullyConnected
@@ -138,6 +140,8 @@ public enum Int8Quantizer {
         /// The float value each int8 op read as operand 0 before the rewrite (bias correction
         /// looks up its channel means).
         package var originalInput: [Int: ValueID] = [:]
+        /// Quantized activation values that are int16 rather than int8 (`Int16x8.swift`).
+        package var int16Values = Set<Int32>()
         /// Float and quantized weights of each int8 op with weights.
         package var weightsOf: [Int: (float: ConstantTensor, quantized: ConstantTensor)] = [:]
 
@@ -160,12 +164,16 @@ public enum Int8Quantizer {
                 summary.notes.append("only subgraph 0 is quantized; \(model.subgraphs.count - 1) other subgraph(s) stay as they are")
             }
             classifyOps()
+            try checkInt16Kernels()
             guard !specs.isEmpty || graph.inputs.contains(where: { isFloatRuntime($0) }) else {
                 throw QuantizeError.notFloat("no op of subgraph 0 has float32 tensors")
             }
             try markInt8Values()
+            markInt16Values()
             try rewriteGraphOutputs()
             try connectFloatAndInt8()
+            insertPrecisionBoundaries()
+            clearPowerOfTwoScaleFlags()
             var groups = try groupSameScaleValues()
             try assignParameters(&groups)
             try quantizeConstants()
@@ -275,6 +283,7 @@ public enum Int8Quantizer {
                     let w = graph.addValue(inner)
                     isInt8.remove(v.raw)
                     isInt8.insert(w.raw)
+                    markNewValue(w, like: v)
                     rangeOf[w.raw] = rangeOf[v.raw]
                     for i in graph.ops.indices where !graph.ops[i].isErased {
                         for j in graph.ops[i].inputs.indices where graph.ops[i].inputs[j] == v { graph.ops[i].inputs[j] = w }
@@ -290,6 +299,7 @@ public enum Int8Quantizer {
                     graph[v].name = Self.derivedName(graph[v].name, "float")
                     let w = graph.addValue(out)
                     isInt8.insert(w.raw)
+                    markNewValue(w)
                     rangeOf[w.raw] = r
                     addOp(.quantize, input: v, output: w, provenance: out.provenance!)
                     summary.insertedQuantize += 1
@@ -341,6 +351,7 @@ public enum Int8Quantizer {
             let p = graph.addValue(v)
             constantSource[p.raw] = c
             isInt8.insert(p.raw)
+            markNewValue(p)
             if let t = model.constant(c) { rangeOf[p.raw] = ObservedRange.of(t.floats) }
             return p
         }
@@ -353,6 +364,7 @@ public enum Int8Quantizer {
             q.provenance = graph[v].provenance ?? graph[v].name
             let id = graph.addValue(q)
             isInt8.insert(id.raw)
+            markNewValue(id)
             rangeOf[id.raw] = r
             addOp(.quantize, input: v, output: id, provenance: q.provenance!)
             summary.insertedQuantize += 1
@@ -415,7 +427,7 @@ public enum Int8Quantizer {
             let ids = specs.keys.sorted()
             for i in ids {
                 if case .fixed(let p) = specs[i]!.output, let out = graph.ops[i].outputs.first {
-                    groups.fixed[groups.find(out.raw)] = p
+                    groups.fixed[groups.find(out.raw)] = fixedParameters(p, of: out.raw)
                 }
             }
             for i in ids {
@@ -443,6 +455,7 @@ public enum Int8Quantizer {
                         r.provenance = graph[v].provenance ?? graph[v].name
                         let id = graph.addValue(r)
                         isInt8.insert(id.raw)
+                        markNewValue(id, like: out)
                         groups.parent[id.raw] = id.raw
                         addOp(.quantize, input: v, output: id, provenance: r.provenance!)
                         summary.insertedQuantize += 1
@@ -461,15 +474,15 @@ public enum Int8Quantizer {
             if ra == rb { return true }
             switch (groups.fixed[ra], groups.fixed[rb]) {
             case (let fa?, let fb?): return fa == fb
-            case (let f?, nil): return fits(groups.range[rb], f)
-            case (nil, let f?): return fits(groups.range[ra], f)
+            case (let f?, nil): return fits(groups.range[rb], f, int16: int16Values.contains(a))
+            case (nil, let f?): return fits(groups.range[ra], f, int16: int16Values.contains(a))
             case (nil, nil): return true
             }
         }
 
-        package func fits(_ r: ObservedRange?, _ p: AffineParameters) -> Bool {
+        package func fits(_ r: ObservedRange?, _ p: AffineParameters, int16: Bool = false) -> Bool {
             guard let r, !r.isEmpty else { return true }
-            let span = p.representableRange
+            let span = int16 ? Int16x8.representableRange(p) : p.representableRange
             return r.min >= span.lowerBound - p.scale && r.max <= span.upperBound + p.scale
         }
 
@@ -486,7 +499,7 @@ public enum Int8Quantizer {
                 if let f = groups.fixed[root] {
                     p = f
                 } else if let r = groups.range[root], !r.isEmpty {
-                    p = AffineParameters.asymmetric(min: r.min, max: r.max)
+                    p = int16Values.contains(v) ? int16Parameters(r) : AffineParameters.asymmetric(min: r.min, max: r.max)
                 } else {
                     let id = ValueID(v)
                     let context: String
@@ -505,7 +518,7 @@ public enum Int8Quantizer {
         }
 
         package mutating func setInt8(_ v: Int32, _ p: AffineParameters) {
-            graph[ValueID(v)].type = ElementType(.int8, quantization: p.quantization)
+            graph[ValueID(v)].type = ElementType(int16Values.contains(v) ? .int16 : .int8, quantization: p.quantization)
         }
 
         // MARK: Constants
@@ -515,7 +528,9 @@ public enum Int8Quantizer {
             for (p, c) in constantSource.sorted(by: { $0.key < $1.key }) {
                 guard let t = model.constant(c), let q = graph[ValueID(p)].quantization, let s = q.scale else { continue }
                 let params = AffineParameters(scale: s, zeroPoint: Int32(q.zeroPoint ?? 0))
-                model.setConstant(ValueID(p), ConstantQuantizer.asymmetric(t.floats, shape: t.shape, parameters: params))
+                model.setConstant(ValueID(p), int16Values.contains(p)
+                    ? Int16x8.constant(t.floats, shape: t.shape, parameters: params)
+                    : ConstantQuantizer.asymmetric(t.floats, shape: t.shape, parameters: params))
                 summary.quantizedConstants += 1
             }
             var weightCache: [String: ValueID] = [:]
@@ -580,8 +595,15 @@ public enum Int8Quantizer {
                 guard wq.scales.count == 1 || wq.scales.count == channels else {
                     throw QuantizeError.invalidResult("\(op.label(OpID(i))): bias has \(channels) values for \(wq.scales.count) weight scales")
                 }
-                let (b, saturated) = ConstantQuantizer.bias(values, shape: shape, inputScale: inputScale, weightScales: wq.scales)
-                summary.saturatedBiasValues += saturated
+                let inputIsInt16 = op.input(inputIndex).map { graph[$0].dtype == .int16 } ?? false
+                let b: ConstantTensor
+                if inputIsInt16 {
+                    b = Int16x8.bias(values, shape: shape, inputScale: inputScale, weightScales: wq.scales)
+                } else {
+                    let (b32, saturated) = ConstantQuantizer.bias(values, shape: shape, inputScale: inputScale, weightScales: wq.scales)
+                    b = b32
+                    summary.saturatedBiasValues += saturated
+                }
                 value.provenance = value.provenance ?? value.name
                 let id = model.addConstant(Value(name: value.name, type: b.type, shape: b.shape, provenance: value.provenance), data: b.slice)
                 if k < graph.ops[i].inputs.count {
@@ -609,7 +631,7 @@ public enum Int8Quantizer {
             func port(_ v: ValueID) -> QuantizationSummary.Port {
                 let value = g[v]
                 var p: AffineParameters?
-                if value.dtype == .int8, let q = value.quantization, let s = q.scale {
+                if value.dtype == .int8 || value.dtype == .int16, let q = value.quantization, let s = q.scale {
                     p = AffineParameters(scale: s, zeroPoint: Int32(q.zeroPoint ?? 0))
                 }
                 return .init(name: value.name, dtype: value.dtype, shape: value.shape, parameters: p)

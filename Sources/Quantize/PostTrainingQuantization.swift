@@ -30,6 +30,11 @@ public struct PostTrainingQuantizationRequest: Sendable {
     public var threads: Int?
     /// Correct biases for the mean error of the rounded weights (`BiasCorrection`).
     public var biasCorrection: Bool = true
+    /// int8 or int16x8 activations (`Int16x8`); `maxError` chooses a mixed set instead.
+    public var activations: ActivationPrecision = .int8
+    /// Keep the fewest ops in int16x8 so that the output mean abs error against the float model
+    /// on the calibration samples stays at or below this (`MixedPrecisionSearch`).
+    public var maxError: Double?
 
     public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, target: TargetProfile? = nil, seed: UInt64 = 1, threads: Int? = nil) {
         self.calibration = calibration
@@ -63,6 +68,10 @@ public enum PostTrainingQuantization {
         public var sampleCount: Int = 0
         /// Layer pairs cross-layer equalization rescaled (0 when it was off or found none).
         public var equalizedPairs: Int = 0
+        /// The activation precision used (`.mixed` after a `maxError` search).
+        public var activations: ActivationPrecision = .int8
+        /// What the `maxError` search measured and chose.
+        public var mixedPrecision: MixedPrecisionSearch.Report?
     }
 
     /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
@@ -85,6 +94,13 @@ public enum PostTrainingQuantization {
         let ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
         var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
         options.weightSearch = request.weightSearch
+        options.activations = request.activations
+        var mixedReport: MixedPrecisionSearch.Report?
+        if let budget = request.maxError {
+            let report = try MixedPrecisionSearch.run(model, ranges: ranges, samples: samples, options: options, maxError: budget)
+            options.activations = .mixed(int16Ops: Set(report.chosen))
+            mixedReport = report
+        }
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
 
         // Op versions follow the new types; with a target this also checks every op against it.
@@ -99,7 +115,8 @@ public enum PostTrainingQuantization {
         return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
-                      passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs)
+                      passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs,
+                      activations: options.activations, mixedPrecision: mixedReport)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -121,7 +138,7 @@ extension PostTrainingQuantization.Result {
     public func text(outputBytes: Int? = nil, warnRandom: Bool = true) -> String {
         var lines: [String] = []
         let s = summary
-        lines.append("quantized to int8: \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
+        lines.append("quantized to \(precisionText): \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
         lines.append("calibration: \(samples), \(ranges.method)")
         if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"
@@ -140,6 +157,7 @@ extension PostTrainingQuantization.Result {
                 lines.append(line)
             }
         }
+        if let mixedPrecision { lines += mixedPrecision.lines }
         for f in s.floatOps { lines.append("kept float: \(f)") }
         if samplesAreRandom && warnRandom { lines.append("warning: \(Self.randomWarning)") }
         if !samplesAreRandom && sampleCount < PostTrainingQuantization.fewSamples {

@@ -17,7 +17,9 @@ import Support
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
 /// `ranges` (`minmax`, `percentile:P` or `mse`; default `RangeMethod.default`), `percentile`
 /// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
-/// `float_io` (default false), `bias_correction` (default true).
+/// `float_io` (default false), `bias_correction` (default true), `activations` (`int8`, the
+/// default, or `int16x8`), `max_error` (a number: the fewest int16x8 ops that keep the output
+/// error on the calibration samples at or below it, `MixedPrecisionSearch`).
 /// The target in the pass context decides per-channel FULLY_CONNECTED weights.
 public struct QuantizeInt8Pass: GraphPass {
     public static let name = "quantize-int8"
@@ -33,6 +35,10 @@ public struct QuantizeInt8Pass: GraphPass {
     public var equalize = false
     public var floatIO: Bool
     public var biasCorrection: Bool
+    /// int8 or int16x8 activations.
+    public var activations: ActivationPrecision = .int8
+    /// Output error budget for a mixed int8/int16x8 model.
+    public var maxError: Double?
     /// Calibration progress (samples done, total, pass), for a progress line.
     public var progress: Calibrator.Progress?
     /// Receives the whole result (summary, ranges), for the CLI's report.
@@ -46,7 +52,7 @@ public struct QuantizeInt8Pass: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction"])
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction", "activations", "max_error"])
         guard let c = try reader.string("calibration") else {
             throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
         }
@@ -55,6 +61,18 @@ public struct QuantizeInt8Pass: GraphPass {
         biasCorrection = try reader.bool("bias_correction", default: true)
         weightSearch = try reader.bool("weight_search", default: false)
         equalize = try reader.bool("equalize", default: false)
+        if let text = try reader.string("activations") {
+            switch text {
+            case "int8": activations = .int8
+            case "int16x8": activations = .int16x8
+            default: throw reader.error("activations", "expected int8 or int16x8")
+            }
+        }
+        if options.values["max_error"] != nil {
+            let e = try? options.double("max_error", default: 0)
+            guard let e, e.isFinite, e >= 0 else { throw reader.error("max_error", "expected a non-negative number such as 0.002") }
+            maxError = e
+        }
         if let text = try reader.string("ranges") {
             do {
                 ranges = try RangeMethod(parsing: text)
@@ -77,6 +95,8 @@ public struct QuantizeInt8Pass: GraphPass {
         request.ranges = ranges
         request.weightSearch = weightSearch
         request.equalize = equalize
+        request.activations = activations
+        request.maxError = maxError
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model

@@ -10,8 +10,13 @@ import Darwin
 
 /// The convert command's int8 quantization flags and the one call they make into the library.
 struct QuantizeFlags: ParsableArguments {
-    @Option(name: .long, help: "Quantize: only 'int8' (full-integer post-training quantization).")
+    @Option(name: .long, help: "Quantize: 'int8' (full-integer post-training quantization) or 'int16x8' (int16 activations, int8 weights, int64 biases).")
     var quantize: String?
+
+    @Option(name: .customLong("max-error"), help: ArgumentHelp(
+        "With --quantize int8: keep the fewest ops in int16x8 so that the output mean abs error against the float model on the calibration samples stays at or below this.",
+        valueName: "error"))
+    var maxError: Double?
 
     @Option(name: .long, help: ArgumentHelp(
         "Calibration samples for --quantize: .npy (samples on axis 0), .npz (one array per input), a folder of .npy files, or random:N.",
@@ -45,9 +50,14 @@ struct QuantizeFlags: ParsableArguments {
             if weightSearch { throw ValidationError("--weight-search needs --quantize int8") }
             if equalize { throw ValidationError("--equalize needs --quantize int8") }
             if floatIO { throw ValidationError("--float-io needs --quantize int8") }
+            if maxError != nil { throw ValidationError("--max-error needs --quantize int8") }
             return
         }
-        guard q == "int8" else { throw ValidationError("--quantize: only 'int8' is supported, got '\(q)'") }
+        guard q == "int8" || q == "int16x8" else { throw ValidationError("--quantize: expected 'int8' or 'int16x8', got '\(q)'") }
+        if let e = maxError {
+            guard q == "int8" else { throw ValidationError("--max-error chooses int16x8 ops within an int8 model: use it with --quantize int8") }
+            guard e.isFinite, e >= 0 else { throw ValidationError("--max-error must be a non-negative number, got \(e)") }
+        }
         guard calibration != nil else {
             throw ValidationError("--quantize int8 needs calibration data: --calibration DATA (.npy/.npz/folder of samples); --calibration random:N quantizes without data, with unknown accuracy")
         }
@@ -80,6 +90,8 @@ struct QuantizeFlags: ParsableArguments {
         if let r = ranges, let method = try? RangeMethod(parsing: r) { pass.ranges = method }
         pass.weightSearch = weightSearch
         pass.equalize = equalize
+        if quantize == "int16x8" { pass.activations = .int16x8 }
+        pass.maxError = maxError
         pass.progress = progress.report
         pass.onResult = { box.set($0) }
         return (pass, progress, { bytes in

@@ -43,6 +43,11 @@ extension OperatorTable {
     static let activationOperandsFree: @Sendable (Op, QuantizationChoices) -> OpQuantizationSpec? = { _, _ in
         .init(roles: [.activation, .activation], output: .free)
     }
+    /// ADD, SUB and MUL also run int16 in TFLM (add.cc, sub.cc, mul.cc: the general rescaling
+    /// path with zero points 0, whatever pot_scale_int16 says).
+    static let activationOperandsFreeInt16: @Sendable (Op, QuantizationChoices) -> OpQuantizationSpec? = { _, _ in
+        .init(roles: [.activation, .activation], output: .free, int16: true)
+    }
 
     static let add = OperatorDefinition(
         .add,
@@ -65,7 +70,7 @@ extension OperatorTable {
         },
         quantization: { op, c in
             guard case .add = op.kind else { return nil }
-            return activationOperandsFree(op, c)
+            return activationOperandsFreeInt16(op, c)
         },
         kernel: { c in
             guard case .add(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
@@ -104,7 +109,7 @@ extension OperatorTable {
         },
         quantization: { op, c in
             guard case .sub = op.kind else { return nil }
-            return activationOperandsFree(op, c)
+            return activationOperandsFreeInt16(op, c)
         },
         kernel: { c in
             guard case .sub(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
@@ -165,7 +170,7 @@ extension OperatorTable {
         },
         quantization: { op, c in
             guard case .mul = op.kind else { return nil }
-            return activationOperandsFree(op, c)
+            return activationOperandsFreeInt16(op, c)
         },
         kernel: { c in
             guard case .mul(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }

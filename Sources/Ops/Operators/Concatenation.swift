@@ -43,7 +43,8 @@ extension OperatorTable {
         },
         quantization: { op, _ in
             guard case .concatenation = op.kind else { return nil }
-            return .init(roles: Array(repeating: .activation, count: op.inputs.count), output: .sameAsAllInputs)
+            // TFLM concatenation.cc copies int16 as it does int8 (equal parameters).
+            return .init(roles: Array(repeating: .activation, count: op.inputs.count), output: .sameAsAllInputs, int16: true)
         },
         kernel: { c in
             guard case .concatenation(let axis, let act) = c.op.kind else { throw Unsupported("no kernel for this op") }

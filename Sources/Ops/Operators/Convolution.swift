@@ -63,10 +63,15 @@ extension OperatorTable {
         quantization: { op, _ in
             guard case .conv2D = op.kind else { return nil }
             // OHWI filter: per-channel along dim 0 (TFLite quantization spec).
-            return .init(roles: [.activation, .weights(axis: 0), .bias(input: 0, weights: 1)], output: .free)
+            // int16x8: TFLM conv.cc runs int16 input, int8 filter, int64 (or int32) bias.
+            return .init(roles: [.activation, .weights(axis: 0), .bias(input: 0, weights: 1)], output: .free, int16: true)
         },
         kernel: { c in
             guard case .conv2D(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            if c.optionalInput(0)?.dtype == .int16 {
+                return try Int16ConvolutionKernel(c, padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW)),
+                                                  activation: a.activation, depthMultiplier: nil)
+            }
             return try Conv2DKernel(c, a)
         },
         verify: { check in
@@ -150,10 +155,15 @@ extension OperatorTable {
         quantization: { op, _ in
             guard case .depthwiseConv2D = op.kind else { return nil }
             // 1HWO filter: per-channel along dim 3.
-            return .init(roles: [.activation, .weights(axis: 3), .bias(input: 0, weights: 1)], output: .free)
+            // int16x8: TFLM depthwise_conv.cc, int64 bias (reference_integer_ops::DepthwiseConvPerChannel).
+            return .init(roles: [.activation, .weights(axis: 3), .bias(input: 0, weights: 1)], output: .free, int16: true)
         },
         kernel: { c in
             guard case .depthwiseConv2D(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            if c.optionalInput(0)?.dtype == .int16 {
+                return try Int16ConvolutionKernel(c, padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW)),
+                                                  activation: a.activation, depthMultiplier: Int(a.depthMultiplier))
+            }
             return try DepthwiseConv2DKernel(c, a)
         },
         verify: { check in

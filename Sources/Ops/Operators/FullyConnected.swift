@@ -68,10 +68,12 @@ extension OperatorTable {
             guard case .fullyConnected(let a) = op.kind else { return nil }
             // Shuffled weights are a uint8-era format with no int8 kernel.
             guard a.weightsFormat == 0 else { return nil }
-            return .init(roles: [.activation, .weights(axis: choices.perChannelFullyConnected ? 0 : nil), .bias(input: 0, weights: 1)], output: .free)
+            // int16x8: TFLM fully_connected.cc, int16 input with int8 weights and an int64 bias.
+            return .init(roles: [.activation, .weights(axis: choices.perChannelFullyConnected ? 0 : nil), .bias(input: 0, weights: 1)], output: .free, int16: true)
         },
         kernel: { c in
             guard case .fullyConnected(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            if c.optionalInput(0)?.dtype == .int16 { return try Int16FullyConnectedKernel(c, a) }
             return try FullyConnectedKernel(c, a)
         },
         verify: { check in

@@ -22,7 +22,7 @@ extension OperatorTable {
         version: padVersion,
         quantization: { op, _ in
             guard case .pad = op.kind else { return nil }
-            return .init(roles: [.activation], output: .sameAsInput)
+            return .init(roles: [.activation], output: .sameAsInput, int16: true)  // TFLM pad.cc: int16 pads with the zero point
         },
         kernel: { c in
             guard case .pad = c.op.kind else { throw Unsupported("no kernel for this op") }

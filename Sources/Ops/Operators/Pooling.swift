@@ -58,7 +58,8 @@ extension OperatorTable {
                 ])
             },
             quantization: { op, _ in
-                attributes(op.kind) == nil ? nil : .init(roles: [.activation], output: .sameAsInput)
+                // TFLM pooling.cc: int16 average and max pools (reference_integer_ops/pooling.h).
+                attributes(op.kind) == nil ? nil : .init(roles: [.activation], output: .sameAsInput, int16: true)
             },
             kernel: { c in
                 guard let a = attributes(c.op.kind) else { throw Unsupported("no kernel for this op") }

@@ -30,7 +30,7 @@ extension OperatorTable {
         version: { s in OpVersions.int8OrInt16Input(s) },
         quantization: { op, _ in
             guard case .mean = op.kind else { return nil }
-            return .init(roles: [.activation, .passThrough], output: .free)
+            return .init(roles: [.activation, .passThrough], output: .free, int16: true)  // TFLM reduce.cc: int16 MEAN
         },
         kernel: { c in
             guard case .mean(let keepDims) = c.op.kind else { throw Unsupported("no kernel for this op") }

@@ -35,7 +35,7 @@ extension OperatorTable {
         version: { _ in MinimumVersion(1, "no version rule: always 1") },
         quantization: { op, _ in
             guard case .reshape = op.kind else { return nil }
-            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
+            return .init(roles: [.activation, .passThrough], output: .sameAsInput, int16: true)  // TFLM reshape/squeeze copy bytes
         },
         kernel: { c in
             guard case .reshape(let newShape) = c.op.kind else { throw Unsupported("no kernel for this op") }
@@ -101,7 +101,7 @@ extension OperatorTable {
         version: { s in s.first([(s.input(0) == .string, 2, "string input")]) },
         quantization: { op, _ in
             guard case .squeeze = op.kind else { return nil }
-            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
+            return .init(roles: [.activation, .passThrough], output: .sameAsInput, int16: true)  // TFLM reshape/squeeze copy bytes
         },
         kernel: { c in
             guard case .squeeze(let dims) = c.op.kind else { throw Unsupported("no kernel for this op") }

@@ -30,10 +30,12 @@ extension OperatorTable {
         version: { s in OpVersions.int8OrInt16Input(s) },
         quantization: { op, _ in
             guard case .softmax = op.kind else { return nil }
-            return .init(roles: [.activation], output: .fixed(.unitInterval))
+            // int16: TFLM softmax.cc's LUT kernel, output 1/32768 with zero point 0 (Int16x8.fixedOutput).
+            return .init(roles: [.activation], output: .fixed(.unitInterval), int16: true)
         },
         kernel: { c in
             guard case .softmax(let beta) = c.op.kind else { throw Unsupported("no kernel for this op") }
+            if c.optionalInput(0)?.dtype == .int16 { return try Int16SoftmaxKernel(c, beta: beta) }
             return try SoftmaxKernel(c, beta: beta)
         },
         verify: { check in

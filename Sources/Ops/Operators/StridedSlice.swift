@@ -47,7 +47,7 @@ extension OperatorTable {
         },
         quantization: { op, _ in
             guard case .stridedSlice = op.kind else { return nil }
-            return .init(roles: [.activation], output: .sameAsInput)
+            return .init(roles: [.activation], output: .sameAsInput, int16: true)  // TFLM strided_slice.cc copies int16
         },
         kernel: { c in
             guard case .stridedSlice(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }

@@ -21,7 +21,7 @@ extension OperatorTable {
         },
         quantization: { op, _ in
             guard case .builtin = op.kind else { return nil }
-            return .init(roles: [.activation, .passThrough], output: .sameAsInput)
+            return .init(roles: [.activation, .passThrough], output: .sameAsInput, int16: true)  // TFLM transpose.cc: int16
         },
         kernel: { c in try TransposeKernel(c) },
         fold: { f in
