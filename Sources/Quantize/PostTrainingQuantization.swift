@@ -30,6 +30,13 @@ public struct PostTrainingQuantizationRequest: Sendable {
     public var threads: Int?
     /// Correct biases for the mean error of the rounded weights (`BiasCorrection`).
     public var biasCorrection: Bool = true
+    /// Choose each weight's rounding (down or up) for the smallest layer output error on the
+    /// calibration data (`AdaptiveRounding`); off by default.
+    public var optimizeRounding: Bool = false
+    /// Seconds the rounding optimization may take; later layers keep nearest rounding.
+    public var roundingBudget: Double = 60
+    /// Rounding progress: (layers done, layers, the next layer's label or "" at the end).
+    public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
 
     public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, target: TargetProfile? = nil, seed: UInt64 = 1, threads: Int? = nil) {
         self.calibration = calibration
@@ -63,6 +70,23 @@ public enum PostTrainingQuantization {
         public var sampleCount: Int = 0
         /// Layer pairs cross-layer equalization rescaled (0 when it was off or found none).
         public var equalizedPairs: Int = 0
+        /// What adaptive rounding did (nil when it was off).
+        public var rounding: RoundingSummary?
+        /// Set when the input was already quantized (`ModelDequantizer`): what was undone.
+        public var requantized: String?
+    }
+
+    /// Adaptive rounding's outcome, for the summary.
+    public struct RoundingSummary: Sendable, Hashable {
+        public var layers: Int
+        public var optimizedLayers: Int
+        public var flippedWeights: Int
+        public var weights: Int
+        /// Σ of the layers' output error variance (calibration data), before and after.
+        public var errorBefore: Double
+        public var errorAfter: Double
+        public var budgetReached: Bool
+        public var seconds: Double
     }
 
     /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
@@ -70,9 +94,17 @@ public enum PostTrainingQuantization {
     public static let fewSamples = 20
 
     public static func run(_ model: Model, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
-        let inputs = ModelInputSpec.inputs(of: model)
+        // An int8/uint8 model is requantized: back to float first, so samples are real values.
+        let dequantized = ModelDequantizer.isQuantized(model) ? ModelDequantizer.dequantize(model) : nil
+        let float = dequantized?.model ?? model
+        let inputs = ModelInputSpec.inputs(of: float)
         let samples = try SampleData.load(request.calibration, for: inputs, seed: request.seed)
-        return try run(model, samples: samples, request, progress: progress)
+        var result = try run(float, samples: samples, request, progress: progress)
+        if let d = dequantized {
+            result.requantized = "requantized a \(d.activationType) model: \(d.constants) constants and \(d.tensors) tensors dequantized to float first"
+                + (d.removedOps > 0 ? ", \(d.removedOps) QUANTIZE/DEQUANTIZE op(s) removed" : "")
+        }
+        return result
     }
 
     /// Same, with samples already loaded.
@@ -86,6 +118,18 @@ public enum PostTrainingQuantization {
         var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
         options.weightSearch = request.weightSearch
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
+        var rounding: RoundingSummary?
+        if request.optimizeRounding {
+            var roundingOptions = AdaptiveRounding.Options()
+            roundingOptions.budgetSeconds = request.roundingBudget
+            roundingOptions.threads = request.threads
+            let report: AdaptiveRounding.Report
+            (quantized, report) = try AdaptiveRounding.optimize(float: model, quantized: quantized, samples: samples,
+                                                                options: roundingOptions, progress: request.roundingProgress)
+            rounding = RoundingSummary(layers: report.layers, optimizedLayers: report.optimizedLayers, flippedWeights: report.flippedWeights,
+                                       weights: report.weights, errorBefore: report.errorBefore, errorAfter: report.errorAfter,
+                                       budgetReached: report.budgetReached, seconds: report.seconds)
+        }
 
         // Op versions follow the new types; with a target this also checks every op against it.
         var context = PassContext(target: request.target)
@@ -99,7 +143,7 @@ public enum PostTrainingQuantization {
         return Result(model: quantized, summary: summary, ranges: ranges, samples: samples.source, samplesAreRandom: samples.isRandom,
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
-                      passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs)
+                      passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs, rounding: rounding)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -122,8 +166,10 @@ extension PostTrainingQuantization.Result {
         var lines: [String] = []
         let s = summary
         lines.append("quantized to int8: \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
+        if let r = requantized { lines.append(r) }
         lines.append("calibration: \(samples), \(ranges.method)")
         if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
+        if let r = rounding { lines += r.lines() }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"
         if let outputBytes { size += "; model file \(Self.bytes(outputBytes))" }
         lines.append(size)

@@ -17,7 +17,8 @@ import Support
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
 /// `ranges` (`minmax`, `percentile:P` or `mse`; default `RangeMethod.default`), `percentile`
 /// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
-/// `float_io` (default false), `bias_correction` (default true).
+/// `float_io` (default false), `bias_correction` (default true), `optimize_rounding` (default
+/// false: `AdaptiveRounding`) and `rounding_budget` (seconds, default 60).
 /// The target in the pass context decides per-channel FULLY_CONNECTED weights.
 public struct QuantizeInt8Pass: GraphPass {
     public static let name = "quantize-int8"
@@ -31,6 +32,12 @@ public struct QuantizeInt8Pass: GraphPass {
     public var weightSearch = false
     /// Cross-layer equalization before calibration (`CrossLayerEqualization`).
     public var equalize = false
+    /// Adaptive rounding of the weights against the calibration data (`AdaptiveRounding`).
+    public var optimizeRounding = false
+    /// Seconds adaptive rounding may take.
+    public var roundingBudget: Double = 60
+    /// Adaptive rounding progress (layers done, layers, next layer's label).
+    public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
     public var floatIO: Bool
     public var biasCorrection: Bool
     /// Calibration progress (samples done, total, pass), for a progress line.
@@ -46,7 +53,8 @@ public struct QuantizeInt8Pass: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction"])
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction",
+                                                                               "optimize_rounding", "rounding_budget"])
         guard let c = try reader.string("calibration") else {
             throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
         }
@@ -55,6 +63,12 @@ public struct QuantizeInt8Pass: GraphPass {
         biasCorrection = try reader.bool("bias_correction", default: true)
         weightSearch = try reader.bool("weight_search", default: false)
         equalize = try reader.bool("equalize", default: false)
+        optimizeRounding = try reader.bool("optimize_rounding", default: false)
+        if options.values["rounding_budget"] != nil {
+            let budget = try? options.double("rounding_budget", default: 60)
+            guard let budget, budget > 0, budget.isFinite else { throw reader.error("rounding_budget", "expected a positive number of seconds such as 60") }
+            roundingBudget = budget
+        }
         if let text = try reader.string("ranges") {
             do {
                 ranges = try RangeMethod(parsing: text)
@@ -77,6 +91,9 @@ public struct QuantizeInt8Pass: GraphPass {
         request.ranges = ranges
         request.weightSearch = weightSearch
         request.equalize = equalize
+        request.optimizeRounding = optimizeRounding
+        request.roundingBudget = roundingBudget
+        request.roundingProgress = roundingProgress
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model
