@@ -71,33 +71,34 @@ package enum AdaptiveRounding {
                 report.budgetReached = true
                 break
             }
-            let g = model.subgraphs[0]
-            let op = g.ops[layer.quantizedOp]
-            guard let xq = op.input(0), let wID = op.input(1), let w = model.constant(wID),
-                  let wq = w.type.quantization, wq.hasScales, let inQ = g[xq].quantization, let inScale = inQ.scale else { continue }
-            let floatOp = float.subgraphs[0].ops[layer.floatOp]
-            guard let xf = floatOp.input(0), let wf = floatOp.input(1).flatMap({ float.constant($0) }), wf.shape == w.shape else { continue }
-            let quantizedInterpreter = try Interpreter(model: model)
-            let inputQ = try capture(quantizedInterpreter, xq, quantization: inQ, samples: samples)
-            let inputF = try capture(floatInterpreter, xf, quantization: nil, samples: samples)
-            guard inputQ.values.count == inputF.values.count, inputQ.shape == inputF.shape else { continue }
-            guard let geometry = LayerGeometry(op: op, input: inputQ.shape, samples: samples.count, weights: w.shape.map(Int.init)) else { continue }
-            let biasValue = op.input(2)
-            let floatBias = floatOp.input(2).flatMap { float.constant($0) }?.floats
+            let g = model.subgraphs[0], gf = float.subgraphs[0]
+            let ops = layer.quantizedOps.map { g.ops[$0] }, floatOps = layer.floatOps.map { gf.ops[$0] }
+            guard let wID = ops[0].input(1), let w = model.constant(wID), let wq = w.type.quantization, wq.hasScales,
+                  let wf = floatOps[0].input(1).flatMap({ float.constant($0) }), wf.shape == w.shape else { continue }
+            let inputs = ops.compactMap { $0.input(0) }, floatInputs = floatOps.compactMap { $0.input(0) }
+            let inputScales = inputs.compactMap { g[$0].quantization?.scale }
+            guard inputs.count == ops.count, floatInputs.count == ops.count, inputScales.count == ops.count else { continue }
+            let captured = try capture(Interpreter(model: model), inputs, quantizations: inputs.map { g[$0].quantization }, samples: samples)
+            let floatCaptured = try capture(floatInterpreter, floatInputs, quantizations: floatInputs.map { _ in nil }, samples: samples)
+            // Every op of a shared weight reads the same shape (an unrolled RNN's steps): their positions are stacked.
+            guard let shape = captured.first?.shape, captured.allSatisfy({ $0.shape == shape }), floatCaptured.allSatisfy({ $0.shape == shape }),
+                  let geometry = LayerGeometry(op: ops[0], input: shape, samples: samples.count * ops.count, weights: w.shape.map(Int.init))
+            else { continue }
             let result = optimizeLayer(geometry, floatWeights: wf.floats, codes: w.scalars(Int8.self), scales: wq.scales,
-                                       xq: inputQ.values, xf: inputF.values, options: options)
+                                       xq: captured.flatMap(\.values), xf: floatCaptured.flatMap(\.values), sets: ops.count, options: options)
             report.optimizedLayers += 1
             report.flippedWeights += result.flipped
             report.weights += result.codes.count
             report.errorBefore += result.errorBefore
             report.errorAfter += result.errorAfter
             model.setConstant(wID, ConstantTensor(.int8, shape: w.shape, values: result.codes, quantization: wq))
-            // The bias takes the float bias minus the measured mean output error of each channel.
-            if let b = biasValue, let bias = model.constant(b), bias.type.dtype == .int32, bias.elementCount == geometry.outputChannels {
-                var values = floatBias ?? [Float](repeating: 0, count: geometry.outputChannels)
+            // Each op's bias takes the float bias minus that op's measured mean output error per channel.
+            for (j, op) in ops.enumerated() {
+                guard let b = op.input(2), let bias = model.constant(b), bias.type.dtype == .int32, bias.elementCount == geometry.outputChannels else { continue }
+                var values = floatOps[j].input(2).flatMap { float.constant($0) }?.floats ?? [Float](repeating: 0, count: geometry.outputChannels)
                 guard values.count == geometry.outputChannels else { continue }
-                for c in values.indices { values[c] -= result.meanError[c] }
-                let (t, _) = ConstantQuantizer.bias(values, shape: bias.shape, inputScale: inScale, weightScales: wq.scales)
+                for c in values.indices { values[c] -= result.meanError[j][c] }
+                let (t, _) = ConstantQuantizer.bias(values, shape: bias.shape, inputScale: inputScales[j], weightScales: wq.scales)
                 model.setConstant(b, t)
             }
         }
@@ -109,15 +110,18 @@ package enum AdaptiveRounding {
 
     // MARK: Layers
 
+    /// The ops that read one int8 weight tensor (several in an unrolled RNN), with the float ops
+    /// they came from.
     package struct LayerPair: Sendable {
-        package var floatOp: Int
-        package var quantizedOp: Int
+        package var floatOps: [Int]
+        package var quantizedOps: [Int]
         package var label: String
     }
 
-    /// Ops with int8 weights in the quantized model, in execution order, each with the float op
-    /// it came from (same output name or provenance, same weight shape). Weights or biases
-    /// shared with another op are left alone (changing them would change that op too).
+    /// Weight tensors of ops with int8 weights in the quantized model, in execution order of
+    /// their first reader; each op is paired with the float op it came from (same output name
+    /// or provenance, same weight shape). A weight read by another kind of op, or a bias shared
+    /// between ops, is left alone (changing it would change that op too).
     package static func pairLayers(float: Model, quantized: Model) -> [LayerPair] {
         guard let gf = float.subgraphs.first, let gq = quantized.subgraphs.first else { return [] }
         var floatByName: [String: Int] = [:]
@@ -127,16 +131,31 @@ package enum AdaptiveRounding {
         var uses: [Int32: Int] = [:]
         for op in gq.ops where !op.isErased { for v in op.inputs where !v.isAbsent { uses[v.raw, default: 0] += 1 } }
         var pairs: [LayerPair] = []
-        for (i, op) in gq.ops.enumerated() where !op.isErased && isWeighted(op.kind) {
-            guard let o = op.outputs.first, !o.isAbsent, let w = op.input(1), gq[w].dtype == .int8, uses[w.raw] == 1,
-                  let x = op.input(0), gq[x].dtype == .int8 else { continue }
-            if let b = op.input(2), uses[b.raw] != 1 { continue }
-            let value = gq[o]
-            guard let f = floatByName[value.name] ?? value.provenance.flatMap({ floatByName[$0] }),
-                  let fw = gf.ops[f].input(1), gf[fw].shape == gq[w].shape else { continue }
-            pairs.append(LayerPair(floatOp: f, quantizedOp: i, label: op.label(OpID(i))))
+        var byWeight: [Int32: Int] = [:]
+        var excluded = Set<Int32>()
+        for (i, op) in gq.ops.enumerated() where !op.isErased {
+            guard let w = op.input(1), gq[w].dtype == .int8 else { continue }
+            guard isWeighted(op.kind), let o = op.outputs.first, !o.isAbsent, let x = op.input(0), gq[x].dtype == .int8,
+                  op.input(2).map({ uses[$0.raw] == 1 }) ?? true,
+                  let f = floatByName[gq[o].name] ?? gq[o].provenance.flatMap({ floatByName[$0] }),
+                  let fw = gf.ops[f].input(1), gf[fw].shape == gq[w].shape,
+                  pairs.indices.allSatisfy({ byWeight[w.raw] != $0 || gq.ops[pairs[$0].quantizedOps[0]].kind.name == op.kind.name })
+            else { excluded.insert(w.raw); continue }
+            if let k = byWeight[w.raw] {
+                pairs[k].floatOps.append(f)
+                pairs[k].quantizedOps.append(i)
+            } else {
+                byWeight[w.raw] = pairs.count
+                pairs.append(LayerPair(floatOps: [f], quantizedOps: [i], label: op.label(OpID(i))))
+            }
         }
-        return pairs
+        return pairs.enumerated().compactMap { k, p in
+            let w = gq.ops[p.quantizedOps[0]].inputs[1]
+            guard !excluded.contains(w.raw), uses[w.raw] == p.quantizedOps.count else { return nil }
+            var pair = p
+            if p.quantizedOps.count > 1 { pair.label += " and \(p.quantizedOps.count - 1) more sharing its weights" }
+            return pair
+        }
     }
 
     package static func isWeighted(_ kind: OpKind) -> Bool {
@@ -148,25 +167,29 @@ package enum AdaptiveRounding {
 
     // MARK: Recording inputs
 
-    /// The real values of `value` for every sample, concatenated, and one sample's shape.
-    package static func capture(_ interpreter: Interpreter, _ value: ValueID, quantization: Quantization?, samples: SampleSet) throws -> (values: [Float], shape: [Int]) {
-        var values: [Float] = []
-        var shape: [Int] = []
-        let graphInput = interpreter.inputs.firstIndex { $0.id == value }
+    /// The real values of each of `values` for every sample, concatenated, and one sample's shape.
+    package static func capture(_ interpreter: Interpreter, _ values: [ValueID], quantizations: [Quantization?], samples: SampleSet) throws -> [(values: [Float], shape: [Int])] {
+        var out = values.map { _ in (values: [Float](), shape: [Int]()) }
+        let slot = Dictionary(values.enumerated().map { ($0.element.raw, $0.offset) }, uniquingKeysWith: { a, _ in a })
         for sample in samples.samples {
             let fed = try feed(sample, interpreter.inputs)
-            if let k = graphInput {
-                shape = fed[k].shape
-                values += realValues(fed[k], interpreter.inputs[k].quantization)
-                continue
+            var seen = [Bool](repeating: false, count: values.count)
+            func record(_ id: ValueID, _ t: RuntimeTensor) {
+                guard let j = slot[id.raw], !seen[j] else { return }
+                seen[j] = true
+                out[j].shape = t.shape
+                out[j].values += realValues(t, quantizations[j])
             }
-            var seen: RuntimeTensor?
-            _ = try interpreter.run(fed) { id, t in if id == value { seen = t } }
-            guard let t = seen else { throw QuantizeError.calibration("adaptive rounding: tensor \(value) was not computed") }
-            shape = t.shape
-            values += realValues(t, quantization)
+            for (k, info) in interpreter.inputs.enumerated() where slot[info.id.raw] != nil { record(info.id, fed[k]) }
+            _ = try interpreter.run(fed) { id, t in record(id, t) }
+            // A value read twice (two ops on one input) is recorded once: copy it to the other slots.
+            for (j, v) in values.enumerated() where !seen[j] {
+                guard let first = slot[v.raw], seen[first] else { throw QuantizeError.calibration("adaptive rounding: tensor \(v) was not computed") }
+                out[j].shape = out[first].shape
+                out[j].values += out[first].values.suffix(out[first].shape.reduce(1, *))
+            }
         }
-        return (values, shape)
+        return out
     }
 
     /// Float samples for the interpreter's inputs: int8 inputs get them quantized with their
@@ -314,8 +337,9 @@ package enum AdaptiveRounding {
 
     package struct LayerResult: Sendable {
         package var codes: [Int8]
-        /// Mean output error of each channel after the rounding (real units), for the bias.
-        package var meanError: [Float]
+        /// Mean output error of each channel after the rounding (real units), for the bias; one
+        /// array per op sharing the weights.
+        package var meanError: [[Float]]
         package var flipped = 0
         package var errorBefore = 0.0
         package var errorAfter = 0.0
@@ -328,10 +352,13 @@ package enum AdaptiveRounding {
     }
 
     package static func optimizeLayer(_ geo: LayerGeometry, floatWeights: [Float], codes: [Int8], scales: [Float],
-                                      xq: [Float], xf: [Float], options: Options) -> LayerResult {
+                                      xq: [Float], xf: [Float], sets: Int = 1, options: Options) -> LayerResult {
         let rows = chosenRows(total: geo.samples * geo.positions, maxRows: options.maxRows)
         let n = rows.count, columns = geo.columns
-        var result = LayerResult(codes: codes, meanError: [Float](repeating: 0, count: geo.outputChannels))
+        // Which op (of several sharing the weights) each row belongs to: sets are stacked in order.
+        let perSet = max(1, geo.samples * geo.positions / max(sets, 1))
+        let rowSet = rows.map { min($0 / perSet, sets - 1) }
+        var result = LayerResult(codes: codes, meanError: [[Float]](repeating: [Float](repeating: 0, count: geo.outputChannels), count: sets))
         let perGroup = geo.outputsPerGroup
         let results = ChannelResults(count: geo.outputChannels)
         for g in 0..<geo.groupCount {
@@ -366,7 +393,7 @@ package enum AdaptiveRounding {
                     let scale = Double(scales.count > 1 ? scales[min(o, scales.count - 1)] : scales.first ?? 1)
                     let indices = (0..<columns).map { geo.weightIndex(output: o, column: $0) }
                     let channel = optimizeChannel(weights: indices.map { floatWeights[$0] }, codes: indices.map { codes[$0] }, scale: scale,
-                                                  data: data, rows: n, maxSweeps: options.maxSweeps)
+                                                  data: data, rows: n, maxSweeps: options.maxSweeps, rowSet: rowSet, sets: sets)
                     results.set(o, channel)
                     i += workers
                 }
@@ -375,7 +402,7 @@ package enum AdaptiveRounding {
         for o in 0..<geo.outputChannels {
             guard let c = results.get(o) else { continue }
             for k in 0..<columns { result.codes[geo.weightIndex(output: o, column: k)] = c.codes[k] }
-            result.meanError[o] = Float(c.meanError)
+            for j in 0..<sets { result.meanError[j][o] = Float(c.meanError[j]) }
             result.flipped += c.flipped
             result.errorBefore += c.errorBefore
             result.errorAfter += c.errorAfter
@@ -401,7 +428,8 @@ package enum AdaptiveRounding {
 
     package struct ChannelResult: Sendable {
         package var codes: [Int8]
-        package var meanError: Double
+        /// Per op sharing the weights.
+        package var meanError: [Double]
         package var flipped: Int
         package var errorBefore: Double
         package var errorAfter: Double
@@ -416,7 +444,8 @@ package enum AdaptiveRounding {
     }
 
     /// Greedy coordinate descent on one output channel's codes; each code stays floor or ceil of w/s.
-    package static func optimizeChannel(weights: [Float], codes start: [Int8], scale: Double, data: GroupData, rows n: Int, maxSweeps: Int) -> ChannelResult {
+    package static func optimizeChannel(weights: [Float], codes start: [Int8], scale: Double, data: GroupData, rows n: Int, maxSweeps: Int,
+                                        rowSet: [Int]? = nil, sets: Int = 1) -> ChannelResult {
         let columns = weights.count
         var codes = start
         // r = int8 layer output − float layer output at each position.
@@ -432,7 +461,7 @@ package enum AdaptiveRounding {
         var error = before
         var flipped = 0
         guard scale > 0, scale.isFinite, n > 0 else {
-            return ChannelResult(codes: codes, meanError: mean, flipped: 0, errorBefore: before, errorAfter: before)
+            return ChannelResult(codes: codes, meanError: setMeans(residual, mean, rowSet, sets), flipped: 0, errorBefore: before, errorAfter: before)
         }
         // Few positions for many weights (a FULLY_CONNECTED layer sees one row per sample) let
         // the sweeps fit the calibration set's accidental correlations, which held-out data
@@ -472,7 +501,18 @@ package enum AdaptiveRounding {
         let after = residual.reduce(0) { $0 + $1 * $1 }
         var net = 0
         for k in 0..<columns where codes[k] != start[k] { net += 1 }
-        return ChannelResult(codes: codes, meanError: mean, flipped: net, errorBefore: before, errorAfter: after)
+        return ChannelResult(codes: codes, meanError: setMeans(residual, mean, rowSet, sets), flipped: net, errorBefore: before, errorAfter: after)
+    }
+
+    /// The mean of the (uncentered) residual over each set's rows.
+    package static func setMeans(_ centered: [Double], _ mean: Double, _ rowSet: [Int]?, _ sets: Int) -> [Double] {
+        guard let rowSet, sets > 1 else { return [mean] }
+        var sum = [Double](repeating: 0, count: sets), count = [Int](repeating: 0, count: sets)
+        for (r, j) in rowSet.enumerated() where r < centered.count {
+            sum[j] += centered[r] + mean
+            count[j] += 1
+        }
+        return (0..<sets).map { count[$0] > 0 ? sum[$0] / Double(count[$0]) : mean }
     }
 }
 

@@ -57,8 +57,8 @@ final class AdaptiveRoundingTests: XCTestCase {
         let samples = try SampleData.load(calib, for: ModelInputSpec.inputs(of: model))
         let few = SampleSet(samples: Array(samples.samples.prefix(2)), source: "calib", isRandom: false)
         let interpreter = try Interpreter(model: model)
-        let x = try AdaptiveRounding.capture(interpreter, conv.inputs[0], quantization: nil, samples: few)
-        let y = try AdaptiveRounding.capture(interpreter, conv.outputs[0], quantization: nil, samples: few)
+        let captured = try AdaptiveRounding.capture(interpreter, [conv.inputs[0], conv.outputs[0]], quantizations: [nil, nil], samples: few)
+        let (x, y) = (captured[0], captured[1])
         let w = try XCTUnwrap(model.constant(conv.inputs[1]))
         let bias = try XCTUnwrap(model.constant(conv.inputs[2])).floats
         let geo = try XCTUnwrap(AdaptiveRounding.LayerGeometry(op: conv, input: x.shape, samples: 2, weights: w.shape.map(Int.init)))
