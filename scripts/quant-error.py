@@ -126,7 +126,8 @@ def main():
     ap.add_argument("--tfrewrite", default=str(ROOT / ".build/release/tfrewrite"))
     ap.add_argument("--methods", default="minmax,percentile:99.99,mse",
                     help="comma-separated --ranges values; add '+ws' for --weight-search, '+eq' for --equalize, "
-                         "'+ar' for --optimize-rounding (e.g. mse+ws+eq+ar)")
+                         "'+ar' for --optimize-rounding, '+micro' for --rules micro (per-channel FULLY_CONNECTED, as TF writes it) "
+                         "(e.g. mse+ws+eq+ar)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--json", help="write the numbers here")
     ap.add_argument("--tf-cache", help="folder to keep TF's int8 conversions in and reuse them from (TF's converter is the slow part)")
@@ -152,7 +153,8 @@ def main():
                 cmd = [args.tfrewrite, str(c["source"]), *c["args"], "--quantize", "int8", "--calibration", str(c["calib"]),
                        "--ranges", ranges, *(["--weight-search"] if "ws" in extra else []),
                        *(["--equalize"] if "eq" in extra else []),
-                       *(["--optimize-rounding"] if "ar" in extra else []), "-o", str(out)]
+                       *(["--optimize-rounding"] if "ar" in extra else []),
+                       *(["--rules", "micro"] if "micro" in extra else []), "-o", str(out)]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     print(f"{name} {m}: tfrewrite failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)

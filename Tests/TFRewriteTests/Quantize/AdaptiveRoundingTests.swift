@@ -47,37 +47,46 @@ final class AdaptiveRoundingTests: XCTestCase {
         }
     }
 
-    /// The columns the geometry gathers, times the float weights, plus the bias, are the
-    /// float model's CONV_2D output (where RELU passes it): the im2col indexing is right.
-    func testGeometryReproducesTheConvolution() throws {
-        let model = try TFLiteImporter.load(path: float)
-        let g = model.subgraphs[0]
-        let (index, conv) = try XCTUnwrap(g.ops.enumerated().first { if case .conv2D = $0.element.kind { return true } else { return false } })
-        _ = index
-        let samples = try SampleData.load(calib, for: ModelInputSpec.inputs(of: model))
-        let few = SampleSet(samples: Array(samples.samples.prefix(2)), source: "calib", isRandom: false)
-        let interpreter = try Interpreter(model: model)
-        let captured = try AdaptiveRounding.capture(interpreter, [conv.inputs[0], conv.outputs[0]], quantizations: [nil, nil], samples: few)
-        let (x, y) = (captured[0], captured[1])
-        let w = try XCTUnwrap(model.constant(conv.inputs[1]))
-        let bias = try XCTUnwrap(model.constant(conv.inputs[2])).floats
-        let geo = try XCTUnwrap(AdaptiveRounding.LayerGeometry(op: conv, input: x.shape, samples: 2, weights: w.shape.map(Int.init)))
-        let rows = AdaptiveRounding.chosenRows(total: geo.samples * geo.positions, maxRows: 300)
-        XCTAssertEqual(rows.count, 300)
-        var columns = [Float](repeating: 0, count: geo.columns * rows.count)
-        geo.columns(of: x.values, group: 0, rows: rows, into: &columns)
-        let weights = w.floats
-        var checked = 0
-        for (r, p) in rows.enumerated() {
-            for o in 0..<geo.outputChannels {
-                var sum = Double(bias[o])
-                for k in 0..<geo.columns { sum += Double(weights[geo.weightIndex(output: o, column: k)]) * Double(columns[k * rows.count + r]) }
-                // Output p of channel o: NHWC, positions then channels.
-                let expected = Double(y.values[p * geo.outputChannels + o])
-                if sum > 1e-3 { XCTAssertEqual(sum, expected, accuracy: 1e-3 * max(1, abs(expected))); checked += 1 }
+    /// The columns the geometry gathers, times the float weights, plus the bias, are the float
+    /// model's output of every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (where a fused
+    /// RELU/RELU6 passes it): the im2col indexing and the weight layouts are right.
+    func testGeometryReproducesEveryWeightedOp() throws {
+        for (file, calibration) in [("micro_speech_float.tflite", calib),
+                                    ("ds_cnn_float.tflite", TestPaths.fixtures.appendingPathComponent("calib/ds_cnn_calib.npy").path)] {
+            let model = try TFLiteImporter.load(path: TestPaths.fixtures.appendingPathComponent(file).path)
+            let samples = try SampleData.load(calibration, for: ModelInputSpec.inputs(of: model))
+            let few = SampleSet(samples: Array(samples.samples.prefix(2)), source: "calib", isRandom: false)
+            let interpreter = try Interpreter(model: model)
+            var kinds = Set<String>()
+            for op in model.subgraphs[0].ops where AdaptiveRounding.isWeighted(op.kind) {
+                let captured = try AdaptiveRounding.capture(interpreter, [op.inputs[0], op.outputs[0]], quantizations: [nil, nil], samples: few)
+                let (x, y) = (captured[0], captured[1])
+                let w = try XCTUnwrap(model.constant(op.inputs[1]))
+                let bias = op.input(2).flatMap { model.constant($0) }?.floats
+                let geo = try XCTUnwrap(AdaptiveRounding.LayerGeometry(op: op, input: x.shape, samples: 2, weights: w.shape.map(Int.init)), "\(file) \(op.kind.name)")
+                let rows = AdaptiveRounding.chosenRows(total: geo.samples * geo.positions, maxRows: 200)
+                let weights = w.floats
+                var checked = 0
+                for g in 0..<geo.groupCount {
+                    var columns = [Float](repeating: 0, count: geo.columns * rows.count)
+                    geo.columns(of: x.values, group: g, rows: rows, into: &columns)
+                    for (r, p) in rows.enumerated() {
+                        for o in (g * geo.outputsPerGroup)..<((g + 1) * geo.outputsPerGroup) {
+                            var sum = Double(bias?[o] ?? 0)
+                            for k in 0..<geo.columns { sum += Double(weights[geo.weightIndex(output: o, column: k)]) * Double(columns[k * rows.count + r]) }
+                            let expected = Double(y.values[p * geo.outputChannels + o])  // NHWC: positions, then channels
+                            // A fused RELU/RELU6 hides values outside (0, 6).
+                            guard (op.kind.fusedActivation ?? ActivationFunction.none) == ActivationFunction.none || (sum > 1e-3 && sum < 5.99) else { continue }
+                            XCTAssertEqual(sum, expected, accuracy: 1e-3 * max(1, abs(expected)), "\(file) \(op.kind.name) row \(p) channel \(o)")
+                            checked += 1
+                        }
+                    }
+                }
+                XCTAssertGreaterThanOrEqual(checked, min(10, rows.count * geo.outputChannels), "\(file) \(op.kind.name)")
+                kinds.insert(op.kind.name)
             }
+            if file.hasPrefix("ds_cnn") { XCTAssertEqual(kinds, ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"]) }
         }
-        XCTAssertGreaterThan(checked, 100)
     }
 
     /// Rounding against the calibration data lowers the error on held-out data, and the
