@@ -41,18 +41,7 @@ package enum AdaptiveRounding {
         package init() {}
     }
 
-    /// What the optimization did, for the summary.
-    package struct Report: Sendable, Hashable {
-        package var layers = 0
-        package var optimizedLayers = 0
-        package var flippedWeights = 0
-        package var weights = 0
-        /// Σ over channels of the centered output error, before and after (real units²).
-        package var errorBefore = 0.0
-        package var errorAfter = 0.0
-        package var budgetReached = false
-        package var seconds = 0.0
-    }
+    package typealias Report = PostTrainingQuantization.RoundingSummary
 
     /// (layer done, layers, label of the next layer or "" when done).
     package typealias Progress = @Sendable (_ done: Int, _ total: Int, _ label: String) -> Void

@@ -78,15 +78,16 @@ public enum PostTrainingQuantization {
 
     /// Adaptive rounding's outcome, for the summary.
     public struct RoundingSummary: Sendable, Hashable {
-        public var layers: Int
-        public var optimizedLayers: Int
-        public var flippedWeights: Int
-        public var weights: Int
+        public var layers = 0
+        public var optimizedLayers = 0
+        public var flippedWeights = 0
+        public var weights = 0
         /// Σ of the layers' output error variance (calibration data), before and after.
-        public var errorBefore: Double
-        public var errorAfter: Double
-        public var budgetReached: Bool
-        public var seconds: Double
+        public var errorBefore = 0.0
+        public var errorAfter = 0.0
+        public var budgetReached = false
+        public var seconds = 0.0
+        public init() {}
     }
 
     /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
@@ -101,6 +102,13 @@ public enum PostTrainingQuantization {
         let samples = try SampleData.load(request.calibration, for: inputs, seed: request.seed)
         var result = try run(float, samples: samples, request, progress: progress)
         if let d = dequantized {
+            // Requantizing must not turn an int8 op into a float one (e.g. an int8 LSTM has no
+            // int8 rule here): the model would grow and run slower than the one given.
+            if let first = result.summary.floatOps.first {
+                let op = first.components(separatedBy: ": ").first ?? first
+                let more = result.summary.floatOps.count > 1 ? " (and \(result.summary.floatOps.count - 1) more op(s))" : ""
+                throw QuantizeError.badOption("cannot requantize this \(d.activationType) model: \(op) has no int8 rule in tfrewrite's quantizer and would become float32\(more)")
+            }
             result.requantized = "requantized a \(d.activationType) model: \(d.constants) constants and \(d.tensors) tensors dequantized to float first"
                 + (d.removedOps > 0 ? ", \(d.removedOps) QUANTIZE/DEQUANTIZE op(s) removed" : "")
         }
@@ -123,12 +131,10 @@ public enum PostTrainingQuantization {
             var roundingOptions = AdaptiveRounding.Options()
             roundingOptions.budgetSeconds = request.roundingBudget
             roundingOptions.threads = request.threads
-            let report: AdaptiveRounding.Report
+            let report: RoundingSummary
             (quantized, report) = try AdaptiveRounding.optimize(float: model, quantized: quantized, samples: samples,
                                                                 options: roundingOptions, progress: request.roundingProgress)
-            rounding = RoundingSummary(layers: report.layers, optimizedLayers: report.optimizedLayers, flippedWeights: report.flippedWeights,
-                                       weights: report.weights, errorBefore: report.errorBefore, errorAfter: report.errorAfter,
-                                       budgetReached: report.budgetReached, seconds: report.seconds)
+            rounding = report
         }
 
         // Op versions follow the new types; with a target this also checks every op against it.

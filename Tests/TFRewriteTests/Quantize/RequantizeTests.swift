@@ -86,4 +86,14 @@ final class RequantizeTests: XCTestCase {
         let step = b.type.quantization!.scales.max()!
         for (x, y) in zip(ra, rb) { XCTAssertLessThanOrEqual(abs(x - y), step) }
     }
+
+    /// An int8 op without an int8 rule (the corpus' int8 LSTM) is not silently made float.
+    func testOpWithoutInt8RuleIsAnError() throws {
+        let path = TestPaths.corpus.appendingPathComponent("tflite/trained_lstm_int8.tflite").path
+        guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("skipped: corpus model \(path) is absent") }
+        let m = try TFLiteImporter.load(path: path)
+        XCTAssertThrowsError(try PostTrainingQuantization.run(m, PostTrainingQuantizationRequest(calibration: "random:2"))) { e in
+            XCTAssertTrue("\(e)".contains("model: UNIDIRECTIONAL_SEQUENCE_LSTM #0 has no int8 rule in tfrewrite's quantizer and would become float32"), "\(e)")
+        }
+    }
 }
