@@ -125,9 +125,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tfrewrite", default=str(ROOT / ".build/release/tfrewrite"))
     ap.add_argument("--methods", default="minmax,percentile:99.99,mse",
-                    help="comma-separated --ranges values; add '+ws' for --weight-search, '+eq' for --equalize (e.g. mse+ws+eq)")
+                    help="comma-separated --ranges values; add '+ws' for --weight-search, '+eq' for --equalize, "
+                         "'+ar' for --optimize-rounding, '+micro' for --rules micro (per-channel FULLY_CONNECTED, as TF writes it) "
+                         "(e.g. mse+ws+eq+ar)")
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--json", help="write the numbers here")
+    ap.add_argument("--tf-cache", help="folder to keep TF's int8 conversions in and reuse them from (TF's converter is the slow part)")
     args = ap.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     table = {}
@@ -149,13 +152,21 @@ def main():
                 out = Path(tmp) / f"{name}_{len(row)}.tflite"
                 cmd = [args.tfrewrite, str(c["source"]), *c["args"], "--quantize", "int8", "--calibration", str(c["calib"]),
                        "--ranges", ranges, *(["--weight-search"] if "ws" in extra else []),
-                       *(["--equalize"] if "eq" in extra else []), "-o", str(out)]
+                       *(["--equalize"] if "eq" in extra else []),
+                       *(["--optimize-rounding"] if "ar" in extra else []),
+                       *(["--rules", "micro"] if "micro" in extra else []), "-o", str(out)]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     print(f"{name} {m}: tfrewrite failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
                     continue
                 row[m] = measure(ref, run(out.read_bytes(), heldout), labels)
-            tf_bytes = tf_convert(c["source"], c["tf_convert"], calib) if "tf_convert" in c else Path(c["tf_int8"]).read_bytes()
+            if args.tf_cache and (Path(args.tf_cache) / f"{name}.tflite").is_file():
+                tf_bytes = (Path(args.tf_cache) / f"{name}.tflite").read_bytes()
+            else:
+                tf_bytes = tf_convert(c["source"], c["tf_convert"], calib) if "tf_convert" in c else Path(c["tf_int8"]).read_bytes()
+            if args.tf_cache:
+                Path(args.tf_cache).mkdir(parents=True, exist_ok=True)
+                (Path(args.tf_cache) / f"{name}.tflite").write_bytes(tf_bytes)
             row["tf"] = measure(ref, run(tf_bytes, heldout), labels)
             table[name] = row
             cells = "  ".join(f"{k} {v['mae']:.6f}/{v['argmax']}" + (f" acc {v['accuracy']:.4f}" if "accuracy" in v else "")

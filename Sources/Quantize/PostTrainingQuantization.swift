@@ -35,6 +35,13 @@ public struct PostTrainingQuantizationRequest: Sendable {
     /// Keep the fewest ops in int16x8 so that the output mean abs error against the float model
     /// on the calibration samples stays at or below this (`MixedPrecisionSearch`).
     public var maxError: Double?
+    /// Choose each weight's rounding (down or up) for the smallest layer output error on the
+    /// calibration data (`AdaptiveRounding`); off by default.
+    public var optimizeRounding: Bool = false
+    /// Seconds the rounding optimization may take; later layers keep nearest rounding.
+    public var roundingBudget: Double = 60
+    /// Rounding progress: (layers done, layers, the next layer's label or "" at the end).
+    public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
 
     public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, target: TargetProfile? = nil, seed: UInt64 = 1, threads: Int? = nil) {
         self.calibration = calibration
@@ -72,6 +79,24 @@ public enum PostTrainingQuantization {
         public var activations: ActivationPrecision = .int8
         /// What the `maxError` search measured and chose.
         public var mixedPrecision: MixedPrecisionSearch.Report?
+        /// What adaptive rounding did (nil when it was off).
+        public var rounding: RoundingSummary?
+        /// Set when the input was already quantized (`ModelDequantizer`): what was undone.
+        public var requantized: String?
+    }
+
+    /// Adaptive rounding's outcome, for the summary.
+    public struct RoundingSummary: Sendable, Hashable {
+        public var layers = 0
+        public var optimizedLayers = 0
+        public var flippedWeights = 0
+        public var weights = 0
+        /// Σ of the layers' output error variance (calibration data), before and after.
+        public var errorBefore = 0.0
+        public var errorAfter = 0.0
+        public var budgetReached = false
+        public var seconds = 0.0
+        public init() {}
     }
 
     /// Fewer real samples than this get a warning: min/max ranges from a handful of inputs
@@ -79,9 +104,24 @@ public enum PostTrainingQuantization {
     public static let fewSamples = 20
 
     public static func run(_ model: Model, _ request: PostTrainingQuantizationRequest, progress: Calibrator.Progress? = nil) throws -> Result {
-        let inputs = ModelInputSpec.inputs(of: model)
+        // An int8/uint8 model is requantized: back to float first, so samples are real values.
+        let dequantized = ModelDequantizer.isQuantized(model) ? ModelDequantizer.dequantize(model) : nil
+        let float = dequantized?.model ?? model
+        let inputs = ModelInputSpec.inputs(of: float)
         let samples = try SampleData.load(request.calibration, for: inputs, seed: request.seed)
-        return try run(model, samples: samples, request, progress: progress)
+        var result = try run(float, samples: samples, request, progress: progress)
+        if let d = dequantized {
+            // Requantizing must not turn an int8 op into a float one (e.g. an int8 LSTM has no
+            // int8 rule here): the model would grow and run slower than the one given.
+            if let first = result.summary.floatOps.first {
+                let op = first.components(separatedBy: ": ").first ?? first
+                let more = result.summary.floatOps.count > 1 ? " (and \(result.summary.floatOps.count - 1) more op(s))" : ""
+                throw QuantizeError.badOption("cannot requantize this \(d.activationType) model: \(op) has no int8 rule in tfrewrite's quantizer and would become float32\(more)")
+            }
+            result.requantized = "requantized a \(d.activationType) model: \(d.constants) constants and \(d.tensors) tensors dequantized to float first"
+                + (d.removedOps > 0 ? ", \(d.removedOps) QUANTIZE/DEQUANTIZE op(s) removed" : "")
+        }
+        return result
     }
 
     /// Same, with samples already loaded.
@@ -102,6 +142,16 @@ public enum PostTrainingQuantization {
             mixedReport = report
         }
         var (quantized, summary) = try Int8Quantizer.quantize(model, ranges: ranges, options: options)
+        var rounding: RoundingSummary?
+        if request.optimizeRounding {
+            var roundingOptions = AdaptiveRounding.Options()
+            roundingOptions.budgetSeconds = request.roundingBudget
+            roundingOptions.threads = request.threads
+            let report: RoundingSummary
+            (quantized, report) = try AdaptiveRounding.optimize(float: model, quantized: quantized, samples: samples,
+                                                                options: roundingOptions, progress: request.roundingProgress)
+            rounding = report
+        }
 
         // Op versions follow the new types; with a target this also checks every op against it.
         var context = PassContext(target: request.target)
@@ -116,7 +166,7 @@ public enum PostTrainingQuantization {
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
                       passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs,
-                      activations: options.activations, mixedPrecision: mixedReport)
+                      activations: options.activations, mixedPrecision: mixedReport, rounding: rounding)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -139,8 +189,10 @@ extension PostTrainingQuantization.Result {
         var lines: [String] = []
         let s = summary
         lines.append("quantized to \(precisionText): \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
+        if let r = requantized { lines.append(r) }
         lines.append("calibration: \(samples), \(ranges.method)")
         if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
+        if let r = rounding { lines += r.lines() }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"
         if let outputBytes { size += "; model file \(Self.bytes(outputBytes))" }
         lines.append(size)

@@ -19,7 +19,8 @@ import Support
 /// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
 /// `float_io` (default false), `bias_correction` (default true), `activations` (`int8`, the
 /// default, or `int16x8`), `max_error` (a number: the fewest int16x8 ops that keep the output
-/// error on the calibration samples at or below it, `MixedPrecisionSearch`).
+/// error on the calibration samples at or below it, `MixedPrecisionSearch`), `optimize_rounding`
+/// (default false: `AdaptiveRounding`) and `rounding_budget` (seconds, default 60).
 /// The target in the pass context decides per-channel FULLY_CONNECTED weights.
 public struct QuantizeInt8Pass: GraphPass {
     public static let name = "quantize-int8"
@@ -33,6 +34,12 @@ public struct QuantizeInt8Pass: GraphPass {
     public var weightSearch = false
     /// Cross-layer equalization before calibration (`CrossLayerEqualization`).
     public var equalize = false
+    /// Adaptive rounding of the weights against the calibration data (`AdaptiveRounding`).
+    public var optimizeRounding = false
+    /// Seconds adaptive rounding may take.
+    public var roundingBudget: Double = 60
+    /// Adaptive rounding progress (layers done, layers, next layer's label).
+    public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
     public var floatIO: Bool
     public var biasCorrection: Bool
     /// int8 or int16x8 activations.
@@ -52,7 +59,8 @@ public struct QuantizeInt8Pass: GraphPass {
     }
 
     public init(options: PassOptions) throws {
-        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction", "activations", "max_error"])
+        let reader = try PassOptionReader(options, pass: Self.name, known: ["calibration", "percentile", "ranges", "weight_search", "equalize", "float_io", "bias_correction",
+                                                                               "activations", "max_error", "optimize_rounding", "rounding_budget"])
         guard let c = try reader.string("calibration") else {
             throw reader.error("calibration", "required: a .npy/.npz/folder of samples, or random:N")
         }
@@ -72,6 +80,12 @@ public struct QuantizeInt8Pass: GraphPass {
             let e = try? options.double("max_error", default: 0)
             guard let e, e.isFinite, e >= 0 else { throw reader.error("max_error", "expected a non-negative number such as 0.002") }
             maxError = e
+        }
+        optimizeRounding = try reader.bool("optimize_rounding", default: false)
+        if options.values["rounding_budget"] != nil {
+            let budget = try? options.double("rounding_budget", default: 60)
+            guard let budget, budget > 0, budget.isFinite else { throw reader.error("rounding_budget", "expected a positive number of seconds such as 60") }
+            roundingBudget = budget
         }
         if let text = try reader.string("ranges") {
             do {
@@ -97,6 +111,9 @@ public struct QuantizeInt8Pass: GraphPass {
         request.equalize = equalize
         request.activations = activations
         request.maxError = maxError
+        request.optimizeRounding = optimizeRounding
+        request.roundingBudget = roundingBudget
+        request.roundingProgress = roundingProgress
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model

@@ -37,6 +37,12 @@ struct QuantizeFlags: ParsableArguments {
     @Flag(name: .long, help: "Cross-layer equalization (Nagel et al. 2019) of CONV/DEPTHWISE/FULLY_CONNECTED chains with ReLU before calibration.")
     var equalize = false
 
+    @Flag(name: .customLong("optimize-rounding"), help: "Round each weight up or down for the smallest layer output error on the calibration data (adaptive rounding; slower).")
+    var optimizeRounding = false
+
+    @Option(name: .customLong("rounding-budget"), help: ArgumentHelp("Seconds --optimize-rounding may take (default 60); later layers keep nearest rounding.", valueName: "seconds"))
+    var roundingBudget: Double?
+
     @Flag(name: .customLong("float-io"), help: "Keep float32 model inputs and outputs (QUANTIZE/DEQUANTIZE at the edges).")
     var floatIO = false
 
@@ -49,6 +55,8 @@ struct QuantizeFlags: ParsableArguments {
             if ranges != nil { throw ValidationError("--ranges needs --quantize int8") }
             if weightSearch { throw ValidationError("--weight-search needs --quantize int8") }
             if equalize { throw ValidationError("--equalize needs --quantize int8") }
+            if optimizeRounding { throw ValidationError("--optimize-rounding needs --quantize int8") }
+            if roundingBudget != nil { throw ValidationError("--rounding-budget needs --quantize int8 --optimize-rounding") }
             if floatIO { throw ValidationError("--float-io needs --quantize int8") }
             if maxError != nil { throw ValidationError("--max-error needs --quantize int8") }
             return
@@ -58,8 +66,14 @@ struct QuantizeFlags: ParsableArguments {
             guard q == "int8" else { throw ValidationError("--max-error chooses int16x8 ops within an int8 model: use it with --quantize int8") }
             guard e.isFinite, e >= 0 else { throw ValidationError("--max-error must be a non-negative number, got \(e)") }
         }
+        // Adaptive rounding fits int8 layers one by one; it is not measured on int16 activations.
+        if optimizeRounding && (q == "int16x8" || maxError != nil) { throw ValidationError("--optimize-rounding works with all-int8 models: drop --max-error / int16x8") }
         guard calibration != nil else {
             throw ValidationError("--quantize int8 needs calibration data: --calibration DATA (.npy/.npz/folder of samples); --calibration random:N quantizes without data, with unknown accuracy")
+        }
+        if let b = roundingBudget {
+            guard optimizeRounding else { throw ValidationError("--rounding-budget needs --optimize-rounding") }
+            guard b > 0, b.isFinite else { throw ValidationError("--rounding-budget must be a positive number of seconds, got \(b)") }
         }
         if let p = percentile, !(p > 50 && p <= 100) {
             throw ValidationError("--percentile must be in (50, 100], e.g. 99.99; got \(p)")
@@ -92,6 +106,9 @@ struct QuantizeFlags: ParsableArguments {
         pass.equalize = equalize
         if quantize == "int16x8" { pass.activations = .int16x8 }
         pass.maxError = maxError
+        pass.optimizeRounding = optimizeRounding
+        if let b = roundingBudget { pass.roundingBudget = b }
+        if optimizeRounding { pass.roundingProgress = RoundingProgress().report }
         pass.progress = progress.report
         pass.onResult = { box.set($0) }
         return (pass, progress, { bytes in
@@ -171,5 +188,31 @@ final class CalibrationProgress: @unchecked Sendable {
         let text = line() + String(format: " (%.2f s)", seconds)
         writeStderr(interactive ? "\r" + text + "\u{1B}[K\n" : text + "\n")
         last.total = 0
+    }
+}
+
+/// The adaptive rounding progress line: on a terminal, "optimizing rounding: layer 3/9
+/// (CONV_2D #2)" redrawn in place, cleared at the end (the summary then has the result); in a
+/// log, one line per layer once the run has taken 2 s, so long runs show they are moving.
+final class RoundingProgress: @unchecked Sendable {
+    private let lock = NSLock()
+    private let interactive = isatty(2) != 0 && !Diagnostics.quiet
+    private let start = Date()
+    private let quietSeconds = 2.0
+
+    var report: @Sendable (Int, Int, String) -> Void {
+        { [self] done, total, label in
+            lock.lock()
+            defer { lock.unlock() }
+            guard !Diagnostics.quiet else { return }
+            let now = Date().timeIntervalSince(start)
+            let line = "optimizing rounding: layer \(done + 1)/\(total) (\(label))"
+            if done == total {
+                if interactive && now >= quietSeconds { writeStderr("\r\u{1B}[K") }
+                return
+            }
+            guard now >= quietSeconds else { return }
+            writeStderr(interactive ? "\r\(line)\u{1B}[K" : line + "\n")
+        }
     }
 }
