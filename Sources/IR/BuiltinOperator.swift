@@ -105,7 +105,6 @@ public struct BuiltinOperator: Hashable, Comparable, Sendable, CustomStringConve
     public static let addN = BuiltinOperator(106)
     public static let gatherND = BuiltinOperator(107)
     public static let cos = BuiltinOperator(108)
-    public static let elu = BuiltinOperator(111)
     public static let round = BuiltinOperator(116)
     public static let selectV2 = BuiltinOperator(123)
     public static let batchMatMul = BuiltinOperator(126)
