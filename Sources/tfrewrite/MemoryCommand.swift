@@ -59,12 +59,24 @@ struct MemoryCommand: ParsableCommand {
         let m = try TFLiteImporter.load(path: model)
         let report = try arenaReport(m, build: pointer.build, model: model)
         let search = try OpOrderSearch.search(m, build: pointer.build, original: report)
+        // All of --optimize memory (lossless rewrites, op order, CNN patches, an offline plan),
+        // as a conversion with that flag would write it.
+        var optimized = m
+        var context = PassContext()
+        var optimizer = OptimizeMemory(build: pointer.build)
+        let whole = (try? optimizer.run(on: &optimized, context: &context)) == true ? try? ArenaReport.analyze(optimized, build: pointer.build) : nil
+        let steps = context.notes.map { $0.replacingOccurrences(of: "note: \(OptimizeMemory.name): ", with: "") }
         if json {
             var fields = report.jsonFields
             fields.append(("best_order_min_arena_bytes", .int(Int64(search.minArenaBytes))))
             fields.append(("best_order_total_bytes", .int(Int64(search.totalBytes))))
             fields.append(("best_order_head_bytes", .int(Int64(search.headBytes))))
             fields.append(("best_order", .ints(search.order)))
+            let best = whole ?? report
+            fields.append(("optimized_min_arena_bytes", .int(Int64(best.minArenaBytes))))
+            fields.append(("optimized_total_bytes", .int(Int64(best.totalBytes))))
+            fields.append(("optimized_head_bytes", .int(Int64(best.headBytes))))
+            fields.append(("optimized_steps", .array(steps.map(JSON.string))))
             writeStdout(JSON.object(fields).rendered() + "\n")
         } else {
             func change(_ name: String, _ before: Int, _ after: Int) -> String {
@@ -76,7 +88,14 @@ struct MemoryCommand: ParsableCommand {
                        change("total", search.originalTotalBytes, search.totalBytes)].joined(separator: ", ")
                     + "\norder: \(search.order.map(String.init).joined(separator: " "))"
                 : "no op order found that needs less"
-            writeStdout(report.text + "\n" + saving + "\n")
+            var all = ""
+            if let whole, whole.minArenaBytes < search.minArenaBytes || whole.totalBytes < search.totalBytes {
+                all = "\ntfrewrite --optimize memory (\(pointer.pointerBits)-bit) needs: "
+                    + [change("minimum arena", report.minArenaBytes, whole.minArenaBytes), change("head", report.headBytes, whole.headBytes),
+                       change("total", report.totalBytes, whole.totalBytes)].joined(separator: ", ")
+                    + steps.map { "\n  \($0)" }.joined()
+            }
+            writeStdout(report.text + "\n" + saving + all + "\n")
         }
     }
 }

@@ -23,6 +23,26 @@ final class MemoryCLITests: XCTestCase {
         XCTAssertEqual(again.stdout, r.stdout)
     }
 
+    /// `memory` also says what all of `--optimize memory` would need, and agrees with the model
+    /// a conversion with that flag writes (Docs/memory.md: 115,528 → 67,768 on the person CNN).
+    func testMemoryReportsWhatOptimizeMemoryWouldNeed() throws {
+        let r = try runTool(["memory", "--json", "--pointer-bits", "64", fixture("patch/person_cnn_int8.tflite")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(doc["min_arena_bytes"] as? Int, 115528)
+        XCTAssertEqual(doc["optimized_min_arena_bytes"] as? Int, 67768)
+        XCTAssertTrue((doc["optimized_steps"] as? [String])?.first?.contains("patches") ?? false, "\(doc["optimized_steps"] ?? "")")
+        let out = try TestPaths.temporaryDirectory().appendingPathComponent("patched.tflite").path
+        let convert = try runTool([fixture("patch/person_cnn_int8.tflite"), "--optimize", "memory", "--pointer-bits", "64", "-o", out])
+        XCTAssertEqual(convert.status, 0, convert.stderr)
+        let written = try runTool(["memory", "--json", "--pointer-bits", "64", out])
+        let writtenDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(written.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(writtenDoc["min_arena_bytes"] as? Int, 67768)
+        // Nothing left to gain on a chain TFLM already packs as tightly as it can.
+        let chain = try runTool(["memory", "--pointer-bits", "64", fixture("ds_cnn_int8.tflite")])
+        XCTAssertFalse(chain.stdout.contains("--optimize memory (64-bit) needs"), chain.stdout)
+    }
+
     func testConvertWritesNothingWhenTheArenaLimitIsExceeded() throws {
         let out = try TestPaths.temporaryDirectory().appendingPathComponent("limited.tflite").path
         let r = try runTool([fixture("micro_speech_int8.tflite"), "-o", out, "--arena-limit", "4000"])
