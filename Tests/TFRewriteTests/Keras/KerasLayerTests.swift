@@ -18,8 +18,8 @@ final class KerasLayerTests: XCTestCase {
         try TestPaths.useHDF5ReaderChild()
     }
 
-    /// Float outputs on our interpreter against Keras's. A model with an op our interpreter has
-    /// no kernel for yet (ELU) is checked on LiteRT and TFLM by test_keras_import.py only.
+    /// Float outputs on our interpreter against Keras's (test_keras_import.py checks LiteRT and
+    /// TFLM).
     func testNewLayersMatchKeras() throws {
         var checked = 0
         for model in Self.models {
@@ -27,13 +27,12 @@ final class KerasLayerTests: XCTestCase {
             for suffix in [".keras", ".h5"] {
                 let m = try ModelLoader.load(path: KerasImportTests.path("layers/\(model)\(suffix)"), options: ModelLoadOptions(verify: true))
                 XCTAssertEqual(Verifier.verify(m).map(\.description), [], model + suffix)
-                if opNames(m).contains("ELU") { continue }
                 let diff = maxAbsDifference(try runFloatModel(m, inputs: inputs), expected)
                 XCTAssertLessThanOrEqual(diff, 1e-5, "\(model)\(suffix): max |ours − Keras| = \(diff)")
                 checked += 1
             }
         }
-        XCTAssertEqual(checked, 6)
+        XCTAssertEqual(checked, 8)
     }
 
     func testNewLayersBecomeBuiltins() throws {
