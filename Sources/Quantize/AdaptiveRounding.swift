@@ -147,11 +147,11 @@ package enum AdaptiveRounding {
         }
     }
 
+    /// CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: the ops whose weights layout the op table
+    /// declares as one of the three this geometry computes.
     package static func isWeighted(_ kind: OpKind) -> Bool {
-        switch kind {
-        case .conv2D, .depthwiseConv2D, .fullyConnected: true
-        default: false
-        }
+        guard let layout = OperatorTable[kind.builtinOperator]?.weights?.layout else { return false }
+        return layout == .ohwi || layout == .oneHWO || layout == .oi
     }
 
     // MARK: Recording inputs
@@ -225,27 +225,31 @@ package enum AdaptiveRounding {
             guard samples > 0, size > 0 else { return nil }
             self.samples = samples
             inputSize = size
-            switch op.kind {
-            case .conv2D(let a):
+            // The weights layout and the window (strides, dilations, padding) come from the op table.
+            guard let definition = OperatorTable[op.builtinOperator], let layout = definition.weights?.layout else { return nil }
+            func geometry() -> WindowGeometry? {
+                guard let a = definition.window?.get(op.kind) else { return nil }
+                return try? WindowGeometry(input: input, kH: weights[1], kW: weights[2], strideH: a.strides.h, strideW: a.strides.w,
+                                           dilH: a.dilations.h, dilW: a.dilations.w, padding: a.padding)
+            }
+            switch layout {
+            case .ohwi:
                 guard weights.count == 4, input.count == 4, weights[3] > 0, input[3] % weights[3] == 0,
-                      weights[0] % (input[3] / weights[3]) == 0,
-                      let w = try? WindowGeometry(input: input, kH: weights[1], kW: weights[2], strideH: Int(a.strideH), strideW: Int(a.strideW),
-                                                  dilH: Int(a.dilationH), dilW: Int(a.dilationW), padding: a.padding) else { return nil }
+                      weights[0] % (input[3] / weights[3]) == 0, let w = geometry() else { return nil }
                 kind = .conv(groups: input[3] / weights[3])
                 outputChannels = weights[0]
                 channelsPerGroup = weights[3]
                 window = w
                 positions = w.batches * w.outH * w.outW
-            case .depthwiseConv2D(let a):
+            case .oneHWO:
                 guard weights.count == 4, weights[0] == 1, input.count == 4, input[3] > 0, weights[3] % input[3] == 0,
-                      let w = try? WindowGeometry(input: input, kH: weights[1], kW: weights[2], strideH: Int(a.strideH), strideW: Int(a.strideW),
-                                                  dilH: Int(a.dilationH), dilW: Int(a.dilationW), padding: a.padding) else { return nil }
+                      let w = geometry() else { return nil }
                 kind = .depthwise(multiplier: weights[3] / input[3])
                 outputChannels = weights[3]
                 channelsPerGroup = 1
                 window = w
                 positions = w.batches * w.outH * w.outW
-            case .fullyConnected:
+            case .oi:
                 guard weights.count == 2, weights[1] > 0, size % weights[1] == 0 else { return nil }
                 kind = .fullyConnected
                 outputChannels = weights[0]
