@@ -115,12 +115,13 @@ def train(train_set):
 
 
 def export_graph(weights):
-    """The inference graph with batch 1, weights as constants (what freezing gives)."""
+    """The inference graph with batch 1, weights as constants and only what `probabilities`
+    needs (what freezing gives: dynamic_rnn's unused final state and counters are dropped)."""
     with tf.Graph().as_default() as g:
         x = tf.compat.v1.placeholder(tf.float32, [1, 8, 8], name="digits")
         consts = {k: tf.constant(v, name=k) for k, v in weights.items()}
         classifier(x, consts)
-        return g.as_graph_def()
+        return tf.compat.v1.graph_util.extract_sub_graph(g.as_graph_def(), ["probabilities"])
 
 
 def run(gd, input_name, output_name, inputs):
