@@ -56,6 +56,11 @@ def test_rules_micro_exits_zero_only_on_a_model_tflm_runs(tfrewrite, tmp_path, m
         assert tflm_runs(model) is not None, f"refused, but TFLM runs the input as it is: {err}"
 
 
+# The models TFLM invokes but computes wrongly (the same as test_interpreter.py's TFLM_DISAGREES,
+# which checks that they still differ from LiteRT).
+TFLM_RUNS_WRONGLY = {"lstm_stacked_loop_float"}
+
+
 @pytest.mark.parametrize("model", MODELS, ids=_ids(MODELS))
 def test_check_reports_an_error_exactly_when_tflm_cannot_run_the_model(tfrewrite, model):
     proc = harness.run_tfrewrite(tfrewrite, "check", model, "--rules", "micro", "--json")
@@ -64,6 +69,13 @@ def test_check_reports_an_error_exactly_when_tflm_cannot_run_the_model(tfrewrite
     report = json.loads(proc.stdout)
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     failure = tflm_runs(model)
+    # runtime-size is about wrong outputs, which a load-and-invoke cannot see: current TFLM
+    # invokes such a model (the stacked Keras 3 LSTM loop) and returns wrong outputs, which
+    # test_interpreter.py's TFLM_DISAGREES checks against LiteRT.
+    wrong_results = [f for f in errors if f["code"] == "runtime-size"]
+    if wrong_results:
+        assert model.stem in TFLM_RUNS_WRONGLY, f"runtime-size on {model.name}, which TFLM is not known to run wrongly"
+        errors = [f for f in errors if f["code"] != "runtime-size"]
     if failure is None:
         assert errors == [], f"TFLM runs it, but check reports {errors}"
     else:
