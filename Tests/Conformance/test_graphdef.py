@@ -122,15 +122,5 @@ def test_micro_speech_rules_give_toco_structure(converted):
         assert cmp.status in ("identical", "within atol"), f"{runtime}: {cmp.detail}"
 
 
-def test_basic_lstm_names_control_flow(work_dir):
-    pb = GRAPHDEF_CORPUS / "Basic_LSTM_S.pb"
-    if not pb.is_file():
-        pytest.skip(f"graphdef corpus absent: {pb} not found")
-    out = work_dir / "lstm.tflite"
-    proc = harness.run_tfrewrite(TFREWRITE, pb, "--input-arrays", "Mfcc", "-o", out)
-    assert proc.returncode == 2, harness.describe_process(proc)
-    err = proc.stderr.strip()
-    assert err.count("\n") == 0 and err.startswith("tfrewrite: error: unsupported TensorFlow ops: "), err
-    for op in ("Enter", "Exit", "Merge", "Switch", "NextIteration", "TensorArrayV3"):
-        assert f"{op} (" in err, err
-    assert not out.exists()
+# Basic_LSTM_S (TF1 while loop + TensorArrays) converts since the TF1 loop import:
+# test_tf1_lstm.py checks it against TF on TFLM.
