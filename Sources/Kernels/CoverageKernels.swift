@@ -235,12 +235,7 @@ package final class ReduceKernel: Kernel {
 
     package func run() throws {
         let rank = input.rank
-        var reduced = [Bool](repeating: false, count: rank)
-        for a in axes.integerValues() ?? [] {
-            let axis = a < 0 ? Int(a) + rank : Int(a)
-            guard axis >= 0, axis < rank else { throw InterpreterError.runtime("axis \(a) is out of range for rank \(rank)", at: label) }
-            reduced[axis] = true
-        }
+        let reduced = try reducedAxes(axes, rank: rank, at: label)
         var shape: [Int] = []
         var outStrides = [Int](repeating: 0, count: rank)
         var acc = 1

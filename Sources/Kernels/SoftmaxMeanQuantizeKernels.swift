@@ -151,12 +151,7 @@ package final class MeanKernel: Kernel {
 
     package func run() throws {
         let rank = input.rank
-        var reduce = [Bool](repeating: false, count: rank)
-        for a in axes.integerValues() ?? [] {
-            let axis = a < 0 ? Int(a) + rank : Int(a)
-            guard axis >= 0, axis < rank else { throw InterpreterError.runtime("axis \(a) is out of range for rank \(rank)", at: label) }
-            reduce[axis] = true
-        }
+        let reduce = try reducedAxes(axes, rank: rank, at: label)
         var outShape: [Int] = []
         for d in 0..<rank {
             if !reduce[d] { outShape.append(input.shape[d]) } else if keepDims { outShape.append(1) }
@@ -341,4 +336,16 @@ package final class DequantizeKernel: Kernel {
             output.f32[i] = Float(scale * Double(q &- zp))
         }
     }
+}
+
+/// Which dimensions a reduction's axes input names (negative axes count from the end), shared by
+/// MEAN and the other reducers (TFLM reduce_common.cc resolves axes the same way).
+func reducedAxes(_ axes: Slot, rank: Int, at label: String) throws -> [Bool] {
+    var reduced = [Bool](repeating: false, count: rank)
+    for a in axes.integerValues() ?? [] {
+        let axis = a < 0 ? Int(a) + rank : Int(a)
+        guard axis >= 0, axis < rank else { throw InterpreterError.runtime("axis \(a) is out of range for rank \(rank)", at: label) }
+        reduced[axis] = true
+    }
+    return reduced
 }
