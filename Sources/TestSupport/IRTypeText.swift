@@ -48,6 +48,17 @@ enum IRTypeText {
         if cursor.skip("axis ") {
             let axis = try cursor.integer(Int32.self, "a quantization axis")
             try cursor.expect(": ", "': ' after the axis")
+            // `axis 0: scales [0.1, 0.2], zp 0)`: the scales themselves (hand-written tests).
+            if cursor.skip("scales [") {
+                var scales: [Float] = []
+                for item in try cursor.take(until: "]", "the scales").split(separator: ",") {
+                    guard let v = Float(item.trimmingSpaces), v > 0 else { throw IRTextFailure("'\(item)' is not a quantization scale") }
+                    scales.append(v)
+                }
+                guard scales.count > 1 else { throw IRTextFailure("per-axis quantization needs 2 or more scales, got \(scales.count)") }
+                try cursor.expect(", zp 0)", "', zp 0)' after the scales")
+                return Quantization(scales: scales, zeroPoints: Array(repeating: 0, count: scales.count), axis: axis)
+            }
             let count = try cursor.integer(Int.self, "the number of scales")
             guard count > 1 else { throw IRTextFailure("per-axis quantization needs 2 or more scales, got \(count)") }
             try cursor.expect(" scales, zp ", "' scales, zp '")

@@ -35,7 +35,10 @@ ROOT = HERE.parent.parent
 DOC = ROOT / "Docs" / "interpreter.md"
 BEGIN, END = "<!-- op-coverage:begin -->", "<!-- op-coverage:end -->"
 SAMPLES = 8
-TYPES = ["float32", "int8", "int32", "bool"]
+# "hybrid": float32 activations with int8 weights (dynamic-range quantization), which only
+# LiteRT runs (TFLM has no hybrid kernels), compared within HYBRID_TOLERANCE.
+TYPES = ["float32", "int8", "int32", "bool", "hybrid"]
+HYBRID_TOLERANCE = 1e-5
 SHORT = {"float32": "f32", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64", "bool": "i1", "uint8": "u8"}
 
 # BuiltinOptions union tags (schema.fbs) of the opaque option tables written as raw bytes.
@@ -98,6 +101,8 @@ class Case:
         self.text = "\n".join(lines) + "\n" + subgraphs
         self.input_names = [n for n, _ in inputs]
         self.draw = draw or {}
+        # Relative tolerance for float32 outputs.
+        self.tolerance = 1e-6
 
     @property
     def stem(self):
@@ -302,6 +307,8 @@ def cases():
         add(Case("BROADCAST_ARGS", t, "shapes", [("a", "i32[3]"), ("b", "i32[2]")], [], 'BROADCAST_ARGS v1 (%0, %1) -> %2 "y": i32[3]', 1,
                  {"a": "shape:1,4,3", "b": "shape:4,1"}))
     add(with_consts("REDUCE_ALL", "bool", (2, 3, 4), [("int32", (1,), [1])], (2, 4), "axis 1"))
+    for c in hybrid_cases(rng):
+        add(c)
     # Control flow: subgraphs 1 and 2 follow subgraph 0 in the IR text.
     branches = ('subgraph 1 "then"\n  input %0 "x": f32[2,3]\n  #0 RELU v1 (%0) -> %1 "y": f32[2,3]\n  output %1\n'
                 'subgraph 2 "else"\n  input %0 "x": f32[2,3]\n  #0 NEG v1 (%0) -> %1 "y": f32[2,3]\n  output %1\n')
@@ -331,6 +338,53 @@ def cases():
         c.model_bytes = accumulator
         add(c)
     return cs
+
+
+def hybrid_cases(rng):
+    """Float input, int8 weights (LiteRT fully_connected.cc / conv.cc / depthwise_conv.cc hybrid
+    paths): symmetric and asymmetric input quantization, per-tensor and per-channel weights,
+    fused activations, padding and strides. The fixtures of Fixtures/repair are real converter
+    output of the same kind."""
+    def weights(shape, scales):
+        n = int(np.prod(shape))
+        q = (f"q(axis {0 if len(shape) == 2 or shape[0] > 1 else 3}: scales [{', '.join(map(str, scales))}], zp 0)"
+             if len(scales) > 1 else f"q({scales[0]}, 0)")
+        return f"i8[{','.join(map(str, shape))}] {q} = [{', '.join(str(int(v)) for v in rng.integers(-127, 128, n))}]"
+
+    def bias(n):
+        return const("float32", (n,), rng.standard_normal(n).round(3))
+
+    out = []
+    why = "TFLM has no hybrid kernels"
+    for variant, scales, opts in [("per-channel asymmetric", [0.02, 0.035, 0.011], " {asymmetric_quantize_inputs=true}"),
+                                  ("per-channel symmetric RELU", [0.02, 0.035, 0.011], " {act=RELU}"),
+                                  ("per-tensor symmetric", [0.02], ""),
+                                  ("per-tensor asymmetric keep_num_dims", [0.02], " {keep_num_dims=true, asymmetric_quantize_inputs=true}")]:
+        shape_out = "f32[2,2,3]" if "keep_num_dims" in variant else "f32[4,3]"
+        out.append(Case("FULLY_CONNECTED", "hybrid", variant, [("x", "f32[2,2,8]" if "keep" in variant else "f32[4,8]")],
+                        [("w", weights((3, 8), scales)), ("b", bias(3))],
+                        f'FULLY_CONNECTED v1{opts} (%0, %1, %2) -> %3 "y": {shape_out}', 1, litert_because=why))
+    for variant, scales, opts, out_shape in [
+            ("per-channel SAME", [0.02, 0.03, 0.012], "{padding=SAME, stride=1x1, dilation=1x1}", (2, 5, 5, 3)),
+            ("per-channel VALID stride 2 RELU6", [0.02, 0.03, 0.012], "{padding=VALID, stride=2x2, dilation=1x1, act=RELU6}", (2, 2, 2, 3)),
+            ("per-tensor SAME stride 2", [0.02], "{padding=SAME, stride=2x2, dilation=1x1}", (2, 3, 3, 3))]:
+        out.append(Case("CONV_2D", "hybrid", variant, [("x", "f32[2,5,5,2]")], [("w", weights((3, 3, 3, 2), scales)), ("b", bias(3))],
+                        f'CONV_2D v1 {opts} (%0, %1, %2) -> %3 "y": f32[{",".join(map(str, out_shape))}]', 1, litert_because=why))
+    for variant, opts, out_shape in [
+            ("SAME multiplier 2", "{padding=SAME, stride=2x2, dilation=1x1, depth_multiplier=2}", (2, 3, 3, 4)),
+            ("VALID dilation 2 RELU", "{padding=VALID, stride=1x1, dilation=2x2, depth_multiplier=2, act=RELU}", (2, 1, 1, 4))]:
+        out.append(Case("DEPTHWISE_CONV_2D", "hybrid", variant, [("x", "f32[2,5,5,2]")],
+                        [("w", weights((1, 3, 3, 4), [0.02, 0.03, 0.012, 0.05])), ("b", bias(4))],
+                        f'DEPTHWISE_CONV_2D v1 {opts} (%0, %1, %2) -> %3 "y": f32[{",".join(map(str, out_shape))}]', 1, litert_because=why))
+    for c in out:
+        c.tolerance = HYBRID_TOLERANCE
+    for name in ["mlp_dynamic_range", "cnn_dynamic_range"]:
+        for op in (["FULLY_CONNECTED"] if name.startswith("mlp") else ["CONV_2D", "FULLY_CONNECTED"]):
+            c = Case(op, "hybrid", f"{name} fixture", [], [], "", 0, litert_because=why)
+            c.model_bytes = (ROOT / "Fixtures" / "repair" / f"{name}.tflite").read_bytes()
+            c.tolerance = HYBRID_TOLERANCE
+            out.append(c)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,17 +493,17 @@ def input_specs(model_path):
     return [(types[g.tensors[i].type], [int(d) for d in (g.tensors[i].shape if g.tensors[i].shape is not None else [])]) for i in g.inputs]
 
 
-def compare(ours, ref):
+def compare(ours, ref, tolerance=1e-6):
     if ours.shape != ref.shape:
         return f"shape {list(ours.shape)} vs {list(ref.shape)}"
     if ours.dtype != ref.dtype:
         return f"dtype {ours.dtype} vs {ref.dtype}"
     if ours.dtype == np.float32:
         same = (ours == ref) | (np.isnan(ours) & np.isnan(ref))
-        close = np.abs(ours.astype(np.float64) - ref) <= 1e-6 * np.abs(ref.astype(np.float64))
+        close = np.abs(ours.astype(np.float64) - ref) <= tolerance * np.abs(ref.astype(np.float64))
         bad = ~(same | close)
         if bad.any():
-            return f"{int(bad.sum())} of {ours.size} floats beyond 1e-6 relative (max abs diff {np.nanmax(np.abs(ours - ref)):.3g})"
+            return f"{int(bad.sum())} of {ours.size} floats beyond {tolerance:g} relative (max abs diff {np.nanmax(np.abs(ours - ref)):.3g})"
         return None
     bad = ours != ref
     if bad.any():
@@ -511,7 +565,7 @@ def run(tfrewrite, op_models, python, work):
         ref = np.load(job["out"])
         ours_list = [ours[k] for k in ours.files]
         ref_list = [ref[f"arr_{k}"] for k in range(len(ref.files))]
-        problems = [compare(a, b) for a, b in zip(ours_list, ref_list)]
+        problems = [compare(a, b, c.tolerance) for a, b in zip(ours_list, ref_list)]
         if len(ours_list) != len(ref_list):
             problems.append(f"{len(ours_list)} outputs vs {len(ref_list)}")
         problems = [p for p in problems if p]
@@ -574,7 +628,8 @@ def write_docs(results):
             f"{len(results)} one-op models, {counts['pass']} pass, {counts['fail']} differ, "
             f"{counts['no-kernel']} have no kernel here, {counts['oracle-rejects']} are rejected by the oracle "
             f"(the type is not one its kernel takes). Cells: ✓ n = n variants (options, broadcasting, "
-            f"quantization) equal to the oracle (integers bit for bit, float32 within 1e-6 relative). "
+            f"quantization) equal to the oracle (integers bit for bit, float32 within 1e-6 relative; hybrid — "
+            f"float32 activations with int8 weights, which only LiteRT runs — within {HYBRID_TOLERANCE:g} relative). "
             f"TFLM-registered ops without a passing type: {', '.join(untested) or 'none'}.\n\n"
             f"{table(results)}\n{END}")
     text = DOC.read_text()

@@ -72,6 +72,10 @@ extension OperatorTable {
                 return try Int16ConvolutionKernel(c, padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW)),
                                                   activation: a.activation, depthMultiplier: nil)
             }
+            if c.optionalInput(0)?.dtype == .float32 && c.optionalInput(1)?.dtype == .int8 {
+                return try HybridConvolutionKernel(c, padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW)),
+                                                   activation: a.activation, depthMultiplier: nil)
+            }
             return try Conv2DKernel(c, a)
         },
         verify: { check in
@@ -163,6 +167,10 @@ extension OperatorTable {
             if c.optionalInput(0)?.dtype == .int16 {
                 return try Int16ConvolutionKernel(c, padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW)),
                                                   activation: a.activation, depthMultiplier: Int(a.depthMultiplier))
+            }
+            if c.optionalInput(0)?.dtype == .float32 && c.optionalInput(1)?.dtype == .int8 {
+                return try HybridConvolutionKernel(c, padding: a.padding, strides: (Int(a.strideH), Int(a.strideW)), dilations: (Int(a.dilationH), Int(a.dilationW)),
+                                                   activation: a.activation, depthMultiplier: Int(a.depthMultiplier))
             }
             return try DepthwiseConv2DKernel(c, a)
         },

@@ -74,6 +74,8 @@ extension OperatorTable {
         kernel: { c in
             guard case .fullyConnected(let a) = c.op.kind else { throw Unsupported("no kernel for this op") }
             if c.optionalInput(0)?.dtype == .int16 { return try Int16FullyConnectedKernel(c, a) }
+            // Hybrid (dynamic-range): float input, int8 weights, as LiteRT runs it.
+            if c.optionalInput(0)?.dtype == .float32 && c.optionalInput(1)?.dtype == .int8 { return try HybridFullyConnectedKernel(c, a) }
             return try FullyConnectedKernel(c, a)
         },
         verify: { check in
