@@ -26,6 +26,11 @@ extension OperatorTable {
             }
             return try L2PoolKernel(c, padding: padding, strideH: Int(o?.int32(2, default: 0) ?? 0), strideW: Int(o?.int32(1, default: 0) ?? 0),
                                     filterH: Int(o?.int32(4, default: 0) ?? 0), filterW: Int(o?.int32(3, default: 0) ?? 0), activation: activation)
+        },
+        // pooling.cc GenericPrepare: the window's output size per spatial dimension.
+        shape: { s in
+            guard let padding = Padding(rawValue: s.opaqueOptions?.int8(0, default: 0) ?? 0), let x = s.shape(0), x.count == 4 else { return nil }
+            return ShapeMath.windowed(x, filter: (s.int32Option(4), s.int32Option(3)), stride: (s.int32Option(2), s.int32Option(1)), padding, channels: x[3])
         }
     )
 }

@@ -39,17 +39,9 @@ extension OperatorTable {
         attributes: [
             TypedOptions<Bool>(payload: { if case .mean(let k) = $0 { k } else { nil } }, make: { .mean(keepDims: $0) }).attribute("keep_dims", \.self)
         ],
-        // LiteRT kernels/reduce.cc ResizeOutputTensor: each axis (negative counts from the end,
-        // repeats count once) becomes 1 with keep_dims, else is dropped.
         shape: { s in
-            guard case .mean(let keepDims) = s.op.kind, let x = s.shape(0), let axes = s.constant(1) else { return nil }
-            var reduced = [Bool](repeating: false, count: x.count)
-            for a in axes.values {
-                guard let axis = ShapeMath.axis(a, rank: x.count) else { return nil }
-                reduced[axis] = true
-            }
-            if keepDims { return [x.indices.map { reduced[$0] ? 1 : x[$0] }] }
-            return [x.indices.filter { !reduced[$0] }.map { x[$0] }]
+            guard case .mean(let keepDims) = s.op.kind else { return nil }
+            return s.reduced(keepDims: keepDims)
         },
         microFootprint: { c in
             // reduce.cc: Init allocates OpDataReduce (11 int32/float); PrepareMeanOrSumHelper reads
@@ -70,6 +62,7 @@ extension OperatorTable {
 
     /// REDUCE_MAX and REDUCE_MIN (ReducerOptions kept opaquely; kernel in ArgReduce.swift's helper).
     static func reducer(_ code: BuiltinOperator) -> OperatorDefinition {
-        OperatorDefinition(code, version: { s in OpVersions.int8OrInt16Input(s) }, kernel: { c in try reduceKernel(c, code == .reduceMax ? .max : .min) })
+        OperatorDefinition(code, version: { s in OpVersions.int8OrInt16Input(s) }, kernel: { c in try reduceKernel(c, code == .reduceMax ? .max : .min) },
+                           shape: reducerShape)
     }
 }

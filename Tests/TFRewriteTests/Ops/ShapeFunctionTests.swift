@@ -11,10 +11,6 @@ final class ShapeFunctionTests: XCTestCase {
     /// of the op alone cannot see.
     static let kernelsWithoutShapeFunction: Set<BuiltinOperator> = [
         .whileLoop, .ifThenElse, .callOnce,
-        // Kernels of the interpreter-coverage work (issue 17) whose Prepare shapes are not declared yet.
-        .reduceMax, .reduceMin, .sum, .argMax, .argMin, .spaceToDepth, .depthToSpace, .spaceToBatchND, .batchToSpaceND,
-        .broadcastTo, .reverseV2, .gatherND, .embeddingLookup, .fill, .selectV2, .resizeBilinear, .resizeNearestNeighbor,
-        .l2Pool2D, .batchMatMul, .transposeConv, .varHandle, .readVariable, .assignVariable, .broadcastArgs, .reduceAll,
     ]
 
     /// The shapes op #`op` of the graph's first subgraph infers.
