@@ -37,7 +37,7 @@ BEGIN, END = "<!-- op-coverage:begin -->", "<!-- op-coverage:end -->"
 SAMPLES = 8
 # "hybrid": float32 activations with int8 weights (dynamic-range quantization), which only
 # LiteRT runs (TFLM has no hybrid kernels), compared within HYBRID_TOLERANCE.
-TYPES = ["float32", "int8", "int32", "bool", "hybrid"]
+TYPES = ["float32", "int8", "int16", "int32", "bool", "hybrid"]
 HYBRID_TOLERANCE = 1e-5
 SHORT = {"float32": "f32", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64", "bool": "i1", "uint8": "u8"}
 
@@ -309,6 +309,8 @@ def cases():
     add(with_consts("REDUCE_ALL", "bool", (2, 3, 4), [("int32", (1,), [1])], (2, 4), "axis 1"))
     for c in hybrid_cases(rng):
         add(c)
+    for c in int16_cases():
+        add(c)
     # Control flow: subgraphs 1 and 2 follow subgraph 0 in the IR text.
     branches = ('subgraph 1 "then"\n  input %0 "x": f32[2,3]\n  #0 RELU v1 (%0) -> %1 "y": f32[2,3]\n  output %1\n'
                 'subgraph 2 "else"\n  input %0 "x": f32[2,3]\n  #0 NEG v1 (%0) -> %1 "y": f32[2,3]\n  output %1\n')
@@ -338,6 +340,23 @@ def cases():
         c.model_bytes = accumulator
         add(c)
     return cs
+
+
+def int16_cases():
+    """Symmetric int16 activations (zero point 0) on TFLM's int16 kernels: LOGISTIC and TANH with
+    power-of-two input scales (the kernels' shift-only path; TANH also with left shift 1) and a
+    general scale (the 3·4096·scale multiplier), output scale 2^-15; RELU rescaling; RELU6."""
+    out = []
+    def i16(shape, scale):
+        return f"i16[{','.join(map(str, shape))}] q({scale}, 0)"
+    q15 = 1 / 32768
+    for op, scales in [("LOGISTIC", [2 ** -12, 0.0007]), ("TANH", [2 ** -12, 2 ** -11, 0.0007])]:
+        for s in scales:
+            variant = f"input scale 2^{int(np.log2(s))}" if np.log2(s).is_integer() else f"input scale {s}"
+            out.append(Case(op, "int16", variant, [("x", i16((2, 3, 4), s))], [], f'{op} v1 (%0) -> %1 "y": {i16((2, 3, 4), q15)}', 1))
+    out.append(Case("RELU", "int16", "rescaled", [("x", i16((2, 3, 4), 0.002))], [], f'RELU v1 (%0) -> %1 "y": {i16((2, 3, 4), 0.0015)}', 1))
+    out.append(Case("RELU6", "int16", "same scale", [("x", i16((2, 3, 4), 0.0005))], [], f'RELU6 v1 (%0) -> %1 "y": {i16((2, 3, 4), 0.0005)}', 1))
+    return out
 
 
 def hybrid_cases(rng):

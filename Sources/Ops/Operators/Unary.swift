@@ -152,6 +152,8 @@ extension OperatorTable {
     /// The kernel of a unary op the IR models, when the op is in its typed form.
     static func typedUnary(_ c: KernelContext, _ kind: OpKind, _ operation: UnaryOperation) throws -> any Kernel {
         guard c.op.kind == kind else { throw Unsupported("no kernel for this op") }
+        // TFLM's int16 LOGISTIC, TANH, RELU and RELU6 (logistic_common.cc, tanh.cc, activations_common.cc).
+        if c.optionalInput(0)?.dtype == .int16 { return try Int16ActivationKernel(c, operation) }
         return try UnaryKernel(c, operation)
     }
 }

@@ -32,7 +32,7 @@ final class InterpreterTests: XCTestCase {
         var g = G()
         let x = g.value("x", .int16, [1, 4], q: .perTensor(scale: 1, zeroPoint: 0))
         let y = g.value("y", .int16, [1, 4], q: .perTensor(scale: 1, zeroPoint: 0))
-        g.op(.relu, [x], [y])
+        g.op(.builtin(.hardSwish, options: nil), [x], [y])
         XCTAssertThrowsError(try Interpreter(model: g.model(inputs: [x], outputs: [y]))) { error in
             XCTAssertEqual((error as? InterpreterError)?.unsupportedOps.first?.reason, "type INT16; supported: FLOAT32 or INT8")
         }
