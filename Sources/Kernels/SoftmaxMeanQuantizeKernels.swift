@@ -126,19 +126,23 @@ package final class MeanKernel: Kernel {
     private let input: Slot, axes: Slot, output: Slot
     package var outputs: [Slot] { [output] }
     private let keepDims: Bool
+    /// SUM on int8/int16: reduce.h QuantizedMeanOrSum with compute_sum, the same sum and
+    /// requantization without 1/count folded into the multiplier.
+    private let isSum: Bool
     private var multiplier = QuantizedMultiplier(multiplier: 0, shift: 0)
     private var sumsF: [Float] = []
     private var sumsQ: [Int32] = []
 
-    package init(_ c: KernelContext, keepDims: Bool) throws {
+    package init(_ c: KernelContext, keepDims: Bool, sum: Bool = false) throws {
         label = c.label
+        isSum = sum
         input = try c.input(0)
         axes = try c.input(1)
         output = try c.output()
         self.keepDims = keepDims
         guard axes.dtype == .int32 || axes.dtype == .int64 else { throw Unsupported("axes must be INT32, got \(axes.dtype.name)") }
         switch (input.dtype, output.dtype) {
-        case (.float32, .float32): break
+        case (.float32, .float32) where !sum: break
         case (.int8, .int8), (.int16, .int16):
             // reduce_common.cc: int16 takes QuantizedMeanOrSum with int16 limits.
             guard input.isQuantized, output.isQuantized else { throw Unsupported("\(input.dtype.name) tensors without quantization parameters") }
@@ -206,14 +210,16 @@ package final class MeanKernel: Kernel {
                 for i in 0..<outCount { if isInt16 { y16[i] = 0 } else { y[i] = 0 } }
                 return
             }
-            // Fold 1/count into the multiplier, as reduce.h does.
+            // Fold 1/count into the multiplier, as reduce.h does (not for SUM).
             var m = multiplier
             let count = Int64(reducedCount)
-            var shift = 63 - UInt64(count).leadingZeroBitCount
-            shift = min(shift, 32)
-            shift = min(shift, 31 + m.shift)
-            m.multiplier = Int32(truncatingIfNeeded: (Int64(m.multiplier) << Int64(max(shift, 0))) / count)
-            m.shift -= shift
+            if !isSum {
+                var shift = 63 - UInt64(count).leadingZeroBitCount
+                shift = min(shift, 32)
+                shift = min(shift, 31 + m.shift)
+                m.multiplier = Int32(truncatingIfNeeded: (Int64(m.multiplier) << Int64(max(shift, 0))) / count)
+                m.shift -= shift
+            }
             let zp = Int64(input.zeroPoint), ozp = output.zeroPoint
             for i in 0..<outCount {
                 let shiftedSum = Int32(truncatingIfNeeded: Int64(sumsQ[i]) - zp * count)

@@ -10,7 +10,16 @@ extension OperatorTable {
 
     static let argMax = OperatorDefinition(.argMax, version: argVersion, kernel: { c in try ArgMinMaxKernel(c, isMax: true) }, shape: argShape)
     static let argMin = OperatorDefinition(.argMin, version: argVersion, kernel: { c in try ArgMinMaxKernel(c, isMax: false) }, shape: argShape)
-    static let sum = OperatorDefinition(.sum, version: int8InputVersion, kernel: { c in try reduceKernel(c, .sum) }, shape: reducerShape)
+    static let sum = OperatorDefinition(
+        .sum, version: int8InputVersion,
+        kernel: { c in
+            // reduce.cc EvalSum: int8 and int16 share MEAN's QuantizedMeanOrSum (compute_sum).
+            if let t = c.optionalInput(0)?.dtype, t == .int8 || t == .int16 {
+                return try MeanKernel(c, keepDims: (try opaqueOptions(c)?.int8(0, default: 0) ?? 0) != 0, sum: true)
+            }
+            return try reduceKernel(c, .sum)
+        },
+        shape: reducerShape)
     static let cumsum = OperatorDefinition(
         .cumsum,
         kernel: { c in
