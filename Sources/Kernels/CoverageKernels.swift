@@ -337,6 +337,11 @@ package final class AddNKernel: Kernel {
     private let label: String
     private let inputs: [Slot], output: Slot
     package var outputs: [Slot] { [output] }
+    /// int8 (TFLM add_n.cc CalculateOpData): every input shares one scale and zero point; each
+    /// is offset, shifted left 20 bits and halved (in_scale / twice in_scale), summed, then
+    /// rescaled by 2·in_scale / (2^20·out_scale).
+    private var inputMultiplier = QuantizedMultiplier(multiplier: 0, shift: 0)
+    private var outputMultiplier = QuantizedMultiplier(multiplier: 0, shift: 0)
 
     package init(_ c: KernelContext) throws {
         label = c.label
@@ -344,13 +349,25 @@ package final class AddNKernel: Kernel {
         output = try c.output()
         guard !inputs.isEmpty else { throw Unsupported("no inputs") }
         for x in inputs { try requireSameType(x, output) }
-        try requireType(output, [.float32, .int32])
+        try requireType(output, [.float32, .int32, .int8])
+        if output.dtype == .int8 {
+            let first = inputs[0]
+            guard first.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
+            try requirePositiveScales(first, output)
+            guard inputs.allSatisfy({ $0.isQuantized && $0.scale == first.scale && $0.zeroPoint == first.zeroPoint }) else {
+                throw Unsupported("int8 ADD_N inputs must share one scale and zero point (TFLM)")
+            }
+            let twiceInputScale = 2 * Double(first.scale)
+            inputMultiplier = QuantizedMultiplier(Double(first.scale) / twiceInputScale)
+            outputMultiplier = QuantizedMultiplier(twiceInputScale / (Double(1 << 20) * Double(output.scale)))
+        }
     }
 
     package func run() throws {
         let shape = inputs[0].shape
         guard inputs.allSatisfy({ $0.shape == shape }) else { throw InterpreterError.runtime("inputs have different shapes", at: label) }
         try output.resize(shape, at: label)
+        if output.dtype == .int8 { return runInt8() }
         for i in 0..<output.count {
             if output.dtype == .float32 {
                 var s = inputs[0].f32[i]
@@ -361,6 +378,20 @@ package final class AddNKernel: Kernel {
                 for x in inputs.dropFirst() { s &+= x.i32[i] }
                 output.i32[i] = s
             }
+        }
+    }
+
+    /// reference_ops::AddN (TFLM add_n.h), including its start value: the scaled input offset
+    /// (−zero point), not 0, so every sum carries one extra −zero point term.
+    private func runInt8() {
+        let offset = -inputs[0].zeroPoint, outZp = output.zeroPoint
+        let y = output.i8
+        let start = FixedPoint.multiply(offset &* (1 << 20), inputMultiplier)
+        for i in 0..<output.count {
+            var sum = start
+            for x in inputs { sum = sum &+ FixedPoint.multiply((offset &+ Int32(x.i8[i])) &* (1 << 20), inputMultiplier) }
+            let v = FixedPoint.multiply(sum, outputMultiplier) &+ outZp
+            y[i] = Int8(min(127, max(-128, v)))
         }
     }
 }

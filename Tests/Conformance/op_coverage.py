@@ -173,6 +173,8 @@ def cases():
             add(binary_case(op, t, (2, 3), (3,), (2, 3), "broadcast", out_type="bool"))
     for op in ["LOGICAL_AND", "LOGICAL_OR"]:
         add(binary_case(op, "bool", (2, 3), (3,), (2, 3), "broadcast"))
+    add(Case("ADD_N", "int8", "3 inputs", [("a", tt("int8", (2, 3))), ("b", tt("int8", (2, 3))), ("c", tt("int8", (2, 3)))], [],
+             f'ADD_N v1 (%0, %1, %2) -> %3 "y": {tt("int8", (2, 3), 0.09, -6)}', 1))
     for t in ["float32", "int32"]:
         add(Case("ADD_N", t, "3 inputs", [("a", tt(t, (2, 3))), ("b", tt(t, (2, 3))), ("c", tt(t, (2, 3)))], [],
                  f'ADD_N v1 (%0, %1, %2) -> %3 "y": {tt(t, (2, 3))}', 1))
