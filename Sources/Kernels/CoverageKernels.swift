@@ -301,9 +301,11 @@ package final class CumSumKernel: Kernel {
         self.exclusive = exclusive
         self.reverse = reverse
         try requireSameType(input, output)
-        try requireType(input, [.float32, .int32])
+        try requireType(input, [.float32, .int32, .int8])
         try requireType(axis, [.int32])
+        if input.dtype == .int8 { int8Sum = try Int8SumRequantization(input: input, output: output) }
     }
+    private var int8Sum: Int8SumRequantization?
 
     package func run() throws {
         let a = try axisValue(axis, rank: input.rank, label)
@@ -311,11 +313,17 @@ package final class CumSumKernel: Kernel {
         let (outer, n, inner) = split(input.shape, a)
         for o in 0..<outer {
             for i in 0..<inner {
-                var sumF: Float = 0, sumI: Int32 = 0
+                var sumF: Float = 0, sumI: Int32 = int8Sum?.start ?? 0
                 for step in 0..<n {
                     let k = reverse ? n - 1 - step : step
                     let at = (o * n + k) * inner + i
-                    if input.dtype == .float32 {
+                    if let q = int8Sum {
+                        // reference_ops::CumSum (int8): sums of scaled values, each output requantized.
+                        let v = q.scaled(input.i8[at])
+                        if !exclusive { sumI &+= v }
+                        output.i8[at] = q.output(sumI)
+                        if exclusive { sumI &+= v }
+                    } else if input.dtype == .float32 {
                         if !exclusive { sumF += input.f32[at] }
                         let v = input.f32[at]
                         output.f32[at] = sumF
@@ -332,16 +340,39 @@ package final class CumSumKernel: Kernel {
     }
 }
 
+/// TFLM's int8 sums of equally quantized values (add_n.cc and cumsum.cc CalculateOpData; the
+/// reference AddN and CumSum): each value is offset by −zero point, shifted left 20 bits and
+/// halved (in_scale / twice in_scale); sums start from the scaled offset itself, not 0 (both
+/// kernels' `accumulator = input1_offset`, so every sum carries one extra −zero-point term);
+/// a sum goes to the output by 2·in_scale / (2^20·out_scale), + zero point, clamped to int8.
+package struct Int8SumRequantization {
+    private let offset: Int32, outputZeroPoint: Int32
+    private let inputMultiplier: QuantizedMultiplier, outputMultiplier: QuantizedMultiplier
+    /// The value every sum starts from.
+    package let start: Int32
+
+    package init(input: Slot, output: Slot) throws {
+        guard input.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
+        try requirePositiveScales(input, output)
+        offset = -input.zeroPoint
+        outputZeroPoint = output.zeroPoint
+        let twiceInputScale = 2 * Double(input.scale)
+        inputMultiplier = QuantizedMultiplier(Double(input.scale) / twiceInputScale)
+        outputMultiplier = QuantizedMultiplier(twiceInputScale / (Double(1 << 20) * Double(output.scale)))
+        start = FixedPoint.multiply(offset &* (1 << 20), inputMultiplier)
+    }
+
+    package func scaled(_ q: Int8) -> Int32 { FixedPoint.multiply((offset &+ Int32(q)) &* (1 << 20), inputMultiplier) }
+
+    package func output(_ sum: Int32) -> Int8 { Int8(min(127, max(-128, FixedPoint.multiply(sum, outputMultiplier) &+ outputZeroPoint))) }
+}
+
 /// ADD_N (add_n.cc): the elementwise sum of equally shaped inputs, in input order.
 package final class AddNKernel: Kernel {
     private let label: String
     private let inputs: [Slot], output: Slot
     package var outputs: [Slot] { [output] }
-    /// int8 (TFLM add_n.cc CalculateOpData): every input shares one scale and zero point; each
-    /// is offset, shifted left 20 bits and halved (in_scale / twice in_scale), summed, then
-    /// rescaled by 2·in_scale / (2^20·out_scale).
-    private var inputMultiplier = QuantizedMultiplier(multiplier: 0, shift: 0)
-    private var outputMultiplier = QuantizedMultiplier(multiplier: 0, shift: 0)
+    private var int8Sum: Int8SumRequantization?
 
     package init(_ c: KernelContext) throws {
         label = c.label
@@ -352,14 +383,10 @@ package final class AddNKernel: Kernel {
         try requireType(output, [.float32, .int32, .int8])
         if output.dtype == .int8 {
             let first = inputs[0]
-            guard first.isQuantized, output.isQuantized else { throw Unsupported("int8 tensors without quantization parameters") }
-            try requirePositiveScales(first, output)
             guard inputs.allSatisfy({ $0.isQuantized && $0.scale == first.scale && $0.zeroPoint == first.zeroPoint }) else {
                 throw Unsupported("int8 ADD_N inputs must share one scale and zero point (TFLM)")
             }
-            let twiceInputScale = 2 * Double(first.scale)
-            inputMultiplier = QuantizedMultiplier(Double(first.scale) / twiceInputScale)
-            outputMultiplier = QuantizedMultiplier(twiceInputScale / (Double(1 << 20) * Double(output.scale)))
+            int8Sum = try Int8SumRequantization(input: first, output: output)
         }
     }
 
@@ -367,7 +394,7 @@ package final class AddNKernel: Kernel {
         let shape = inputs[0].shape
         guard inputs.allSatisfy({ $0.shape == shape }) else { throw InterpreterError.runtime("inputs have different shapes", at: label) }
         try output.resize(shape, at: label)
-        if output.dtype == .int8 { return runInt8() }
+        if let q = int8Sum { return runInt8(q) }
         for i in 0..<output.count {
             if output.dtype == .float32 {
                 var s = inputs[0].f32[i]
@@ -381,17 +408,13 @@ package final class AddNKernel: Kernel {
         }
     }
 
-    /// reference_ops::AddN (TFLM add_n.h), including its start value: the scaled input offset
-    /// (−zero point), not 0, so every sum carries one extra −zero point term.
-    private func runInt8() {
-        let offset = -inputs[0].zeroPoint, outZp = output.zeroPoint
+    /// reference_ops::AddN (TFLM add_n.h).
+    private func runInt8(_ q: Int8SumRequantization) {
         let y = output.i8
-        let start = FixedPoint.multiply(offset &* (1 << 20), inputMultiplier)
         for i in 0..<output.count {
-            var sum = start
-            for x in inputs { sum = sum &+ FixedPoint.multiply((offset &+ Int32(x.i8[i])) &* (1 << 20), inputMultiplier) }
-            let v = FixedPoint.multiply(sum, outputMultiplier) &+ outZp
-            y[i] = Int8(min(127, max(-128, v)))
+            var sum = q.start
+            for x in inputs { sum = sum &+ q.scaled(x.i8[i]) }
+            y[i] = q.output(sum)
         }
     }
 }

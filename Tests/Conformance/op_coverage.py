@@ -239,10 +239,10 @@ def cases():
              'SUM v1 (%0, %1) -> %2 "y": i16[2,4] q(0.003, 0)', 1))
     add(with_consts("MEAN", "float32", (2, 3, 4), [("int32", (1,), [1])], (2, 4), "axis 1", " {keep_dims=false}"))
     add(with_consts("MEAN", "int8", (2, 3, 4), [("int32", (1,), [1])], (2, 4), "axis 1", " {keep_dims=false}", out_q=(0.04, -3)))
-    for t in ["float32", "int32"]:
-        add(with_consts("CUMSUM", t, (2, 3, 4), [("int32", (), [1])], (2, 3, 4), "axis 1"))
+    for t in ["float32", "int32", "int8"]:
+        add(with_consts("CUMSUM", t, (2, 3, 4), [("int32", (), [1])], (2, 3, 4), "axis 1", out_q=(0.1, -5)))
         add(with_consts("CUMSUM", t, (2, 3, 4), [("int32", (), [2])], (2, 3, 4), "exclusive reverse",
-                        options("Cumsum", {0: ("bool", 1), 1: ("bool", 1)})))
+                        options("Cumsum", {0: ("bool", 1), 1: ("bool", 1)}), out_q=(0.1, -5)))
     # Matrix products and windows.
     add(Case("BATCH_MATMUL", "float32", "broadcast batch", [("a", "f32[2,3,4]"), ("b", "f32[1,4,5]")], [],
              'BATCH_MATMUL v1 (%0, %1) -> %2 "y": f32[2,3,5]', 1))
