@@ -112,6 +112,25 @@ private func hybridFloatBias(_ bias: Slot?, count: Int) throws -> [Float]? {
 
 // MARK: - FULLY_CONNECTED
 
+/// FULLY_CONNECTED's output shape at run time (LiteRT fully_connected.cc Prepare): rows of
+/// `depth` input values; [rows, units], or with keep_num_dims the input's shape with its last
+/// dimension (which must be `depth`) replaced by `units`. Returns the number of rows.
+package func resizeFullyConnectedOutput(input: Slot, output: Slot, depth: Int, units: Int, keepNumDims: Bool, at label: String) throws -> Int {
+    guard depth > 0, input.count % depth == 0 else {
+        throw InterpreterError.runtime("input \(input.shape) does not divide into rows of \(depth)", at: label)
+    }
+    let batches = input.count / depth
+    if keepNumDims {
+        guard input.shape.last == depth else {
+            throw InterpreterError.runtime("keep_num_dims needs the input's last dimension \(input.shape) to be \(depth)", at: label)
+        }
+        try output.resize(Array(input.shape.dropLast()) + [units], at: label)
+    } else {
+        try output.resize([batches, units], at: label)
+    }
+    return batches
+}
+
 /// LiteRT fully_connected.cc EvalHybridDense with the portable
 /// MatrixBatchVectorMultiplyAccumulate: output = bias, then += (Σ w·q − row_sum·offset) ·
 /// (input scale · weight scale), then the activation.
@@ -155,18 +174,7 @@ package final class HybridFullyConnectedKernel: Kernel {
     }
 
     package func run() throws {
-        guard depth > 0, input.count % depth == 0 else {
-            throw InterpreterError.runtime("input \(input.shape) does not divide into rows of \(depth)", at: label)
-        }
-        let batches = input.count / depth
-        if keepNumDims {
-            guard input.shape.last == depth else {
-                throw InterpreterError.runtime("keep_num_dims needs the input's last dimension \(input.shape) to be \(depth)", at: label)
-            }
-            try output.resize(Array(input.shape.dropLast()) + [units], at: label)
-        } else {
-            try output.resize([batches, units], at: label)
-        }
+        let batches = try resizeFullyConnectedOutput(input: input, output: output, depth: depth, units: units, keepNumDims: keepNumDims, at: label)
         if quantized.count < depth { quantized = Array(repeating: 0, count: depth) }
         let inp = input.f32, out = output.f32
         let (lo, hi) = activation

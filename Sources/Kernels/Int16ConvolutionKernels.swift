@@ -174,18 +174,7 @@ package final class Int16FullyConnectedKernel: Kernel {
     }
 
     package func run() throws {
-        guard depth > 0, input.count % depth == 0 else {
-            throw InterpreterError.runtime("input \(input.shape) does not divide into rows of \(depth)", at: label)
-        }
-        let batches = input.count / depth
-        if keepNumDims {
-            guard input.shape.last == depth else {
-                throw InterpreterError.runtime("keep_num_dims needs the input's last dimension \(input.shape) to be \(depth)", at: label)
-            }
-            try output.resize(Array(input.shape.dropLast()) + [units], at: label)
-        } else {
-            try output.resize([batches, units], at: label)
-        }
+        let batches = try resizeFullyConnectedOutput(input: input, output: output, depth: depth, units: units, keepNumDims: keepNumDims, at: label)
         let x = input.i16, w = weights.i8, y = output.i16
         for b in 0..<batches {
             for u in 0..<units {
