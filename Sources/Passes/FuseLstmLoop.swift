@@ -29,7 +29,7 @@ import Support
 ///     subgraph 0 "main"
 ///       #0 UNIDIRECTIONAL_SEQUENCE_LSTM {TANH, time_major} (%0, W_i, W_f, W_g, W_o, R_i, R_f, R_g,
 ///            R_o, -, -, -, b_i, b_f, b_g, b_o, -, -, %hidden (variable), %cell (variable), -, -,
-///            -, -) -> %seq: f32[T,1,U]        (not return_sequences: a SLICE of the last step)
+///            -, -) -> %seq: f32[T,1,U]        (not return_sequences: a STRIDED_SLICE of the last step)
 ///
 /// The operands follow TFLite's input order (lstm_shared.h, kLstmInputToInputWeightsTensor
 /// ... kLstmCellStateTensor): Keras's gate blocks i, f, c, o (keras/src/layers/rnn/lstm.py) are
@@ -223,10 +223,12 @@ struct LstmLoop {
         let options = OpaqueOptions(typeTag: Self.optionsTag, vtable: [4, 0, 0, 5], inline: [UInt8(ActivationFunction.tanh.rawValue), 1, 0, 0], alignmentPhase: 0)
         var ops = [Op(kind: .builtin(.unidirectionalSequenceLSTM, options: options), inputs: operands, outputs: [fusedOutput], provenance: loop.provenance)]
         if !returnSequences {
-            // The loop kept only the last h' ([1, B, U]): the fused output's last step.
+            // The loop kept only the last h' ([1, B, U]): the fused output's last step (a
+            // STRIDED_SLICE, which int8 quantization keeps in int8 with the same scale).
             let begin = constant(ConstantTensor(.int32, shape: [3], values: [Int32(steps - 1), 0, 0]), "last_step_begin")
-            let size = constant(ConstantTensor(.int32, shape: [3], values: [1, Int32(batch), Int32(units)]), "last_step_size")
-            ops.append(Op(kind: .builtin(.slice, options: nil), inputs: [fusedOutput, begin, size], outputs: [outputValue], provenance: loop.provenance))
+            let end = constant(ConstantTensor(.int32, shape: [3], values: [Int32(steps), Int32(batch), Int32(units)]), "last_step_end")
+            let strides = constant(ConstantTensor(.int32, shape: [3], values: [Int32](repeating: 1, count: 3)), "last_step_strides")
+            ops.append(Op(kind: .stridedSlice(StridedSliceAttributes()), inputs: [fusedOutput, begin, end, strides], outputs: [outputValue], provenance: loop.provenance))
         }
         var graph = work.subgraphs[s]
         // The sequence input passes through the loop unchanged.
