@@ -179,6 +179,7 @@ public enum Int8Quantizer {
             joinStatesWithOutputs(&groups)
             try assignParameters(&groups)
             try assignInt16StateParameters()
+            addLstmIntermediates()
             try quantizeConstants()
             finish()
         }

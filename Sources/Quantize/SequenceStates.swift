@@ -52,4 +52,22 @@ extension Int8Quantizer.Rewrite {
         }
         return Float(sign: .plus, exponent: exponent - 15, significand: 1)
     }
+
+    /// LiteRT's integer LSTM reads five intermediates (unidirectional_sequence_lstm.cc
+    /// PopulateQuantizedLstmParams8x8_16): without layer norm the four gate ones are ignored
+    /// (Q3.12 fixed), and the fifth, the hidden state's, must carry its parameters. TFLM reads
+    /// none. Laid out as TF's converter writes them: float32 [0], and int8 [0] with the output's
+    /// scale and zero point.
+    mutating func addLstmIntermediates() {
+        for (i, _) in stateOperands(.stateLikeOutput) where graph.ops[i].intermediates.isEmpty {
+            guard let out = graph.ops[i].outputs.first, let q = graph[out].quantization else { continue }
+            let base = graph[out].name
+            var ids: [ValueID] = []
+            for gate in ["input", "forget", "cell", "output"] {
+                ids.append(graph.addValue(Value(name: "\(base)/input_to_\(gate)_intermediate", type: ElementType(.float32), shape: [0])))
+            }
+            ids.append(graph.addValue(Value(name: "\(base)/effective_hidden_scale_intermediate", type: ElementType(.int8, quantization: q), shape: [0])))
+            graph.ops[i].intermediates = ids
+        }
+    }
 }

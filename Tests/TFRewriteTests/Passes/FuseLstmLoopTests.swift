@@ -185,4 +185,53 @@ final class FuseLstmLoopTests: XCTestCase {
         XCTAssertFalse(try runVerified([FuseLstmLoop()], on: &counter, context: &context))
         XCTAssertEqual(context.notes, [])
     }
+
+    /// The fused fixture LSTMs quantized as TFLM's int8 kernel expects (float I/O around it):
+    /// int8 hidden state with the output's parameters, an int16 cell state with a power-of-two
+    /// scale, int32 gate biases, LiteRT's five intermediates; held-out accuracy within half a
+    /// point of Keras.
+    func testFusedKerasLstmQuantizesToInt8WithAnInt16CellState() throws {
+        let dir = UnrollWhileTests.recurrent
+        let samples = InterpreterTestSupport.samples(try Npy.read(path: dir.appendingPathComponent("heldout_inputs.npy").path))
+        let labels = try Npy.read(path: dir.appendingPathComponent("heldout_labels.npy").path).tensor()!.int64s!.map { Int($0) }
+        let tmp = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for name in ["lstm", "lstm_stacked"] {
+            let out = tmp.appendingPathComponent("\(name)_int8.tflite").path
+            let r = try runTool([dir.appendingPathComponent("\(name)_loop_float.tflite").path, "--rules", "micro", "--quantize", "int8",
+                                 "--calibration", dir.appendingPathComponent("calib.npy").path, "--float-io", "-o", out])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertFalse(r.stderr.contains("kept float"), r.stderr)
+            let model = try TFLiteImporter.load(path: out)
+            let g = model.main
+            let lstms = g.ops.filter { $0.builtinOperator == .unidirectionalSequenceLSTM }
+            XCTAssertEqual(lstms.count, name == "lstm" ? 1 : 2, name)
+            for op in lstms {
+                XCTAssertEqual(g[op.inputs[0]].dtype, .int8)
+                XCTAssertEqual((1...8).map { g[op.inputs[$0]].dtype }, Array(repeating: .int8, count: 8))
+                XCTAssertEqual((12...15).map { g[op.inputs[$0]].dtype }, Array(repeating: .int32, count: 4))
+                let hidden = g[op.inputs[18]], cell = g[op.inputs[19]], output = g[op.outputs[0]]
+                XCTAssertTrue(hidden.isVariable && cell.isVariable)
+                XCTAssertEqual(hidden.dtype, .int8)
+                XCTAssertEqual(hidden.quantization, output.quantization)
+                XCTAssertEqual(cell.dtype, .int16)
+                let scale = try XCTUnwrap(cell.quantization?.scale)
+                XCTAssertEqual(scale.significand, 1, "cell state scale \(scale) is not a power of two")
+                XCTAssertEqual(op.intermediates.count, 5)
+                XCTAssertEqual(g[op.intermediates[4]].quantization, output.quantization)
+            }
+            let interpreter = try Interpreter(model: model)
+            let keras = try Npy.read(path: dir.appendingPathComponent("\(name)_keras.npy").path).tensor()!.floats!
+            var quantizedHits = 0, kerasHits = 0
+            for (k, sample) in samples.enumerated() {
+                interpreter.resetVariables()
+                let y = try interpreter.run([RuntimeTensor(shape: [1, 8, 8], floats: sample.floats!)!])[0].floats!
+                if y.indices.max(by: { y[$0] < y[$1] }) == labels[k] { quantizedHits += 1 }
+                let z = Array(keras[(k * 10)..<(k * 10 + 10)])
+                if z.indices.max(by: { z[$0] < z[$1] }) == labels[k] { kerasHits += 1 }
+            }
+            let quantized = Double(quantizedHits) / Double(samples.count), float = Double(kerasHits) / Double(samples.count)
+            XCTAssertLessThanOrEqual(abs(quantized - float), 0.005, "\(name): int8 accuracy \(quantized) vs Keras \(float)")
+        }
+    }
 }
