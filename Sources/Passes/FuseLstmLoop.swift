@@ -292,10 +292,10 @@ struct BodyMatcher {
         }
     }
 
-    /// The single op that reads `v`, if it is `kind`.
+    /// The single op that reads `v`, if it is `kind` with one output.
     func onlyUser(_ v: ValueID, _ kind: BuiltinOperator) -> (id: OpID, op: Op)? {
         let users = body.uses(of: v)
-        guard users.count == 1, body[users[0].op].builtinOperator == kind else { return nil }
+        guard users.count == 1, body[users[0].op].builtinOperator == kind, body[users[0].op].outputs.count == 1 else { return nil }
         return (users[0].op, body[users[0].op])
     }
 
@@ -346,7 +346,7 @@ struct BodyMatcher {
             // tanh(c') feeds h' = o·tanh(c') with the remaining sigmoid.
             guard let outputGate = sigmoids.first(where: { $0.key != pi && $0.key != pf }),
                 let h = onlyUser(outputGate.value.out, .mul), case .mul(let hActivation) = h.op.kind, hActivation == .none,
-                let tanhUse = body.uses(of: cNew).first(where: { body[$0.op].builtinOperator == .tanh }),
+                let tanhUse = body.uses(of: cNew).first(where: { body[$0.op].builtinOperator == .tanh && body[$0.op].outputs.count == 1 }),
                 Set(h.op.inputs) == [outputGate.value.out, body[tanhUse.op].outputs[0]]
             else { continue }
             matched.formUnion([ig.id.index, add.id.index, fc.id.index, h.id.index, tanhUse.op.index])
@@ -371,9 +371,9 @@ struct BodyMatcher {
             if let add = plain(v, .add), add.op.inputs.count == 2, uses[v.index] == 1 || v == z {
                 matched.insert(add.id.index)
                 pending += add.op.inputs
-            } else if let r = plain(v, .reshape), uses[v.index] == 1, body[r.op.inputs[0]].shape == zShape {
+            } else if let r = plain(v, .reshape), uses[v.index] == 1, let x = r.op.inputs.first, !x.isAbsent, body[x].shape == zShape {
                 matched.insert(r.id.index)
-                pending.append(r.op.inputs[0])
+                pending.append(x)
             } else {
                 terms.append(v)
             }
@@ -413,7 +413,7 @@ struct BodyMatcher {
 
         // x_t = GATHER(x, t) of a sequence that passes through the loop unchanged.
         guard let gather = producer(inputKernel.step), case .gather(let gatherAxis, let batchDims) = gather.op.kind, gatherAxis == 0, batchDims == 0,
-            let sequencePosition = position(gather.op.inputs[0]), body.outputs[sequencePosition] == gather.op.inputs[0],
+            gather.op.inputs.count == 2, let sequencePosition = position(gather.op.inputs[0]), body.outputs[sequencePosition] == gather.op.inputs[0],
             let stepPosition = position(gather.op.inputs[1])
         else { throw LstmLoopMismatch("the step input is not a GATHER of the time-major input sequence at a loop counter") }
         matched.insert(gather.id.index)
@@ -437,7 +437,7 @@ struct BodyMatcher {
         var sequenceOutput: Int?
         var returnSequences = false
         for (k, out) in body.outputs.enumerated() where k != hPosition && k != cPosition && k != sequencePosition && !counters.contains(k) {
-            if let r = plain(out, .reshape), r.op.inputs[0] == found.hNew, body[out].shape == stepShape, body[body.inputs[k]].shape == stepShape {
+            if let r = plain(out, .reshape), r.op.inputs.first == found.hNew, body[out].shape == stepShape, body[body.inputs[k]].shape == stepShape {
                 matched.insert(r.id.index)
                 sequenceOutput = k
             } else if try writesStep(out, into: body.inputs[k], hNew: found.hNew, counter: body.inputs[stepPosition], stepShape: stepShape, steps: steps) {
@@ -482,7 +482,7 @@ struct BodyMatcher {
     private mutating func writesStep(_ out: ValueID, into sequence: ValueID, hNew: ValueID, counter: ValueID, stepShape: [Int32], steps: Int) throws -> Bool {
         guard let concat = producer(out), case .concatenation(let axis, .none) = concat.op.kind, axis == 0, concat.op.inputs.count == 3,
             body[sequence].shape == [Int32(steps), stepShape[1], stepShape[2]],
-            let r = plain(concat.op.inputs[1], .reshape), r.op.inputs[0] == hNew, body[concat.op.inputs[1]].shape == stepShape
+            let r = plain(concat.op.inputs[1], .reshape), r.op.inputs.first == hNew, body[concat.op.inputs[1]].shape == stepShape
         else { return false }
         var sliceOps: [OpID] = []
         for piece in [concat.op.inputs[0], concat.op.inputs[2]] {

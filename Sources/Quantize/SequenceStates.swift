@@ -57,16 +57,21 @@ extension Int8Quantizer.Rewrite {
     /// PopulateQuantizedLstmParams8x8_16): without layer norm the four gate ones are ignored
     /// (Q3.12 fixed), and the fifth, the hidden state's, must carry its parameters. TFLM reads
     /// none. Laid out as TF's converter writes them: float32 [0], and int8 [0] with the output's
-    /// scale and zero point.
+    /// scale and zero point (a requantized TF model keeps its own five, the fifth re-parameterised).
     mutating func addLstmIntermediates() {
-        for (i, _) in stateOperands(.stateLikeOutput) where graph.ops[i].intermediates.isEmpty {
+        for (i, _) in stateOperands(.stateLikeOutput) {
             guard let out = graph.ops[i].outputs.first, let q = graph[out].quantization else { continue }
+            let hiddenType = ElementType(.int8, quantization: q)
+            if graph.ops[i].intermediates.count == 5, let hidden = graph.ops[i].intermediates.last, !hidden.isAbsent {
+                graph[hidden].type = hiddenType
+                continue
+            }
             let base = graph[out].name
             var ids: [ValueID] = []
             for gate in ["input", "forget", "cell", "output"] {
                 ids.append(graph.addValue(Value(name: "\(base)/input_to_\(gate)_intermediate", type: ElementType(.float32), shape: [0])))
             }
-            ids.append(graph.addValue(Value(name: "\(base)/effective_hidden_scale_intermediate", type: ElementType(.int8, quantization: q), shape: [0])))
+            ids.append(graph.addValue(Value(name: "\(base)/effective_hidden_scale_intermediate", type: hiddenType, shape: [0])))
             graph.ops[i].intermediates = ids
         }
     }

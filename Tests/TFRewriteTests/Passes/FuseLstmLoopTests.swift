@@ -53,6 +53,15 @@ final class FuseLstmLoopTests: XCTestCase {
               #1 RESHAPE v1 (%6, %10) -> %11 "y": f32[1,2]
               output %11
             """
+        // The condition and the body take the same loop variables.
+        let loopVariables = """
+              input %0 "i": i32[]
+              input %1 "j": i32[]
+              input %2 "seq": \(seq)
+              input %3 "h": f32[1,2]
+              input %4 "c": f32[1,2]
+              input %5 "x": f32[3,1,3]
+            """
         return """
             subgraph 0 "main"
               input %0 "x": f32[3,1,3]
@@ -62,24 +71,14 @@ final class FuseLstmLoopTests: XCTestCase {
               #0 WHILE v1 {options_type=93, vtable=2, raw=040008000100000002000000} (%1, %1, %3, %2, %2, %0) -> %4 "i": i32[], %5 "j": i32[], %6 "seq": \(seq), %7 "h": f32[1,2], %8 "c": f32[1,2], %9 "x_out": f32[3,1,3]
             \(last)
             subgraph 1 "cond"
-              input %0 "i": i32[]
-              input %1 "j": i32[]
-              input %2 "seq": \(seq)
-              input %3 "h": f32[1,2]
-              input %4 "c": f32[1,2]
-              input %5 "x": f32[3,1,3]
+            \(loopVariables)
               const %6 "n": i32[] = [3]
               #0 LESS v1 (%0, %6) -> %7 "a": i1[]
               #1 LESS v1 (%1, %6) -> %8 "b": i1[]
               #2 LOGICAL_AND v1 (%7, %8) -> %9 "go": i1[]
               output %9
             subgraph 2 "body"
-              input %0 "i": i32[]
-              input %1 "j": i32[]
-              input %2 "seq": \(seq)
-              input %3 "h": f32[1,2]
-              input %4 "c": f32[1,2]
-              input %5 "x": f32[3,1,3]
+            \(loopVariables)
               const %6 "one": i32[] = [1]
               const %7 "kernel": f32[8,3] = [\(values(24, seed: 0))]
               const %8 "recurrent_kernel": f32[8,2] = [\(values(16, seed: 1))]
