@@ -305,6 +305,7 @@ public final class Interpreter {
                 for s in step.kernel.outputs where s.dtype == .float32 {
                     observeFloats(s.id, UnsafeBufferPointer(start: s.f32, count: s.count))
                 }
+                (step.kernel as? IntermediateValuesKernel)?.observeIntermediates(observeFloats)
             }
         }
         return try outputs.map { o in

@@ -70,6 +70,13 @@ package protocol Kernel: AnyObject {
     func run() throws
 }
 
+/// A kernel that computes float values calibration must see besides its outputs: an LSTM's
+/// cell state at every step (its int16 scale must cover them all, not only the final state).
+package protocol IntermediateValuesKernel: Kernel {
+    /// Hands `observe` the values of the last run, by the value they belong to.
+    func observeIntermediates(_ observe: (ValueID, UnsafeBufferPointer<Float>) -> Void)
+}
+
 /// A kernel that keeps state from one run to the next (TFLM's persistent buffers, e.g. the
 /// signal library's noise estimate); `resetState` restores the state it had after loading, as
 /// TFLM's `MicroInterpreter::Reset` does.

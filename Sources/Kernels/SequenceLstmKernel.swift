@@ -24,7 +24,7 @@ import Darwin
 /// gate, and hidden = tanh(cell)·outputGate, copied to the output. In int8 the gate
 /// pre-activations are Q3.12 (scale 2⁻¹²), the gate outputs Q0.15 (2⁻¹⁵), and the cell state's
 /// scale must be a power of two (its exponent sets the tanh input shift).
-package final class SequenceLstmKernel: Kernel {
+package final class SequenceLstmKernel: IntermediateValuesKernel {
     private let label: String
     private let input: Slot, output: Slot, hidden: Slot, cell: Slot
     package var outputs: [Slot] { [output] }
@@ -44,6 +44,9 @@ package final class SequenceLstmKernel: Kernel {
     private var cellTanhMultiplier: Int32 = 0, cellTanhShift: Int32 = 0
     private var gates16: [[Int16]] = [], scratch16: [Int16] = []
     private var gatesF: [[Float]] = [], scratchF: [Float] = []
+    /// float: the cell state after every step of the last run, for calibration (the int16
+    /// cell state's scale must cover all of them, not only the final state).
+    private var cellHistory: [Float] = []
 
     package init(_ c: KernelContext, cellActivation: ActivationFunction, cellClip: Float, projectionClip: Float, timeMajor: Bool) throws {
         label = c.label
@@ -156,6 +159,7 @@ package final class SequenceLstmKernel: Kernel {
         }
         let steps = input.shape[timeMajor ? 0 : 1]
         try output.resize([input.shape[0], input.shape[1], units], at: label)
+        cellHistory.removeAll(keepingCapacity: true)
         // lstm_eval.h EvalLstm: time-major runs all batches per step; batch-major runs each
         // sequence through time, one row at a time, with its own state rows.
         if timeMajor {
@@ -212,6 +216,12 @@ package final class SequenceLstmKernel: Kernel {
         for i in 0..<n { scratchF[i] = tanhf(c[i]) }
         for i in 0..<n { h[i] = scratchF[i] * gatesF[3][i] }
         (output.f32 + outputOffset).update(from: h, count: n)
+        cellHistory.append(contentsOf: UnsafeBufferPointer(start: c, count: n))
+    }
+
+    package func observeIntermediates(_ observe: (ValueID, UnsafeBufferPointer<Float>) -> Void) {
+        guard !cellHistory.isEmpty else { return }
+        cellHistory.withUnsafeBufferPointer { observe(cell.id, $0) }
     }
 
     private func floatGate(_ g: Int, x: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, rows: Int) {

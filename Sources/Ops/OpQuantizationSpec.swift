@@ -15,6 +15,13 @@ package struct OpQuantizationSpec {
         case bias(input: Int, weights: Int)
         /// Left as it is (int32 shapes, axes, paddings, indices).
         case passThrough
+        /// A variable state the kernel copies to the output: int8 with the output's parameters
+        /// (an LSTM's hidden state; TFLM lstm_eval.h copies it into the output every step).
+        case stateLikeOutput
+        /// A variable state kept in int16, symmetric, with a power-of-two scale covering its
+        /// calibrated range (an LSTM's cell state; TFLM lstm_eval_common.cc
+        /// CreateLstmCellStateInfo takes the scale's exponent for its tanh).
+        case int16PowerOfTwoState
     }
 
     package enum OutputRule: Equatable {

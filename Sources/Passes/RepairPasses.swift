@@ -16,6 +16,7 @@ extension PassRegistry {
             entry(PerTensorFullyConnected.self) { options in try PerTensorFullyConnected(options: options) },
             entry(ExpandDimsToReshape.self) { options in try ExpandDimsToReshape(options: options) },
             entry(FoldShapes.self) { options in try FoldShapes(options: options) },
+            entry(FuseLstmLoop.self) { options in try FuseLstmLoop(options: options) },
             entry(UnrollWhile.self) { options in try UnrollWhile(options: options) },
             entry(InlineConstantIf.self) { options in try InlineConstantIf(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },

@@ -82,6 +82,14 @@ public enum Calibrator {
         return s
     }
 
+    /// True when each sample is a whole window for ops that run a whole sequence per
+    /// invocation (UNIDIRECTIONAL_SEQUENCE_LSTM): their variable states start from zero for
+    /// every sample, as firmware resets them between windows, and as the Keras model the op
+    /// came from computes. (A streaming model's state, e.g. SVDF's, carries over instead.)
+    package static func samplesAreIndependentWindows(_ model: Model) -> Bool {
+        model.subgraphs.first?.ops.contains { !$0.isErased && $0.builtinOperator == .unidirectionalSequenceLSTM } ?? false
+    }
+
     // MARK: Workers
 
     package protocol Sink: Sendable {
@@ -154,6 +162,7 @@ public enum Calibrator {
 
     package static func run<S: Sink>(_ model: Model, _ samples: SampleSet, workers: Int, pass: Int, progress: Progress?, make: () -> S) throws -> S {
         let total = samples.count
+        let independent = samplesAreIndependentWindows(model)
         let shared = Shared<S>(workers: workers)
         let prototypes = (0..<workers).map { _ in make() }
         let work: @Sendable (Int) -> Void = { w in
@@ -162,6 +171,7 @@ public enum Calibrator {
                 let interpreter = try Interpreter(model: model)
                 var s = w
                 while s < total {
+                    if independent { interpreter.resetVariables() }
                     _ = try interpreter.run(samples.samples[s], observeFloats: { id, values in sink.observe(id, values) })
                     // Progress is reported under the lock, so callers see the counts in order
                     // (reported outside it, a worker's stale 15/16 could land after 16/16).

@@ -169,13 +169,17 @@ public enum Int8Quantizer {
                 throw QuantizeError.notFloat("no op of subgraph 0 has float32 tensors")
             }
             try markInt8Values()
+            markStateValues()
             markInt16Values()
             try rewriteGraphOutputs()
             try connectFloatAndInt8()
             insertPrecisionBoundaries()
             clearPowerOfTwoScaleFlags()
             var groups = try groupSameScaleValues()
+            joinStatesWithOutputs(&groups)
             try assignParameters(&groups)
+            try assignInt16StateParameters()
+            addLstmIntermediates()
             try quantizeConstants()
             finish()
         }
@@ -237,6 +241,10 @@ public enum Int8Quantizer {
                     guard isFloatConstant(v) else { return .failure(Reason(text: "bias (input \(k)) is not a float32 constant")) }
                 case .passThrough:
                     if isFloatRuntime(v) { return .failure(Reason(text: "input \(k) is a float32 tensor with no int8 role")) }
+                case .stateLikeOutput, .int16PowerOfTwoState:
+                    guard !v.isAbsent, graph[v].isVariable, graph[v].dtype == .float32 else {
+                        return .failure(Reason(text: "state (input \(k)) is not a float32 variable tensor"))
+                    }
                 }
             }
             guard activations > 0 else { return .failure(Reason(text: "all inputs are constant (fold constants first)")) }
@@ -562,10 +570,10 @@ public enum Int8Quantizer {
                     summary.quantizedConstants += 1
                 }
             }
-            for i in specs.keys.sorted() {
-                let spec = specs[i]!
-                guard let k = spec.roles.firstIndex(where: { if case .bias = $0 { return true } else { return false } }),
-                      case .bias(let inputIndex, let weightsIndex) = spec.roles[k] else { continue }
+            // Every bias operand (an LSTM has one per gate).
+            let biasSites = specs.keys.sorted().flatMap { i in specs[i]!.roles.indices.map { (i, $0) } }
+            for (i, k) in biasSites {
+                guard case .bias(let inputIndex, let weightsIndex) = specs[i]!.roles[k] else { continue }
                 let op = graph.ops[i]
                 guard let inputScale = op.input(inputIndex).flatMap({ graph[$0].quantization?.scale }),
                       let wq = op.input(weightsIndex).flatMap({ graph[$0].quantization }), wq.hasScales

@@ -71,6 +71,11 @@ passes:
   # (depth multiplier = output channels), the structure TF 1.x-era firmware and
   # the micro_speech example expect. Same numbers on TFLM's kernels.
   - conv-to-depthwise
+  # A Keras LSTM's WHILE loop becomes one UNIDIRECTIONAL_SEQUENCE_LSTM: TFLM has
+  # its float and int8 (int16 cell state) kernel, and one op with one copy of the
+  # weights is smaller than the unrolled loop. Its states are variable tensors, kept
+  # between invocations as in TF's own fused LSTM: call Reset() between windows.
+  - fuse-lstm-loop
   # TF 2.16+ exports a Keras LSTM/GRU as a WHILE over condition and body
   # subgraphs, which TFLM runs badly (tflite-micro #3674, #3048): a loop with a
   # static trip count becomes its body's ops repeated (before fold-shapes, which

@@ -285,10 +285,12 @@ def _signal_name(rc: int) -> str:
 def run(runtime: str, model_path, inputs, *, timeout: float = DEFAULT_TIMEOUT,
         arena_size: Optional[int] = None,
         litert_resolver: str = DEFAULT_LITERT_RESOLVER,
-        python: Optional[str] = None) -> RunResult:
+        python: Optional[str] = None, reset_state: bool = False) -> RunResult:
     """Run `inputs` (as from make_inputs) through `model_path` on `runtime`
     ("litert" or "tflm") in a child process, in order, on one interpreter
-    (state of stateful models carries over from run to run, as on a device).
+    (state of stateful models carries over from run to run, as on a device;
+    with reset_state the variable tensors are reset before each run, as
+    firmware does between independent windows).
 
     Returns Outputs (list per run of list of output arrays) or a RunFailure;
     never raises for anything the model or interpreter does."""
@@ -305,6 +307,8 @@ def run(runtime: str, model_path, inputs, *, timeout: float = DEFAULT_TIMEOUT,
                "--litert-resolver", litert_resolver]
         if arena_size:
             cmd += ["--arena-size", str(arena_size)]
+        if reset_state:
+            cmd += ["--reset-state"]
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         started = time.monotonic()
@@ -395,6 +399,9 @@ class _LiteRT:
         self.it.invoke()
         return [np.array(self.it.get_tensor(d["index"]), copy=True) for d in self.outputs]
 
+    def reset(self):
+        self.it.reset_all_variables()
+
 
 class _TFLM:
     def __init__(self, model_path, arena_size):
@@ -425,6 +432,9 @@ class _TFLM:
             self.it.set_input(a, k)
         self.it.invoke()
         return [np.array(self.it.get_output(k), copy=True) for k in range(self.n_out)]
+
+    def reset(self):
+        self.it.reset()
 
 
 def _arena_sizes():
@@ -481,6 +491,8 @@ def _child_run(args) -> int:
     n_out = None
     for r, tensors in enumerate(inputs):
         try:
+            if args.reset_state:
+                interp.reset()
             outs = interp.invoke(tensors)
         except Exception as e:  # noqa: BLE001
             kind = "bad inputs" if isinstance(e, ValueError) else "invoke failed"
@@ -720,6 +732,8 @@ def main(argv=None) -> int:
                    help="TFLM arena bytes (default: grow from 256 KB to 64 MB)")
     r.add_argument("--litert-resolver", choices=LITERT_RESOLVERS,
                    default=DEFAULT_LITERT_RESOLVER)
+    r.add_argument("--reset-state", action="store_true",
+                   help="reset variable tensors before each run")
 
     args = p.parse_args(argv)
     return {"compare": _cmd_compare, "info": _cmd_info,

@@ -50,6 +50,22 @@ extension OperatorTable {
                 (hybrid && s.opaqueBool(field: 4), 3, "float input with int8 weights (hybrid, asymmetric inputs)"),
                 (hybrid, 2, "float input with int8 weights (hybrid)"),
             ])
+        }, quantization: { op, _ in
+            // TFLM's int8 kernel (unidirectional_sequence_lstm.cc, lstm_eval_common.cc
+            // PrepareGateParametersInteger): int8 input, hidden state and output; per-tensor
+            // int8 weights; each gate's int32 bias at input scale x input-weight scale (it is
+            // added in the input fully-connected); an int16 cell state with a power-of-two
+            // scale. The gate scales are fixed by the kernel (Q3.12 in, Q0.15 out), so no
+            // intermediate tensors. Peepholes, projection and layer norm have no int8 rule here.
+            guard op.inputs.count == 24, [9, 10, 11, 16, 17, 20, 21, 22, 23].allSatisfy({ op.inputs[$0].isAbsent }),
+                  [1, 5, 12].allSatisfy({ !op.inputs[$0].isAbsent }) else { return nil }
+            var roles = [OpQuantizationSpec.OperandRole](repeating: .passThrough, count: 24)
+            roles[0] = .activation
+            for k in 1...8 { roles[k] = .weights(axis: nil) }
+            for g in 0..<4 { roles[12 + g] = .bias(input: 0, weights: 1 + g) }
+            roles[18] = .stateLikeOutput
+            roles[19] = .int16PowerOfTwoState
+            return .init(roles: roles, output: .free)
         }, kernel: { c in
             // TFLM unidirectional_sequence_lstm.cc: float, or int8 with an int16 cell state.
             // UnidirectionalSequenceLSTMOptions: 0 fused_activation_function, 1 cell_clip,

@@ -87,13 +87,24 @@ final class RequantizeTests: XCTestCase {
         for (x, y) in zip(ra, rb) { XCTAssertLessThanOrEqual(abs(x - y), step) }
     }
 
-    /// An int8 op without an int8 rule (the corpus' int8 LSTM) is not silently made float.
-    func testOpWithoutInt8RuleIsAnError() throws {
+    /// The corpus' int8 LSTM (TF's export of TFLM's mnist_lstm example) requantizes: its
+    /// UNIDIRECTIONAL_SEQUENCE_LSTM has an int8 rule (int16 power-of-two cell state, hidden
+    /// state with the output's parameters, TF's five intermediates kept).
+    func testTheInt8LstmRequantizes() throws {
         let path = TestPaths.corpus.appendingPathComponent("tflite/trained_lstm_int8.tflite").path
         guard FileManager.default.fileExists(atPath: path) else { throw XCTSkip("skipped: corpus model \(path) is absent") }
         let m = try TFLiteImporter.load(path: path)
-        XCTAssertThrowsError(try PostTrainingQuantization.run(m, PostTrainingQuantizationRequest(calibration: "random:2"))) { e in
-            XCTAssertTrue("\(e)".contains("model: UNIDIRECTIONAL_SEQUENCE_LSTM #0 has no int8 rule in tfrewrite's quantizer and would become float32"), "\(e)")
-        }
+        let r = try PostTrainingQuantization.run(m, PostTrainingQuantizationRequest(calibration: "random:2"))
+        XCTAssertEqual(r.summary.floatOps, [])
+        XCTAssertEqual(Verifier.verify(r.model).map(\.description), [])
+        let g = r.model.main
+        let lstm = try XCTUnwrap(g.ops.first { $0.builtinOperator == .unidirectionalSequenceLSTM })
+        XCTAssertEqual(g[lstm.inputs[0]].dtype, .int8)
+        XCTAssertEqual(g[lstm.inputs[18]].quantization, g[lstm.outputs[0]].quantization)
+        XCTAssertEqual(g[lstm.inputs[19]].dtype, .int16)
+        XCTAssertEqual(try XCTUnwrap(g[lstm.inputs[19]].quantization?.scale).significand, 1)
+        XCTAssertEqual(lstm.intermediates.count, 5)
+        XCTAssertEqual(g[lstm.intermediates[4]].quantization, g[lstm.outputs[0]].quantization)
+        _ = try Interpreter(model: r.model).run([RuntimeTensor(shape: [1, 28, 28], int8s: Array(repeating: 0, count: 784))!])
     }
 }
