@@ -29,6 +29,9 @@ extension PassRegistry {
             entry(PatchEarlyStage.self) { options in try PatchEarlyStage(options: options) },
             entry(MergeIdenticalConstants.self) { options in try MergeIdenticalConstants(options: options) },
             entry(ReshapeIntoBroadcast.self) { options in try ReshapeIntoBroadcast(options: options) },
+            entry(UnpackGathers.self) { options in try UnpackGathers(options: options) },
+            entry(ConvAsFullyConnected.self) { options in try ConvAsFullyConnected(options: options) },
+            entry(ReshapeIntoFullyConnected.self) { options in try ReshapeIntoFullyConnected(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]
