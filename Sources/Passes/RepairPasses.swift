@@ -32,6 +32,8 @@ extension PassRegistry {
             entry(UnpackGathers.self) { options in try UnpackGathers(options: options) },
             entry(ConvAsFullyConnected.self) { options in try ConvAsFullyConnected(options: options) },
             entry(ReshapeIntoFullyConnected.self) { options in try ReshapeIntoFullyConnected(options: options) },
+            entry(StridedSliceAsSlice.self) { options in try StridedSliceAsSlice(options: options) },
+            entry(ConcatenateBeforeQuantize.self) { options in try ConcatenateBeforeQuantize(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]
