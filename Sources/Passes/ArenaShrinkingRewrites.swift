@@ -25,7 +25,8 @@ enum ArenaShrinkingRewrites {
     /// the convolution until the RESHAPE in front of it goes).
     static func candidates() -> [[any GraphPass]] {
         [[MergeIdenticalConstants()], [ReshapeIntoBroadcast()], [UnpackGathers()], [ReshapeIntoFullyConnected()],
-         [ConvAsFullyConnected(), ReshapeIntoFullyConnected()], [StridedSliceAsSlice()], [ConcatenateBeforeQuantize()]]
+         [ConvAsFullyConnected(), ReshapeIntoFullyConnected()], [StridedSliceAsSlice()], [SlicesAsSplit()],
+         [ConcatenateBeforeQuantize()]]
     }
 
     /// Nil when the model cannot be sized (the op-order search says why) or names its tensors

@@ -33,6 +33,7 @@ extension PassRegistry {
             entry(ConvAsFullyConnected.self) { options in try ConvAsFullyConnected(options: options) },
             entry(ReshapeIntoFullyConnected.self) { options in try ReshapeIntoFullyConnected(options: options) },
             entry(StridedSliceAsSlice.self) { options in try StridedSliceAsSlice(options: options) },
+            entry(SlicesAsSplit.self) { options in try SlicesAsSplit(options: options) },
             entry(ConcatenateBeforeQuantize.self) { options in try ConcatenateBeforeQuantize(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },

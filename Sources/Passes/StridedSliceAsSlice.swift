@@ -63,21 +63,12 @@ public struct StridedSliceAsSlice: PatternPass {
         }
         guard r[y].shape == extent else { return false }
         let name = r[y].name
-        let beginID = sharedConstant(&r, ConstantTensor(.int32, shape: [Int32(rank)], values: begin), name: "\(name)/begin")
-        let sizeID = sharedConstant(&r, ConstantTensor(.int32, shape: [Int32(rank)], values: size), name: "\(name)/size")
+        let beginID = r.sharedConstant(ConstantTensor(.int32, shape: [Int32(rank)], values: begin), name: "\(name)/begin")
+        let sizeID = r.sharedConstant(ConstantTensor(.int32, shape: [Int32(rank)], values: size), name: "\(name)/size")
         var slice = Op(kind: .builtin(.slice, options: nil), inputs: [x, beginID, sizeID], outputs: [y], provenance: op.provenance)
         slice.version = OpVersions.minimum(slice, in: r.graph, model: r.model)?.version ?? 1
         r.erase(id)
         r.addOp(slice)
         return true
-    }
-
-    /// An existing constant equal to `t` (an earlier SLICE's begin or size), else a new one.
-    static func sharedConstant(_ r: inout Rewriter, _ t: ConstantTensor, name: String) -> ValueID {
-        for i in r.graph.values.indices {
-            let v = ValueID(i)
-            if r[v].shape == t.shape, r[v].type == t.type, !r[v].isVariable, r.constant(v) == t { return v }
-        }
-        return r.addConstant(t, name: name)
     }
 }

@@ -209,6 +209,73 @@ final class FewerTensorsRewritesTests: XCTestCase {
         XCTAssertFalse(try runVerified([StridedSliceAsSlice()], on: &m))
     }
 
+    // MARK: slices-as-split
+
+    /// A GRU's recurrent projection cut into its three gates by SLICEs, in `widths` (columns).
+    private func gateSlices(widths: [Int32], sizeToEnd: Bool = true) -> Model {
+        var b = PassGraphBuilder()
+        let total = widths.reduce(0, +)
+        let p = b.input("p", int8Type(0.03, 5), [1, total])
+        var start: Int32 = 0
+        var sum: ValueID?
+        // Written out of order (the last gate first), as TF's converter does.
+        var pieces: [(Int32, Int32)] = []
+        for w in widths { pieces.append((start, w)); start += w }
+        for (k, (lo, w)) in pieces.reversed().enumerated() {
+            let begin = b.ints("begin\(k)", [0, lo])
+            let size = b.ints("size\(k)", lo + w == total && sizeToEnd ? [-1, -1] : [1, w])
+            let gate = b.value("gate\(k)", int8Type(0.03, 5), [1, w])
+            b.op(.builtin(.slice, options: nil), version: 2, [p, begin, size], [gate])
+            let squashed = b.value("sigmoid\(k)", int8Type(1.0 / 256, -128), [1, w])
+            b.op(.logistic, version: 2, [gate], [squashed])
+            if let s = sum {
+                let next = b.value("cat\(k)", int8Type(1.0 / 256, -128), [1, 0])
+                b.graph.values[next.index].shape = [1, b.graph.values[s.index].shape[1] + w]
+                b.op(.concatenation(axis: 1, activation: .none), version: 2, [s, squashed], [next])
+                sum = next
+            } else {
+                sum = squashed
+            }
+        }
+        b.output(sum!)
+        return b.model
+    }
+
+    func testSlicesAsSplitGolden() throws {
+        let given = gateSlices(widths: [4, 4, 4])
+        var m = given
+        XCTAssertTrue(try runVerified([SlicesAsSplit(), Cleanup()], on: &m))
+        GoldenIR.check("slices-as-split", given: given, passes: "slices-as-split, cleanup", result: m)
+        XCTAssertEqual(liveOpNames(m).filter { $0 == "SPLIT" || $0 == "SLICE" }, ["SPLIT"])
+        let x = RuntimeTensor(shape: [1, 12], int8s: (0..<12).map { Int8($0 * 21 - 120) })!
+        XCTAssertEqual(try run(m, [x]), try run(given, [x]))
+        let before = try ArenaReport.analyze(given, build: .standard(.bits64)), after = try ArenaReport.analyze(m, build: .standard(.bits64))
+        XCTAssertLessThan(after.minArenaBytes, before.minArenaBytes)
+    }
+
+    func testSlicesAsSplitVForUnequalPieces() throws {
+        let given = gateSlices(widths: [2, 6, 4], sizeToEnd: false)
+        var m = given
+        XCTAssertTrue(try runVerified([SlicesAsSplit(), Cleanup()], on: &m))
+        XCTAssertEqual(liveOpNames(m).filter { $0 == "SPLIT_V" || $0 == "SLICE" }, ["SPLIT_V"])
+        let x = RuntimeTensor(shape: [1, 12], int8s: (0..<12).map { Int8($0 * 19 - 110) })!
+        XCTAssertEqual(try run(m, [x]), try run(given, [x]))
+    }
+
+    func testSlicesAsSplitNeedsATiling() throws {
+        // Columns 0..<4 and 8..<12 only: a gap.
+        var b = PassGraphBuilder()
+        let p = b.input("p", float32Type, [1, 12])
+        for (k, lo) in [Int32(0), 8].enumerated() {
+            let begin = b.ints("begin\(k)", [0, lo]), size = b.ints("size\(k)", [1, 4])
+            let gate = b.value("gate\(k)", float32Type, [1, 4])
+            b.op(.builtin(.slice, options: nil), [p, begin, size], [gate])
+            b.output(gate)
+        }
+        var m = b.model
+        XCTAssertFalse(try runVerified([SlicesAsSplit()], on: &m))
+    }
+
     // MARK: concatenate-before-quantize
 
     private func quantizedParts(frameScale: Float = 0.004) -> Model {
