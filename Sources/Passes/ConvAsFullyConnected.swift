@@ -46,7 +46,7 @@ public struct ConvAsFullyConnected: PatternPass {
     public static let pattern = Pattern(name: name, rootKinds: [.conv2D]) { r, id in
         let conv = r[id]
         guard case .conv2D(let a) = conv.kind, r.context.target?.registers(.fullyConnected) ?? true, let x = conv.input(0), let fid = conv.input(1), let filter = r.constant(fid),
-            conv.outputs.count == 1, let y = conv.outputs.first, !r[x].isDynamic, !r[y].isDynamic,
+            r[fid].sparsity == nil, conv.outputs.count == 1, let y = conv.outputs.first, !r[x].isDynamic, !r[y].isDynamic,
             r[x].dtype == .float32 || r[x].dtype == .int8, filter.type.dtype == (r[x].dtype == .float32 ? .float32 : .int8),
             filter.layout == nil || filter.layout == .ohwi
         else { return false }

@@ -72,7 +72,9 @@ public struct SlicesAsSplit: PatternPass {
             else { continue }
             let sizes = ranges.map { Int32($0.count) }
             let equal = Set(sizes).count == 1
-            guard r.context.target?.registers(equal ? .split : .splitV) ?? true else { continue }
+            guard r.context.target?.registers(equal ? .split : .splitV) ?? true,
+                byRange.values.allSatisfy({ $0.dropFirst().allSatisfy { !r.graph.isGraphOutput(r[$0].outputs[0]) } })
+            else { continue }
             var outputs: [ValueID] = []
             for range in ranges {
                 let ops = byRange[range]!

@@ -78,6 +78,8 @@ public struct UnpackGathers: PatternPass {
             guard r[first].shape == sliceShape, r[first].type == r[x].type else { return false }
             outputs.append(first)
         }
+        // A step read twice is read once; a graph output names its tensor and stays.
+        guard readers.values.allSatisfy({ $0.dropFirst().allSatisfy { !r.graph.isGraphOutput(r[$0].outputs[0]) } }) else { return false }
         for k in 0..<count {
             for duplicate in readers[k]!.dropFirst() {
                 r.replaceAllUses(of: r[duplicate].outputs[0], with: outputs[k])
