@@ -20,9 +20,13 @@ enum ArenaShrinkingRewrites {
         var after: ArenaReport
     }
 
-    /// The candidates, each a pass of its own file.
-    static func candidates() -> [any GraphPass] {
-        [MergeIdenticalConstants(), ReshapeIntoBroadcast()]
+    /// The candidates, each a pass of its own file, tried in this order; passes grouped together
+    /// are judged together (a CONV_2D as a FULLY_CONNECTED needs a little more op data than
+    /// the convolution until the RESHAPE in front of it goes).
+    static func candidates() -> [[any GraphPass]] {
+        [[MergeIdenticalConstants()], [ReshapeIntoBroadcast()], [UnpackGathers()], [ReshapeIntoFullyConnected()],
+         [ConvAsFullyConnected(), ReshapeIntoFullyConnected()], [StridedSliceAsSlice()], [SlicesAsSplit()],
+         [ConcatenateBeforeQuantize()]]
     }
 
     /// Nil when the model cannot be sized (the op-order search says why) or names its tensors
@@ -30,10 +34,12 @@ enum ArenaShrinkingRewrites {
     static func apply(to model: Model, build: TFLMBuild, context: inout PassContext) -> Outcome? {
         guard !model.pinsTensorIndices, let original = try? ArenaReport.analyze(model, build: build) else { return nil }
         var outcome = Outcome(model: model, kept: [], before: original, after: original)
-        for var pass in candidates() {
+        for group in candidates() {
             var trial = outcome.model
             var scratch = PassContext(target: context.target, batch: context.batch)
-            guard (try? pass.run(on: &trial, context: &scratch)) == true else { continue }
+            var ran: [String] = []
+            for var pass in group where (try? pass.run(on: &trial, context: &scratch)) == true { ran.append(pass.name) }
+            guard !ran.isEmpty else { continue }
             // Ops the rewrite bypassed, and tensors nothing reads any more, go.
             trial.removeDeadCode()
             guard let report = try? ArenaReport.analyze(trial, build: build),
@@ -41,7 +47,7 @@ enum ArenaShrinkingRewrites {
             else { continue }
             outcome.model = trial
             outcome.after = report
-            outcome.kept.append(pass.name)
+            outcome.kept.append(ran.joined(separator: " + "))
             for (key, n) in scratch.statistics { context.count(key, n) }
         }
         return outcome.kept.isEmpty ? nil : outcome

@@ -30,6 +30,12 @@ extension PassRegistry {
             entry(PatchEarlyStage.self) { options in try PatchEarlyStage(options: options) },
             entry(MergeIdenticalConstants.self) { options in try MergeIdenticalConstants(options: options) },
             entry(ReshapeIntoBroadcast.self) { options in try ReshapeIntoBroadcast(options: options) },
+            entry(UnpackGathers.self) { options in try UnpackGathers(options: options) },
+            entry(ConvAsFullyConnected.self) { options in try ConvAsFullyConnected(options: options) },
+            entry(ReshapeIntoFullyConnected.self) { options in try ReshapeIntoFullyConnected(options: options) },
+            entry(StridedSliceAsSlice.self) { options in try StridedSliceAsSlice(options: options) },
+            entry(SlicesAsSplit.self) { options in try SlicesAsSplit(options: options) },
+            entry(ConcatenateBeforeQuantize.self) { options in try ConcatenateBeforeQuantize(options: options) },
             entry(LegalizeOpVersions.self) { options in try LegalizeOpVersions(options: options) },
             entry(CheckTarget.self) { options in try CheckTarget(options: options) },
         ]

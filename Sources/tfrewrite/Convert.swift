@@ -192,17 +192,20 @@ struct Convert: ParsableCommand {
             for note in context.notes where note.hasPrefix("note: \(OptimizeMemory.name)") { writeStderr("tfrewrite: \(note)\n") }
         }
         // Over --arena-limit: try the op reordering before giving up (issue 14).
+        // Its notes only when the result fits: a failure is the one error line.
+        var fitNotes: ArraySlice<String> = []
         if memoryOptimization == nil, try !arena.fits(model, model: input) {
             var reorder = OptimizeMemory(build: arena.pointer.build)
             let notesBefore = context.notes.count
             if try reorder.run(on: &model, context: &context) {
                 context.changedPasses.append(OptimizeMemory.name)
-                if !common.quiet {
-                    for note in context.notes[notesBefore...] { writeStderr("tfrewrite: \(note) (to fit --arena-limit)\n") }
-                }
+                fitNotes = context.notes[notesBefore...]
             }
         }
         try arena.check(model, model: input, consequence: "; nothing written")
+        if !common.quiet {
+            for note in fitNotes { writeStderr("tfrewrite: \(note) (to fit --arena-limit)\n") }
+        }
         let quantizationSummary = quantizing?.report ?? { _ in }
         let name = arrayName ?? CArrayExporter.identifier(fromPath: output)
         let comment = (input as NSString).lastPathComponent

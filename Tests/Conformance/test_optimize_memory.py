@@ -5,10 +5,13 @@ test_memory.py) are no larger, with a smaller head on the models where the op
 order matters: unrolled LSTM/GRU (TF's own int8 export, and the int8 models
 tfrewrite unrolls from the WHILE fixtures with --rules micro --quantize int8)
 and the streaming keyword model. The lossless rewrites it tries first
-(merge-identical-constants, reshape-into-broadcast: fewer tensors and ops)
-lower TFLM's minimum arena on the recurrent models, and on a dense chain whose
-tensors TFLM's greedy planner packs loosely it writes an
-OfflineMemoryAllocation plan, which TFLM honours (head and outputs checked).
+(merge-identical-constants, reshape-into-broadcast, unpack-gathers,
+reshape-into-fully-connected, conv-as-fully-connected, strided-slice-as-slice,
+concatenate-before-quantize: fewer tensors, ops and op data) lower TFLM's
+minimum arena on the recurrent and streaming models by at least the floors in
+MIN_ARENA_SAVING, and on a dense chain whose tensors TFLM's greedy planner packs
+loosely (and on two LSTMs and DNN_S) it writes an OfflineMemoryAllocation plan, which
+TFLM honours (head and outputs checked).
 
 `python test_optimize_memory.py table` prints the measured table for
 Docs/memory.md.
@@ -49,16 +52,25 @@ MODELS = [
     ("streaming/kws_stream_int8", STREAMING / "kws_stream_int8.tflite"),
     ("streaming/kws_stream_float", STREAMING / "kws_stream_float.tflite"),
     ("memory/narrow_chain_float", MEMORY / "narrow_chain_float.tflite"),
+    # Not streaming or recurrent, but a FULLY_CONNECTED behind a flattening RESHAPE (most
+    # Keras classifiers): reshape-into-fully-connected drops the RESHAPE and its copy.
+    ("micro_speech_int8", harness.FIXTURES_DIR / "micro_speech_int8.tflite"),
+    ("micro_speech_float", harness.FIXTURES_DIR / "micro_speech_float.tflite"),
+    ("reference/corpus/DNN_S_tf_int8", harness.FIXTURES_DIR / "reference/corpus/DNN_S_tf_int8.tflite"),
 ]
-# Models whose written order is already the best one tfrewrite finds (the head does not
-# move; kws_stream_float is left alone entirely).
-ALREADY_BEST = {"recurrent/lstm_stacked_unrolled_int8", "streaming/kws_stream_float"}
-# Models on which the tensor-count rewrites lower TFLM's minimum arena.
-FEWER_TENSORS = {"recurrent/lstm_unrolled_int8", "recurrent/gru_unrolled_int8", "recurrent/lstm_stacked_unrolled_int8",
-                 "recurrent/lstm_unrolled_float", "micro-int8/lstm_loop",
-                 "micro-int8/gru_loop", "micro-int8/lstm_stacked_loop"}
+# Models whose written order is already the best one tfrewrite finds (the head does not move).
+ALREADY_BEST = {"recurrent/lstm_stacked_unrolled_int8"}
+# Models on which the tensor-count rewrites lower TFLM's minimum arena, and by at least how
+# much (percent, a little under what TFLM measured: Docs/memory.md).
+MIN_ARENA_SAVING = {"recurrent/lstm_unrolled_int8": 4.5, "recurrent/gru_unrolled_int8": 10.0,
+                    "recurrent/lstm_stacked_unrolled_int8": 4.0, "recurrent/lstm_unrolled_float": 5.5,
+                    "recurrent/gru_unrolled_float": 11.0, "micro-int8/lstm_loop": 8.0,
+                    "micro-int8/gru_loop": 12.5, "micro-int8/lstm_stacked_loop": 7.0,
+                    "streaming/kws_stream_int8": 16.5, "streaming/kws_stream_float": 30.0,
+                    "micro_speech_int8": 22.0, "micro_speech_float": 24.5, "reference/corpus/DNN_S_tf_int8": 2.0}
 # Models that get an OfflineMemoryAllocation plan (TFLM's own plan packs them loosely).
-OFFLINE_PLAN = {"memory/narrow_chain_float"}
+OFFLINE_PLAN = {"memory/narrow_chain_float", "recurrent/lstm_unrolled_int8", "micro-int8/lstm_loop",
+                "reference/corpus/DNN_S_tf_int8"}
 
 
 def _input_model(tfrewrite, name: str, source: Path, tmp: Path) -> Path:
@@ -114,16 +126,14 @@ def test_optimize_memory_keeps_outputs_and_shrinks_the_arena(tfrewrite, name, so
     before, after = r["before"], r["after"]
     assert after["min_arena_bytes"] <= before["min_arena_bytes"], r
     assert after["total_bytes"] <= before["total_bytes"], r
-    if name == "streaming/kws_stream_float":
-        assert after == before, r
-    elif name in ALREADY_BEST:
+    if name in ALREADY_BEST:
         assert after["head_bytes"] == before["head_bytes"], r
     else:
         assert after["head_bytes"] < before["head_bytes"], r
-    if name != "streaming/kws_stream_float":
-        assert after["total_bytes"] < before["total_bytes"], r
-    if name in FEWER_TENSORS:
-        assert after["min_arena_bytes"] < before["min_arena_bytes"], r
+    assert after["total_bytes"] < before["total_bytes"], r
+    if name in MIN_ARENA_SAVING:
+        saving = 100 * (before["min_arena_bytes"] - after["min_arena_bytes"]) / before["min_arena_bytes"]
+        assert saving >= MIN_ARENA_SAVING[name], r
     assert ("OfflineMemoryAllocation" in r["note"]) == (name in OFFLINE_PLAN), r
 
 

@@ -32,6 +32,16 @@ extension Rewriter {
         if self[id].inputs.count >= 3 { self[id].inputs[2] = b } else { self[id].inputs.append(b) }
     }
 
+    /// An existing constant equal to `t` (same bytes, type and shape; say an earlier rewrite's
+    /// begin or axis), else a new one named `name`: TFLM holds each tensor once.
+    package mutating func sharedConstant(_ t: ConstantTensor, name: String) -> ValueID {
+        for i in graph.values.indices {
+            let v = ValueID(i)
+            if self[v].shape == t.shape, self[v].type == t.type, !self[v].isVariable, constant(v) == t { return v }
+        }
+        return addConstant(t, name: name)
+    }
+
     /// The value at input `k` if present and in range.
     package func operand(_ op: OpID, _ k: Int) -> Value? {
         guard let v = self[op].input(k), v.index < graph.values.count else { return nil }

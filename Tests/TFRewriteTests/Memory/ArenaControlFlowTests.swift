@@ -33,7 +33,14 @@ final class ArenaControlFlowTests: XCTestCase {
         let original = m
         var pass = OptimizeMemory(build: .standard(.bits64))
         var context = PassContext()
-        XCTAssertFalse(try pass.run(on: &m, context: &context))
-        XCTAssertEqual(m, original)
+        // The loop body's STRIDED_SLICEs become one SPLIT (the lossless rewrites reach every
+        // subgraph; TFLM's outputs are identical, Tests/Conformance/test_optimize_memory.py),
+        // but the main subgraph keeps its ops in their order.
+        XCTAssertTrue(try pass.run(on: &m, context: &context))
+        XCTAssertEqual(liveOpNames(m), liveOpNames(original))
+        XCTAssertFalse(context.notes.contains { $0.contains("head") }, "\(context.notes)")
+        XCTAssertLessThan(try ArenaReport.analyze(m, build: .standard(.bits64)).minArenaBytes,
+                          try ArenaReport.analyze(original, build: .standard(.bits64)).minArenaBytes)
+        XCTAssertEqual(Verifier.verify(m).map(\.description), [])
     }
 }
