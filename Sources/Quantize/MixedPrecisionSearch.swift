@@ -141,10 +141,19 @@ public enum MixedPrecisionSearch {
 
         /// Mean absolute error over every sample and output element.
         package func error(of quantized: Model) throws -> Double {
+            let perSample = try sampleErrors(of: quantized)
+            let count = perSample.reduce(0) { $0 + $1.count }
+            return count > 0 ? perSample.reduce(0.0) { $0 + $1.sum } / Double(count) : 0
+        }
+
+        /// Per sample: the summed absolute error over its output elements, and how many there are.
+        package func sampleErrors(of quantized: Model) throws -> [(sum: Double, count: Int)] {
             let interpreter = try Interpreter(model: quantized)
-            var sum = 0.0
-            var count = 0
+            var out: [(sum: Double, count: Int)] = []
+            out.reserveCapacity(samples.count)
             for (s, sample) in samples.enumerated() {
+                var sum = 0.0
+                var count = 0
                 let inputs = try zip(sample, interpreter.inputs).map { t, info in try Self.quantize(t, for: info) }
                 let outputs = try interpreter.run(inputs)
                 for (k, y) in outputs.enumerated() where k < reference[s].count {
@@ -153,8 +162,9 @@ public enum MixedPrecisionSearch {
                     for i in 0..<min(real.count, ref.count) { sum += abs(Double(ref[i]) - real[i]) }
                     count += min(real.count, ref.count)
                 }
+                out.append((sum, count))
             }
-            return count > 0 ? sum / Double(count) : 0
+            return out
         }
 
         /// A float sample as the model's input takes it (round half away from zero, clamped).

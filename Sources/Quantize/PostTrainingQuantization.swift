@@ -83,6 +83,8 @@ public enum PostTrainingQuantization {
         public var rounding: RoundingSummary?
         /// Set when the input was already quantized (`ModelDequantizer`): what was undone.
         public var requantized: String?
+        /// What `--ranges search` measured and changed (nil for the other methods).
+        package var rangeSearch: OutputErrorRangeSearch.Report?
     }
 
     /// Adaptive rounding's outcome, for the summary.
@@ -131,10 +133,16 @@ public enum PostTrainingQuantization {
         var equalizedPairs = 0
         if request.equalize { (model, equalizedPairs) = CrossLayerEqualization.apply(model) }
         let method = request.percentile.map { RangeMethod.percentile($0) } ?? request.ranges
-        let ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
+        var ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
         var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
         options.weightSearch = request.weightSearch
         options.activations = request.activations
+        var rangeSearch: OutputErrorRangeSearch.Report?
+        if method == .search {
+            let report: OutputErrorRangeSearch.Report
+            (ranges, report) = try OutputErrorRangeSearch.run(model, ranges: ranges, samples: samples, options: options)
+            rangeSearch = report
+        }
         var mixedReport: MixedPrecisionSearch.Report?
         if let budget = request.maxError {
             let report = try MixedPrecisionSearch.run(model, ranges: ranges, samples: samples, options: options, maxError: budget)
@@ -166,7 +174,7 @@ public enum PostTrainingQuantization {
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
                       passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs,
-                      activations: options.activations, mixedPrecision: mixedReport, rounding: rounding)
+                      activations: options.activations, mixedPrecision: mixedReport, rounding: rounding, rangeSearch: rangeSearch)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -191,6 +199,7 @@ extension PostTrainingQuantization.Result {
         lines.append("quantized to \(precisionText): \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
         if let r = requantized { lines.append(r) }
         lines.append("calibration: \(samples), \(ranges.method)")
+        if let r = rangeSearch { lines += r.lines }
         if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
         if let r = rounding { lines += r.lines() }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"

@@ -15,7 +15,7 @@ import Support
 ///          `float_io: true`), op versions set by `legalize-op-versions`.
 ///
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
-/// `ranges` (`minmax`, `percentile:P` or `mse`; default `RangeMethod.default`), `percentile`
+/// `ranges` (`minmax`, `percentile:P`, `mse` or `search`; default `RangeMethod.default`), `percentile`
 /// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
 /// `float_io` (default false), `bias_correction` (default true), `activations` (`int8`, the
 /// default, or `int16x8`), `max_error` (a number: the fewest int16x8 ops that keep the output

@@ -27,7 +27,7 @@ struct QuantizeFlags: ParsableArguments {
     var percentile: Double?
 
     @Option(name: .long, help: ArgumentHelp(
-        "How activation ranges are chosen from the calibration values: minmax, percentile:P (e.g. percentile:99.99) or mse (smallest expected squared int8 error).",
+        "How activation ranges are chosen from the calibration values: minmax, percentile:P (e.g. percentile:99.99), mse (smallest expected squared int8 error) or search (per tensor, the one of those giving the smallest output error on the calibration samples; slower).",
         valueName: "method"))
     var ranges: String?
 
