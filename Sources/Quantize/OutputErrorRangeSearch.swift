@@ -109,12 +109,12 @@ package enum OutputErrorRangeSearch {
     }
 
     /// The output error of one quantized model: over all samples and over each half.
-    struct Errors {
-        var all: Double
-        var even: Double
-        var odd: Double
+    package struct Errors {
+        package var all: Double
+        package var even: Double
+        package var odd: Double
 
-        init(_ perSample: [(sum: Double, count: Int)]) {
+        package init(_ perSample: [(sum: Double, count: Int)]) {
             func mean(_ rows: [(sum: Double, count: Int)]) -> Double {
                 let n = rows.reduce(0) { $0 + $1.count }
                 return n > 0 ? rows.reduce(0.0) { $0 + $1.sum } / Double(n) : 0
@@ -125,7 +125,7 @@ package enum OutputErrorRangeSearch {
         }
 
         /// Lower over all samples and not higher on either half.
-        func improves(on other: Errors) -> Bool {
+        package func improves(on other: Errors) -> Bool {
             all < other.all && even <= other.even && odd <= other.odd
         }
     }
@@ -136,7 +136,7 @@ package enum OutputErrorRangeSearch {
     }
 
     /// Tensors with a range: graph inputs, then op outputs in op order.
-    static func executionOrder(_ model: Model, _ ranges: [ValueID: ObservedRange]) -> [ValueID] {
+    package static func executionOrder(_ model: Model, _ ranges: [ValueID: ObservedRange]) -> [ValueID] {
         guard let g = model.subgraphs.first else { return [] }
         var seen = Set<ValueID>()
         var order: [ValueID] = []
