@@ -52,15 +52,17 @@ package enum OutputErrorRangeSearch {
     static let minimumChange: Float = 0.005
 
     package static func run(_ model: Model, ranges: RangeTable, samples: SampleSet, options: QuantizationOptions,
-                            maxEvaluations: Int = maxEvaluations) throws -> (RangeTable, Report) {
+                            maxEvaluations: Int = maxEvaluations, progress: (@Sendable (String) -> Void)? = nil) throws -> (RangeTable, Report) {
         let started = Date()
         var report = Report()
         let evaluator = try MixedPrecisionSearch.ErrorEvaluator(float: model, samples: samples)
         var evaluations = 0
+        var stage = "whole-model methods"
 
         /// Mean abs output error over all samples, over the even and over the odd ones.
         func measure(_ table: RangeTable) throws -> Errors {
             evaluations += 1
+            progress?("range search: \(evaluations) models measured (\(stage))")
             let (q, _) = try Int8Quantizer.quantize(model, ranges: table, options: options)
             return Errors(try evaluator.sampleErrors(of: q))
         }
@@ -83,7 +85,8 @@ package enum OutputErrorRangeSearch {
         // 2. Greedy sweep over the tensors in execution order.
         let order = executionOrder(model, ranges.ranges)
         report.tensors = order.count
-        sweep: for id in order {
+        sweep: for (k, id) in order.enumerated() {
+            stage = "tensor \(k + 1)/\(order.count)"
             guard let now = current.ranges[id] else { continue }
             var best: (range: ObservedRange, error: Errors)?
             for candidate in [ranges.ranges] + ranges.alternatives {

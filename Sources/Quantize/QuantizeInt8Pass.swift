@@ -40,6 +40,8 @@ public struct QuantizeInt8Pass: GraphPass {
     public var roundingBudget: Double = 60
     /// Adaptive rounding progress (layers done, layers, next layer's label).
     public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
+    /// Progress of the searches that measure many int8 models (`--max-error`, `--ranges search`): one line of text.
+    public var searchProgress: (@Sendable (String) -> Void)?
     public var floatIO: Bool
     public var biasCorrection: Bool
     /// int8 or int16x8 activations.
@@ -114,6 +116,7 @@ public struct QuantizeInt8Pass: GraphPass {
         request.optimizeRounding = optimizeRounding
         request.roundingBudget = roundingBudget
         request.roundingProgress = roundingProgress
+        request.searchProgress = searchProgress
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model
