@@ -70,6 +70,11 @@ public enum Calibrator {
         case .percentile(let p): for (k, r) in second.observer.percentileRanges(p) { ranges[k] = r }
         case .mse: for (k, r) in second.observer.mseRanges() { ranges[k] = r }
         case .minMax: break
+        case .search:
+            // Min/max to start from; the searched alternatives come from the same histograms.
+            var table = RangeTable(ranges: ranges, samples: samples.count, method: method.description, channelMeans: first.means.means)
+            table.alternatives = [second.observer.percentileRanges(99.99), second.observer.percentileRanges(99.9), second.observer.mseRanges()]
+            return table
         }
         return RangeTable(ranges: ranges, samples: samples.count, method: method.description, channelMeans: first.means.means)
     }

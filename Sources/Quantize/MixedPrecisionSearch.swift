@@ -62,13 +62,16 @@ public enum MixedPrecisionSearch {
     /// Measured models after which the exchange step stops (it is O(k²·n) per round).
     static let exchangeLimit = 400
 
-    public static func run(_ model: Model, ranges: RangeTable, samples: SampleSet, options: QuantizationOptions, maxError budget: Double) throws -> Report {
+    public static func run(_ model: Model, ranges: RangeTable, samples: SampleSet, options: QuantizationOptions, maxError budget: Double,
+                           progress: (@Sendable (String) -> Void)? = nil) throws -> Report {
         guard budget.isFinite, budget >= 0 else { throw QuantizeError.badOption("--max-error must be a non-negative number, got \(budget)") }
         let evaluator = try ErrorEvaluator(float: model, samples: samples)
         let ops = candidates(model, ranges: ranges, options: options)
         var evaluations = 0
+        var stage = "all int8 and all int16x8"
         func error(_ set: Set<Int>) throws -> Double {
             evaluations += 1
+            progress?("max-error search: \(evaluations) models measured (\(stage))")
             var o = options
             o.activations = .mixed(int16Ops: set)
             let (q, _) = try Int8Quantizer.quantize(model, ranges: ranges, options: o)
@@ -81,6 +84,7 @@ public enum MixedPrecisionSearch {
             throw QuantizeError.badOption(String(format: "--max-error %g cannot be met: the output error is %.6f with all int8 and %.6f with all %d ops that have an int16 kernel in int16x8", budget, int8Error, int16Error, all.count))
         }
         var sensitivity: [Report.Entry] = []
+        stage = "sensitivity of \(ops.count) ops"
         if int8Error > budget {
             for c in ops { sensitivity.append(.init(op: c.op, label: c.label, error: try error([c.op]))) }
         }
@@ -91,6 +95,7 @@ public enum MixedPrecisionSearch {
             // chosen (the most sensitive first on ties), until the budget is met.
             let bySensitivity = sensitivity.sorted { ($0.error, $0.op) < ($1.error, $1.op) }.map(\.op)
             while current > budget, chosen.count < all.count {
+                stage = "forward selection, \(chosen.count) of \(all.count) ops chosen"
                 var best: (op: Int, error: Double)?
                 for op in bySensitivity where !chosen.contains(op) {
                     let e = try error(chosen.union([op]))
@@ -100,11 +105,13 @@ public enum MixedPrecisionSearch {
                 current = best!.error
             }
             // Prune: drop ops, least sensitive first, while the budget stays met.
+            stage = "prune"
             for op in bySensitivity.reversed() where chosen.contains(op) && chosen.count > 1 {
                 let e = try error(chosen.subtracting([op]))
                 if e <= budget { chosen.remove(op); current = e }
             }
             // Exchange: two chosen ops for one other, while that meets the budget (bounded).
+            stage = "exchange"
             var improved = true
             while improved, chosen.count >= 2, evaluations < exchangeLimit {
                 improved = false
@@ -141,10 +148,19 @@ public enum MixedPrecisionSearch {
 
         /// Mean absolute error over every sample and output element.
         package func error(of quantized: Model) throws -> Double {
+            let perSample = try sampleErrors(of: quantized)
+            let count = perSample.reduce(0) { $0 + $1.count }
+            return count > 0 ? perSample.reduce(0.0) { $0 + $1.sum } / Double(count) : 0
+        }
+
+        /// Per sample: the summed absolute error over its output elements, and how many there are.
+        package func sampleErrors(of quantized: Model) throws -> [(sum: Double, count: Int)] {
             let interpreter = try Interpreter(model: quantized)
-            var sum = 0.0
-            var count = 0
+            var out: [(sum: Double, count: Int)] = []
+            out.reserveCapacity(samples.count)
             for (s, sample) in samples.enumerated() {
+                var sum = 0.0
+                var count = 0
                 let inputs = try zip(sample, interpreter.inputs).map { t, info in try Self.quantize(t, for: info) }
                 let outputs = try interpreter.run(inputs)
                 for (k, y) in outputs.enumerated() where k < reference[s].count {
@@ -153,8 +169,9 @@ public enum MixedPrecisionSearch {
                     for i in 0..<min(real.count, ref.count) { sum += abs(Double(ref[i]) - real[i]) }
                     count += min(real.count, ref.count)
                 }
+                out.append((sum, count))
             }
-            return count > 0 ? sum / Double(count) : 0
+            return out
         }
 
         /// A float sample as the model's input takes it (round half away from zero, clamped).

@@ -42,6 +42,9 @@ public struct PostTrainingQuantizationRequest: Sendable {
     public var roundingBudget: Double = 60
     /// Rounding progress: (layers done, layers, the next layer's label or "" at the end).
     public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
+    /// Progress of `maxError` and `RangeMethod.search`, which measure many int8 models: a line such
+    /// as "max-error search: 37 models measured (forward selection, 2 ops chosen)".
+    public var searchProgress: (@Sendable (String) -> Void)?
 
     public init(calibration: String, percentile: Double? = nil, floatIO: Bool = false, target: TargetProfile? = nil, seed: UInt64 = 1, threads: Int? = nil) {
         self.calibration = calibration
@@ -83,6 +86,8 @@ public enum PostTrainingQuantization {
         public var rounding: RoundingSummary?
         /// Set when the input was already quantized (`ModelDequantizer`): what was undone.
         public var requantized: String?
+        /// What `--ranges search` measured and changed (nil for the other methods).
+        package var rangeSearch: OutputErrorRangeSearch.Report?
     }
 
     /// Adaptive rounding's outcome, for the summary.
@@ -131,13 +136,19 @@ public enum PostTrainingQuantization {
         var equalizedPairs = 0
         if request.equalize { (model, equalizedPairs) = CrossLayerEqualization.apply(model) }
         let method = request.percentile.map { RangeMethod.percentile($0) } ?? request.ranges
-        let ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
+        var ranges = try Calibrator.calibrate(model, samples: samples, ranges: method, threads: request.threads, progress: progress)
         var options = QuantizationOptions(target: request.target, floatIO: request.floatIO, biasCorrection: request.biasCorrection)
         options.weightSearch = request.weightSearch
         options.activations = request.activations
+        var rangeSearch: OutputErrorRangeSearch.Report?
+        if method == .search {
+            let report: OutputErrorRangeSearch.Report
+            (ranges, report) = try OutputErrorRangeSearch.run(model, ranges: ranges, samples: samples, options: options, progress: request.searchProgress)
+            rangeSearch = report
+        }
         var mixedReport: MixedPrecisionSearch.Report?
         if let budget = request.maxError {
-            let report = try MixedPrecisionSearch.run(model, ranges: ranges, samples: samples, options: options, maxError: budget)
+            let report = try MixedPrecisionSearch.run(model, ranges: ranges, samples: samples, options: options, maxError: budget, progress: request.searchProgress)
             options.activations = .mixed(int16Ops: Set(report.chosen))
             mixedReport = report
         }
@@ -166,7 +177,7 @@ public enum PostTrainingQuantization {
                       constantBytesBefore: constantBytes(model), constantBytesAfter: constantBytes(quantized),
                       opsBefore: model.subgraphs.first?.liveOpIDs.count ?? 0, opsAfter: quantized.subgraphs.first?.liveOpIDs.count ?? 0,
                       passNotes: context.notes, sampleCount: samples.count, equalizedPairs: equalizedPairs,
-                      activations: options.activations, mixedPrecision: mixedReport, rounding: rounding)
+                      activations: options.activations, mixedPrecision: mixedReport, rounding: rounding, rangeSearch: rangeSearch)
     }
 
     /// Bytes of the constant buffers tensors use (each buffer once).
@@ -191,6 +202,7 @@ extension PostTrainingQuantization.Result {
         lines.append("quantized to \(precisionText): \(s.quantizedOps) of \(opsBefore) ops, \(s.quantizedTensors) tensors, \(s.quantizedConstants) constants; \(opsAfter) ops after")
         if let r = requantized { lines.append(r) }
         lines.append("calibration: \(samples), \(ranges.method)")
+        if let r = rangeSearch { lines += r.lines }
         if equalizedPairs > 0 { lines.append("cross-layer equalization: \(equalizedPairs) layer pair\(equalizedPairs == 1 ? "" : "s")") }
         if let r = rounding { lines += r.lines() }
         var size = "constant data: \(Self.bytes(constantBytesBefore)) -> \(Self.bytes(constantBytesAfter))"

@@ -15,7 +15,7 @@ import Support
 ///          `float_io: true`), op versions set by `legalize-op-versions`.
 ///
 /// Options: `calibration` (required: .npy, .npz, folder of .npy, or `random:N`),
-/// `ranges` (`minmax`, `percentile:P` or `mse`; default `RangeMethod.default`), `percentile`
+/// `ranges` (`minmax`, `percentile:P`, `mse` or `search`; default `RangeMethod.default`), `percentile`
 /// (e.g. 99.99, the same as `ranges: percentile:P`), `weight_search` and `equalize` (default false),
 /// `float_io` (default false), `bias_correction` (default true), `activations` (`int8`, the
 /// default, or `int16x8`), `max_error` (a number: the fewest int16x8 ops that keep the output
@@ -40,6 +40,8 @@ public struct QuantizeInt8Pass: GraphPass {
     public var roundingBudget: Double = 60
     /// Adaptive rounding progress (layers done, layers, next layer's label).
     public var roundingProgress: (@Sendable (Int, Int, String) -> Void)?
+    /// Progress of the searches that measure many int8 models (`--max-error`, `--ranges search`): one line of text.
+    public var searchProgress: (@Sendable (String) -> Void)?
     public var floatIO: Bool
     public var biasCorrection: Bool
     /// int8 or int16x8 activations.
@@ -114,6 +116,7 @@ public struct QuantizeInt8Pass: GraphPass {
         request.optimizeRounding = optimizeRounding
         request.roundingBudget = roundingBudget
         request.roundingProgress = roundingProgress
+        request.searchProgress = searchProgress
         let result = try PostTrainingQuantization.run(model, request, progress: progress)
         onResult?(result)
         model = result.model

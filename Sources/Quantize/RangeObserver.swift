@@ -81,6 +81,9 @@ public struct RangeTable: Sendable {
     /// Mean of each channel of the float inputs of convolutions and FULLY_CONNECTED ops, for
     /// bias correction (empty when not collected).
     public var channelMeans: [ValueID: [Float]]
+    /// Other ranges each tensor could take, for `RangeMethod.search` (percentile 99.99, 99.9,
+    /// mse, in that order; empty for the other methods).
+    package var alternatives: [[ValueID: ObservedRange]] = []
 
     public init(ranges: [ValueID: ObservedRange] = [:], samples: Int = 0, method: String = "min/max", channelMeans: [ValueID: [Float]] = [:]) {
         self.ranges = ranges
