@@ -17,6 +17,19 @@ package enum Int8Kernel: Sendable {
     package static var current: Int8Kernel { forced ?? best }
 }
 
+/// Which AVX matrix product the int8 CONV_2D / FULLY_CONNECTED fast path runs: 256-bit
+/// vpmaddwd + vpaddd, or 512-bit AVX-512 VNNI vpdpwssd where the CPU has it. Same packed
+/// weights, same exact int32 sums, same requantization: the same bytes (tests compare).
+package enum Int8Gemm: Sendable {
+    case avx2, vnni512
+    /// The fastest product this machine runs.
+    package static let best: Int8Gemm = tfr_int8_vnni512_available() != 0 ? .vnni512 : .avx2
+    /// Set by tests to build kernels with one product (nil: `best`).
+    @TaskLocal package static var forced: Int8Gemm?
+    /// What a kernel created now uses.
+    package static var current: Int8Gemm { forced ?? best }
+}
+
 /// One int8 layer's requantization parameters in the form the AVX2 kernels read (per channel,
 /// padded to whole 16-channel blocks plus one spare block so that a group's slice can be read
 /// 16 wide). Nil when a parameter is outside what the vector code handles exactly — shifts
@@ -70,6 +83,7 @@ package final class Int8PackedWeights {
     package let n: Int, k: Int, lda: Int, ldb: Int
     package let blockRows: Int
     private let packed: UnsafeMutablePointer<Int16>
+    private let gemm = Int8Gemm.current
 
     /// `weights` holds n rows of k int8, row stride `rowStride`.
     package init(_ weights: UnsafePointer<Int8>, rowStride: Int, n: Int, k: Int) {
@@ -85,7 +99,10 @@ package final class Int8PackedWeights {
 
     package func multiply(rows: UnsafePointer<Int16>, count: Int, requant: tfr_requant, output: UnsafeMutablePointer<Int8>, ldc: Int) {
         var q = requant
-        tfr_int8_gemm_avx2(rows, lda, count, packed, ldb, n, &q, output, ldc)
+        switch gemm {
+        case .avx2: tfr_int8_gemm_avx2(rows, lda, count, packed, ldb, n, &q, output, ldc)
+        case .vnni512: tfr_int8_gemm_vnni512(rows, lda, count, packed, ldb, n, &q, output, ldc)
+        }
     }
 }
 

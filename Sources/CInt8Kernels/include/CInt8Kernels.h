@@ -49,6 +49,14 @@ void tfr_int8_pack_gemm_weights(const int8_t *weights, long w_ld, long n, long k
 void tfr_int8_gemm_avx2(const int16_t *a, long lda, long m, const int16_t *b, long ldb, long n,
                         const tfr_requant *q, int8_t *c, long ldc);
 
+/// 1 when this CPU and OS run AVX-512 F/BW/VNNI (and this is an x86-64 build), else 0.
+int tfr_int8_vnni512_available(void);
+
+/// tfr_int8_gemm_avx2 with 512-bit vpdpwssd (same arguments, same packed B, same bytes); only
+/// called after tfr_int8_vnni512_available().
+void tfr_int8_gemm_vnni512(const int16_t *a, long lda, long m, const int16_t *b, long ldb, long n,
+                           const tfr_requant *q, int8_t *c, long ldc);
+
 /// Lays out depthwise weights W[tap][channel] (tap = y·k_w + x, `channels` per tap) for
 /// tfr_int8_depthwise_avx2: per tap pair and 16-channel block two vectors of 8 (tap 2p, tap
 /// 2p+1) int16 pairs, channels in the order vpunpck{l,h}wd produces. Size:
@@ -61,5 +69,19 @@ void tfr_int8_pack_depthwise_weights(const int8_t *weights, long taps, long chan
 void tfr_int8_depthwise_avx2(const tfr_window *g, const int8_t *input, int32_t zero_point,
                              const int16_t *packed, const tfr_requant *q, const int8_t *zero_row,
                              const int8_t **taps, int8_t *output);
+
+/// int8 ADD / SUB of two same-shape tensors (TFLM reference_integer_ops/add.h, sub.h):
+/// out = clamp(rdbpot(srdhm(s1 ± s2, out_multiplier), out_right_shift) + out_zp) with
+/// s_i = rdbpot(srdhm((offset_i + x_i) << left_shift, multiplier_i), right_shift_i).
+/// Callers guarantee: shifts in 0...31, multipliers != INT32_MIN, |offset_i| ≤ 255 with
+/// left_shift ≤ 22 (no int32 overflow), -128 <= act_min <= act_max <= 127.
+typedef struct {
+    int32_t offset1, offset2, left_shift;
+    int32_t multiplier1, right_shift1, multiplier2, right_shift2;
+    int32_t out_multiplier, out_right_shift, out_zp, act_min, act_max;
+    int32_t subtract;
+} tfr_add;
+
+void tfr_int8_add_avx2(const int8_t *x, const int8_t *y, long count, const tfr_add *p, int8_t *out);
 
 #endif
