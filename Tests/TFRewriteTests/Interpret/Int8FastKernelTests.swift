@@ -26,15 +26,15 @@ final class Int8FastKernelTests: XCTestCase {
     }
 
     /// Output of `model` on `inputs` built with the portable and with the AVX2 kernels; where the
-    /// CPU has AVX-512 VNNI, the VNNI matrix product must give the AVX2 one's bytes too.
+    /// CPU has AVX-512 VNNI, the VNNI byte-quad product must give the AVX2 one's bytes too.
     private func bothKernels(_ model: Model, _ input: RuntimeTensor...) throws -> (portable: [Int8], fast: [Int8]) {
         let portable = try Int8Kernel.$forced.withValue(.portable) { try Interpreter(model: model) }
         let fast = try Int8Kernel.$forced.withValue(.avx2) { try Int8Gemm.$forced.withValue(.avx2) { try Interpreter(model: model) } }
         let fastBytes = try XCTUnwrap(fast.run(input)[0].int8s)
-        if Int8Gemm.best == .vnni512 {
-            let vnni = try Int8Kernel.$forced.withValue(.avx2) { try Int8Gemm.$forced.withValue(.vnni512) { try Interpreter(model: model) } }
+        if Int8Gemm.best == .vnni8 {
+            let vnni = try Int8Kernel.$forced.withValue(.avx2) { try Int8Gemm.$forced.withValue(.vnni8) { try Interpreter(model: model) } }
             let vnniBytes = try XCTUnwrap(vnni.run(input)[0].int8s)
-            XCTAssertEqual(zip(vnniBytes, fastBytes).filter { $0 != $1 }.count, 0, "the VNNI product differs from the AVX2 one")
+            XCTAssertEqual(zip(vnniBytes, fastBytes).filter { $0 != $1 }.count, 0, "the VNNI (vpdpbusd) product differs from the AVX2 one")
             XCTAssertEqual(vnniBytes.count, fastBytes.count)
         }
         return (try XCTUnwrap(portable.run(input)[0].int8s), fastBytes)
