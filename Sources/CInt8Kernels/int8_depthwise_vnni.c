@@ -10,6 +10,7 @@
 
 #if defined(__x86_64__)
 #include "requant_avx2.h"
+#include "window_taps.h"
 #include "requant_avx512.h"
 
 #define DEPTHWISE_VNNI_TARGET __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -29,17 +30,32 @@ void tfr_int8_depthwise_vnni(const tfr_window *g, const int8_t *input, const int
     for (long b = 0; b < g->batches; b++)
         for (long oy = 0; oy < g->out_h; oy++)
             for (long ox = 0; ox < g->out_w; ox++) {
-                const long y0 = oy * g->stride_h - g->pad_top, x0 = ox * g->stride_w - g->pad_left;
-                for (long fy = 0; fy < g->k_h; fy++) {
-                    const long iy = y0 + fy * g->dil_h;
-                    for (long fx = 0; fx < g->k_w; fx++) {
-                        const long ix = x0 + fx * g->dil_w;
-                        const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
-                        taps[fy * g->k_w + fx] = inside ? input + ((b * g->in_h + iy) * g->in_w + ix) * channels : zero_row;
-                    }
-                }
+                window_taps(g, input, zero_row, b, oy, ox, taps);
                 int8_t *out = output + ((b * g->out_h + oy) * g->out_w + ox) * channels;
-                for (long c = 0; c < channels; c += 16) {
+                long c = 0;
+                // 32 channels at a time in 512-bit registers: within each 128-bit lane vpunpck{l,h}wd
+                // pairs the same four channels as the 256-bit code does, so the two 16-channel
+                // weight blocks side by side are the 512-bit weights.
+                for (; c + 32 <= channels; c += 32) {
+                    const int16_t *w0 = packed + (c / 16) * pairs * 32, *w1 = w0 + pairs * 32;
+                    __m512i lo = _mm512_setzero_si512(), hi = lo;
+                    for (long p = 0; p < pairs; p++, w0 += 32, w1 += 32) {
+                        const __m512i x0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(taps[2 * p] + c)));
+                        const __m512i x1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(taps[2 * p + 1] + c)));
+                        const __m512i wl = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)w0)),
+                                                              _mm256_loadu_si256((const __m256i *)w1), 1);
+                        const __m512i wh = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(w0 + 16))),
+                                                              _mm256_loadu_si256((const __m256i *)(w1 + 16)), 1);
+                        lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), wl);
+                        hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), wh);
+                    }
+                    // 128-bit lanes: lo = channels 0–3, 8–11, 16–19, 24–27; hi = 4–7, 12–15, 20–23, 28–31.
+                    const __m512i first = _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), hi);
+                    const __m512i second = _mm512_permutex2var_epi64(lo, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), hi);
+                    _mm_storeu_si128((__m128i *)(out + c), requant16_512(first, q, c));
+                    _mm_storeu_si128((__m128i *)(out + c + 16), requant16_512(second, q, c + 16));
+                }
+                for (; c < channels; c += 16) {
                     const long available = channels - c;
                     const int16_t *w = packed + (c / 16) * pairs * 32;
                     __m256i lo = _mm256_setzero_si256(), hi = lo;

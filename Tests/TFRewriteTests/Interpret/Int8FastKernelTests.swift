@@ -34,7 +34,7 @@ final class Int8FastKernelTests: XCTestCase {
         if Int8Gemm.best == .vnni8 {
             let vnni = try Int8Kernel.$forced.withValue(.avx2) { try Int8Gemm.$forced.withValue(.vnni8) { try Interpreter(model: model) } }
             let vnniBytes = try XCTUnwrap(vnni.run(input)[0].int8s)
-            XCTAssertEqual(zip(vnniBytes, fastBytes).filter { $0 != $1 }.count, 0, "the VNNI (vpdpbusd) product differs from the AVX2 one")
+            XCTAssertEqual(zip(vnniBytes, fastBytes).filter { $0 != $1 }.count, 0, "the AVX-512 VNNI kernels differ from the AVX2 ones")
             XCTAssertEqual(vnniBytes.count, fastBytes.count)
         }
         return (try XCTUnwrap(portable.run(input)[0].int8s), fastBytes)
@@ -180,7 +180,7 @@ final class Int8FastKernelTests: XCTestCase {
                     seed += 1
                     var r = Rng(state: seed)
                     let zps = (0..<3).map { i in seed % 4 == 0 ? [Int64(-128), 127, 0][i] : Int64(Int8(truncatingIfNeeded: r.next())) }
-                    let activation: ActivationFunction = [.none, .relu, .relu6, .reluN1To1][Int(seed % 4)]
+                    let activation: ActivationFunction = [.none, .relu, .relu6, .reluN1To1][Int(seed / 3 % 4)]
                     var g = G()
                     let x = g.value("x", .int8, [Int32(count)], q: .perTensor(scale: scale1, zeroPoint: zps[0]))
                     let y = g.value("y", .int8, [Int32(count)], q: .perTensor(scale: scale2, zeroPoint: zps[1]))
@@ -191,7 +191,7 @@ final class Int8FastKernelTests: XCTestCase {
                     let b = try XCTUnwrap(RuntimeTensor(shape: [count], int8s: r.int8s(count)))
                     let got = try bothKernels(g.model(inputs: [x, y], outputs: [z]), a, b)
                     assertSame(got, "count \(count) scales \(scale1) \(scale2) → \(outScale) sub \(subtract) zero points \(zps) \(activation)")
-                    if count >= 100 { XCTAssertGreaterThan(Set(got.portable).count, 2, "outputs barely vary: \(scale1) \(scale2) → \(outScale)") }
+                    if count >= 100 && activation == .none && seed % 4 != 0 { XCTAssertGreaterThan(Set(got.portable).count, 8, "outputs barely vary: \(scale1) \(scale2) → \(outScale)") }
                 }
             }
         }
