@@ -18,6 +18,7 @@ void tfr_int8_pack_depthwise_weights(const int8_t *weights, long taps, long chan
 
 #if defined(__x86_64__)
 #include "requant_avx2.h"
+#include "window_taps.h"
 
 // 16 channels from `src` as int16 value − zero point; past `available` channels the lanes hold
 // −zero point, which the zero weights there cancel.
@@ -44,15 +45,7 @@ void tfr_int8_depthwise_avx2(const tfr_window *g, const int8_t *input, int32_t z
     for (long b = 0; b < g->batches; b++)
         for (long oy = 0; oy < g->out_h; oy++)
             for (long ox = 0; ox < g->out_w; ox++) {
-                const long y0 = oy * g->stride_h - g->pad_top, x0 = ox * g->stride_w - g->pad_left;
-                for (long fy = 0; fy < g->k_h; fy++) {
-                    const long iy = y0 + fy * g->dil_h;
-                    for (long fx = 0; fx < g->k_w; fx++) {
-                        const long ix = x0 + fx * g->dil_w;
-                        const int inside = iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w;
-                        taps[fy * g->k_w + fx] = inside ? input + ((b * g->in_h + iy) * g->in_w + ix) * channels : zero_row;
-                    }
-                }
+                window_taps(g, input, zero_row, b, oy, ox, taps);
                 int8_t *out = output + ((b * g->out_h + oy) * g->out_w + ox) * channels;
                 for (long c = 0; c < channels; c += 16) {
                     const long available = channels - c;

@@ -15,25 +15,32 @@ static inline __m256i round_high_product(__m256i ab) {
     return _mm256_srli_epi64(_mm256_add_epi64(ab, _mm256_set1_epi64x(1LL << 30)), 31);
 }
 
+// RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, m), e) per lane (TFLM
+// MultiplyByQuantizedMultiplierSmallerThanOneExp, kernels/internal/common.h), with
+// mask = 2^e − 1 and e in 0...31. The saturating case of SRDHM needs m == INT32_MIN, which
+// callers exclude.
+__attribute__((target("avx2")))
+static inline __m256i multiply_smaller_than_one(__m256i x, __m256i m, __m256i right_shift, __m256i mask) {
+    __m256i even = round_high_product(_mm256_mul_epi32(x, m));
+    __m256i odd = round_high_product(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)));
+    x = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    // RoundingDivideByPOT: (x >> e) + (remainder > (mask >> 1) + (x < 0) ? 1 : 0).
+    const __m256i zero = _mm256_setzero_si256();
+    const __m256i remainder = _mm256_and_si256(x, mask);
+    const __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(zero, x));
+    x = _mm256_srav_epi32(x, right_shift);
+    return _mm256_sub_epi32(x, _mm256_cmpgt_epi32(remainder, threshold));
+}
+
 // TFLM MultiplyByQuantizedMultiplier (double rounding, kernels/internal/common.h) of acc + bias
 // for channels c ..< c+8, then + output zero point and the activation clamp.
 __attribute__((target("avx2")))
 static inline __m256i requant8(__m256i acc, const tfr_requant *q, long c) {
     __m256i x = _mm256_add_epi32(acc, _mm256_loadu_si256((const __m256i *)(q->bias + c)));
     x = _mm256_sllv_epi32(x, _mm256_loadu_si256((const __m256i *)(q->left_shift + c)));
-    // SaturatingRoundingDoublingHighMul: the saturating case needs multiplier == INT32_MIN,
-    // which callers exclude.
-    const __m256i m = _mm256_loadu_si256((const __m256i *)(q->multiplier + c));
-    __m256i even = round_high_product(_mm256_mul_epi32(x, m));
-    __m256i odd = round_high_product(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)));
-    x = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-    // RoundingDivideByPOT: (x >> e) + (remainder > (mask >> 1) + (x < 0) ? 1 : 0).
-    const __m256i zero = _mm256_setzero_si256();
-    const __m256i mask = _mm256_loadu_si256((const __m256i *)(q->right_mask + c));
-    const __m256i remainder = _mm256_and_si256(x, mask);
-    const __m256i threshold = _mm256_sub_epi32(_mm256_srai_epi32(mask, 1), _mm256_cmpgt_epi32(zero, x));
-    x = _mm256_srav_epi32(x, _mm256_loadu_si256((const __m256i *)(q->right_shift + c)));
-    x = _mm256_sub_epi32(x, _mm256_cmpgt_epi32(remainder, threshold));
+    x = multiply_smaller_than_one(x, _mm256_loadu_si256((const __m256i *)(q->multiplier + c)),
+                                  _mm256_loadu_si256((const __m256i *)(q->right_shift + c)),
+                                  _mm256_loadu_si256((const __m256i *)(q->right_mask + c)));
     x = _mm256_add_epi32(x, _mm256_set1_epi32(q->out_zp));
     x = _mm256_max_epi32(x, _mm256_set1_epi32(q->act_min));
     return _mm256_min_epi32(x, _mm256_set1_epi32(q->act_max));

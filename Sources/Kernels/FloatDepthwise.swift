@@ -18,7 +18,7 @@ package enum FloatDepthwise {
                               kernel: FloatKernel = .best) {
         let channels = geo.inC
         var done = 0
-        if kernel == .avx {
+        if kernel != .portable {
             var window = tfr_window(batches: geo.batches, in_h: geo.inH, in_w: geo.inW, channels: channels,
                                     out_h: geo.outH, out_w: geo.outW, k_h: geo.kH, k_w: geo.kW,
                                     stride_h: geo.strideH, stride_w: geo.strideW, dil_h: geo.dilH, dil_w: geo.dilW,

@@ -43,8 +43,12 @@ package enum FloatGEMM {
                          c: UnsafeMutablePointer<Float>, ldc: Int, kernel: FloatKernel = .best) {
         guard m > 0, n > 0 else { return }
         let block = blockRows(k: k)
-        if kernel == .avx && ldb % 16 == 0 {
-            tfr_float_gemm_avx(a, lda, m, k, b, ldb, n, bias, lo, hi, c, ldc, block)
+        if kernel != .portable && ldb % 16 == 0 {
+            if kernel == .avx512 {
+                tfr_float_gemm_avx512(a, lda, m, k, b, ldb, n, bias, lo, hi, c, ldc, block)
+            } else {
+                tfr_float_gemm_avx(a, lda, m, k, b, ldb, n, bias, lo, hi, c, ldc, block)
+            }
             return
         }
         var r0 = 0

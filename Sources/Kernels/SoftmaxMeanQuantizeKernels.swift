@@ -172,6 +172,8 @@ package final class MeanKernel: Kernel {
         let reducedCount = (0..<rank).filter { reduce[$0] }.reduce(1) { $0 * input.shape[$1] }
         let n = input.count
         var index = [Int](repeating: 0, count: rank)
+        // A local copy: reading the class property per element costs an exclusivity check.
+        let shape = input.shape
         func forEachInput(_ body: (Int, Int) -> Void) {
             var o = 0
             for i in 0..<n {
@@ -180,8 +182,8 @@ package final class MeanKernel: Kernel {
                 while d >= 0 {
                     index[d] += 1
                     o += outStrides[d]
-                    if index[d] < input.shape[d] { break }
-                    o -= outStrides[d] * input.shape[d]
+                    if index[d] < shape[d] { break }
+                    o -= outStrides[d] * shape[d]
                     index[d] = 0
                     d -= 1
                 }

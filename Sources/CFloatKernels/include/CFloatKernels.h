@@ -22,6 +22,16 @@ void tfr_float_gemm_avx(const float *a, long lda, long m, long k,
                         const float *bias, float lo, float hi,
                         float *c, long ldc, long block_rows);
 
+/// 1 when this CPU and OS run AVX-512F (and this is an x86-64 build), else 0.
+int tfr_float_avx512_available(void);
+
+/// tfr_float_gemm_avx with 512-bit tiles (same contract, same bits); only called after
+/// tfr_float_avx512_available().
+void tfr_float_gemm_avx512(const float *a, long lda, long m, long k,
+                           const float *b, long ldb, long n,
+                           const float *bias, float lo, float hi,
+                           float *c, long ldc, long block_rows);
+
 /// The window of a 2-D convolution over an NHWC input (padding already resolved).
 typedef struct {
     long batches, in_h, in_w, channels;

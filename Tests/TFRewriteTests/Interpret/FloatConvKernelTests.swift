@@ -159,14 +159,15 @@ final class FloatConvKernelTests: XCTestCase {
             }
         }
     }
-    /// The AVX kernel against the portable Swift one on shapes around both tile sizes (rows
-    /// 1…13, columns 1…40 inside a padded B), with NaN, ±inf, −0 and values beyond the clamp:
-    /// every written output has the same bits, nothing past n is written.
+    /// The AVX (and AVX-512) kernels against the portable Swift one on shapes around the tile
+    /// sizes (rows 1…13, columns 1…130 inside a padded B: 16-column AVX tiles, 16…64-column
+    /// AVX-512 tiles), with NaN, ±inf, −0 and values beyond the clamp: every written output has
+    /// the same bits, nothing past n is written.
     func testAVXKernelMatchesPortableKernelBitForBit() throws {
-        try XCTSkipIf(FloatKernel.best != .avx, "this CPU has no AVX: only the portable kernel runs here")
+        try XCTSkipIf(FloatKernel.available.count < 2, "this CPU has no AVX: only the portable kernel runs here")
         var rng = SplitMix64(seed: 99)
         let specials: [Float] = [.nan, .infinity, -.infinity, -0.0, 0, 7, -7]
-        for (m, k, n) in [(1, 1, 1), (6, 3, 16), (7, 5, 17), (13, 9, 40), (12, 64, 33), (25, 147, 8)] {
+        for (m, k, n) in [(1, 1, 1), (6, 3, 16), (7, 5, 17), (13, 9, 40), (12, 64, 33), (25, 147, 8), (7, 20, 64), (13, 30, 130), (6, 11, 97)] {
             let ldb = (n + 15) / 16 * 16, ldc = n + 3
             var a = (0..<(m * k)).map { _ in Float(rng.nextNormal()) * 3 }
             for _ in 0..<3 { a[Int(rng.next() % UInt64(a.count))] = specials[Int(rng.next() % UInt64(specials.count))] }
@@ -174,7 +175,7 @@ final class FloatConvKernelTests: XCTestCase {
             let bias = (0..<n).map { _ in Float(rng.nextNormal()) }
             for (lo, hi) in [(-Float.infinity, Float.infinity), (0, 6), (-1, 1)] {
                 var results: [[Float]] = []
-                for kernel in [FloatKernel.portable, .avx] {
+                for kernel in FloatKernel.available {
                     var c = [Float](repeating: 42, count: m * ldc)
                     a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in bias.withUnsafeBufferPointer { biasp in c.withUnsafeMutableBufferPointer { cp in
                         FloatGEMM.multiply(a: ap.baseAddress!, lda: k, m: m, k: k, b: bp.baseAddress!, ldb: ldb, n: n, bias: biasp.baseAddress!,
@@ -182,9 +183,11 @@ final class FloatConvKernelTests: XCTestCase {
                     } } } }
                     results.append(c)
                 }
-                let differing = zip(results[0], results[1]).filter { $0.bitPattern != $1.bitPattern }.count
-                XCTAssertEqual(differing, 0, "m \(m) k \(k) n \(n) clamp [\(lo), \(hi)]")
-                for i in 0..<m { for j in n..<ldc { XCTAssertEqual(results[1][i * ldc + j], 42, "row \(i) col \(j) written") } }
+                for (kernel, result) in zip(FloatKernel.available, results).dropFirst() {
+                    let differing = zip(results[0], result).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differing, 0, "\(kernel): m \(m) k \(k) n \(n) clamp [\(lo), \(hi)]")
+                    for i in 0..<m { for j in n..<ldc { XCTAssertEqual(result[i * ldc + j], 42, "\(kernel): row \(i) col \(j) written") } }
+                }
             }
         }
     }
@@ -192,7 +195,7 @@ final class FloatConvKernelTests: XCTestCase {
     /// portable one, bit for bit: channel counts around both block sizes, strides, dilation,
     /// both paddings, NaN/inf in the input and three clamps.
     func testAVXDepthwiseMatchesPortableBitForBit() throws {
-        try XCTSkipIf(FloatKernel.best != .avx, "this CPU has no AVX: only the portable kernel runs here")
+        try XCTSkipIf(!FloatKernel.available.contains(.avx), "this CPU has no AVX: only the portable kernel runs here")
         var rng = SplitMix64(seed: 7)
         for channels in [1, 15, 16, 17, 32, 33, 48, 64, 100] {
             for (stride, dil, padding) in [(1, 1, Padding.same), (2, 1, .same), (1, 2, .valid), (2, 1, .valid)] {

@@ -25,11 +25,19 @@ final class Int8FastKernelTests: XCTestCase {
         mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + Double(next() % 1_000_000) / 1_000_000 * (hi - lo) }
     }
 
-    /// Output of `model` on `input` built with the portable and with the AVX2 kernels.
-    private func bothKernels(_ model: Model, _ input: RuntimeTensor) throws -> (portable: [Int8], fast: [Int8]) {
+    /// Output of `model` on `inputs` built with the portable and with the AVX2 kernels; where the
+    /// CPU has AVX-512 VNNI, the VNNI byte-quad product must give the AVX2 one's bytes too.
+    private func bothKernels(_ model: Model, _ input: RuntimeTensor...) throws -> (portable: [Int8], fast: [Int8]) {
         let portable = try Int8Kernel.$forced.withValue(.portable) { try Interpreter(model: model) }
-        let fast = try Int8Kernel.$forced.withValue(.avx2) { try Interpreter(model: model) }
-        return (try XCTUnwrap(portable.run([input])[0].int8s), try XCTUnwrap(fast.run([input])[0].int8s))
+        let fast = try Int8Kernel.$forced.withValue(.avx2) { try Int8Gemm.$forced.withValue(.avx2) { try Interpreter(model: model) } }
+        let fastBytes = try XCTUnwrap(fast.run(input)[0].int8s)
+        if Int8Gemm.best == .vnni8 {
+            let vnni = try Int8Kernel.$forced.withValue(.avx2) { try Int8Gemm.$forced.withValue(.vnni8) { try Interpreter(model: model) } }
+            let vnniBytes = try XCTUnwrap(vnni.run(input)[0].int8s)
+            XCTAssertEqual(zip(vnniBytes, fastBytes).filter { $0 != $1 }.count, 0, "the AVX-512 VNNI kernels differ from the AVX2 ones")
+            XCTAssertEqual(vnniBytes.count, fastBytes.count)
+        }
+        return (try XCTUnwrap(portable.run(input)[0].int8s), fastBytes)
     }
 
     /// Per-channel weight scales for `channels` channels: sized so that outputs spread over the
@@ -158,6 +166,33 @@ final class Int8FastKernelTests: XCTestCase {
                 let input = try XCTUnwrap(RuntimeTensor(shape: [batches, depth], int8s: r.int8s(batches * depth)))
                 let got = try bothKernels(g.model(inputs: [x], outputs: [y]), input)
                 assertSame(got, "batches \(batches) depth \(depth) units \(units) per-channel \(perChannel)")
+            }
+        }
+    }
+
+    func testAddAndSubMatchThePortableKernel() throws {
+        var seed: UInt64 = 1300
+        // Element counts around the 16-lane step; scale ratios either way and far apart (large
+        // and small right shifts), zero points at the int8 ends, every fused activation.
+        for count in [1, 15, 16, 17, 100, 4099] {
+            for (scale1, scale2, outScale) in [(0.05, 0.05, 0.1), (0.02, 0.3, 0.07), (0.5, 0.001, 0.1), (1e-4, 0.9, 2.0)] as [(Float, Float, Float)] {
+                for subtract in [false, true] {
+                    seed += 1
+                    var r = Rng(state: seed)
+                    let zps = (0..<3).map { i in seed % 4 == 0 ? [Int64(-128), 127, 0][i] : Int64(Int8(truncatingIfNeeded: r.next())) }
+                    let activation: ActivationFunction = [.none, .relu, .relu6, .reluN1To1][Int(seed / 3 % 4)]
+                    var g = G()
+                    let x = g.value("x", .int8, [Int32(count)], q: .perTensor(scale: scale1, zeroPoint: zps[0]))
+                    let y = g.value("y", .int8, [Int32(count)], q: .perTensor(scale: scale2, zeroPoint: zps[1]))
+                    let z = g.value("z", .int8, [Int32(count)], q: .perTensor(scale: outScale, zeroPoint: zps[2]))
+                    let attributes = ArithmeticAttributes(activation: activation)
+                    g.op(subtract ? .sub(attributes) : .add(attributes), [x, y], [z])
+                    let a = try XCTUnwrap(RuntimeTensor(shape: [count], int8s: r.int8s(count)))
+                    let b = try XCTUnwrap(RuntimeTensor(shape: [count], int8s: r.int8s(count)))
+                    let got = try bothKernels(g.model(inputs: [x, y], outputs: [z]), a, b)
+                    assertSame(got, "count \(count) scales \(scale1) \(scale2) → \(outScale) sub \(subtract) zero points \(zps) \(activation)")
+                    if count >= 100 && activation == .none && seed % 4 != 0 { XCTAssertGreaterThan(Set(got.portable).count, 8, "outputs barely vary: \(scale1) \(scale2) → \(outScale)") }
+                }
             }
         }
     }
