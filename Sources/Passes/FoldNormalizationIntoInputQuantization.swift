@@ -40,7 +40,8 @@ import Support
 /// per-tensor input quantization that reads the same integers, and stays), the op has no fused
 /// activation, its int8 per-tensor output is no graph output, and its data input is a graph
 /// input (int8, per-tensor) or a QUANTIZE of a float graph input, read by this op only. Every
-/// reader of y must be a FULLY_CONNECTED, CONV_2D or DEPTHWISE_CONV_2D reading it as the data
+/// reader of y (or of the one RESHAPE, EXPAND_DIMS or SQUEEZE reading y: a Conv1D's ExpandDims,
+/// which then reads the input and takes its quantization) must be a FULLY_CONNECTED, CONV_2D or DEPTHWISE_CONV_2D reading it as the data
 /// input, with int8 weights (zero points 0) and an int32 bias; with B ≠ 0 the convolutions must
 /// be VALID (SAME padding reads the zero point, whose sum a bias cannot follow). Each reader
 /// gets weights and bias of its own.
@@ -54,6 +55,14 @@ public struct FoldNormalizationIntoInputQuantization: PatternPass {
 
     public var patterns: [Pattern] { [Self.pattern] }
 
+    /// The patterns, then the weights, biases and tensors they left unused go (the pass runs
+    /// after the rules' `cleanup`).
+    public mutating func run(on model: inout Model, context: inout PassContext) throws -> Bool {
+        guard try GreedyRewriteDriver(patterns: patterns, passName: Self.name).run(on: &model, context: &context) else { return false }
+        model.removeDeadCode()
+        return true
+    }
+
     /// Rooted at the last op of the chain, whose readers are the layers.
     public static let pattern = Pattern(name: name, rootKinds: [.mul, .add, .sub]) { r, id in
         let y = r[id].outputs[0]
@@ -64,8 +73,18 @@ public struct FoldNormalizationIntoInputQuantization: PatternPass {
         guard chain.a > 0, abs(shift - shift.rounded()) <= 1e-3, (-128...127).contains(zx) else { return false }
         let sx = Float(Double(sy) / chain.a)
         guard sx.isNormal else { return false }
+        // The layers read y, or the output of the one RESHAPE/EXPAND_DIMS/SQUEEZE that reads it
+        // (a Conv1D's ExpandDims), which then reads the input and takes its quantization.
+        var reshape: OpID?
+        var layerInput = y
+        if let use = r.uses(of: y).first, r.useCount(of: y) == 1, use.operand == 0, FoldThroughReshape.reshapeOps.contains(r[use.op].builtinOperator),
+            r[use.op].outputs.count == 1, let z = r[use.op].outputs.first, !r.graph.isGraphOutput(z), r[z].type == r[y].type
+        {
+            reshape = use.op
+            layerInput = z
+        }
         var layers: [(op: OpID, weights: ConstantTensor, bias: ConstantTensor)] = []
-        for use in r.uses(of: y) {
+        for use in r.uses(of: layerInput) {
             guard use.operand == 0, let l = compensated(r, use.op, weightFactor: chain.a, shift: Int64(shift.rounded()), inputScale: sx) else { return false }
             layers.append((use.op, l.weights, l.bias))
         }
@@ -78,8 +97,12 @@ public struct FoldNormalizationIntoInputQuantization: PatternPass {
         for l in layers {
             ImportPassSupport.setOperand(&r, l.op, 1, l.weights, name: r[r[l.op].inputs[1]].name)
             ImportPassSupport.setOperand(&r, l.op, 2, l.bias, name: r[r[l.op].inputs[2]].name)
-            r[l.op].inputs[0] = x
+            if reshape == nil { r[l.op].inputs[0] = x }
             r[l.op].provenance += provenance.filter { !r[l.op].provenance.contains($0) }
+        }
+        if let reshape {
+            r[reshape].inputs[0] = x
+            r[layerInput].type = entry
         }
         for op in chain.ops { r.erase(op) }
         return true
