@@ -37,15 +37,20 @@ def labels(file="conv1d_labels.npy"):
     return np.load(REPAIR / file)
 
 
-def float_outputs(runtime, model, runs):
-    """Outputs as float: int8 inputs are quantized, int8 outputs dequantized, per the model."""
+def raw_outputs(runtime, model, runs):
+    """The model's outputs as it gives them (int8 inputs quantized per the model)."""
     specs = oracle.input_specs(model)
     if np.dtype(specs[0].dtype) == np.int8:
         scale, zp = io_quantization(model, "input")
         runs = [[np.clip(np.round(r[0] / scale) + zp, -128, 127).astype(np.int8)] for r in runs]
     r = oracle.run(runtime, model, runs, litert_resolver="ref")
     assert not isinstance(r, oracle.RunFailure), f"{runtime} on {model.name}: {r}"
-    y = np.stack([o[0] for o in r]).reshape(len(runs), -1)
+    return np.stack([o[0] for o in r])
+
+
+def float_outputs(runtime, model, runs):
+    """Outputs as float: int8 inputs are quantized, int8 outputs dequantized, per the model."""
+    y = raw_outputs(runtime, model, runs).reshape(len(runs), -1)
     if y.dtype == np.int8:
         scale, zp = io_quantization(model, "output")
         y = (y.astype(np.float32) - zp) * scale
@@ -100,17 +105,6 @@ def test_conv1d_int8_error_is_no_worse_than_tf(tfrewrite, tmp_path):
         assert error[rt, "ours"] <= error[rt, "tf"], error
         assert error[rt, "ours"] < error[rt, "ours unfolded"], error
         assert accuracy[rt, "ours"] >= accuracy[rt, "tf"] - 1 / len(y), accuracy
-
-
-def raw_outputs(runtime, model, runs):
-    """The model's outputs as it gives them (int8 inputs quantized per the model)."""
-    specs = oracle.input_specs(model)
-    if np.dtype(specs[0].dtype) == np.int8:
-        scale, zp = io_quantization(model, "input")
-        runs = [[np.clip(np.round(r[0] / scale) + zp, -128, 127).astype(np.int8)] for r in runs]
-    r = oracle.run(runtime, model, runs, litert_resolver="ref")
-    assert not isinstance(r, oracle.RunFailure), f"{runtime} on {model.name}: {r}"
-    return np.stack([o[0] for o in r])
 
 
 @pytest.mark.parametrize("name,inputs", [("preprocess_mlp", "cancer_inputs.npy"), ("preprocess_conv1d", "raw_conv1d_inputs.npy")])
