@@ -105,6 +105,11 @@ public struct FoldNormalizationIntoInputQuantization: PatternPass {
             r[layerInput].type = entry
         }
         for op in chain.ops { r.erase(op) }
+        if r.graph.isGraphInput(x) {
+            // The caller quantizes this input: say how, now that it takes raw values.
+            let offset = zx < 0 ? "- \(-Int(zx))" : "+ \(Int(zx))"
+            r.context.note("note: \(name): input \"\(r[x].name)\" takes raw values: feed q = round(x / \(sx)) \(offset)")
+        }
         return true
     }
 
