@@ -31,6 +31,11 @@ classes), exported the ways downloaded models often come:
                                               a Dense network, on breast cancer's 30 raw features
   preprocess_conv1d_float.tflite              Rescaling(1/16, offset -0.5) + Normalization
                                               before a VALID Conv1D, on raw pixel values 0..16
+  rescaling_pow2_float.tflite                 Rescaling(1/16) alone before a VALID Conv1D, on raw
+                                              pixel values 0..16 (a power of two: folds bit-exact
+                                              in float; TF keeps the MUL before a Conv1D)
+  rescaling_float.tflite                      Rescaling(0.05) alone, the same way (folds into an
+                                              int8 model's input quantization, not in float)
   conv1d_bn.pb, preprocess_{mlp,conv1d}.pb    the same models as frozen GraphDefs, the form
                                               tfrewrite imports without TF's folding
   conv1d_bn_keras_float.tflite                conv1d_bn through TF's Keras path (batch None):
@@ -47,7 +52,8 @@ classes), exported the ways downloaded models often come:
                       classes, cancer_calib.npy [64, 1, 30] training rows
 
 The MLP models take [1, 64] (the flattened image); reshape the .npy files accordingly.
-`generate_repair.py conv1d` writes only the Conv1D and preprocessing fixtures.
+`generate_repair.py conv1d` writes only the Conv1D and preprocessing fixtures,
+`generate_repair.py rescaling` only the two Rescaling ones.
 Deterministic up to TensorFlow's training kernels (fixed seeds, single-threaded).
 """
 
@@ -209,6 +215,21 @@ def conv1d_fixtures():
     write("preprocess_conv1d.pb", frozen_graph(q, (8, 8)))
 
 
+def rescaling_fixtures():
+    """Rescaling alone before a VALID Conv1D on raw digits (0..16, 8 rows of 8): by 1/16, a
+    power of two, and by 0.05. Inputs: raw_conv1d_*.npy."""
+    d = load_digits()
+    raw = d.images.astype(np.float32)
+    y = d.target.astype(np.int64)
+    for name, scale in [("rescaling_pow2_float.tflite", 1.0 / 16.0), ("rescaling_float.tflite", 0.05)]:
+        seeds()
+        m = train(keras.Sequential([keras.Input((8, 8)), keras.layers.Rescaling(scale),
+                                    keras.layers.Conv1D(16, 3, padding="valid", activation="relu"), keras.layers.Flatten(),
+                                    keras.layers.Dense(10), keras.layers.Softmax()]), raw[:1500], y[:1500])
+        print(name, "keras accuracy", m.evaluate(raw[1500:], y[1500:], verbose=0)[1])
+        write(name, converter_for(m, (8, 8)).convert())
+
+
 def prune(model, keep_fraction=0.2):
     """Zero all but the largest |w| of every Dense kernel, in blocks of 4 along the input axis,
     so the converter's sparsifier stores them sparse."""
@@ -307,6 +328,9 @@ if __name__ == "__main__":
     os.makedirs(HERE, exist_ok=True)
     if sys.argv[1:] == ["conv1d"]:
         conv1d_fixtures()
+    elif sys.argv[1:] == ["rescaling"]:
+        rescaling_fixtures()
     else:
         main()
         conv1d_fixtures()
+        rescaling_fixtures()

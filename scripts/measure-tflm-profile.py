@@ -8,14 +8,19 @@ For the tflite-micro Python wheel VERSION (a nightly on PyPI, 0.dev<timestamp>) 
 2. writes one-op models with tfrewrite's own writer: IR text per builtin op x tensor type,
    turned into .tflite by the `tfrewrite-op-models` tool, at op versions 1, the lowest the
    types need (op_version.cc) and the highest TFLite defines (runtime_version.cc); plus one
-   registration probe per builtin code and per custom op code TFLM ships;
+   registration probe per builtin code and per custom op code TFLM ships. The ops without a
+   template here take Tests/Conformance/op_coverage.py's one-op cases (imported, so both
+   measure the same models), with their data type swapped for each type tried; the few it
+   builds from bytes (SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM, the resource-variable ops) run at
+   the types they have;
 3. loads and invokes each model on that wheel's interpreter (a child process that is
    restarted when a kernel crashes it) and records what ran;
 4. writes Rules/NAME.yaml: the registered ops, the tensor types each op's kernel ran with
    (`op_types`), whether op versions matter, the quantization modes, and a header citing
    the wheel and the date measured.
 
-Usage (from the repository root, after `swift build`):
+Usage (from the repository root, after `swift build`; the python needs NumPy, as the
+conformance venv has, for op_coverage.py):
     python3 scripts/measure-tflm-profile.py --venv 0.dev20231010131554   # only create the venv
     python3 scripts/measure-tflm-profile.py 0.dev20231010131554 micro_2023_10
     python3 scripts/measure-tflm-profile.py 0.dev20240624135632 micro_2024_06
@@ -29,12 +34,14 @@ as KernelLimits.signatureType in Sources/Passes/Support/KernelLimits.swift reads
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "Tests", "Conformance"))
 PINNED_LATEST = "0.dev20261023182759"  # the wheel scripts/conformance-venv.sh pins
 
 # Tensor types tried for every op: IR short name and quantization for the quantized ones.
@@ -271,6 +278,83 @@ TEMPLATES = {
     "RESIZE_NEAREST_NEIGHBOR": resize("RESIZE_NEAREST_NEIGHBOR"), "RESIZE_BILINEAR": resize("RESIZE_BILINEAR"),
 }
 
+
+# Ops that hand tensors to subgraphs: a failure of their one-op model is a failure of an op in
+# the subgraph (checked as itself), not of their kernel, so they get no op_types entry.
+PASS_THROUGH = {"IF", "WHILE"}
+
+# IR short names back to the type names above.
+SHORT_TYPES = {short: name for name, short in TYPES.items()}
+TYPE_TOKEN = re.compile(r"\b(f32|i8|i16|i32|i64|u8|i1|u16|u32|u64)\[([0-9,]*)\]( q\([^)]*\))?")
+
+
+def retyped(text, source, t):
+    """op_coverage IR text with every tensor of type `source` (its data type) made type t, the
+    constants' values converted; None when a value has no form in t."""
+    src = TYPES[source]
+    lines = []
+    for line in text.splitlines():
+        head, sep, values = line.partition(" = [")
+        typed = TYPE_TOKEN.sub(lambda m: f"{TYPES[t]}[{m.group(2)}]{QUANT.get(t, '')}" if m.group(1) == src else m.group(0), head)
+        if sep and typed != head:
+            if t == "uint64":
+                return None
+            numbers = [float(v) for v in values.rstrip("]").split(",") if v.strip()]
+            if t == "float32":
+                body = ", ".join(repr(v) for v in numbers)
+            elif t == "bool":
+                body = ", ".join(str(int(v != 0)) for v in numbers)
+            else:
+                body = ", ".join(str(int(round(abs(v) if t.startswith("uint") else v))) for v in numbers)
+            line = f"{typed} = [{body}]"
+        else:
+            line = typed + sep + values
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def signature_type(text):
+    """The type of the op's first non-constant input in IR text (KernelLimits.signatureType)."""
+    main = text.split("\nsubgraph 1 ", 1)[0]
+    inputs = dict(re.findall(r'^  input (%\d+) "[^"]*": (\w+)\[', main, re.M))
+    operands = re.search(r"^  #0 [^(]*\(([^)]*)\)", text, re.M).group(1)
+    for v in (o.strip() for o in operands.split(",")):
+        if v in inputs:
+            return SHORT_TYPES[inputs[v]]
+    return None
+
+
+def shared_cases(skip):
+    """op_coverage.py's cases for the ops not in `skip`, one per op x type tried: (op, type,
+    IR text or None, model bytes or None). Per type, the op's own case of that type (with the
+    quantized weights and bias its kernel needs), else its float32 case (or its first) retyped;
+    the type recorded is the op's signature type."""
+    import op_coverage
+    by_op = {}
+    for c in op_coverage.cases():
+        if c.op not in skip:
+            by_op.setdefault(c.op, []).append(c)
+    out = []
+    for op, cs in sorted(by_op.items()):
+        texts = [c for c in cs if c.model_bytes is None]
+        if not texts:
+            seen = set()
+            for c in cs:
+                if c.type not in seen:
+                    seen.add(c.type)
+                    out.append((op, c.type, None, c.model_bytes))
+            continue
+        source = next((c for c in texts if c.type == "float32"), texts[0])
+        own = {}
+        for c in texts:
+            own.setdefault(c.type, c.text)
+        for t in TYPES:
+            text = own[t] if t in own else retyped(source.text, source.type, t)
+            if text is not None:
+                out.append((op, t, text, None))
+    return out
+
+
 # Feature probes (quantization modes and the grouped CONV_2D), each a one-op model whose
 # success sets the flag.
 FEATURES = {
@@ -384,6 +468,18 @@ def measure(version, name, tool):
         for t in TYPES:
             with open(os.path.join(work, f"op__{op}__{t}.ir"), "w") as f:
                 f.write(make(t))
+    shared = shared_cases(set(TEMPLATES))
+    signature, bytes_only = {}, set()
+    for op, t, text, data in shared:
+        stem = f"op__{op}__{t}"
+        if text is None:
+            with open(os.path.join(work, f"{stem}.v1.tflite"), "wb") as f:
+                f.write(data)
+            bytes_only.add(op)
+        else:
+            with open(os.path.join(work, f"{stem}.ir"), "w") as f:
+                f.write(text)
+            signature[stem] = signature_type(text)
     for feature, text in FEATURES.items():
         with open(os.path.join(work, f"feature__{feature}.ir"), "w") as f:
             f.write(text)
@@ -391,6 +487,7 @@ def measure(version, name, tool):
     if made.returncode != 0:
         sys.exit(f"measure-tflm-profile: tfrewrite-op-models failed: {made.stderr.strip()}")
     models = [json.loads(line) for line in made.stdout.splitlines()]
+    models += [{"model": f"op__{op}__{t}", "op": op, "minimum": 1, "versions": [1]} for op, t, text, _ in shared if text is None]
     paths = [os.path.join(work, f"{m['model']}.v{v}.tflite") for m in models for v in m["versions"]]
     start = time.monotonic()
     results = run_models(py, paths)
@@ -402,7 +499,7 @@ def measure(version, name, tool):
     builtins = sorted(m["op"] for m in models if m["model"].startswith("reg__") and registered(result(m["model"], 1)))
     customs = [m["op"] for m in models if m["model"].startswith("custom__") and registered(result(m["model"], 1))]
     customs = [c for c in CUSTOM_CODES if c in customs]
-    op_types, version_sensitive, failures = {}, [], {}
+    op_types, version_sensitive, failures, ran_at = {}, [], {}, {}
     for m in models:
         if not m["model"].startswith("op__"):
             continue
@@ -410,8 +507,12 @@ def measure(version, name, tool):
         ok = {v: result(m["model"], v)["verdict"] == "OK" for v in m["versions"]}
         if len(set(ok.values())) > 1:
             version_sensitive.append(f"{op} {t} {ok}")
+        # A shared case is recorded under the type check reads (an IF's is its bool condition).
+        t = signature.get(m["model"], t)
         if ok[m["minimum"]] and op in builtins:
-            op_types.setdefault(op, []).append(t)
+            if op not in bytes_only and op not in PASS_THROUGH and t not in op_types.get(op, []):
+                op_types.setdefault(op, []).append(t)
+            ran_at.setdefault(op, set()).add(t)
         elif op in builtins:
             r = result(m["model"], m["minimum"])
             failures[f"{op} {t}"] = " | ".join(line for line in (r["log"] + "\n" + r["verdict"]).splitlines() if line.strip())[-400:]
@@ -421,6 +522,8 @@ def measure(version, name, tool):
         "run_seconds": run_seconds, "models": len(paths), "builtins": builtins, "customs": customs,
         "op_types": op_types, "version_sensitive": version_sensitive, "features": features,
         "failures": failures, "measured": datetime.date.today().isoformat(),
+        "bytes_only": {op: sorted(ran_at.get(op, [])) for op in sorted(bytes_only)},
+        "pass_through": {op: sorted(ran_at.get(op, [])) for op in sorted(PASS_THROUGH & set(builtins))},
     }
 
 
@@ -440,6 +543,8 @@ def write_profile(m, path):
     types = sorted({t for ts in m["op_types"].values() for t in ts}, key=list(TYPES).index)
     built = datetime.datetime.strptime(m["version"].replace("0.dev", "")[:8], "%Y%m%d").date().isoformat()
     f = m["features"]
+    through_text = "; ".join(f"{op} {'/'.join(ts) or 'none'}" for op, ts in m["pass_through"].items())
+    ran_at_text = "; ".join(f"{op} {'/'.join(ts) or 'none'}" for op, ts in m["bytes_only"].items())
     out = [
         f"# Generated by scripts/measure-tflm-profile.py; do not edit by hand, re-run it.",
         f"#",
@@ -450,7 +555,11 @@ def write_profile(m, path):
         f"# - ops: the builtin codes its resolver finds ({len(m['builtins'])}), and the custom codes ({len(m['customs'])});",
         f"# - op_types: per op, the tensor types (of the op's first non-constant input) whose one-op",
         f"#   model loaded and ran ({sum(len(v) for v in m['op_types'].values())} op x type pairs over {len(m['op_types'])} ops); ops",
-        f"#   without an entry were not measured by type;",
+        f"#   without an entry were not measured by type; the ops without a template in the script",
+        f"#   use Tests/Conformance/op_coverage.py's one-op cases with their data type swapped;",
+        f"#   {', '.join(m['bytes_only'])} come from bytes op_coverage.py builds and ran",
+        f"#   at {ran_at_text} only, so they have no entry; nor have {', '.join(m['pass_through'])}, which",
+        f"#   hand tensors to subgraphs whose ops are checked themselves (ran at {through_text});",
         f"# - check_versions: whether any op loaded at one version and failed at another",
         f"#   ({len(m['version_sensitive'])} such op x type pairs; versions 1, the minimum and TFLite's highest were tried);",
         f"# - quantization: FULLY_CONNECTED with float input and int8 weights (hybrid), float16",
@@ -466,7 +575,7 @@ def write_profile(m, path):
         "  }",
         "  custom_ops: [" + flow_list(m["customs"], 15) + "]",
         "  op_types: {",
-        "    " + flow_list([f"{op}: [{', '.join(ts)}]" for op, ts in sorted(m["op_types"].items())], 4),
+        "    " + flow_list([f"{op}: [{', '.join(sorted(ts))}]" for op, ts in sorted(m["op_types"].items())], 4),
         "  }",
         f"  tensor_types: [{', '.join(types)}]",
         "  quantization:",

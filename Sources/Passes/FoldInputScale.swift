@@ -43,60 +43,74 @@ public struct FoldInputScale: ConditionalPatternPass {
 
     public var patterns: [Pattern] { [Self.pattern] }
 
-    public static let pattern = Pattern(name: name, rootKinds: [.mul, .div]) { r, id in
-        let op = r[id]
-        guard op.inputs.count == 2, op.outputs.count == 1, !op.inputs.contains(where: \.isAbsent) else { return false }
-        let out = op.outputs[0]
-        guard !r.graph.isGraphOutput(out), r[out].dtype == .float32, !r[out].type.isQuantized else { return false }
-        // The data input and the per-input-channel factor each reader's weights are scaled by
-        // (a DIV's factor stays a divisor: W / c is closer to x / c than W · (1/c)).
-        let candidates: [(data: ValueID, factor: ValueID)]
-        let divide: Bool
-        switch op.kind {
-        case .mul(let act) where act == .none:
-            candidates = [(op.inputs[0], op.inputs[1]), (op.inputs[1], op.inputs[0])]
-            divide = false
-        case .builtin(.div, let options) where OpaqueOptions.divActivation(options) == ActivationFunction.none:
-            candidates = [(op.inputs[0], op.inputs[1])]
-            divide = true
-        default:
+    public static let pattern = makePattern(name: name, exactOnly: false)
+
+    /// The fold as a pattern named `name`. `exactOnly`: only factors that are powers of two,
+    /// and only when every scaled weight is exact (no bits lost to underflow): then
+    /// W·(x·2^k) and (W·2^k)·x are the same float products, so the layer computes the same
+    /// bits (`fold-input-normalization` in float).
+    package static func makePattern(name: String, exactOnly: Bool) -> Pattern {
+        Pattern(name: name, rootKinds: [.mul, .div]) { r, id in
+            let op = r[id]
+            guard op.inputs.count == 2, op.outputs.count == 1, !op.inputs.contains(where: \.isAbsent) else { return false }
+            let out = op.outputs[0]
+            guard !r.graph.isGraphOutput(out), r[out].dtype == .float32, !r[out].type.isQuantized else { return false }
+            // The data input and the per-input-channel factor each reader's weights are scaled by
+            // (a DIV's factor stays a divisor: W / c is closer to x / c than W · (1/c)).
+            let candidates: [(data: ValueID, factor: ValueID)]
+            let divide: Bool
+            switch op.kind {
+            case .mul(let act) where act == .none:
+                candidates = [(op.inputs[0], op.inputs[1]), (op.inputs[1], op.inputs[0])]
+                divide = false
+            case .builtin(.div, let options) where OpaqueOptions.divActivation(options) == ActivationFunction.none:
+                candidates = [(op.inputs[0], op.inputs[1])]
+                divide = true
+            default:
+                return false
+            }
+            for (x, c) in candidates {
+                guard !r.isConstant(x), let constant = r.constant(c), r[x].shape == r[out].shape,
+                      let channels = r[x].shape.last.map(Int.init), channels > 0,
+                      let factors = ImportPassSupport.perChannel(constant, channels: channels, rank: r[x].rank),
+                      factors.allSatisfy({ $0.isFinite && (!divide || $0 != 0) }),
+                      !exactOnly || factors.allSatisfy(isPowerOfTwo)
+                else { continue }
+                let readers = r.uses(of: out)
+                guard !readers.isEmpty else { continue }
+                var scaled: [(op: OpID, weights: ConstantTensor)] = []
+                for use in readers {
+                    guard use.operand == 0, let wid = r[use.op].input(1), let w = r.constant(wid),
+                          let s = scaledWeights(w, reader: r[use.op].kind, inputChannels: factors, divide: divide, exactOnly: exactOnly)
+                    else { return false }
+                    scaled.append((use.op, s))
+                }
+                for (reader, weights) in scaled {
+                    let wid = r[reader].inputs[1]
+                    ImportPassSupport.setOperand(&r, reader, 1, weights, name: r[wid].name)
+                    r[reader].inputs[0] = x
+                    r[reader].provenance += op.provenance.filter { !r[reader].provenance.contains($0) }
+                }
+                r.erase(id)
+                return true
+            }
             return false
         }
-        for (x, c) in candidates {
-            guard !r.isConstant(x), let constant = r.constant(c), r[x].shape == r[out].shape,
-                  let channels = r[x].shape.last.map(Int.init), channels > 0,
-                  let factors = ImportPassSupport.perChannel(constant, channels: channels, rank: r[x].rank),
-                  factors.allSatisfy({ $0.isFinite && (!divide || $0 != 0) })
-            else { continue }
-            let readers = r.uses(of: out)
-            guard !readers.isEmpty else { continue }
-            var scaled: [(op: OpID, weights: ConstantTensor)] = []
-            for use in readers {
-                guard use.operand == 0, let wid = r[use.op].input(1), let w = r.constant(wid),
-                      let s = scaledWeights(w, reader: r[use.op].kind, inputChannels: factors, divide: divide)
-                else { return false }
-                scaled.append((use.op, s))
-            }
-            for (reader, weights) in scaled {
-                let wid = r[reader].inputs[1]
-                ImportPassSupport.setOperand(&r, reader, 1, weights, name: r[wid].name)
-                r[reader].inputs[0] = x
-                r[reader].provenance += op.provenance.filter { !r[reader].provenance.contains($0) }
-            }
-            r.erase(id)
-            return true
-        }
-        return false
     }
+
+    /// ±2^k for a normal float: multiplying by it only changes the exponent.
+    package static func isPowerOfTwo(_ f: Float) -> Bool { f.isNormal && f.significandWidth == 0 }
 
     /// `w` with the weights that read input channel i multiplied (or divided) by f[i]; nil
     /// when the reader or its weights do not fit.
-    package static func scaledWeights(_ w: ConstantTensor, reader: OpKind, inputChannels f: [Float], divide: Bool) -> ConstantTensor? {
+    /// `exactOnly`: nil unless every product is exact (scaling it back gives the weight).
+    package static func scaledWeights(_ w: ConstantTensor, reader: OpKind, inputChannels f: [Float], divide: Bool, exactOnly: Bool = false) -> ConstantTensor? {
         guard let channelOf = inputChannelOf(w, reader: reader, channels: f.count, uniform: Set(f).count == 1) else { return nil }
         var values = w.floats
         for i in values.indices {
-            let s = f[channelOf(i)]
-            values[i] = divide ? values[i] / s : values[i] * s
+            let s = f[channelOf(i)], old = values[i]
+            values[i] = divide ? old / s : old * s
+            if exactOnly, !values[i].isFinite || (divide ? values[i] * s : values[i] / s) != old { return nil }
         }
         var t = ConstantTensor(floats: values, shape: w.shape)
         t.layout = w.layout

@@ -37,7 +37,7 @@ public enum ImportPipeline {
         ("fuse-activation", "after the folds: a RELU only touches the conv once the batch-norm arithmetic between them is gone"),
         ("fuse-pad-into-conv", "a PAD the importer or Keras ZeroPadding2D put before a VALID conv becomes SAME padding; independent of the folds"),
         ("fold-input-scale", "after fuse-pad-into-conv: an input normalization (x/255) goes into the weights of the layers it feeds once no PAD stands between them"),
-        ("fold-input-normalization", "after fold-input-scale: a Rescaling/Normalization shift (x − μ) goes into the first layer's bias, past a Conv1D's ExpandDims"),
+        ("fold-input-normalization", "after fold-input-scale: a power-of-two Rescaling left before a Conv1D's ExpandDims goes into its weights, bit-exact"),
         ("simplify-reshapes", "last: reshape chains and the flatten before FULLY_CONNECTED; independent of the folds"),
     ]
 

@@ -107,14 +107,18 @@ passes:
 #
 # TensorFlow Lite Micro as built into the tflite-micro Python wheel 0.dev20231010131554
 # (nightly of 2023-10-10; all kernels registered by its PythonOpsResolver,
-# python/tflite_micro/python_ops_resolver.cc). Measured on 2026-12-06: 1647 one-op
+# python/tflite_micro/python_ops_resolver.cc). Measured on 2026-12-06: 1991 one-op
 # models written by tfrewrite (tfrewrite-op-models) were loaded and invoked on that wheel.
 # - ops: the builtin codes its resolver finds (94), and the custom codes (16);
 # - op_types: per op, the tensor types (of the op's first non-constant input) whose one-op
-#   model loaded and ran (241 op x type pairs over 73 ops); ops
-#   without an entry were not measured by type;
+#   model loaded and ran (275 op x type pairs over 86 ops); ops
+#   without an entry were not measured by type; the ops without a template in the script
+#   use Tests/Conformance/op_coverage.py's one-op cases with their data type swapped;
+#   ASSIGN_VARIABLE, CALL_ONCE, READ_VARIABLE, SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM, VAR_HANDLE come from bytes op_coverage.py builds and ran
+#   at ASSIGN_VARIABLE float32; CALL_ONCE float32; READ_VARIABLE float32; SVDF float32/int8; UNIDIRECTIONAL_SEQUENCE_LSTM float32/int8; VAR_HANDLE float32 only, so they have no entry; nor have IF, WHILE, which
+#   hand tensors to subgraphs whose ops are checked themselves (ran at IF bool; WHILE int32);
 # - check_versions: whether any op loaded at one version and failed at another
-#   (0 such op x type pairs; versions 1, the minimum and TFLite's highest were tried);
+#   (1 such op x type pairs; versions 1, the minimum and TFLite's highest were tried);
 # - quantization: FULLY_CONNECTED with float input and int8 weights (hybrid), float16
 #   weights, uint8 tensors; grouped_conv: a CONV_2D whose filter has half the input channels.
 # per_channel_fully_connected is not measured (a wrong result is not a load failure): it
@@ -122,7 +126,7 @@ passes:
 target:
   runtime: tflm
   source: "tflite-micro wheel 0.dev20231010131554 (PythonOpsResolver), measured 2026-12-06 by scripts/measure-tflm-profile.py"
-  check_versions: false
+  check_versions: true
   ops: {
     ABS: any, ADD: any, ADD_N: any, ARG_MAX: any, ARG_MIN: any, ASSIGN_VARIABLE: any,
     AVERAGE_POOL_2D: any, BATCH_TO_SPACE_ND: any, BROADCAST_ARGS: any, BROADCAST_TO: any,
@@ -148,26 +152,27 @@ target:
                SignalIrfft, SignalOverlapAdd, SignalPCAN, SignalRfft, SignalStacker, SignalWindow]
   op_types: {
     ABS: [float32, int16, int8], ADD: [float32, int16, int32, int8], ADD_N: [float32, int8],
-    AVERAGE_POOL_2D: [float32, int16, int8],
+    ARG_MAX: [float32, int8], ARG_MIN: [float32, int8], AVERAGE_POOL_2D: [float32, int16, int8],
+    BATCH_TO_SPACE_ND: [float32, int8], BROADCAST_ARGS: [int32, int64],
     BROADCAST_TO: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     CAST: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8], CEIL: [float32],
     CONCATENATION: [bool, float32, int16, int32, int64, int8], CONV_2D: [float32, int16, int8],
     COS: [float32], CUMSUM: [float32, int8], DEPTHWISE_CONV_2D: [float32, int16, int8],
-    DEQUANTIZE: [int16, int8, uint8], DIV: [float32, int32, int8], ELU: [float32, int8],
-    EQUAL: [bool, float32, int32, int64, int8], EXP: [float32], EXPAND_DIMS: [float32, int8],
-    FILL: [float32, int32, int8], FLOOR: [float32], FLOOR_DIV: [float32], FLOOR_MOD: [float32],
-    FULLY_CONNECTED: [float32, int16, int8], GATHER: [float32, int8],
-    GREATER: [float32, int32, int64, int8], GREATER_EQUAL: [float32, int32, int64, int8],
-    HARD_SWISH: [float32, int8], L2_NORMALIZATION: [float32, int8],
-    LEAKY_RELU: [float32, int16, int8], LESS: [float32, int32, int64, int8],
-    LESS_EQUAL: [float32, int32, int64, int8], LOG: [float32],
+    DEPTH_TO_SPACE: [float32, int8], DEQUANTIZE: [int16, int8, uint8], DIV: [float32, int32, int8],
+    ELU: [float32, int8], EQUAL: [bool, float32, int32, int64, int8], EXP: [float32],
+    EXPAND_DIMS: [float32, int8], FILL: [float32, int32, int8], FLOOR: [float32],
+    FLOOR_DIV: [float32], FLOOR_MOD: [float32], FULLY_CONNECTED: [float32, int16, int8],
+    GATHER: [float32, int8], GATHER_ND: [float32, int8], GREATER: [float32, int32, int64, int8],
+    GREATER_EQUAL: [float32, int32, int64, int8], HARD_SWISH: [float32, int8],
+    L2_NORMALIZATION: [float32, int8], L2_POOL_2D: [float32], LEAKY_RELU: [float32, int16, int8],
+    LESS: [float32, int32, int64, int8], LESS_EQUAL: [float32, int32, int64, int8], LOG: [float32],
     LOGICAL_AND: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     LOGICAL_NOT: [bool],
     LOGICAL_OR: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     LOGISTIC: [float32, int16, int8], LOG_SOFTMAX: [float32, int8],
     MAXIMUM: [float32, int32, int64, int8], MAX_POOL_2D: [float32, int16, int8],
     MEAN: [float32, int16, int8], MINIMUM: [float32, int32, int64, int8],
-    MUL: [float32, int16, int32, int8], NEG: [float32],
+    MIRROR_PAD: [float32, int8], MUL: [float32, int16, int32, int8], NEG: [float32],
     NOT_EQUAL: [bool, float32, int32, int64, int8], PACK: [float32, int32, int64, int8],
     PAD: [float32, int16, int32, int8], PADV2: [float32, int16, int32, int8],
     PRELU: [float32, int8], QUANTIZE: [float32, int16, int32, int8, uint8], REDUCE_MAX: [float32],
@@ -177,11 +182,14 @@ target:
     ROUND: [float32], RSQRT: [float32, int16, int8], SELECT_V2: [float32, int16, int8],
     SHAPE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8], SIN: [float32],
     SLICE: [bool, float32, int16, int32, int8], SOFTMAX: [float32, int16, int8],
-    SPLIT: [float32, int16, int32, int8], SQRT: [float32], SQUARE: [float32],
-    SQUARED_DIFFERENCE: [float32, int16, int32, int8],
+    SPACE_TO_BATCH_ND: [float32, int8], SPACE_TO_DEPTH: [float32, int8],
+    SPLIT: [float32, int16, int32, int8], SPLIT_V: [float32, int16, int32, int8], SQRT: [float32],
+    SQUARE: [float32], SQUARED_DIFFERENCE: [float32, int16, int32, int8],
+    SQUEEZE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     STRIDED_SLICE: [bool, float32, int16, int32, int8], SUB: [float32, int16, int8],
     SUM: [float32, int16, int8], TANH: [float32, int16, int8], TRANSPOSE: [float32, int8],
-    UNPACK: [float32, int32, int8], ZEROS_LIKE: [float32, int32, int64, int8]
+    TRANSPOSE_CONV: [float32, int8], UNPACK: [float32, int32, int8],
+    ZEROS_LIKE: [float32, int32, int64, int8]
   }
   tensor_types: [float32, int8, int16, int32, int64, uint8, bool, uint32, uint64]
   quantization:
@@ -208,12 +216,16 @@ passes:
 #
 # TensorFlow Lite Micro as built into the tflite-micro Python wheel 0.dev20240624135632
 # (nightly of 2024-06-24; all kernels registered by its PythonOpsResolver,
-# python/tflite_micro/python_ops_resolver.cc). Measured on 2026-12-06: 1647 one-op
+# python/tflite_micro/python_ops_resolver.cc). Measured on 2026-12-06: 1991 one-op
 # models written by tfrewrite (tfrewrite-op-models) were loaded and invoked on that wheel.
 # - ops: the builtin codes its resolver finds (96), and the custom codes (16);
 # - op_types: per op, the tensor types (of the op's first non-constant input) whose one-op
-#   model loaded and ran (246 op x type pairs over 74 ops); ops
-#   without an entry were not measured by type;
+#   model loaded and ran (281 op x type pairs over 88 ops); ops
+#   without an entry were not measured by type; the ops without a template in the script
+#   use Tests/Conformance/op_coverage.py's one-op cases with their data type swapped;
+#   ASSIGN_VARIABLE, CALL_ONCE, READ_VARIABLE, SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM, VAR_HANDLE come from bytes op_coverage.py builds and ran
+#   at ASSIGN_VARIABLE float32; CALL_ONCE float32; READ_VARIABLE float32; SVDF float32/int8; UNIDIRECTIONAL_SEQUENCE_LSTM float32/int8; VAR_HANDLE float32 only, so they have no entry; nor have IF, WHILE, which
+#   hand tensors to subgraphs whose ops are checked themselves (ran at IF bool; WHILE int32);
 # - check_versions: whether any op loaded at one version and failed at another
 #   (0 such op x type pairs; versions 1, the minimum and TFLite's highest were tried);
 # - quantization: FULLY_CONNECTED with float input and int8 weights (hybrid), float16
@@ -250,26 +262,29 @@ target:
                SignalIrfft, SignalOverlapAdd, SignalPCAN, SignalRfft, SignalStacker, SignalWindow]
   op_types: {
     ABS: [float32, int16, int8], ADD: [float32, int16, int32, int8], ADD_N: [float32, int8],
-    AVERAGE_POOL_2D: [float32, int16, int8], BATCH_MATMUL: [float32, int16, int8],
+    ARG_MAX: [float32, int8], ARG_MIN: [float32, int8], AVERAGE_POOL_2D: [float32, int16, int8],
+    BATCH_MATMUL: [float32, int16, int8], BATCH_TO_SPACE_ND: [float32, int8],
+    BROADCAST_ARGS: [int32, int64],
     BROADCAST_TO: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     CAST: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8], CEIL: [float32],
     CONCATENATION: [bool, float32, int16, int32, int64, int8], CONV_2D: [float32, int16, int8],
     COS: [float32], CUMSUM: [float32, int8], DEPTHWISE_CONV_2D: [float32, int16, int8],
-    DEQUANTIZE: [int16, int8, uint8], DIV: [float32, int32, int8], ELU: [float32, int8],
-    EQUAL: [bool, float32, int32, int64, int8], EXP: [float32],
-    EXPAND_DIMS: [float32, int16, int8], FILL: [float32, int32, int8], FLOOR: [float32],
-    FLOOR_DIV: [float32], FLOOR_MOD: [float32], FULLY_CONNECTED: [float32, int16, int8],
-    GATHER: [float32, int8], GREATER: [float32, int32, int64, int8],
-    GREATER_EQUAL: [float32, int32, int64, int8], HARD_SWISH: [float32, int8],
-    L2_NORMALIZATION: [float32, int8], LEAKY_RELU: [float32, int16, int8],
-    LESS: [float32, int32, int64, int8], LESS_EQUAL: [float32, int32, int64, int8], LOG: [float32],
+    DEPTH_TO_SPACE: [float32, int8], DEQUANTIZE: [int16, int8, uint8], DIV: [float32, int32, int8],
+    ELU: [float32, int8], EMBEDDING_LOOKUP: [int32], EQUAL: [bool, float32, int32, int64, int8],
+    EXP: [float32], EXPAND_DIMS: [float32, int16, int8], FILL: [float32, int32, int8],
+    FLOOR: [float32], FLOOR_DIV: [float32], FLOOR_MOD: [float32],
+    FULLY_CONNECTED: [float32, int16, int8], GATHER: [float32, int8], GATHER_ND: [float32, int8],
+    GREATER: [float32, int32, int64, int8], GREATER_EQUAL: [float32, int32, int64, int8],
+    HARD_SWISH: [float32, int8], L2_NORMALIZATION: [float32, int8], L2_POOL_2D: [float32],
+    LEAKY_RELU: [float32, int16, int8], LESS: [float32, int32, int64, int8],
+    LESS_EQUAL: [float32, int32, int64, int8], LOG: [float32],
     LOGICAL_AND: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     LOGICAL_NOT: [bool],
     LOGICAL_OR: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     LOGISTIC: [float32, int16, int8], LOG_SOFTMAX: [float32, int8],
     MAXIMUM: [float32, int32, int64, int8], MAX_POOL_2D: [float32, int16, int8],
     MEAN: [float32, int16, int8], MINIMUM: [float32, int32, int64, int8],
-    MUL: [float32, int16, int32, int8], NEG: [float32],
+    MIRROR_PAD: [float32, int8], MUL: [float32, int16, int32, int8], NEG: [float32],
     NOT_EQUAL: [bool, float32, int32, int64, int8], PACK: [float32, int32, int64, int8],
     PAD: [float32, int16, int32, int8], PADV2: [float32, int16, int32, int8],
     PRELU: [float32, int8], QUANTIZE: [float32, int16, int32, int8, uint8],
@@ -279,11 +294,14 @@ target:
     ROUND: [float32], RSQRT: [float32, int16, int8], SELECT_V2: [float32, int16, int8],
     SHAPE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8], SIN: [float32],
     SLICE: [bool, float32, int16, int32, int8], SOFTMAX: [float32, int16, int8],
-    SPLIT: [float32, int16, int32, int8], SQRT: [float32], SQUARE: [float32],
-    SQUARED_DIFFERENCE: [float32, int16, int32, int8],
+    SPACE_TO_BATCH_ND: [float32, int8], SPACE_TO_DEPTH: [float32, int8],
+    SPLIT: [float32, int16, int32, int8], SPLIT_V: [float32, int16, int32, int8], SQRT: [float32],
+    SQUARE: [float32], SQUARED_DIFFERENCE: [float32, int16, int32, int8],
+    SQUEEZE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     STRIDED_SLICE: [bool, float32, int16, int32, int8], SUB: [float32, int16, int8],
     SUM: [float32, int16, int8], TANH: [float32, int16, int8], TRANSPOSE: [float32, int8],
-    UNPACK: [float32, int32, int8], ZEROS_LIKE: [float32, int32, int64, int8]
+    TRANSPOSE_CONV: [float32, int8], UNPACK: [float32, int32, int8],
+    ZEROS_LIKE: [float32, int32, int64, int8]
   }
   tensor_types: [float32, int8, int16, int32, int64, uint8, bool, uint32, uint64]
   quantization:
@@ -310,12 +328,16 @@ passes:
 #
 # TensorFlow Lite Micro as built into the tflite-micro Python wheel 0.dev20261023182759
 # (nightly of 2026-10-23; all kernels registered by its PythonOpsResolver,
-# python/tflite_micro/python_ops_resolver.cc). Measured on 2026-12-06: 1647 one-op
+# python/tflite_micro/python_ops_resolver.cc). Measured on 2026-12-06: 1991 one-op
 # models written by tfrewrite (tfrewrite-op-models) were loaded and invoked on that wheel.
 # - ops: the builtin codes its resolver finds (100), and the custom codes (16);
 # - op_types: per op, the tensor types (of the op's first non-constant input) whose one-op
-#   model loaded and ran (254 op x type pairs over 75 ops); ops
-#   without an entry were not measured by type;
+#   model loaded and ran (302 op x type pairs over 92 ops); ops
+#   without an entry were not measured by type; the ops without a template in the script
+#   use Tests/Conformance/op_coverage.py's one-op cases with their data type swapped;
+#   ASSIGN_VARIABLE, CALL_ONCE, READ_VARIABLE, SVDF, UNIDIRECTIONAL_SEQUENCE_LSTM, VAR_HANDLE come from bytes op_coverage.py builds and ran
+#   at ASSIGN_VARIABLE float32; CALL_ONCE float32; READ_VARIABLE float32; SVDF float32/int8; UNIDIRECTIONAL_SEQUENCE_LSTM float32/int8; VAR_HANDLE float32 only, so they have no entry; nor have IF, WHILE, which
+#   hand tensors to subgraphs whose ops are checked themselves (ran at IF bool; WHILE int32);
 # - check_versions: whether any op loaded at one version and failed at another
 #   (0 such op x type pairs; versions 1, the minimum and TFLite's highest were tried);
 # - quantization: FULLY_CONNECTED with float input and int8 weights (hybrid), float16
@@ -352,41 +374,49 @@ target:
                SignalIrfft, SignalOverlapAdd, SignalPCAN, SignalRfft, SignalStacker, SignalWindow]
   op_types: {
     ABS: [float32, int16, int8], ADD: [float32, int16, int32, int8], ADD_N: [float32, int8],
-    AVERAGE_POOL_2D: [float32, int16, int8], BATCH_MATMUL: [float32, int16, int8],
+    ARG_MAX: [float32, int8], ARG_MIN: [float32, int8], AVERAGE_POOL_2D: [float32, int16, int8],
+    BATCH_MATMUL: [float32, int16, int8], BATCH_TO_SPACE_ND: [float32, int8],
+    BROADCAST_ARGS: [int32, int64],
     BROADCAST_TO: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     CAST: [bool, float32, int16, int32, int8, uint32], CEIL: [float32],
     CONCATENATION: [bool, float32, int16, int32, int64, int8], CONV_2D: [float32, int16, int8],
     COS: [float32], CUMSUM: [float32, int8], DEPTHWISE_CONV_2D: [float32, int16, int8],
-    DEQUANTIZE: [int16, int8, uint8], DIV: [float32, int32, int8], ELU: [float32, int8],
-    EQUAL: [bool, float32, int32, int64, int8], EXP: [float32],
+    DEPTH_TO_SPACE: [float32, int8], DEQUANTIZE: [int16, int8, uint8], DIV: [float32, int32, int8],
+    DYNAMIC_UPDATE_SLICE: [float32, int16, int32, int8], ELU: [float32, int8],
+    EMBEDDING_LOOKUP: [int32], EQUAL: [bool, float32, int32, int64, int8], EXP: [float32],
     EXPAND_DIMS: [float32, int16, int8], FILL: [float32, int32, int8], FLOOR: [float32],
     FLOOR_DIV: [float32], FLOOR_MOD: [float32], FULLY_CONNECTED: [float32, int16, int8],
-    GATHER: [float32, int8], GREATER: [float32, int16, int32, int64, int8],
-    GREATER_EQUAL: [float32, int32, int64, int8], HARD_SWISH: [float32, int8],
-    L2_NORMALIZATION: [float32, int8], LEAKY_RELU: [float32, int16, int8],
-    LESS: [float32, int32, int64, int8], LESS_EQUAL: [float32, int32, int64, int8], LOG: [float32],
+    GATHER: [float32, int8], GATHER_ND: [float32, int8],
+    GREATER: [float32, int16, int32, int64, int8], GREATER_EQUAL: [float32, int32, int64, int8],
+    HARD_SWISH: [float32, int8], L2_NORMALIZATION: [float32, int8], L2_POOL_2D: [float32],
+    LEAKY_RELU: [float32, int16, int8], LESS: [float32, int32, int64, int8],
+    LESS_EQUAL: [float32, int32, int64, int8], LOG: [float32],
     LOGICAL_AND: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     LOGICAL_NOT: [bool],
     LOGICAL_OR: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     LOGISTIC: [float32, int16, int8], LOG_SOFTMAX: [float32, int8],
     MAXIMUM: [float32, int16, int32, int64, int8], MAX_POOL_2D: [float32, int16, int8],
     MEAN: [float32, int16, int8], MINIMUM: [float32, int16, int32, int64, int8],
-    MUL: [float32, int16, int32, int8], NEG: [float32],
+    MIRROR_PAD: [float32, int8], MUL: [float32, int16, int32, int8], NEG: [float32],
     NOT_EQUAL: [bool, float32, int32, int64, int8], PACK: [float32, int16, int32, int64, int8],
     PAD: [float32, int16, int32, int8], PADV2: [float32, int16, int32, int8],
-    PRELU: [float32, int8], QUANTIZE: [float32, int16, int32, int8, uint8],
+    PRELU: [float32, int8], QUANTIZE: [float32, int16, int32, int8, uint8], REDUCE_ALL: [bool],
     REDUCE_MAX: [float32, int8], REDUCE_MIN: [float32, int8], RELU: [float32, int16, int8],
     RELU6: [float32, int16, int8],
     RESHAPE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     RESIZE_BILINEAR: [float32, int8], RESIZE_NEAREST_NEIGHBOR: [float32, int16, int8],
-    ROUND: [float32], RSQRT: [float32, int16, int8], SELECT_V2: [float32, int16, int8],
+    REVERSE_V2: [bool, float32, int16, int32, int64, int8, uint8], ROUND: [float32],
+    RSQRT: [float32, int16, int8], SELECT_V2: [float32, int16, int8],
     SHAPE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8], SIN: [float32],
     SLICE: [bool, float32, int16, int32, int8], SOFTMAX: [float32, int16, int8],
-    SPLIT: [float32, int16, int32, int8], SQRT: [float32], SQUARE: [float32],
-    SQUARED_DIFFERENCE: [float32, int16, int32, int8],
+    SPACE_TO_BATCH_ND: [float32, int8], SPACE_TO_DEPTH: [float32, int8],
+    SPLIT: [float32, int16, int32, int8], SPLIT_V: [float32, int16, int32, int8], SQRT: [float32],
+    SQUARE: [float32], SQUARED_DIFFERENCE: [float32, int16, int32, int8],
+    SQUEEZE: [bool, float32, int16, int32, int64, int8, uint32, uint64, uint8],
     STRIDED_SLICE: [bool, float32, int16, int32, int8], SUB: [float32, int16, int32, int8],
     SUM: [float32, int16, int8], TANH: [float32, int16, int8], TRANSPOSE: [float32, int16, int8],
-    UNPACK: [float32, int16, int32, int8], ZEROS_LIKE: [float32, int32, int64, int8]
+    TRANSPOSE_CONV: [float32, int16, int8], UNPACK: [float32, int16, int32, int8],
+    ZEROS_LIKE: [float32, int32, int64, int8]
   }
   tensor_types: [float32, int8, int16, int32, int64, uint8, bool, uint32, uint64]
   quantization:
@@ -461,7 +491,9 @@ passes:
 #
 # Numbers (tensorflow all_ops_resolver.cc, 2020): the 2020 AllOpsResolver registered
 # FULLY_CONNECTED 1-4, CONV_2D 1-3, DEPTHWISE_CONV_2D 1-3, SOFTMAX 1-2,
-# PAD/PADV2/ADD/SUB 1-2 and MUL 1-3; the int8 examples (person_detection
+# PAD/PADV2/ADD/SUB 1-2, MUL 1-3, and SPLIT and CONCATENATION 1-3
+# (tensorflow/lite/micro/kernels/all_ops_resolver.cc, 2020: what ungroup-conv
+# writes for Conv2D(groups=g)); the int8 examples (person_detection
 # _experimental) registered AVERAGE_POOL_2D 1-2 and RESHAPE 1; the int8 minimum
 # versions are CONV 3, DEPTHWISE 3, FC 4, SOFTMAX 2, POOL 2, RESHAPE 1,
 # QUANTIZE 1, DEQUANTIZE 2. Ops of that era not listed here were either absent
@@ -485,6 +517,8 @@ target:
     ADD: 2
     SUB: 2
     MUL: 3
+    SPLIT: 3
+    CONCATENATION: 3
   tensor_types: [float32, int8, uint8, int32]
   quantization:
     # No hybrid or float16 kernels in TFLM of that time.

@@ -47,7 +47,8 @@ public enum PipelineBuilder {
     ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
     /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
     ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
-    ///    second one after it checks the kernels too;
+    ///    second one after it checks the kernels too; when the rules fold input preprocessing,
+    ///    `fold-normalization-into-input-quantization` right after the quantizer;
     /// 5. `optimize-memory` after all of them: the arena depends on the final ops and types
     ///    (int8 tensors are a quarter of the float ones), and reordering changes neither.
     public static func conversion(_ request: PipelineRequest) throws -> Pipeline {
@@ -70,7 +71,13 @@ public enum PipelineBuilder {
             // on all its parts.
             if !request.disabled.contains(SplitConcatFullyConnected.name) { passes.append(SplitConcatFullyConnected()) }
             if let target { passes.append(CheckTarget(target: target, kernels: false)) }
+            let foldsPreprocessing = passes.contains { $0.name == FoldInputNormalization.name }
             passes.append(q)
+            // The preprocessing fold-input-normalization left in float (not exact there) goes
+            // into the input quantization once there is one.
+            if foldsPreprocessing, !request.disabled.contains(FoldNormalizationIntoInputQuantization.name) {
+                passes.append(try FoldNormalizationIntoInputQuantization())
+            }
         }
         if let m = request.memoryOptimization, !request.disabled.contains(OptimizeMemory.name) { passes.append(m) }
         if let target { passes.append(CheckTarget(target: target, kernels: true)) }

@@ -189,7 +189,9 @@ struct Convert: ParsableCommand {
         // Warnings of the passes (lossy requantization) and of --allow-unsupported.
         for note in context.notes where note.hasPrefix("warning: ") { writeStderr("tfrewrite: \(note)\n") }
         if !common.quiet {
-            for note in context.notes where note.hasPrefix("note: \(OptimizeMemory.name)") { writeStderr("tfrewrite: \(note)\n") }
+            for note in context.notes where note.hasPrefix("note: \(OptimizeMemory.name)") || note.hasPrefix("note: \(FoldNormalizationIntoInputQuantization.name)") {
+                writeStderr("tfrewrite: \(note)\n")
+            }
         }
         // Over --arena-limit: try the op reordering before giving up (issue 14).
         // Its notes only when the result fits: a failure is the one error line.

@@ -23,7 +23,6 @@ import pytest
 import harness
 import oracle
 import tflm_batch
-from test_ungroup_conv import EXTRA_RULES
 
 MODELS = harness.fixture_models() + (harness.corpus_models() or [])
 
@@ -93,11 +92,8 @@ GROUPED = sorted((harness.FIXTURES_DIR / "repair").glob("grouped_conv_*.tflite")
 def test_ungrouped_fixture_runs_on_the_oldest_wheel(tfrewrite, tmp_path, model):
     python = tflm_python(OLDEST)
     out = tmp_path / model.name
-    # As test_ungroup_conv.py: micro_versioned_2020 lists no SPLIT/CONCATENATION (added by a
-    # layered file), and per-tensor-fully-connected is lossy, so it is left out here.
-    extra = tmp_path / "split_concat.yaml"
-    extra.write_text(EXTRA_RULES)
-    proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020", "--rules", extra,
+    # As test_ungroup_conv.py: per-tensor-fully-connected is lossy, so it is left out here.
+    proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020",
                                  "--disable-pass", "per-tensor-fully-connected", "-o", out)
     assert proc.returncode == 0, harness.describe_process(proc)
     inputs = oracle.make_inputs(model, seed=3, count=3)
@@ -159,3 +155,58 @@ def test_the_2023_wheel_computes_per_channel_fully_connected_with_one_scale(tmp_
     for a, b, _ in pairs:
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, c) for a, _, c in pairs), "the 2023 wheel agrees with per-channel FULLY_CONNECTED now"
+
+
+# Ops whose one-op models op_coverage.py builds from bytes (state tensors, resource variables),
+# measured at their own types only, and IF/WHILE, whose one-op models fail only where an op of
+# their subgraphs does: the profile gives them no op_types entry.
+MEASURED_WITHOUT_TYPES = {"ASSIGN_VARIABLE", "CALL_ONCE", "READ_VARIABLE", "SVDF", "UNIDIRECTIONAL_SEQUENCE_LSTM", "VAR_HANDLE", "IF", "WHILE"}
+
+
+def _profile_tables(profile: str):
+    import re
+    text = (harness.REPO_ROOT / "Rules" / f"{profile}.yaml").read_text()
+    ops = set(re.findall(r"([A-Z0-9_]+): any", text.split("  ops: {", 1)[1].split("}", 1)[0]))
+    typed = set(re.findall(r"([A-Z0-9_]+): \[", text.split("  op_types: {", 1)[1].split("}", 1)[0]))
+    return text, ops, typed
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_registered_op_is_measured_by_type(profile):
+    """scripts/measure-tflm-profile.py measures every op the wheel registers: by type where a
+    one-op model can be retyped (its templates and op_coverage.py's cases), the rest named in
+    the header."""
+    text, ops, typed = _profile_tables(profile)
+    assert ops, profile
+    unmeasured = ops - typed - MEASURED_WITHOUT_TYPES
+    assert not unmeasured, f"{profile}: registered but not measured by type: {sorted(unmeasured)}"
+    for op in MEASURED_WITHOUT_TYPES & ops:
+        assert op in text.split("target:", 1)[0], f"{profile}'s header does not say how {op} was measured"
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_conversion_exits_zero_only_when_the_measured_wheel_runs_the_output(tfrewrite, tmp_path, profile):
+    """`tfrewrite M --rules P -o OUT` on every fixture and corpus model: exit 0 only when that
+    wheel loads and invokes OUT; exit 2 only when it cannot run M as it is (or for a wrong-result
+    finding, which loading cannot show), with nothing written."""
+    python = tflm_python(profile)
+    written, refused = {}, {}
+    for k, model in enumerate(MODELS):
+        out = tmp_path / f"{k}_{model.name}"
+        proc = harness.run_tfrewrite(tfrewrite, model, "--rules", profile, "-o", out)
+        assert proc.returncode in (0, 2), harness.describe_process(proc)
+        if proc.returncode == 0:
+            written[out] = model
+        else:
+            assert not out.exists(), f"{_short(model)}: exit 2 but {out.name} was written"
+            refused[model] = proc.stderr.strip()
+    runs = tflm_batch.verdicts(python, list(written) + list(refused))
+    problems = [f"{_short(m)}: exit 0, but {profile}'s wheel cannot run the output: {runs[out][:200]}"
+                for out, m in written.items() if runs[out] is not None]
+    wrong_result_codes = {code for code, p in WRONG_RESULT_FINDINGS if p == profile}
+    for model, err in refused.items():
+        if runs[model] is None and not any(code in err for code in wrong_result_codes):
+            problems.append(f"{_short(model)}: refused ({err[:200]}), but the wheel runs it as it is")
+    print(f"{profile}: {len(written)} written and run, {len(refused)} refused with a reason")
+    assert len(written) >= 20, f"only {len(written)} conversions succeeded"
+    assert not problems, f"{len(problems)} of {len(MODELS)} models:\n" + "\n".join(problems)

@@ -15,24 +15,14 @@ import harness
 import oracle
 from test_repair import op_names
 
-EXTRA_RULES = """\
-target:
-  ops:
-    SPLIT: 3
-    CONCATENATION: 3
-"""
-
-
 @pytest.mark.parametrize("groups", [2, 4, 8])
 @pytest.mark.parametrize("kind", ["float", "int8"])
 def test_grouped_conv_is_rewritten_and_computes_the_same(tfrewrite, tmp_path, groups, kind):
     model = harness.FIXTURES_DIR / "repair" / f"grouped_conv_g{groups}_{kind}.tflite"
-    extra = tmp_path / "split_concat.yaml"
-    extra.write_text(EXTRA_RULES)
     out = tmp_path / "out.tflite"
     # per-tensor-fully-connected (also in micro_versioned_2020) requantizes the Dense layer's
     # per-channel weights, which is not exact: test_per_tensor_fully_connected below.
-    proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020", "--rules", str(extra),
+    proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020",
                                  "--disable-pass", "per-tensor-fully-connected", "-o", out)
     assert proc.returncode == 0, harness.describe_process(proc)
     ops = op_names(out)
@@ -62,15 +52,13 @@ def test_per_tensor_fully_connected_for_the_old_target(tfrewrite, repo_root, tmp
     import numpy as np
     from test_precision_repairs import digits, quantized, outputs
     model = repo_root / "Fixtures/repair/grouped_conv_g4_int8.tflite"
-    extra = tmp_path / "split_concat.yaml"
-    extra.write_text(EXTRA_RULES)
-    before = harness.run_tfrewrite(tfrewrite, "check", model, "--rules", "micro_versioned_2020", "--rules", str(extra))
+    before = harness.run_tfrewrite(tfrewrite, "check", model, "--rules", "micro_versioned_2020")
     assert "per-tensor-fully-connected gives the weights one scale" in before.stdout, before.stdout
     out = tmp_path / "out.tflite"
-    proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020", "--rules", str(extra), "-o", out)
+    proc = harness.run_tfrewrite(tfrewrite, model, "--rules", "micro_versioned_2020", "-o", out)
     assert proc.returncode == 0, harness.describe_process(proc)
     assert "warning: per-tensor-fully-connected: FULLY_CONNECTED" in proc.stderr, proc.stderr
-    after = harness.run_tfrewrite(tfrewrite, "check", out, "--rules", "micro_versioned_2020", "--rules", str(extra))
+    after = harness.run_tfrewrite(tfrewrite, "check", out, "--rules", "micro_versioned_2020")
     assert after.returncode == 0, after.stdout
     runs = quantized(model, digits(model))
     want = outputs("tflm", model, runs).astype(np.int32)

@@ -101,47 +101,77 @@ final class Conv1DFoldTests: XCTestCase {
         XCTAssertFalse(try runVerified([ExpandDimsToReshape()], on: &m))
     }
 
-    /// Rescaling then Normalization (SUB then MUL, as TF writes them) before a Dense layer.
-    func testInputRescalingAndNormalizationFoldIntoDenseGolden() throws {
+    /// A Rescaling by 1/16 and a per-feature scale by powers of two before a Dense layer fold
+    /// into its weights, and the layer computes the same bits.
+    func testPowerOfTwoRescalingFoldsIntoDenseBitExactGolden() throws {
         let given = try IRParser.parse("""
             subgraph 0 "main"
               input %0 "x": f32[1,4]
               const %1 "rescaling/scale": f32[] = [0.0625]
-              const %2 "normalization/mean": f32[4] = [0.5, 0.25, 0.75, 0.125]
-              const %3 "normalization/inv_std": f32[4] = [2.0, 4.0, 1.5, 3.0]
-              const %4 "w": f32[2,4] = [1.0, -0.5, 0.25, 2.0, -1.5, 0.75, 1.25, -0.25]
-              const %5 "b": f32[2] = [0.1, -0.1]
-              #0 MUL v1 (%0, %1) -> %6 "rescaling/mul": f32[1,4]
-              #1 SUB v1 (%6, %2) -> %7 "normalization/Sub": f32[1,4]
-              #2 MUL v1 (%7, %3) -> %8 "normalization/truediv": f32[1,4]
-              #3 FULLY_CONNECTED v1 {act=RELU} (%8, %4, %5) -> %9 "dense": f32[1,2]
-              output %9
+              const %2 "normalization/inv_std": f32[4] = [2.0, 4.0, 0.5, 8.0]
+              const %3 "w": f32[2,4] = [1.1, -0.53, 0.27, 2.9, -1.7, 0.71, 1.23, -0.29]
+              const %4 "b": f32[2] = [0.1, -0.1]
+              #0 MUL v1 (%0, %1) -> %5 "rescaling/mul": f32[1,4]
+              #1 MUL v1 (%5, %2) -> %6 "normalization/mul": f32[1,4]
+              #2 FULLY_CONNECTED v1 {act=RELU} (%6, %3, %4) -> %7 "dense": f32[1,2]
+              output %7
 
             """)
         var m = given
         XCTAssertTrue(try runVerified([FoldInputNormalization(), Cleanup()], on: &m))
         GoldenIR.check("fold-input-normalization.dense", given: given, passes: "fold-input-normalization, cleanup", result: m)
         XCTAssertEqual(liveOpNames(m), ["FULLY_CONNECTED"])
-        try assertSameOutputs(given, m, inputShape: [1, 4], range: 0...16, tolerance: 1e-6)
+        try assertSameOutputs(given, m, inputShape: [1, 4], range: 0...16, tolerance: 0)
     }
 
-    /// The same in front of a VALID Conv1D: the preprocessing moves past its ExpandDims.
-    func testInputNormalizationFoldsIntoAValidConv1D() throws {
-        let given = try conv1DWithPreprocessing(padding: "VALID")
-        var m = given
-        XCTAssertTrue(try runVerified([FoldInputNormalization(), Cleanup()], on: &m))
-        XCTAssertEqual(liveOpNames(m), ["RESHAPE", "CONV_2D"])
-        try assertSameOutputs(given, m, inputShape: [1, 4, 2], range: 0...16, tolerance: 1e-6)
+    /// Normalization's shift (x − μ) and scales that are not powers of two would change the float
+    /// results if folded (W·x + (b − W·μ) rounds differently): they stay.
+    func testNormalizationThatWouldRoundStays() throws {
+        for scale in ["0.0625", "0.01"] {
+            var m = try IRParser.parse("""
+                subgraph 0 "main"
+                  input %0 "x": f32[1,4]
+                  const %1 "rescaling/scale": f32[] = [\(scale)]
+                  const %2 "normalization/mean": f32[4] = [0.5, 0.25, 0.75, 0.125]
+                  const %3 "normalization/inv_std": f32[4] = [2.0, 4.0, 1.5, 3.0]
+                  const %4 "w": f32[2,4] = [1.0, -0.5, 0.25, 2.0, -1.5, 0.75, 1.25, -0.25]
+                  const %5 "b": f32[2] = [0.1, -0.1]
+                  #0 MUL v1 (%0, %1) -> %6 "rescaling/mul": f32[1,4]
+                  #1 SUB v1 (%6, %2) -> %7 "normalization/Sub": f32[1,4]
+                  #2 MUL v1 (%7, %3) -> %8 "normalization/truediv": f32[1,4]
+                  #3 FULLY_CONNECTED v1 {act=RELU} (%8, %4, %5) -> %9 "dense": f32[1,2]
+                  output %9
+
+                """)
+            XCTAssertFalse(try runVerified([FoldInputNormalization()], on: &m), scale)
+        }
     }
 
-    /// SAME padding reads zeros that a shift would not have touched: the SUB stays (the scale,
-    /// which keeps zeros zero, still folds).
-    func testAShiftBeforeASameConvStays() throws {
-        let given = try conv1DWithPreprocessing(padding: "SAME")
-        var m = given
-        XCTAssertTrue(try runVerified([FoldInputNormalization(), Cleanup()], on: &m))
-        XCTAssertEqual(liveOpNames(m), ["MUL", "SUB", "RESHAPE", "CONV_2D"])
-        try assertSameOutputs(given, m, inputShape: [1, 4, 2], range: 0...16, tolerance: 1e-6)
+    /// A power-of-two scale whose product would lose bits of a tiny weight (subnormal) stays.
+    func testAWeightThatWouldUnderflowBlocksTheFold() throws {
+        var m = try IRParser.parse("""
+            subgraph 0 "main"
+              input %0 "x": f32[1,2]
+              const %1 "scale": f32[] = [0.0009765625]
+              const %2 "w": f32[1,2] = [1.5e-38, 1.0]
+              #0 MUL v1 (%0, %1) -> %3 "rescaling/mul": f32[1,2]
+              #1 FULLY_CONNECTED v1 (%3, %2, %none) -> %4 "dense": f32[1,1]
+              output %4
+
+            """)
+        XCTAssertFalse(try runVerified([FoldInputNormalization()], on: &m))
+    }
+
+    /// A per-channel power-of-two scale moves past a VALID Conv1D's ExpandDims into the CONV_2D;
+    /// the shift before it stays.
+    func testPowerOfTwoScaleFoldsIntoAConv1D() throws {
+        for padding in ["VALID", "SAME"] {
+            let given = try conv1DWithPreprocessing(padding: padding)
+            var m = given
+            XCTAssertTrue(try runVerified([FoldInputNormalization(), Cleanup()], on: &m))
+            XCTAssertEqual(liveOpNames(m), ["MUL", "SUB", "RESHAPE", "CONV_2D"], padding)
+            try assertSameOutputs(given, m, inputShape: [1, 4, 2], range: 0...16, tolerance: 0)
+        }
     }
 
     func conv1DWithPreprocessing(padding: String) throws -> Model {
