@@ -45,7 +45,7 @@ public enum PipelineBuilder {
     ///    every rewrite);
     /// 3. `check-target` when a rules file named a target: the firmware must load and run the
     ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
-    /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
+    /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, `split-fully-connected-gates`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
     ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
     ///    second one after it checks the kernels too;
     /// 5. `optimize-memory` after all of them: the arena depends on the final ops and types
@@ -69,6 +69,8 @@ public enum PipelineBuilder {
             // A feature concat before FULLY_CONNECTED (a TF1 LSTM cell) would force one int8 scale
             // on all its parts.
             if !request.disabled.contains(SplitConcatFullyConnected.name) { passes.append(SplitConcatFullyConnected()) }
+            // An LSTM cell's SPLIT into gates would force one int8 scale on all four gates.
+            if !request.disabled.contains(SplitFullyConnectedGates.name) { passes.append(SplitFullyConnectedGates()) }
             if let target { passes.append(CheckTarget(target: target, kernels: false)) }
             passes.append(q)
         }
