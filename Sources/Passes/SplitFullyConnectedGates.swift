@@ -15,16 +15,16 @@ import Rewrite
 ///
 ///     input %0 "x": f32[1,2]
 ///     const %1 "w": f32[4,2] = [1, 2, 3, 4, 5, 6, 7, 8]; const %2 "b": f32[4] = [1, 2, 3, 4]
-///     #0 FULLY_CONNECTED v1 (%0, %1, %none) -> %3: f32[1,4]
-///     #1 ADD v1 (%3, %2) -> %4: f32[1,4]
-///     #2 SPLIT v1 {axis=1} (%4) -> %5 "i", %6 "f": f32[1,2]
+///     #0 FULLY_CONNECTED v1 (%0, %1, %none) -> %3 "xw": f32[1,4]
+///     #1 ADD v1 (%3, %2) -> %4 "z": f32[1,4]
+///     #2 SPLIT v1 (axis = 1, %4) -> %5 "i", %6 "f": f32[1,2]
 ///
 /// Result:
 ///
-///     #0 FULLY_CONNECTED v1 (%0, "w/rows0" = [1, 2, 3, 4]) -> "/part0"
-///     #1 ADD v1 ("/part0", "b/part0" = [1, 2]) -> %5 "i"
-///     #2 FULLY_CONNECTED v1 (%0, "w/rows1" = [5, 6, 7, 8]) -> "/part1"
-///     #3 ADD v1 ("/part1", "b/part1" = [3, 4]) -> %6 "f"
+///     #0 FULLY_CONNECTED v1 (%0, "w/rows0" = [1, 2, 3, 4], %none) -> "xw/part0": f32[1,2]
+///     #1 FULLY_CONNECTED v1 (%0, "w/rows1" = [5, 6, 7, 8], %none) -> "xw/part1": f32[1,2]
+///     #2 ADD v1 ("xw/part0", "b/part0" = [1, 2]) -> %5 "i"
+///     #3 ADD v1 ("xw/part1", "b/part1" = [3, 4]) -> %6 "f"
 ///
 /// Matches a SPLIT (constant axis, the last one) whose data is computed, by ops that nothing
 /// else reads, from constants and float FULLY_CONNECTEDs (rank-2 output, default weights format,
@@ -164,7 +164,7 @@ public struct SplitFullyConnectedGates: ConditionalPatternPass {
             for (k, range) in ranges.enumerated() {
                 var shape = r.graph[v].shape
                 shape[shape.count - 1] = Int32(range.count)
-                let target = SplitConcatFullyConnected.shared(&r, ConstantTensor(.int32, shape: [Int32(shape.count)], values: shape), name: "\(r.graph[v].name)/shape\(k)")
+                let target = SplitConcatFullyConnected.shared(&r, ConstantTensor(.int32, shape: [Int32(shape.count)], values: shape), name: "\(r.graph[v].name)/part-shape")
                 r.addOp(Op(kind: .reshape(newShape: nil), inputs: [x[k], target], outputs: [outs[k]], provenance: op.provenance))
             }
         default:

@@ -68,6 +68,6 @@ final class SplitFullyConnectedGatesTests: XCTestCase {
             guard let t = RuntimeTensor(shape: spec.shape, floats: x) else { throw NpyTestError("input does not fit") }
             return t
         }
-        return try interpreter.run(tensors).map(\.floats)
+        return try interpreter.run(tensors).map { $0.floats ?? [] }
     }
 }
