@@ -37,7 +37,7 @@ final class SplitFullyConnectedGatesTests: XCTestCase {
         XCTAssertFalse(names.contains("SPLIT"))
         // The same dot products and sums in the same order: bit-exact in float.
         for (x, h) in [([Float(0.5), -2], [Float(3)]), ([1.25, 1e-3], [-0.7]), ([-3, 7], [0.1])] {
-            XCTAssertEqual(try runFloat(given, [x, h]), try runFloat(m, [x, h]))
+            XCTAssertEqual(try runFloatOutputs(given, [x, h]), try runFloatOutputs(m, [x, h]))
         }
     }
 
@@ -60,14 +60,5 @@ final class SplitFullyConnectedGatesTests: XCTestCase {
             """
         var m = try IRParser.parse(plain)
         XCTAssertFalse(try runVerified([SplitFullyConnectedGates()], on: &m))
-    }
-
-    func runFloat(_ m: Model, _ inputs: [[Float]]) throws -> [[Float]] {
-        let interpreter = try Interpreter(model: m)
-        let tensors = try zip(interpreter.inputs, inputs).map { spec, x in
-            guard let t = RuntimeTensor(shape: spec.shape, floats: x) else { throw NpyTestError("input does not fit") }
-            return t
-        }
-        return try interpreter.run(tensors).map { $0.floats ?? [] }
     }
 }
