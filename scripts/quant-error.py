@@ -20,7 +20,9 @@ regenerate.
 
 Cases: the GraphDef fixtures (Fixtures/graphdef), the ML-KWS corpus graphs DNN_S, CNN_S and
 DS_CNN_S cut at Mfcc -> labels_softmax (../shared/models/graphdef; skipped with a note when
-absent), the unrolled recurrent digit classifiers, and the grouped-convolution digit models.
+absent), the unrolled recurrent digit classifiers, the TF1 while-loop LSTMs (tf1_lstm_digits and
+the corpus's Basic_LSTM_S, compared with TF's float outputs and TF's int8 PTQ of the unrolled
+cell, see Fixtures/generate_tf1_lstm.py), and the grouped-convolution digit models.
 """
 from __future__ import annotations
 
@@ -63,6 +65,18 @@ def cases():
                                        float=FIX / f"recurrent/{name}_unrolled_float.tflite",
                                        tf_int8=FIX / f"recurrent/{name}_unrolled_int8.tflite",
                                        labels=FIX / "recurrent/heldout_labels.npy")
+    # TF1 while-loop LSTMs: TF cannot convert the loop, so the references are TF's float outputs
+    # of the GraphDef and the outputs of TF's int8 PTQ of the cell unrolled by Python
+    # (Fixtures/generate_tf1_lstm.py).
+    for name, ref, args in (("tf1_lstm_digits", "tf1_lstm_digits", ["--output-arrays", "probabilities"]),
+                            ("Basic_LSTM_S", "corpus_Basic_LSTM_S",
+                             ["--input-arrays", "Mfcc", "--output-arrays", "labels_softmax"])):
+        source = FIX / "graphdef/tf1_lstm_digits.pb" if name == "tf1_lstm_digits" else CORPUS / "Basic_LSTM_S.pb"
+        labels = FIX / f"heldout/{ref}_labels.npy"
+        out[name] = dict(source=source, args=args, calib=FIX / f"calib/{ref}_calib.npy", heldout=FIX / f"heldout/{ref}_inputs.npy",
+                         float_outputs=FIX / f"heldout/{ref}_tf_outputs.npy",
+                         tf_outputs=FIX / f"heldout/{ref}_tf_unrolled_int8_outputs.npy",
+                         labels=labels if labels.is_file() else None)
     for g in (2, 4, 8):
         out[f"grouped_conv_g{g}"] = dict(source=FIX / f"repair/grouped_conv_g{g}_float.tflite", args=[],
                                          calib=FIX / "repair/digits_calib.npy", heldout=FIX / "repair/digits_inputs.npy",
@@ -145,7 +159,10 @@ def main():
             calib = np.load(c["calib"])
             heldout = np.load(c["heldout"])
             labels = np.load(c["labels"]) if c.get("labels") else None
-            ref = run(Path(c["float"]).read_bytes(), heldout)
+            if "float_outputs" in c:
+                ref = np.load(c["float_outputs"]).astype(np.float32).reshape(len(heldout), -1)
+            else:
+                ref = run(Path(c["float"]).read_bytes(), heldout)
             row = {}
             for m in methods:
                 ranges, *extra = m.split("+")
@@ -160,14 +177,16 @@ def main():
                     print(f"{name} {m}: tfrewrite failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
                     continue
                 row[m] = measure(ref, run(out.read_bytes(), heldout), labels)
-            if args.tf_cache and (Path(args.tf_cache) / f"{name}.tflite").is_file():
-                tf_bytes = (Path(args.tf_cache) / f"{name}.tflite").read_bytes()
+            if "tf_outputs" in c:
+                row["tf"] = measure(ref, np.load(c["tf_outputs"]).astype(np.float32).reshape(ref.shape), labels)
+            elif args.tf_cache and (Path(args.tf_cache) / f"{name}.tflite").is_file():
+                row["tf"] = measure(ref, run((Path(args.tf_cache) / f"{name}.tflite").read_bytes(), heldout), labels)
             else:
                 tf_bytes = tf_convert(c["source"], c["tf_convert"], calib) if "tf_convert" in c else Path(c["tf_int8"]).read_bytes()
-            if args.tf_cache:
-                Path(args.tf_cache).mkdir(parents=True, exist_ok=True)
-                (Path(args.tf_cache) / f"{name}.tflite").write_bytes(tf_bytes)
-            row["tf"] = measure(ref, run(tf_bytes, heldout), labels)
+                if args.tf_cache:
+                    Path(args.tf_cache).mkdir(parents=True, exist_ok=True)
+                    (Path(args.tf_cache) / f"{name}.tflite").write_bytes(tf_bytes)
+                row["tf"] = measure(ref, run(tf_bytes, heldout), labels)
             table[name] = row
             cells = "  ".join(f"{k} {v['mae']:.6f}/{v['argmax']}" + (f" acc {v['accuracy']:.4f}" if "accuracy" in v else "")
                               for k, v in row.items())

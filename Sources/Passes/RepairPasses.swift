@@ -25,6 +25,7 @@ extension PassRegistry {
             entry(FoldFloat16Constants.self) { options in try FoldFloat16Constants(options: options) },
             entry(DequantizeHybridWeights.self) { options in try DequantizeHybridWeights(options: options) },
             entry(SplitConcatFullyConnected.self) { options in try SplitConcatFullyConnected(options: options) },
+            entry(SplitFullyConnectedGates.self) { options in try SplitFullyConnectedGates(options: options) },
             entry(Cleanup.self) { options in try Cleanup(options: options) },
             entry(Strip.self) { options in try Strip(options: options) },
             entry(OptimizeMemory.self) { options in try OptimizeMemory(options: options) },

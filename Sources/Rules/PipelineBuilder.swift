@@ -45,7 +45,7 @@ public enum PipelineBuilder {
     ///    every rewrite);
     /// 3. `check-target` when a rules file named a target: the firmware must load and run the
     ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
-    /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
+    /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, `split-fully-connected-gates`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
     ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
     ///    second one after it checks the kernels too; when the rules fold input preprocessing,
     ///    `fold-normalization-into-input-quantization` right after the quantizer;
@@ -70,6 +70,12 @@ public enum PipelineBuilder {
             // A feature concat before FULLY_CONNECTED (a TF1 LSTM cell) would force one int8 scale
             // on all its parts.
             if !request.disabled.contains(SplitConcatFullyConnected.name) { passes.append(SplitConcatFullyConnected()) }
+            // An LSTM cell's SPLIT into gates would force one int8 scale on all four gates. The
+            // split doubles an unrolled LSTM's ops and TFLM arena, so --optimize memory, which
+            // asks for the smallest arena, keeps the shared scale.
+            if request.memoryOptimization == nil, !request.disabled.contains(SplitFullyConnectedGates.name) {
+                passes.append(SplitFullyConnectedGates())
+            }
             if let target { passes.append(CheckTarget(target: target, kernels: false)) }
             let foldsPreprocessing = passes.contains { $0.name == FoldInputNormalization.name }
             passes.append(q)

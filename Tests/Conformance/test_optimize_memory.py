@@ -78,8 +78,10 @@ def _input_model(tfrewrite, name: str, source: Path, tmp: Path) -> Path:
         return source
     out = tmp / (source.stem + "_micro_int8.tflite")
     # The loops unrolled (the micro rules would fuse an LSTM into one op, which leaves the
-    # arena nothing to reorder): the many-tensor models these entries measure.
+    # arena nothing to reorder) and the gates sharing one FULLY_CONNECTED per step (as with
+    # --optimize memory): the many-tensor models these entries measure.
     proc = harness.run_tfrewrite(tfrewrite, source, "--rules", "micro", "--disable-pass", "fuse-lstm-loop",
+                                 "--disable-pass", "split-fully-connected-gates",
                                  "--quantize", "int8", "--calibration", RECURRENT / "calib.npy", "-o", out, "-q")
     assert proc.returncode == 0, harness.describe_process(proc)
     return out

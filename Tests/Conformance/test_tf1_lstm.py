@@ -9,8 +9,8 @@ TF's own outputs of the GraphDefs (Fixtures/generate_tf1_lstm.py):
 - float on TFLM within 1e-5 of TF;
 - int8 (`--quantize int8`, the fixture's calibration set) on TFLM: mean abs error
   against TF's float outputs no worse than TF's own int8 PTQ of the same cell unrolled
-  by Python (its outputs on LiteRT: heldout/*_tf_unrolled_int8_outputs.npy), with 10 %
-  slack for the digits fixture, where splitting the cell's concat costs a little.
+  by Python (its outputs on LiteRT: heldout/*_tf_unrolled_int8_outputs.npy); per-gate
+  scales (split-fully-connected-gates) brought the digits fixture from 1.06x to 0.83x TF's.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ MANIFEST = json.loads((FIX / "tf1_lstm" / "manifest.json").read_text())
 SAMPLES = 100
 
 CASES = {
-    "tf1_lstm_digits": (FIX / "graphdef" / "tf1_lstm_digits.pb", ["--output-arrays", "probabilities"], "tf1_lstm_digits", 1.10),
+    "tf1_lstm_digits": (FIX / "graphdef" / "tf1_lstm_digits.pb", ["--output-arrays", "probabilities"], "tf1_lstm_digits", 1.0),
     "Basic_LSTM_S": (CORPUS / "Basic_LSTM_S.pb", ["--input-arrays", "Mfcc", "--output-arrays", "labels_softmax"], "corpus_Basic_LSTM_S", 1.0),
 }
 

@@ -20,13 +20,13 @@ final class OnePipelineTests: XCTestCase {
         let ruleNames = try rules.pipeline().passes.map(\.name)
         XCTAssertEqual(ruleNames.last, "legalize-op-versions")
         // The check before quantizing looks at ops and versions, the one after at the kernels too.
-        XCTAssertEqual(names, ruleNames.dropLast() + ["mark", "legalize-op-versions", "dequantize-hybrid-weights", "split-concat-fully-connected", "check-target", "quantize-int8", "check-target"])
+        XCTAssertEqual(names, ruleNames.dropLast() + ["mark", "legalize-op-versions", "dequantize-hybrid-weights", "split-concat-fully-connected", "split-fully-connected-gates", "check-target", "quantize-int8", "check-target"])
         let checks = try PipelineBuilder.conversion(PipelineRequest(ruleSet: rules, quantization: q)).passes.compactMap { $0 as? CheckTarget }
         XCTAssertEqual(checks.map(\.kernels), [false, true])
         let unquantized = try PipelineBuilder.conversion(PipelineRequest(ruleSet: rules)).passes.compactMap { $0 as? CheckTarget }
         XCTAssertEqual(unquantized.map(\.kernels), [true])
         // Without a target there is nothing to check; without rules only what was asked for runs.
-        XCTAssertEqual(try PipelineBuilder.conversion(PipelineRequest(quantization: q)).passes.map(\.name), ["dequantize-hybrid-weights", "split-concat-fully-connected", "quantize-int8"])
+        XCTAssertEqual(try PipelineBuilder.conversion(PipelineRequest(quantization: q)).passes.map(\.name), ["dequantize-hybrid-weights", "split-concat-fully-connected", "split-fully-connected-gates", "quantize-int8"])
         let skipped = try PipelineBuilder.conversion(PipelineRequest(ruleSet: rules, disabled: ["conv-to-depthwise"])).passes.map(\.name)
         XCTAssertFalse(skipped.contains("conv-to-depthwise"))
         XCTAssertThrowsError(try PipelineBuilder.conversion(PipelineRequest(ruleSet: rules, disabled: ["check-target"])))

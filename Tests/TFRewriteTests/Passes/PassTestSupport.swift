@@ -111,3 +111,13 @@ func repairFixture(_ name: String) throws -> Model {
 func exportAndImport(_ m: Model) throws -> Model {
     try TFLiteImporter.decode(ByteStorage(copying: TFLiteExporter.serialize(m).bytes()))
 }
+
+/// Every output of `m` run in float on the reference interpreter, one input list per graph input.
+func runFloatOutputs(_ m: Model, _ inputs: [[Float]]) throws -> [[Float]] {
+    let interpreter = try Interpreter(model: m)
+    let tensors = try zip(interpreter.inputs, inputs).map { spec, x in
+        guard let t = RuntimeTensor(shape: spec.shape, floats: x) else { throw NpyTestError("input does not fit") }
+        return t
+    }
+    return try interpreter.run(tensors).map { $0.floats ?? [] }
+}

@@ -44,11 +44,6 @@ final class SplitConcatFullyConnectedTests: XCTestCase {
     }
 
     func runFloat(_ m: Model, _ inputs: [[Float]]) throws -> [Float] {
-        let interpreter = try Interpreter(model: m)
-        let tensors = try zip(interpreter.inputs, inputs).map { spec, x in
-            guard let t = RuntimeTensor(shape: spec.shape, floats: x) else { throw NpyTestError("input does not fit") }
-            return t
-        }
-        return try interpreter.run(tensors).first?.floats ?? []
+        try runFloatOutputs(m, inputs).first ?? []
     }
 }
