@@ -22,7 +22,7 @@ import pytest
 import harness
 import oracle
 from test_interpreter import (ACT, OP, OPT, T, S, Net, assert_conforms, binary, check_model, concat, f32, opts, pad,
-                              pool, run_ours, strided_slice, transpose)
+                              pool, run_ours, strided_slice, transpose, unary)
 from test_quantize import CASES, io_quantization, real_outputs
 
 TFREWRITE = harness.tfrewrite_path()
@@ -155,6 +155,10 @@ INT16_SINGLE_OPS = {
     "transpose": lambda: transpose(T.FLOAT32, [2, 3, 4], [2, 0, 1]),
     "max_pool_same": lambda: pool(OP.MAX_POOL_2D, T.FLOAT32, [1, 7, 5, 3], [1, 4, 3, 3], (2, 2), 2, S.Padding.SAME),
     "avg_pool_same_relu6": lambda: pool(OP.AVERAGE_POOL_2D, T.FLOAT32, [1, 7, 5, 3], [1, 4, 3, 3], (3, 3), 2, S.Padding.SAME, ACT.RELU6),
+    "logistic": lambda: unary(OP.LOGISTIC, T.FLOAT32, [4, 16]),
+    "tanh": lambda: unary(OP.TANH, T.FLOAT32, [4, 16]),
+    "relu": lambda: unary(OP.RELU, T.FLOAT32, [4, 16]),
+    "relu6": lambda: unary(OP.RELU6, T.FLOAT32, [4, 16]),
 }
 
 
@@ -170,6 +174,38 @@ def test_int16x8_single_op_bit_exact_on_tflm(name, tmp_path):
     assert "int16x8" in proc.stderr.splitlines()[0] or "quantized to int16x8" in proc.stderr, proc.stderr
     assert all(s.dtype == np.int16 for s in oracle.input_specs(q_model)), oracle.input_specs(q_model)
     check_model(q_model, tmp_path / "ours", runs=20)
+
+
+# Keras fixtures with standalone TANH / LOGISTIC / RELU ops (Fixtures/keras/generate.py) and any
+# extra conversion flags: int16x8 must run bit-exact on TFLM and beat int8 against Keras's outputs.
+KERAS_INT16 = {"mlp_cancer": []}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_INT16))
+def test_int16x8_keras_activations_bit_exact_and_better_than_int8(name, tmp_path):
+    keras_dir = FIX / "keras"
+    inputs = np.load(keras_dir / f"{name}_inputs.npy")
+    expected = np.load(keras_dir / f"{name}_keras.npy").reshape(len(inputs), -1)
+    errors = {}
+    for mode in ("int8", "int16x8"):
+        out = tmp_path / f"{name}_{mode}.tflite"
+        proc = harness.run_tfrewrite(TFREWRITE, keras_dir / f"{name}.keras", *KERAS_INT16[name], "--quantize", mode,
+                                     "--calibration", keras_dir / f"{name}_calib.npy", "-o", out)
+        assert proc.returncode == 0, harness.describe_process(proc)
+        runs = quantized_runs(out, inputs)
+        if mode == "int16x8":
+            ops = {op["opcode"] for sg in harness.inspect_json(TFREWRITE, out)["subgraphs"] for op in sg["operators"]}
+            assert ops & {"TANH", "LOGISTIC", "RELU"}, ops
+            assert "INT16" in types_of(out)
+            ys = bit_exact_on_tflm(out, runs, tmp_path / "heldout")
+            bit_exact_on_tflm(out, oracle.make_inputs(out, 7, RANDOM_RUNS), tmp_path / "random")
+        else:
+            ys = oracle.run("tflm", out, runs)
+        y = real_outputs(out, ys).reshape(len(inputs), -1)
+        errors[mode] = float(np.mean(np.abs(y - expected)))
+    REPORT[f"keras_{name}"] = errors
+    print(f"keras {name}: int16x8 {errors['int16x8']:.6f} / int8 {errors['int8']:.6f}")
+    assert errors["int16x8"] < errors["int8"], errors
 
 
 def teardown_module(module):
