@@ -22,7 +22,7 @@ import pytest
 import harness
 import oracle
 from test_interpreter import (ACT, OP, OPT, T, S, Net, assert_conforms, binary, check_model, concat, f32, opts, pad,
-                              pool, run_ours, strided_slice, transpose, unary)
+                              pool, run_ours, split, strided_slice, transpose, unary)
 from test_quantize import CASES, io_quantization, real_outputs
 
 TFREWRITE = harness.tfrewrite_path()
@@ -159,6 +159,8 @@ INT16_SINGLE_OPS = {
     "tanh": lambda: unary(OP.TANH, T.FLOAT32, [4, 16]),
     "relu": lambda: unary(OP.RELU, T.FLOAT32, [4, 16]),
     "relu6": lambda: unary(OP.RELU6, T.FLOAT32, [4, 16]),
+    "split": lambda: split(T.FLOAT32, [2, 6, 4], 1, 3),
+    "unpack": lambda: split(T.FLOAT32, [2, 3, 4], -1, "unpack"),
 }
 
 
