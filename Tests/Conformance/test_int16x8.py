@@ -185,6 +185,11 @@ ACTIVATION_MODELS = {
     # Dense 8 tanh (Fixtures/keras/generate.py); Keras's own outputs.
     "keras/mlp_cancer": ("keras/mlp_cancer.keras", "keras/mlp_cancer_calib.npy", "keras/mlp_cancer_inputs.npy",
                          "keras/mlp_cancer_keras.npy"),
+    # Keras GRU (two layers) and LSTM, imported unrolled: sigmoid / tanh gates.
+    "keras/gru_digits": ("keras/gru_digits.keras", "keras/gru_digits_calib.npy", "keras/gru_digits_inputs.npy",
+                         "keras/gru_digits_keras.npy"),
+    "keras/lstm_digits": ("keras/lstm_digits.keras", "keras/lstm_digits_calib.npy", "keras/lstm_digits_inputs.npy",
+                          "keras/lstm_digits_keras.npy"),
     # TF's unrolled GRU / LSTM (sigmoid and tanh gates, SPLIT, UNPACK; Fixtures/recurrent/generate.py).
     "recurrent/gru_unrolled": ("recurrent/gru_unrolled_float.tflite", "recurrent/calib.npy",
                                "recurrent/heldout_inputs.npy", "recurrent/gru_keras.npy"),
