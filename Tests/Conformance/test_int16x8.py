@@ -22,7 +22,7 @@ import pytest
 import harness
 import oracle
 from test_interpreter import (ACT, OP, OPT, T, S, Net, assert_conforms, binary, check_model, concat, f32, opts, pad,
-                              pool, run_ours, strided_slice, transpose)
+                              pool, run_ours, split, strided_slice, transpose, unary)
 from test_quantize import CASES, io_quantization, real_outputs
 
 TFREWRITE = harness.tfrewrite_path()
@@ -155,6 +155,12 @@ INT16_SINGLE_OPS = {
     "transpose": lambda: transpose(T.FLOAT32, [2, 3, 4], [2, 0, 1]),
     "max_pool_same": lambda: pool(OP.MAX_POOL_2D, T.FLOAT32, [1, 7, 5, 3], [1, 4, 3, 3], (2, 2), 2, S.Padding.SAME),
     "avg_pool_same_relu6": lambda: pool(OP.AVERAGE_POOL_2D, T.FLOAT32, [1, 7, 5, 3], [1, 4, 3, 3], (3, 3), 2, S.Padding.SAME, ACT.RELU6),
+    "logistic": lambda: unary(OP.LOGISTIC, T.FLOAT32, [4, 16]),
+    "tanh": lambda: unary(OP.TANH, T.FLOAT32, [4, 16]),
+    "relu": lambda: unary(OP.RELU, T.FLOAT32, [4, 16]),
+    "relu6": lambda: unary(OP.RELU6, T.FLOAT32, [4, 16]),
+    "split": lambda: split(T.FLOAT32, [2, 6, 4], 1, 3),
+    "unpack": lambda: split(T.FLOAT32, [2, 3, 4], -1, "unpack"),
 }
 
 
@@ -170,6 +176,53 @@ def test_int16x8_single_op_bit_exact_on_tflm(name, tmp_path):
     assert "int16x8" in proc.stderr.splitlines()[0] or "quantized to int16x8" in proc.stderr, proc.stderr
     assert all(s.dtype == np.int16 for s in oracle.input_specs(q_model)), oracle.input_specs(q_model)
     check_model(q_model, tmp_path / "ours", runs=20)
+
+
+# Models with standalone LOGISTIC / TANH ops (TFLM's int16 kernels, output scale 2^-15):
+# (model, calibration, held-out inputs, the float outputs they are measured against).
+# int16x8 must run bit-exact on TFLM and beat int8 against those outputs.
+ACTIVATION_MODELS = {
+    # Dense 8 tanh (Fixtures/keras/generate.py); Keras's own outputs.
+    "keras/mlp_cancer": ("keras/mlp_cancer.keras", "keras/mlp_cancer_calib.npy", "keras/mlp_cancer_inputs.npy",
+                         "keras/mlp_cancer_keras.npy"),
+    # Keras GRU (two layers) and LSTM, imported unrolled: sigmoid / tanh gates.
+    "keras/gru_digits": ("keras/gru_digits.keras", "keras/gru_digits_calib.npy", "keras/gru_digits_inputs.npy",
+                         "keras/gru_digits_keras.npy"),
+    "keras/lstm_digits": ("keras/lstm_digits.keras", "keras/lstm_digits_calib.npy", "keras/lstm_digits_inputs.npy",
+                          "keras/lstm_digits_keras.npy"),
+    # TF's unrolled GRU / LSTM (sigmoid and tanh gates, SPLIT, UNPACK; Fixtures/recurrent/generate.py).
+    "recurrent/gru_unrolled": ("recurrent/gru_unrolled_float.tflite", "recurrent/calib.npy",
+                               "recurrent/heldout_inputs.npy", "recurrent/gru_keras.npy"),
+    "recurrent/lstm_unrolled": ("recurrent/lstm_unrolled_float.tflite", "recurrent/calib.npy",
+                                "recurrent/heldout_inputs.npy", "recurrent/lstm_keras.npy"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_MODELS))
+def test_int16x8_activations_bit_exact_and_better_than_int8(name, tmp_path):
+    source, calib, inputs_file, expected_file = (FIX / f for f in ACTIVATION_MODELS[name])
+    inputs = np.load(inputs_file)
+    expected = np.load(expected_file).reshape(len(inputs), -1)
+    errors = {}
+    for mode in ("int8", "int16x8"):
+        out = tmp_path / f"{mode}.tflite"
+        proc = harness.run_tfrewrite(TFREWRITE, source, "--quantize", mode, "--calibration", calib, "-o", out)
+        assert proc.returncode == 0, harness.describe_process(proc)
+        runs = quantized_runs(out, inputs)
+        if mode == "int16x8":
+            ops = {op["op"] for sg in harness.inspect_json(TFREWRITE, out)["subgraphs"] for op in sg["operators"]}
+            assert ops & {"TANH", "LOGISTIC"}, ops
+            assert types_of(out) <= {"INT16", "INT8", "INT32", "INT64"}, types_of(out)
+            ys = bit_exact_on_tflm(out, runs, tmp_path / "heldout")
+            bit_exact_on_tflm(out, oracle.make_inputs(out, 7, RANDOM_RUNS), tmp_path / "random")
+        else:
+            ys = oracle.run("tflm", out, runs)
+            assert not isinstance(ys, oracle.RunFailure), str(ys)
+        y = real_outputs(out, ys).reshape(len(inputs), -1)
+        errors[mode] = float(np.mean(np.abs(y - expected)))
+    REPORT[name] = errors
+    print(f"{name}: int16x8 {errors['int16x8']:.6f} / int8 {errors['int8']:.6f}")
+    assert errors["int16x8"] < errors["int8"], errors
 
 
 def teardown_module(module):

@@ -30,7 +30,8 @@ extension OperatorTable {
         }, quantization: { _, _ in
             // split.cc copies int8 bytes unchanged: every output keeps the data's scale and zero
             // point (quantization_spec.md SPLIT: "restriction: same as input"); the axis stays int32.
-            .init(roles: [.passThrough, .activation], output: .sameAsAllInputs)
+            // int16 is copied the same way (split.cc SplitImpl<int16_t>).
+            .init(roles: [.passThrough, .activation], output: .sameAsAllInputs, int16: true)
         }, kernel: { c in try SplitKernel(c, .split) }, shape: { s in
             // split.cc: the data (input 1) cut into equal pieces along the constant axis (input 0).
             guard let axis = s.constant(0)?.values, axis.count == 1 else { return nil }
@@ -47,8 +48,9 @@ extension OperatorTable {
                 (s.input(0) == .float16 || s.input(0) == .bfloat16, 5, "\(s.name(s.input(0))) input"),
             ])
         }, quantization: { _, _ in
-            // unpack.cc copies int8 bytes unchanged: the outputs keep the input's parameters.
-            .init(roles: [.activation], output: .sameAsInput)
+            // unpack.cc copies int8 (and int16: UnpackImpl<int16_t>) bytes unchanged: the outputs
+            // keep the input's parameters.
+            .init(roles: [.activation], output: .sameAsInput, int16: true)
         }, kernel: { c in
             // UnpackOptions: 0 num, 1 axis.
             guard case .builtin(_, let options) = c.op.kind else { throw Unsupported("no kernel for this op") }

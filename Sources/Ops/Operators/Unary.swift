@@ -22,7 +22,8 @@ extension OperatorTable {
         },
         quantization: { op, _ in
             guard case .relu = op.kind else { return nil }
-            return .init(roles: [.activation], output: .free)
+            // int16: activations_common.cc CalculateReluOpData<int16_t> rescales to the output.
+            return .init(roles: [.activation], output: .free, int16: true)
         },
         kernel: { c in try typedUnary(c, .relu, .relu) },
         fold: { f in
@@ -44,7 +45,10 @@ extension OperatorTable {
         version: { s in OpVersions.int8OrInt16Input(s) },
         quantization: { op, _ in
             guard case .relu6 = op.kind else { return nil }
-            return .init(roles: [.activation], output: .free)
+            // TFLM's Relu6Prepare (activations.cc) clamps the raw int8/int16 values between the
+            // input's quantized 0 and 6 without rescaling: the output must keep the input's
+            // scale and zero point.
+            return .init(roles: [.activation], output: .sameAsInput, int16: true)
         },
         kernel: { c in try typedUnary(c, .relu6, .relu6) },
         fold: { f in
@@ -63,7 +67,9 @@ extension OperatorTable {
         version: { s in OpVersions.int8OrInt16InputAndOutput(s) },
         quantization: { op, _ in
             guard case .logistic = op.kind else { return nil }
-            return .init(roles: [.activation], output: .fixed(.unitInterval))
+            // int16: logistic_common.cc takes any input scale (zero point 0) and requires output
+            // scale 2^-15, zero point 0 (int16 values of fixed outputs are Int16x8.fixedOutput).
+            return .init(roles: [.activation], output: .fixed(.unitInterval), int16: true)
         },
         kernel: { c in try typedUnary(c, .logistic, .logistic) },
         verify: { check in
@@ -88,7 +94,8 @@ extension OperatorTable {
         version: { s in OpVersions.int8OrInt16InputAndOutput(s) },
         quantization: { op, _ in
             guard case .tanh = op.kind else { return nil }
-            return .init(roles: [.activation], output: .fixed(.signedUnitInterval))
+            // int16: tanh.cc, as LOGISTIC (output scale 2^-15, zero point 0).
+            return .init(roles: [.activation], output: .fixed(.signedUnitInterval), int16: true)
         },
         kernel: { c in try typedUnary(c, .tanh, .tanh) },
         verify: { check in

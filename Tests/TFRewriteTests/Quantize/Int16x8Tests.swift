@@ -36,18 +36,61 @@ final class Int16x8Tests: XCTestCase {
         XCTAssertLessThan(e16, e8 / 4, "int16x8 \(e16), int8 \(e8)")
     }
 
-    /// An op without a modelled int16 kernel (RELU here) is an error naming it.
+    /// An op without a modelled int16 kernel (EXPAND_DIMS here: none in TFLM) is an error naming it.
     func testOpWithoutInt16KernelIsNamed() throws {
         var b = QuantGraphBuilder()
         let x = b.input("x", qf32, [1, 4])
-        let y = b.value("y", qf32, [1, 4])
-        b.op(.relu, [x], [y])
+        let axis = b.ints("axis", [0])
+        let y = b.value("y", qf32, [1, 1, 4])
+        b.op(.builtin(.expandDims, options: nil), [x, axis], [y])
         b.output(y)
         var request = PostTrainingQuantizationRequest(calibration: "-")
         request.activations = .int16x8
         let s = SampleSet(samples: [[RuntimeTensor(shape: [1, 4], floats: [-1, 0, 1, 2])!]], source: "-", isRandom: false)
         XCTAssertThrowsError(try PostTrainingQuantization.run(b.model, samples: s, request)) { error in
-            XCTAssertTrue("\(error)".contains("no int16 kernel for RELU #0"), "\(error)")
+            XCTAssertTrue("\(error)".contains("no int16 kernel for EXPAND_DIMS #0"), "\(error)")
+        }
+    }
+
+    /// LOGISTIC, TANH, RELU and RELU6 become int16 with the parameters TFLM's kernels require
+    /// (logistic_common.cc / tanh.cc: output 2^-15, zero point 0; Relu6Prepare clamps without
+    /// rescaling, so RELU6 keeps its input's parameters), and each output is closer to the float
+    /// model than its int8 quantization.
+    func testInt16ActivationsQuantizeWithTFLMParameters() throws {
+        var b = QuantGraphBuilder()
+        let x = b.input("x", qf32, [1, 64])
+        let kinds: [OpKind] = [.logistic, .tanh, .relu, .relu6]
+        for (i, kind) in kinds.enumerated() {
+            let y = b.value("y\(i)", qf32, [1, 64])
+            b.op(kind, [x], [y])
+            b.output(y)
+        }
+        var rng = SplitMix64(seed: 11)
+        let samples = SampleSet(samples: (0..<24).map { _ in [RuntimeTensor(shape: [1, 64], floats: (0..<64).map { _ in Float.random(in: -5...8, using: &rng) })!] },
+                                source: "seed 11", isRandom: false)
+        var request = PostTrainingQuantizationRequest(calibration: "-")
+        request.activations = .int16x8
+        let int16 = try PostTrainingQuantization.run(b.model, samples: samples, request)
+        let g = int16.model.subgraphs[0]
+        XCTAssertEqual(g.ops.map(\.name), ["LOGISTIC", "TANH", "RELU", "RELU6"])
+        XCTAssertEqual(Verifier.verify(int16.model).map(\.description), [])
+        let input = try XCTUnwrap(g[g.inputs[0]].quantization)
+        for op in g.ops {
+            XCTAssertEqual(g[op.inputs[0]].dtype, .int16, op.name)
+            XCTAssertEqual(g[op.outputs[0]].dtype, .int16, op.name)
+            let q = try XCTUnwrap(g[op.outputs[0]].quantization, op.name)
+            XCTAssertEqual(q.zeroPoint ?? 0, 0, op.name)
+            switch op.name {
+            case "LOGISTIC", "TANH": XCTAssertEqual(q.scale, 1.0 / 32768, op.name)
+            case "RELU6": XCTAssertEqual(q.scale, input.scale, op.name)
+            default: break
+            }
+        }
+        let int8 = try PostTrainingQuantization.run(b.model, samples: samples, PostTrainingQuantizationRequest(calibration: "-"))
+        let e16 = try VerifyReport.compare(b.model, int16.model, samples: samples, layers: false).outputs.map(\.stats.meanAbsError)
+        let e8 = try VerifyReport.compare(b.model, int8.model, samples: samples, layers: false).outputs.map(\.stats.meanAbsError)
+        for (i, kind) in kinds.enumerated() {
+            XCTAssertLessThan(e16[i], e8[i] / 8, "\(kind): int16x8 \(e16[i]), int8 \(e8[i])")
         }
     }
 
