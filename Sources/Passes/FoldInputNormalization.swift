@@ -48,8 +48,15 @@ public struct FoldInputNormalization: ConditionalPatternPass {
     /// A per-channel MUL/DIV by powers of two whose only reader is a channel-keeping RESHAPE,
     /// EXPAND_DIMS or SQUEEZE that feeds only layers the fold takes (Conv1D's ExpandDims): the
     /// two swap, so the element-wise op meets the layer. Exact: no element changes channel.
-    public static let sinkPattern = Pattern(name: name, rootKinds: [.mul, .div]) { r, id in
-        guard let e = elementwiseConstant(r, id, kinds: [.mul, .div]), e.channels.allSatisfy(FoldInputScale.isPowerOfTwo) else { return false }
+    public static let sinkPattern = makeSinkPattern(name: name, kinds: [.mul, .div]) { r, id, channels, readers in
+        channels.allSatisfy(FoldInputScale.isPowerOfTwo) && readers.allSatisfy { takesFold(r, $0.op) }
+    }
+
+    /// The sink pattern for element-wise ops of `kinds` whose per-channel constant and whose
+    /// reshape's readers (each reading it as operand 0) `accepts`.
+    package static func makeSinkPattern(name: String, kinds: Set<BuiltinOperator>, accepts: @escaping @Sendable (Rewriter, OpID, [Float], [(op: OpID, operand: Int)]) -> Bool) -> Pattern {
+        Pattern(name: name, rootKinds: kinds) { r, id in
+        guard let e = elementwiseConstant(r, id, kinds: kinds) else { return false }
         let out = r[id].outputs[0]
         guard r.hasSingleUse(out), let use = r.uses(of: out).first, use.operand == 0,
             FoldThroughReshape.reshapeOps.contains(r[use.op].builtinOperator), r[use.op].outputs.count == 1
@@ -57,7 +64,7 @@ public struct FoldInputNormalization: ConditionalPatternPass {
         let reshape = use.op, y = r[reshape].outputs[0]
         guard !r[y].isDynamic, !r.graph.isGraphOutput(y), r[y].shape.last == r[out].shape.last, r[y].type == r[out].type else { return false }
         let readers = r.uses(of: y)
-        guard !readers.isEmpty, readers.allSatisfy({ $0.operand == 0 && takesFold(r, $0.op) }) else { return false }
+        guard !readers.isEmpty, readers.allSatisfy({ $0.operand == 0 }), accepts(r, id, e.channels, readers) else { return false }
         // The reshape runs first now, in the element-wise op's slot; the element-wise op reads
         // its output and writes what the reshape wrote.
         // Named as the reshape's output, which the folded layer then reads.
@@ -72,6 +79,7 @@ public struct FoldInputNormalization: ConditionalPatternPass {
         r[id] = shaped
         r[reshape] = moved
         return true
+        }
     }
 
     /// An element-wise op of `kinds` without fused activation on a non-constant float input and

@@ -21,6 +21,7 @@ extension PassRegistry {
             entry(InlineConstantIf.self) { options in try InlineConstantIf(options: options) },
             entry(Int8IO.self) { options in try Int8IO(options: options) },
             entry(FoldNormalizationIntoInputQuantization.self) { options in try FoldNormalizationIntoInputQuantization(options: options) },
+            entry(FoldInputNormalizationForInt8.self) { options in try FoldInputNormalizationForInt8(options: options) },
             entry(DensifySparseConstants.self) { options in try DensifySparseConstants(options: options) },
             entry(FoldFloat16Constants.self) { options in try FoldFloat16Constants(options: options) },
             entry(DequantizeHybridWeights.self) { options in try DequantizeHybridWeights(options: options) },

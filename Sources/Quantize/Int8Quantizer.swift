@@ -200,7 +200,12 @@ public enum Int8Quantizer {
         /// Decides which ops become int8; the rest that touch float32 tensors are listed as float.
         package mutating func classifyOps() {
             let g = graph
+            let floatPreprocessing = floatInputPreprocessing()
             for (i, op) in g.ops.enumerated() where !op.isErased {
+                if floatPreprocessing.contains(i) {
+                    summary.floatOps.append("\(op.label(OpID(i))): per-feature preprocessing of a float input; kept float32 before the input quantization")
+                    continue
+                }
                 let touchesFloat = op.inputs.contains { isFloatRuntime($0) || isFloatConstant($0) } || op.outputs.contains { isFloatRuntime($0) }
                 guard touchesFloat else { continue }
                 if case .shape = op.kind { continue }  // reads only the shape; any dtype works

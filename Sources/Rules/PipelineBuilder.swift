@@ -45,7 +45,10 @@ public enum PipelineBuilder {
     ///    every rewrite);
     /// 3. `check-target` when a rules file named a target: the firmware must load and run the
     ///    result (registered ops and versions, and what the kernels take: types, hybrid, float16);
-    /// 4. `dequantize-hybrid-weights`, `split-concat-fully-connected`, `split-fully-connected-gates`, then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
+    /// 4. with an int8 input and rules that fold input preprocessing,
+    ///    `fold-input-normalization-for-int8`; then `dequantize-hybrid-weights`,
+    ///    `split-concat-fully-connected`, `split-fully-connected-gates` (not under
+    ///    `--optimize memory`), then `quantize-int8` last: it needs the final weights and ops, and sets versions; before it
     ///    `check-target` looks at ops and versions only (quantizing changes the types), and a
     ///    second one after it checks the kernels too; when the rules fold input preprocessing,
     ///    `fold-normalization-into-input-quantization` right after the quantizer;
@@ -64,6 +67,12 @@ public enum PipelineBuilder {
         }
         let target = request.ruleSet?.target
         if let q = request.quantization, !request.disabled.contains(QuantizeInt8Pass.name) {
+            let foldsPreprocessing = passes.contains { $0.name == FoldInputNormalization.name }
+            // With an int8 input a per-feature Normalization cannot stay float: its fold into
+            // the first layer, inexact in float, is far more accurate than int8 SUB/MUL.
+            if foldsPreprocessing, !q.floatIO, !request.disabled.contains(FoldInputNormalizationForInt8.name) {
+                passes.append(try FoldInputNormalizationForInt8())
+            }
             // The quantizer quantizes float ops: a hybrid op's int8 weights go back to float
             // first, so it becomes full int8 (without calibration it stays, and the check names it).
             if !request.disabled.contains(DequantizeHybridWeights.name) { passes.append(DequantizeHybridWeights()) }
@@ -77,7 +86,6 @@ public enum PipelineBuilder {
                 passes.append(SplitFullyConnectedGates())
             }
             if let target { passes.append(CheckTarget(target: target, kernels: false)) }
-            let foldsPreprocessing = passes.contains { $0.name == FoldInputNormalization.name }
             passes.append(q)
             // The preprocessing fold-input-normalization left in float (not exact there) goes
             // into the input quantization once there is one.
